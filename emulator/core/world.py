@@ -1,0 +1,62 @@
+"""The emulated world: every ARM resource as its JSON, keyed by lower-cased resource ID.
+
+One re-entrant lock guards the whole world; handlers hold it while they read-modify-write so
+concurrent requests see ARM's serialized view of a resource. Providers keep extra state (ASR jobs,
+guest models) in ``extras`` under their own key.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from typing import Any
+
+
+def parent_of(resource_id: str) -> str:
+    parts = resource_id.rstrip("/").split("/")
+    return "/".join(parts[:-2])
+
+
+class World:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._resources: dict[str, dict[str, Any]] = {}
+        self.extras: dict[str, Any] = {}
+
+    def clear(self) -> None:
+        with self.lock:
+            self._resources.clear()
+            self.extras.clear()
+
+    def get(self, resource_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            return self._resources.get(resource_id.lower().rstrip("/"))
+
+    def copy_of(self, resource_id: str) -> dict[str, Any] | None:
+        found = self.get(resource_id)
+        return copy.deepcopy(found) if found is not None else None
+
+    def put(self, resource: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self._resources[resource["id"].lower().rstrip("/")] = resource
+        return resource
+
+    def delete(self, resource_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            return self._resources.pop(resource_id.lower().rstrip("/"), None)
+
+    def exists(self, resource_id: str) -> bool:
+        return self.get(resource_id) is not None
+
+    def by_type(self, resource_type: str, *, scope: str = "") -> list[dict[str, Any]]:
+        """Resources of one type under a scope (subscription, resource group or parent), in ID order."""
+        prefix = scope.lower().rstrip("/") + "/" if scope else ""
+        rtype = resource_type.lower()
+        with self.lock:
+            found = [r for key, r in self._resources.items()
+                     if r.get("type", "").lower() == rtype and key.startswith(prefix)]
+        return sorted(found, key=lambda r: r["id"].lower())
+
+    def all(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self._resources.values())
