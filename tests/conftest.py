@@ -1,0 +1,87 @@
+"""Session-wide test harness: one emulator (HTTPS, in-process) and one Azurite per session, reset per test.
+
+No test may reach a non-loopback address or an unconfigured credential: the environment is pinned
+to the emulator's managed-identity endpoint before any test runs, and the instance metadata address
+is never configured.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from emulator import Emulator
+from emulator.core.throttle import ThrottleConfig
+
+SUBSCRIPTION = "6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b"
+
+
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[Emulator]:
+    emu = Emulator(throttle=ThrottleConfig())
+    emu.start()
+    saved = {k: os.environ.get(k) for k in emu.identity_env()}
+    os.environ.update(emu.identity_env())
+    os.environ.pop("MSI_ENDPOINT", None)
+    yield emu
+    emu.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def emu(emulator_server: Emulator) -> Emulator:
+    """The emulator, reset to an empty world with ARM's default throttling and paging."""
+    emulator_server.reset()
+    emulator_server.page_size = 100
+    emulator_server.lro.default_polls = 0
+    emulator_server.throttle.reset(ThrottleConfig())
+    return emulator_server
+
+
+@pytest.fixture
+def demo(emu: Emulator) -> dict[str, Any]:
+    """The demo world (see README): two-node S2D cluster in westeurope, vault and networks in northeurope."""
+    return emu.seed("demo")
+
+
+@pytest.fixture
+def credential(emulator_server: Emulator) -> Any:
+    """The real ManagedIdentityCredential, served by the emulator's token endpoint."""
+    from azure.identity import ManagedIdentityCredential
+
+    return ManagedIdentityCredential()
+
+
+@pytest.fixture
+def sdk(emulator_server: Emulator, credential: Any) -> Callable[..., Any]:
+    """Build a real management SDK client pointed at the emulator: ``sdk(ComputeManagementClient)``."""
+
+    def build(client_cls: type, subscription_id: str = SUBSCRIPTION, **kwargs: Any) -> Any:
+        return client_cls(credential, subscription_id, base_url=emulator_server.endpoint,
+                          credential_scopes=[emulator_server.endpoint + "/.default"],
+                          connection_verify=emulator_server.ca_bundle, polling_interval=0, **kwargs)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def azurite_server() -> Iterator[Any]:
+    from emulator.azurite import Azurite
+
+    server = Azurite.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def blob_service(azurite_server: Any) -> Any:
+    from azure.storage.blob import BlobServiceClient
+
+    return BlobServiceClient.from_connection_string(azurite_server.connection_string)
