@@ -185,7 +185,7 @@ class Emulator:
             raise
         except ArmError as err:
             response = error_response(err)
-        except Exception as err:  # noqa: BLE001 - a handler bug is ARM's 500, never a stack trace
+        except Exception as err:
             log.exception("emulator handler failed for %s %s", request.method, request.path)
             response = error_response(ArmError(500, "InternalServerError",
                                                f"The server encountered an internal error: {type(err).__name__}."))

@@ -32,7 +32,8 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def issue_token(principal: Principal, *, resource: str = "https://management.azure.com/", lifetime: int = 3600) -> tuple[str, int]:
+def issue_token(principal: Principal, *, resource: str = "https://management.azure.com/",
+                lifetime: int = 3600) -> tuple[str, int]:
     now = int(time.time())
     expires = now + lifetime
     header = {"alg": "none", "typ": "JWT"}

@@ -1,0 +1,37 @@
+"""The app settings that point asr-s2d at an emulated world (printed by ``python -m emulator``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from emulator.core.identity import APP_PRINCIPAL_ID
+
+if TYPE_CHECKING:
+    from emulator.server import Emulator
+
+
+def app_env(emu: Emulator, world: dict[str, Any], *, azurite_connection_string: str | None = None) -> dict[str, str]:
+    env = {
+        "ARM_ENDPOINT": emu.endpoint,
+        "ARM_CA_BUNDLE": emu.ca_bundle or "",
+        "AZURE_CREDENTIAL": "managed_identity",
+        "ARM_POLLING_INTERVAL": "0",
+        "APP_PRINCIPAL_ID": APP_PRINCIPAL_ID,
+        "DRIFT_AUDIT_SCHEDULE": "0 0 * * * *",
+        "DRILL_SCHEDULE": "0 0 3 1 * *",
+        **emu.identity_env(),
+    }
+    if world:
+        env.update({
+            "ALLOWED_SUBSCRIPTION_IDS": world["subscription_id"],
+            "VAULT_ID": world["vault_id"],
+            "TARGET_REGION": world["target_region"],
+            "RECOVERY_RESOURCE_GROUP_ID": world["recovery_resource_group_id"],
+            "RECOVERY_VNET_ID": world["recovery_vnet_id"],
+            "TEST_FAILOVER_VNET_ID": world["test_vnet_id"],
+            "CACHE_STORAGE_ACCOUNT_ID": world["cache_storage_account_id"],
+            "DR_CACHE_STORAGE_ACCOUNT_ID": world["dr_cache_storage_account_id"],
+        })
+    if azurite_connection_string:
+        env["STATE_STORAGE_CONNECTION_STRING"] = azurite_connection_string
+    return env

@@ -1,0 +1,106 @@
+"""Compute gateway: VMs (one paged list per subscription, or one GET with power state), availability
+sets, and Run Command. Returns ``shared.inventory`` values; the SDK stays in here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from shared import ids
+from shared.azure.clients import Clients
+from shared.azure.errors import is_not_found, translate
+from shared.inventory import Disk, TaggedScope, Vm, frozen_tags
+
+
+@dataclass(frozen=True)
+class RunCommandResult:
+    stdout: str
+    stderr: str
+    succeeded: bool
+
+
+def _wire(model: Any) -> dict[str, Any]:
+    return model.as_dict() if hasattr(model, "as_dict") else dict(model)
+
+
+def vm_from_wire(raw: dict[str, Any]) -> Vm:
+    props = raw.get("properties") or {}
+    storage = props.get("storageProfile") or {}
+    disks: list[Disk] = []
+    os_disk = storage.get("osDisk") or {}
+    managed = os_disk.get("managedDisk") or {}
+    if managed.get("id"):
+        disks.append(Disk(managed["id"], managed.get("storageAccountType") or "Premium_LRS", True, None))
+    for data in storage.get("dataDisks") or []:
+        managed = data.get("managedDisk") or {}
+        if managed.get("id"):
+            disks.append(Disk(managed["id"], managed.get("storageAccountType") or "Premium_LRS", False, data.get("lun")))
+    nics = (props.get("networkProfile") or {}).get("networkInterfaces") or []
+    ordered = sorted(nics, key=lambda n: not (n.get("properties") or {}).get("primary", len(nics) == 1))
+    power = None
+    for status in ((props.get("instanceView") or {}).get("statuses") or []):
+        code = status.get("code") or ""
+        if code.startswith("PowerState/"):
+            power = code.split("/", 1)[1]
+    avset = (props.get("availabilitySet") or {}).get("id")
+    return Vm(id=raw["id"], name=raw["name"], location=(raw.get("location") or "").lower(),
+              tags=frozen_tags(raw.get("tags")), nic_ids=tuple(n["id"] for n in ordered if n.get("id")),
+              disks=tuple(disks), availability_set_id=avset, vm_uuid=props.get("vmId") or "", power_state=power)
+
+
+class ComputeGateway:
+    def __init__(self, clients: Clients) -> None:
+        self._clients = clients
+
+    def list_vms(self, subscription_id: str) -> list[Vm]:
+        """Every VM of a subscription in one paged list (no power state: that needs a GET per VM)."""
+        client = self._clients.compute(subscription_id)
+        try:
+            return [vm_from_wire(_wire(v)) for v in client.virtual_machines.list_all()]
+        except Exception as err:
+            raise translate(err, f"list VMs of subscription {subscription_id}") from err
+
+    def get_vm(self, vm_id: str) -> Vm | None:
+        """One VM with its power state, or None when it does not exist."""
+        rid = ids.parse(vm_id)
+        client = self._clients.compute(rid.subscription)
+        try:
+            raw = client.virtual_machines.get(rid.resource_group, rid.name, expand="instanceView")
+        except Exception as err:
+            if is_not_found(err):
+                return None
+            raise translate(err, f"read VM {rid.name}") from err
+        return vm_from_wire(_wire(raw))
+
+    def list_availability_sets(self, subscription_id: str) -> list[TaggedScope]:
+        client = self._clients.compute(subscription_id)
+        try:
+            sets = [_wire(a) for a in client.availability_sets.list_by_subscription()]
+        except Exception as err:
+            raise translate(err, f"list availability sets of subscription {subscription_id}") from err
+        return [TaggedScope(id=a["id"], name=a["name"], kind="availability_set", tags=frozen_tags(a.get("tags")),
+                            member_vm_ids=tuple(v["id"] for v in (a.get("properties") or {}).get("virtualMachines") or []
+                                                if v.get("id")))
+                for a in sets]
+
+    def run_command(self, vm_id: str, script: list[str], parameters: dict[str, str]) -> RunCommandResult:
+        """Run a PowerShell script on the VM. Values travel only in ``parameters``, never in ``script``."""
+        rid = ids.parse(vm_id)
+        client = self._clients.compute(rid.subscription)
+        body = {"commandId": "RunPowerShellScript", "script": script,
+                "parameters": [{"name": k, "value": v} for k, v in parameters.items()]}
+        try:
+            result = _wire(client.virtual_machines.begin_run_command(rid.resource_group, rid.name, body).result())
+        except Exception as err:
+            raise translate(err, f"run command on {rid.name}") from err
+        stdout = stderr = ""
+        succeeded = True
+        for status in result.get("value") or []:
+            code = status.get("code") or ""
+            if "StdOut" in code:
+                stdout = status.get("message") or ""
+            elif "StdErr" in code:
+                stderr = status.get("message") or ""
+            if code.endswith("/failed"):
+                succeeded = False
+        return RunCommandResult(stdout=stdout, stderr=stderr, succeeded=succeeded)

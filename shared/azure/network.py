@@ -1,0 +1,144 @@
+"""Network gateway: NICs, subnets and the cluster's internal load balancers.
+
+NICs have no per-IP-configuration update: a pool change GETs the whole NIC, edits it and PUTs it
+back with ``If-Match`` so a concurrent writer is never overwritten (412 -> transient, retried).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared import ids
+from shared.azure.clients import Clients
+from shared.azure.errors import is_not_found, translate
+from shared.inventory import LoadBalancer, Nic, Subnet, frozen_tags
+
+
+def _wire(model: Any) -> dict[str, Any]:
+    return model.as_dict() if hasattr(model, "as_dict") else dict(model)
+
+
+def _primary_ip_config(raw: dict[str, Any]) -> dict[str, Any]:
+    configs = (raw.get("properties") or {}).get("ipConfigurations") or []
+    return next((c for c in configs if (c.get("properties") or {}).get("primary")), configs[0] if configs else {})
+
+
+def nic_from_wire(raw: dict[str, Any]) -> Nic:
+    config = _primary_ip_config(raw)
+    props = config.get("properties") or {}
+    return Nic(id=raw["id"], location=(raw.get("location") or "").lower(), ip_config_name=config.get("name") or "",
+               subnet_id=(props.get("subnet") or {}).get("id") or "", private_ip=props.get("privateIPAddress"),
+               pool_ids=tuple(p["id"] for p in props.get("loadBalancerBackendAddressPools") or [] if p.get("id")),
+               vm_id=((raw.get("properties") or {}).get("virtualMachine") or {}).get("id"), etag=raw.get("etag"))
+
+
+def lb_from_wire(raw: dict[str, Any]) -> LoadBalancer:
+    props = raw.get("properties") or {}
+    fronts = props.get("frontendIPConfigurations") or []
+    front = (fronts[0].get("properties") or {}) if fronts else {}
+    pools = props.get("backendAddressPools") or []
+    pool = pools[0] if pools else {}
+    members = []
+    for ref in (pool.get("properties") or {}).get("backendIPConfigurations") or []:
+        ref_id = ref.get("id") or ""
+        if "/ipConfigurations/" in ref_id:
+            members.append(ref_id.split("/ipConfigurations/")[0])
+    probes = props.get("probes") or []
+    rules = props.get("loadBalancingRules") or []
+    ha = any((r.get("properties") or {}).get("protocol") == "All" and (r.get("properties") or {}).get("frontendPort") == 0
+             and (r.get("properties") or {}).get("enableFloatingIP") for r in rules)
+    return LoadBalancer(id=raw["id"], location=(raw.get("location") or "").lower(),
+                        frontend_ip=front.get("privateIPAddress"), frontend_subnet_id=(front.get("subnet") or {}).get("id"),
+                        pool_id=pool.get("id"), pool_nic_ids=tuple(members),
+                        probe_port=((probes[0].get("properties") or {}).get("port") if probes else None),
+                        has_ha_ports_rule=ha, tags=frozen_tags(raw.get("tags")))
+
+
+class NetworkGateway:
+    def __init__(self, clients: Clients) -> None:
+        self._clients = clients
+
+    def _client(self, resource_id: str) -> Any:
+        return self._clients.network(ids.subscription_of(resource_id))
+
+    def get_nic(self, nic_id: str) -> Nic | None:
+        rid = ids.parse(nic_id)
+        try:
+            return nic_from_wire(_wire(self._client(nic_id).network_interfaces.get(rid.resource_group, rid.name)))
+        except Exception as err:
+            if is_not_found(err):
+                return None
+            raise translate(err, f"read NIC {rid.name}") from err
+
+    def get_subnet(self, vnet_id: str, subnet_name: str) -> Subnet | None:
+        rid = ids.parse(vnet_id)
+        try:
+            raw = _wire(self._client(vnet_id).subnets.get(rid.resource_group, rid.name, subnet_name))
+        except Exception as err:
+            if is_not_found(err):
+                return None
+            raise translate(err, f"read subnet {rid.name}/{subnet_name}") from err
+        props = raw.get("properties") or {}
+        prefix = props.get("addressPrefix") or (props.get("addressPrefixes") or [""])[0]
+        return Subnet(id=raw["id"], prefix=prefix)
+
+    def get_load_balancer(self, lb_id: str) -> LoadBalancer | None:
+        rid = ids.parse(lb_id)
+        try:
+            return lb_from_wire(_wire(self._client(lb_id).load_balancers.get(rid.resource_group, rid.name)))
+        except Exception as err:
+            if is_not_found(err):
+                return None
+            raise translate(err, f"read load balancer {rid.name}") from err
+
+    def put_internal_load_balancer(self, lb_id: str, *, location: str, subnet_id: str, frontend_ip: str | None,
+                                   probe_port: int, tags: dict[str, str], names: tuple[str, str, str, str]) -> LoadBalancer:
+        """Create or replace a Standard internal LB: one frontend, one pool, a TCP probe, one HA-ports
+        floating-IP rule (what a Windows cluster IP needs). Pool members come from the NICs, not from here."""
+        frontend, pool, probe, rule = names
+        rid = ids.parse(lb_id)
+        ip_config: dict[str, Any] = {"subnet": {"id": subnet_id}, "privateIPAllocationMethod": "Dynamic"}
+        if frontend_ip:
+            ip_config = {**ip_config, "privateIPAllocationMethod": "Static", "privateIPAddress": frontend_ip}
+        body = {
+            "location": location, "tags": tags, "sku": {"name": "Standard", "tier": "Regional"},
+            "properties": {
+                "frontendIPConfigurations": [{"name": frontend, "properties": ip_config}],
+                "backendAddressPools": [{"name": pool}],
+                "probes": [{"name": probe, "properties": {"protocol": "Tcp", "port": probe_port,
+                                                           "intervalInSeconds": 5, "numberOfProbes": 2,
+                                                           "probeThreshold": 1}}],
+                "loadBalancingRules": [{"name": rule, "properties": {
+                    "frontendIPConfiguration": {"id": f"{lb_id}/frontendIPConfigurations/{frontend}"},
+                    "backendAddressPool": {"id": f"{lb_id}/backendAddressPools/{pool}"},
+                    "probe": {"id": f"{lb_id}/probes/{probe}"},
+                    "protocol": "All", "frontendPort": 0, "backendPort": 0, "enableFloatingIP": True,
+                    "idleTimeoutInMinutes": 4, "loadDistribution": "Default", "disableOutboundSnat": True}}],
+            },
+        }
+        try:
+            poller = self._client(lb_id).load_balancers.begin_create_or_update(rid.resource_group, rid.name, body)
+            return lb_from_wire(_wire(poller.result()))
+        except Exception as err:
+            raise translate(err, f"write load balancer {rid.name}") from err
+
+    def add_nic_to_pool(self, nic_id: str, pool_id: str) -> bool:
+        """Put the NIC's primary IP configuration into the pool; False when it already was (no write)."""
+        rid = ids.parse(nic_id)
+        client = self._client(nic_id)
+        try:
+            raw = _wire(client.network_interfaces.get(rid.resource_group, rid.name))
+        except Exception as err:
+            raise translate(err, f"read NIC {rid.name}") from err
+        config = _primary_ip_config(raw)
+        props = config.setdefault("properties", {})
+        pools = props.setdefault("loadBalancerBackendAddressPools", [])
+        if any(ids.same(p.get("id"), pool_id) for p in pools):
+            return False
+        pools.append({"id": pool_id})
+        headers = {"If-Match": raw["etag"]} if raw.get("etag") else {}
+        try:
+            client.network_interfaces.begin_create_or_update(rid.resource_group, rid.name, raw, headers=headers).result()
+        except Exception as err:
+            raise translate(err, f"attach NIC {rid.name} to pool {ids.name_of(pool_id)}") from err
+        return True

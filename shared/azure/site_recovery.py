@@ -1,0 +1,269 @@
+"""Site Recovery gateway: the vault's state in one vault-wide paged list per kind, and every write
+asr-s2d makes to ASR (each one long-running: the poller waits for its replication job)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared import ids
+from shared.azure.clients import Clients
+from shared.azure.errors import is_not_found, translate
+from shared.inventory import (
+    AsrState,
+    Container,
+    ContainerMapping,
+    Disk,
+    Fabric,
+    ItemNic,
+    NetworkMapping,
+    Policy,
+    ProtectedItem,
+    RecoveryPlan,
+)
+
+VAULT_API_VERSION = "2024-04-01"
+A2A_NETWORK = "azureNetwork"
+
+
+def _wire(model: Any) -> dict[str, Any]:
+    return model.as_dict() if hasattr(model, "as_dict") else dict(model)
+
+
+def _props(raw: dict[str, Any]) -> dict[str, Any]:
+    return raw.get("properties") or {}
+
+
+def fabric_from_wire(raw: dict[str, Any]) -> Fabric:
+    custom = _props(raw).get("customDetails") or {}
+    return Fabric(id=raw["id"], name=raw["name"], location=(custom.get("location") or raw.get("location") or "").lower())
+
+
+def container_from_wire(raw: dict[str, Any]) -> Container:
+    return Container(id=raw["id"], name=raw["name"], fabric_id=raw["id"].split("/replicationProtectionContainers/")[0])
+
+
+def mapping_from_wire(raw: dict[str, Any]) -> ContainerMapping:
+    props = _props(raw)
+    return ContainerMapping(id=raw["id"], name=raw["name"],
+                            source_container_id=props.get("sourceProtectionContainerId")
+                            or raw["id"].split("/replicationProtectionContainerMappings/")[0],
+                            target_container_id=props.get("targetProtectionContainerId") or "",
+                            policy_id=props.get("policyId") or "")
+
+
+def policy_from_wire(raw: dict[str, Any]) -> Policy:
+    details = _props(raw).get("providerSpecificDetails") or {}
+    return Policy(id=raw["id"], name=raw["name"],
+                  app_consistent_minutes=details.get("appConsistentFrequencyInMinutes"),
+                  crash_consistent_minutes=details.get("crashConsistentFrequencyInMinutes"),
+                  recovery_point_history=details.get("recoveryPointHistory"),
+                  multi_vm_sync=details.get("multiVmSyncStatus"))
+
+
+def network_mapping_from_wire(raw: dict[str, Any]) -> NetworkMapping:
+    props = _props(raw)
+    return NetworkMapping(id=raw["id"], name=raw["name"], primary_network_id=props.get("primaryNetworkId") or "",
+                          recovery_network_id=props.get("recoveryNetworkId") or "")
+
+
+def item_from_wire(raw: dict[str, Any]) -> ProtectedItem:
+    props = _props(raw)
+    details = props.get("providerSpecificDetails") or {}
+    nics = []
+    for nic in details.get("vmNics") or []:
+        configs = nic.get("ipConfigs") or []
+        primary = next((c for c in configs if c.get("isPrimary")), configs[0] if configs else {})
+        nics.append(ItemNic(nic_id=nic.get("nicId") or nic.get("sourceNicArmId") or "",
+                            ip_config_name=primary.get("name") or "",
+                            recovery_pool_ids=tuple(primary.get("recoveryLBBackendAddressPoolIds") or ()),
+                            tfo_pool_ids=tuple(primary.get("tfoLBBackendAddressPoolIds") or ()),
+                            recovery_static_ip=primary.get("recoveryStaticIPAddress")))
+    caches = tuple(sorted({d.get("primaryStagingAzureStorageAccountId") or ""
+                           for d in details.get("protectedManagedDisks") or []} - {""}))
+    return ProtectedItem(
+        id=raw["id"], name=raw["name"], vm_id=details.get("fabricObjectId") or "",
+        group_name=details.get("multiVmGroupName") or None, group_id=details.get("multiVmGroupId") or None,
+        protection_state=props.get("protectionState") or "", replication_health=props.get("replicationHealth") or "",
+        active_location=props.get("activeLocation") or "", policy_id=props.get("policyId") or "",
+        rpo_seconds=details.get("rpoInSeconds"), test_failover_state=props.get("testFailoverState") or "None",
+        last_test_failover=props.get("lastSuccessfulTestFailoverTime"), nics=tuple(nics), cache_account_ids=caches,
+        recovery_vm_name=details.get("recoveryAzureVMName"),
+        allowed_operations=tuple(props.get("allowedOperations") or ()), current_scenario=(
+            (props.get("currentScenario") or {}).get("scenarioName")))
+
+
+def plan_from_wire(raw: dict[str, Any]) -> RecoveryPlan:
+    props = _props(raw)
+    items = tuple(i["id"] for g in props.get("groups") or [] for i in g.get("replicationProtectedItems") or []
+                  if i.get("id"))
+    return RecoveryPlan(id=raw["id"], name=raw["name"], item_ids=items,
+                        primary_fabric_id=props.get("primaryFabricId") or "",
+                        recovery_fabric_id=props.get("recoveryFabricId") or "",
+                        allowed_operations=tuple(props.get("allowedOperations") or ()),
+                        current_scenario=(props.get("currentScenario") or {}).get("scenarioName"))
+
+
+def _item_parts(item_id: str) -> tuple[str, str, str]:
+    parts = item_id.split("/")
+    low = [p.lower() for p in parts]
+    return (parts[low.index("replicationfabrics") + 1], parts[low.index("replicationprotectioncontainers") + 1],
+            parts[low.index("replicationprotecteditems") + 1])
+
+
+class SiteRecoveryGateway:
+    def __init__(self, clients: Clients, vault_id: str) -> None:
+        self._clients = clients
+        self.vault_id = vault_id
+        rid = ids.parse(vault_id)
+        self._rg, self._vault, self._sub = rid.resource_group, rid.name, rid.subscription
+
+    @property
+    def _client(self) -> Any:
+        return self._clients.site_recovery(self._sub)
+
+    def _list(self, what: str, pager: Any) -> list[dict[str, Any]]:
+        try:
+            return [_wire(x) for x in pager(self._rg, self._vault)]
+        except Exception as err:
+            raise translate(err, f"list {what} of vault {self._vault}") from err
+
+    def vault_location(self) -> str:
+        client = self._clients.resources(self._sub)
+        try:
+            raw = _wire(client.resources.get_by_id(self.vault_id, api_version=VAULT_API_VERSION))
+        except Exception as err:
+            raise translate(err, f"read vault {self._vault}") from err
+        return (raw.get("location") or "").lower()
+
+    def observe(self, *, location: str | None = None) -> AsrState:
+        """The vault's state: fabrics, containers, mappings, policies, network mappings, protected items and
+        recovery plans, one paged list each (never a GET per item)."""
+        c = self._client
+        return AsrState(
+            vault_id=self.vault_id,
+            vault_location=location if location is not None else self.vault_location(),
+            fabrics=tuple(fabric_from_wire(r) for r in self._list("fabrics", c.replication_fabrics.list)),
+            containers=tuple(container_from_wire(r) for r in self._list(
+                "protection containers", c.replication_protection_containers.list)),
+            mappings=tuple(mapping_from_wire(r) for r in self._list(
+                "container mappings", c.replication_protection_container_mappings.list)),
+            policies=tuple(policy_from_wire(r) for r in self._list("policies", c.replication_policies.list)),
+            network_mappings=tuple(network_mapping_from_wire(r) for r in self._list(
+                "network mappings", c.replication_network_mappings.list)),
+            items=tuple(item_from_wire(r) for r in self._list("protected items", c.replication_protected_items.list)),
+            plans=tuple(plan_from_wire(r) for r in self._list("recovery plans", c.replication_recovery_plans.list)),
+        )
+
+    def list_items(self) -> list[ProtectedItem]:
+        return [item_from_wire(r) for r in self._list("protected items", self._client.replication_protected_items.list)]
+
+    def list_plans(self) -> list[RecoveryPlan]:
+        return [plan_from_wire(r) for r in self._list("recovery plans", self._client.replication_recovery_plans.list)]
+
+    def _wait(self, doing: str, start: Any, *args: Any) -> dict[str, Any] | None:
+        try:
+            result = start(self._rg, self._vault, *args).result()
+        except Exception as err:
+            raise translate(err, doing) from err
+        return _wire(result) if result is not None else None
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def create_fabric(self, name: str, region: str) -> None:
+        self._wait(f"create fabric {name}", self._client.replication_fabrics.begin_create, name,
+                   {"properties": {"customDetails": {"instanceType": "Azure", "location": region}}})
+
+    def create_container(self, fabric: str, name: str) -> None:
+        self._wait(f"create protection container {name}", self._client.replication_protection_containers.begin_create,
+                   fabric, name, {"properties": {"providerSpecificInput": [{"instanceType": "A2A"}]}})
+
+    def ensure_policy(self, name: str, *, retention_minutes: int, exists: bool) -> None:
+        settings = {"instanceType": "A2A", "recoveryPointHistory": retention_minutes,
+                    "crashConsistentFrequencyInMinutes": 5, "appConsistentFrequencyInMinutes": 0,
+                    "multiVmSyncStatus": "Enable"}
+        if exists:
+            self._wait(f"correct policy {name}", self._client.replication_policies.begin_update, name,
+                       {"properties": {"replicationProviderSettings": settings}})
+        else:
+            self._wait(f"create policy {name}", self._client.replication_policies.begin_create, name,
+                       {"properties": {"providerSpecificInput": settings}})
+
+    def create_container_mapping(self, fabric: str, container: str, name: str, *, target_container_id: str,
+                                 policy_id: str) -> None:
+        self._wait(f"create container mapping {name}",
+                   self._client.replication_protection_container_mappings.begin_create, fabric, container, name,
+                   {"properties": {"targetProtectionContainerId": target_container_id, "policyId": policy_id,
+                                   "providerSpecificInput": {"instanceType": "A2A",
+                                                             "agentAutoUpdateStatus": "Disabled"}}})
+
+    def create_network_mapping(self, fabric: str, name: str, *, primary_network_id: str, recovery_fabric: str,
+                               recovery_network_id: str) -> None:
+        self._wait(f"create network mapping {name}", self._client.replication_network_mappings.begin_create,
+                   fabric, A2A_NETWORK, name,
+                   {"properties": {"recoveryFabricName": recovery_fabric, "recoveryNetworkId": recovery_network_id,
+                                   "fabricSpecificDetails": {"instanceType": "AzureToAzure",
+                                                             "primaryNetworkId": primary_network_id}}})
+
+    # -- protection -----------------------------------------------------------------------------
+    def enable(self, *, fabric: str, container: str, item: str, vm_id: str, group: str, policy_id: str,
+               recovery_container_id: str, disks: tuple[Disk, ...], cache_account_id: str,
+               recovery_resource_group_id: str, recovery_vnet_id: str, recovery_subnet: str) -> None:
+        details = {
+            "instanceType": "A2A", "fabricObjectId": vm_id, "recoveryContainerId": recovery_container_id,
+            "recoveryResourceGroupId": recovery_resource_group_id, "recoveryAzureNetworkId": recovery_vnet_id,
+            "recoverySubnetName": recovery_subnet, "multiVmGroupName": group,
+            "vmManagedDisks": [{"diskId": d.id, "primaryStagingAzureStorageAccountId": cache_account_id,
+                                "recoveryResourceGroupId": recovery_resource_group_id,
+                                "recoveryReplicaDiskAccountType": d.account_type,
+                                "recoveryTargetDiskAccountType": d.account_type} for d in disks],
+        }
+        self._wait(f"enable replication of {ids.name_of(vm_id)}", self._client.replication_protected_items.begin_create,
+                   fabric, container, item, {"properties": {"policyId": policy_id, "providerSpecificDetails": details}})
+
+    def disable(self, item_id: str) -> None:
+        fabric, container, item = _item_parts(item_id)
+        self._wait(f"disable replication of {item}", self._client.replication_protected_items.begin_delete,
+                   fabric, container, item, {"properties": {"disableProtectionReason": "NotSpecified",
+                                                            "replicationProviderInput": {"instanceType": "A2A"}}})
+
+    def set_pool_mapping(self, item_id: str, *, nic_id: str, ip_config_name: str, pool_ids: tuple[str, ...],
+                         test: bool) -> None:
+        fabric, container, item = _item_parts(item_id)
+        key = "tfoLBBackendAddressPoolIds" if test else "recoveryLBBackendAddressPoolIds"
+        body = {"properties": {
+            "vmNics": [{"nicId": nic_id, "ipConfigs": [{"ipConfigName": ip_config_name, "isPrimary": True,
+                                                        key: list(pool_ids)}]}],
+            "providerSpecificDetails": {"instanceType": "A2A"}}}
+        self._wait(f"set load balancer pool of {item}", self._client.replication_protected_items.begin_update,
+                   fabric, container, item, body)
+
+    def get_item(self, item_id: str) -> ProtectedItem | None:
+        fabric, container, item = _item_parts(item_id)
+        try:
+            raw = self._client.replication_protected_items.get(self._rg, self._vault, fabric, container, item)
+        except Exception as err:
+            if is_not_found(err):
+                return None
+            raise translate(err, f"read protected item {item}") from err
+        return item_from_wire(_wire(raw))
+
+    # -- recovery plans -------------------------------------------------------------------------
+    def upsert_plan(self, name: str, *, primary_fabric_id: str, recovery_fabric_id: str,
+                    items: tuple[tuple[str, str], ...], exists: bool) -> None:
+        groups = [{"groupType": "Boot", "replicationProtectedItems": [{"id": i, "virtualMachineId": v} for i, v in items],
+                   "startGroupActions": [], "endGroupActions": []}]
+        if exists:
+            self._wait(f"update recovery plan {name}", self._client.replication_recovery_plans.begin_update, name,
+                       {"properties": {"groups": groups}})
+        else:
+            self._wait(f"create recovery plan {name}", self._client.replication_recovery_plans.begin_create, name,
+                       {"properties": {"primaryFabricId": primary_fabric_id, "recoveryFabricId": recovery_fabric_id,
+                                       "failoverDeploymentModel": "ResourceManager", "groups": groups}})
+
+    def get_plan(self, name: str) -> RecoveryPlan | None:
+        try:
+            raw = self._client.replication_recovery_plans.get(self._rg, self._vault, name)
+        except Exception as err:
+            if is_not_found(err):
+                return None
+            raise translate(err, f"read recovery plan {name}") from err
+        return plan_from_wire(_wire(raw))

@@ -1,0 +1,111 @@
+"""Which VMs form which cluster, from tags alone (pure: no I/O).
+
+A VM belongs to a cluster when its effective ``asr-s2d`` tag is true. Effective tags merge the VM's
+own tags over its availability set's over its resource group's (the VM's own win). The cluster's
+name is the effective ``asr-s2d-cluster`` tag, or else the name of the availability set or resource
+group whose ``asr-s2d=true`` enrolled it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+
+from shared import ids, tags
+from shared.errors import RejectedInput
+from shared.inventory import TaggedScope, Vm
+
+
+@dataclass(frozen=True)
+class Cluster:
+    name: str
+    nodes: tuple[Vm, ...]
+    intent: tags.ClusterIntent
+    enrolled_by: str  # "vm tags", "availability set <name>", "resource group <name>"
+
+    @property
+    def key(self) -> str:
+        """Lock and record key: clusters are per subscription and case-insensitive."""
+        sub = self.nodes[0].subscription_id.lower() if self.nodes else "none"
+        return f"{sub}/{self.name.lower()}"
+
+    @property
+    def source_region(self) -> str:
+        return self.nodes[0].location.lower() if self.nodes else ""
+
+    def node_ids(self) -> tuple[str, ...]:
+        return tuple(n.id for n in self.nodes)
+
+
+@dataclass(frozen=True)
+class Membership:
+    """One enrolled VM's validated intent and the cluster it names."""
+
+    vm: Vm
+    cluster: str
+    intent: tags.ClusterIntent
+    enrolled_by: str
+
+
+def membership(vm: Vm, scopes: Mapping[str, TaggedScope]) -> Membership | None:
+    """The VM's cluster membership, None when not enrolled; bad tags raise ``RejectedInput``."""
+    avset = scopes.get(ids.key(vm.availability_set_id)) if vm.availability_set_id else None
+    group = scopes.get(ids.key(ids.group_id(vm.id)))
+    merged = tags.effective(vm.tags, avset.tags if avset else None, group.tags if group else None)
+    if not tags.is_enrolled(merged):
+        return None
+    intent = tags.parse_intent(merged, f"VM {vm.name}")
+    if tags.is_enrolled(vm.tags) and not (avset and tags.is_enrolled(avset.tags)) and not (
+            group and tags.is_enrolled(group.tags)):
+        enrolled_by = "vm tags"
+        fallback = None
+    elif avset and tags.is_enrolled(avset.tags):
+        enrolled_by, fallback = f"availability set {avset.name}", avset.name
+    else:
+        assert group is not None
+        enrolled_by, fallback = f"resource group {group.name}", group.name
+    name = intent.cluster or (tags.cluster_name(fallback, f"{enrolled_by}") if fallback else None)
+    if name is None:
+        raise RejectedInput(f"VM {vm.name}: tagged {tags.ENROLL}=true but no {tags.CLUSTER} tag names its cluster")
+    return Membership(vm=vm, cluster=name, intent=intent, enrolled_by=enrolled_by)
+
+
+def clusters(vms: Iterable[Vm], scopes: Iterable[TaggedScope]) -> tuple[dict[str, Cluster], dict[str, str]]:
+    """Every cluster in an inventory, and the rejections (VM id -> reason) of VMs with bad tags.
+
+    A cluster whose nodes disagree on a cluster-wide tag (expected nodes, DR IP, probe port, witness)
+    is rejected as a whole: guessing which node is right could move the wrong IP.
+    """
+    by_scope = {ids.key(s.id): s for s in scopes}
+    grouped: dict[str, list[Membership]] = {}
+    rejected: dict[str, str] = {}
+    for vm in vms:
+        try:
+            member = membership(vm, by_scope)
+        except RejectedInput as err:
+            rejected[ids.key(vm.id)] = str(err)
+            continue
+        if member is not None:
+            grouped.setdefault(f"{vm.subscription_id.lower()}/{member.cluster.lower()}", []).append(member)
+    found: dict[str, Cluster] = {}
+    for key, members in grouped.items():
+        members.sort(key=lambda m: ids.key(m.vm.id))
+        first = members[0]
+        intent = first.intent
+        for other in members[1:]:
+            for attr, tag in (("expected_nodes", tags.NODES), ("dr_ip", tags.DR_IP), ("probe_port", tags.PROBE_PORT),
+                              ("witness_id", tags.WITNESS)):
+                if getattr(other.intent, attr) != getattr(intent, attr):
+                    reason = (f"cluster {first.cluster}: nodes {first.vm.name} and {other.vm.name} disagree on tag {tag}")
+                    for m in members:
+                        rejected[ids.key(m.vm.id)] = reason
+                    break
+            else:
+                if other.intent.drill and not intent.drill:
+                    intent = replace(intent, drill=True)
+                continue
+            break
+        else:
+            found[key] = Cluster(name=first.cluster, nodes=tuple(m.vm for m in members), intent=intent,
+                                 enrolled_by=first.enrolled_by)
+    return found, rejected

@@ -1,0 +1,304 @@
+"""The one frozen settings object, read from app settings (environment) and validated once.
+
+Every setting is declared once here, with its environment name, default and documentation; the
+README's settings table and ``local.settings.example.json`` are generated from these declarations
+(``python -m shared.config --markdown``), so they cannot drift.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import os
+import re
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
+
+from shared.errors import SettingsError
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_REGION = re.compile(r"^[a-z][a-z0-9]{2,30}$")
+_ID = re.compile(r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+(/providers/[^/]+/[^/]+/[^/]+)*$", re.IGNORECASE)
+CREDENTIALS = ("managed_identity", "default", "static")
+
+
+def _setting(env: str, doc: str, *, default: Any = MISSING, secret: bool = False, example: str = "",
+             group: str = "general") -> Any:
+    meta = {"env": env, "doc": doc, "secret": secret, "example": example, "group": group}
+    if default is MISSING:
+        return field(metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    # -- where the app acts --------------------------------------------------------------------
+    allowed_subscriptions: tuple[str, ...] = _setting(
+        "ALLOWED_SUBSCRIPTION_IDS", "Comma-separated subscription IDs the app may act in; events from any other "
+        "subscription are ignored.", example="6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b", group="scope")
+    vault_id: str = _setting(
+        "VAULT_ID", "Resource ID of the Recovery Services vault. It must live in the target (DR) region.",
+        example="/subscriptions/<sub>/resourceGroups/rg-s2d-dr/providers/Microsoft.RecoveryServices/vaults/rsv-s2d-dr",
+        group="scope")
+    target_region: str = _setting("TARGET_REGION", "The disaster-recovery region (Azure location name).",
+                                  example="northeurope", group="scope")
+    recovery_resource_group_id: str = _setting(
+        "RECOVERY_RESOURCE_GROUP_ID", "Resource group in the target region that receives the recovery VMs, disks "
+        "and the DR load balancer.", example="/subscriptions/<sub>/resourceGroups/rg-s2d-dr", group="scope")
+    recovery_vnet_id: str = _setting(
+        "RECOVERY_VNET_ID", "Virtual network in the target region the nodes fail over into (network mapping target).",
+        example="/subscriptions/<sub>/resourceGroups/rg-s2d-dr/providers/Microsoft.Network/virtualNetworks/vnet-dr",
+        group="scope")
+    recovery_subnet_name: str = _setting(
+        "RECOVERY_SUBNET_NAME", "Subnet of the recovery VNet for the nodes; empty = a subnet with the source "
+        "subnet's name.", default="", example="snet-s2d", group="scope")
+    test_vnet_id: str = _setting(
+        "TEST_FAILOVER_VNET_ID", "Isolated VNet in the target region for test failovers and drills; empty disables "
+        "drills.", default="", example="/subscriptions/<sub>/resourceGroups/rg-s2d-dr/providers/Microsoft.Network/"
+        "virtualNetworks/vnet-dr-test", group="scope")
+    cache_storage_account_id: str = _setting(
+        "CACHE_STORAGE_ACCOUNT_ID", "Cache storage account for replication: same region and subscription as the "
+        "source VMs, shared-key access allowed.", example="/subscriptions/<sub>/resourceGroups/rg-s2d-prod/providers/"
+        "Microsoft.Storage/storageAccounts/stasrcachewe01", group="scope")
+    dr_cache_storage_account_id: str = _setting(
+        "DR_CACHE_STORAGE_ACCOUNT_ID", "Cache storage account in the target region, used to reprotect (fail back) "
+        "after a committed failover; empty = reprotect is only reported.", default="", group="scope")
+    # -- replication --------------------------------------------------------------------------
+    policy_name: str = _setting(
+        "REPLICATION_POLICY_NAME", "Name of the dedicated crash-consistent replication policy the app owns.",
+        default="asr-s2d-crash-consistent", group="replication")
+    recovery_point_retention_minutes: int = _setting(
+        "RECOVERY_POINT_RETENTION_MINUTES", "How long recovery points are kept (minutes, 0-21600).",
+        default=1440, group="replication")
+    # -- safety switches ------------------------------------------------------------------------
+    dry_run: bool = _setting("DRY_RUN", "Record plans and write nothing.", default=False, group="safety")
+    allow_disable_replication: bool = _setting(
+        "ALLOW_DISABLE_REPLICATION", "Allow the app to disable replication of a node (needed to move a node "
+        "protected outside its cluster's group). Off: such nodes are only reported.", default=False, group="safety")
+    audit_repair: bool = _setting(
+        "AUDIT_REPAIR", "Let the drift audit repair what is safe (enroll unprotected nodes into the existing group, "
+        "restore pool mappings, create a missing recovery plan or DR load balancer). Never disables or deletes.",
+        default=False, group="safety")
+    audit_reassign_ip: bool = _setting(
+        "AUDIT_REASSIGN_IP", "Let the drift audit run the post-failover IP step for a failover no signal announced.",
+        default=False, group="safety")
+    allow_reprotect: bool = _setting(
+        "ALLOW_REPROTECT", "Let the app reprotect a cluster after a committed failover (needs "
+        "DR_CACHE_STORAGE_ACCOUNT_ID).", default=False, group="safety")
+    app_principal_id: str = _setting(
+        "APP_PRINCIPAL_ID", "Object ID of the app's managed identity; events it caused are ignored so its own "
+        "writes never loop.", default="", group="safety")
+    # -- audit and drills -----------------------------------------------------------------------
+    rpo_threshold_seconds: int = _setting(
+        "RPO_THRESHOLD_SECONDS", "RPO above which the audit reports a node.", default=1800, group="audit")
+    test_failover_max_age_days: int = _setting(
+        "TEST_FAILOVER_MAX_AGE_DAYS", "Age of the last successful test failover above which the audit reports a "
+        "cluster.", default=180, group="audit")
+    drift_audit_schedule: str = _setting(
+        "DRIFT_AUDIT_SCHEDULE", "NCRONTAB schedule of the drift audit (read by the Functions host).",
+        default="0 0 * * * *", group="audit")
+    drill_schedule: str = _setting(
+        "DRILL_SCHEDULE", "NCRONTAB schedule of the monthly drills (read by the Functions host).",
+        default="0 0 3 1 * *", group="audit")
+    drill_all_clusters: bool = _setting(
+        "DRILL_ALL_CLUSTERS", "Drill every enrolled cluster, not only those tagged asr-s2d-drill=monthly.",
+        default=False, group="audit")
+    # -- state and notifications ----------------------------------------------------------------
+    state_connection_string: str = _setting(
+        "STATE_STORAGE_CONNECTION_STRING", "Connection string of the state storage account (locks, outcomes, "
+        "reports). Leave empty in Azure and set STATE_STORAGE_ACCOUNT_URL to use the managed identity.",
+        default="", secret=True, group="state")
+    state_account_url: str = _setting(
+        "STATE_STORAGE_ACCOUNT_URL", "Blob endpoint of the state storage account, used with the managed identity.",
+        default="", example="https://stasrs2dstate.blob.core.windows.net", group="state")
+    state_container: str = _setting("STATE_CONTAINER", "Blob container for locks, outcomes and reports.",
+                                    default="asr-s2d", group="state")
+    topic_endpoint: str = _setting(
+        "EVENT_GRID_TOPIC_ENDPOINT", "Custom Event Grid topic for outcomes and drift events; empty = none.",
+        default="", group="state")
+    topic_key: str = _setting("EVENT_GRID_TOPIC_KEY", "Access key of that topic; empty = use the managed identity.",
+                              default="", secret=True, group="state")
+    # -- Azure connection -----------------------------------------------------------------------
+    arm_endpoint: str = _setting("ARM_ENDPOINT", "Azure Resource Manager endpoint.",
+                                 default="https://management.azure.com", group="connection")
+    arm_ca_bundle: str = _setting(
+        "ARM_CA_BUNDLE", "PEM file of extra CAs to trust for ARM (the local emulator only); empty = system trust.",
+        default="", group="connection")
+    credential: str = _setting(
+        "AZURE_CREDENTIAL", "managed_identity (in Azure), default (DefaultAzureCredential) or static (a fixed token "
+        "from ARM_STATIC_TOKEN, accepted only with a loopback ARM_ENDPOINT).", default="managed_identity",
+        group="connection")
+    static_token: str = _setting("ARM_STATIC_TOKEN", "Token for the static credential (loopback only).",
+                                 default="", secret=True, group="connection")
+    arm_polling_interval: float = _setting(
+        "ARM_POLLING_INTERVAL", "Seconds between polls of a long-running operation when ARM sends no Retry-After.",
+        default=10.0, group="connection")
+    arm_retry_total: int = _setting("ARM_RETRY_TOTAL", "Retries of a throttled or failed ARM call (azure-core).",
+                                    default=6, group="connection")
+    arm_max_concurrency: int = _setting(
+        "ARM_MAX_CONCURRENCY", "Most ARM calls in flight per subscription from one instance.", default=8,
+        group="connection")
+    lease_seconds: int = _setting("LOCK_LEASE_SECONDS", "Duration of a cluster lock lease (15-60; renewed while "
+                                  "working).", default=60, group="connection")
+
+    @property
+    def arm_is_loopback(self) -> bool:
+        host = urllib.parse.urlsplit(self.arm_endpoint).hostname or ""
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def vault_subscription(self) -> str:
+        return self.vault_id.split("/")[2]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Parse and validate; the first problem raises ``SettingsError`` naming the setting."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = f.metadata["env"]
+            raw = env.get(name)
+            if raw is None or raw.strip() == "":
+                if f.default is MISSING:
+                    raise SettingsError(f"{name} is required: {f.metadata['doc']}")
+                continue
+            values[f.name] = _PARSERS.get(f.name, _parser_for(f.type))(name, raw.strip())
+        settings = cls(**values)
+        settings._validate()
+        return settings
+
+    def _validate(self) -> None:
+        def check(ok: bool, env: str, problem: str) -> None:
+            if not ok:
+                raise SettingsError(f"{env}: {problem}")
+
+        check(all(_GUID.match(s) for s in self.allowed_subscriptions), "ALLOWED_SUBSCRIPTION_IDS",
+              "every entry must be a subscription GUID")
+        for attr, env, rtype in (("vault_id", "VAULT_ID", "microsoft.recoveryservices/vaults"),
+                                 ("recovery_vnet_id", "RECOVERY_VNET_ID", "microsoft.network/virtualnetworks"),
+                                 ("test_vnet_id", "TEST_FAILOVER_VNET_ID", "microsoft.network/virtualnetworks"),
+                                 ("cache_storage_account_id", "CACHE_STORAGE_ACCOUNT_ID", "microsoft.storage/storageaccounts"),
+                                 ("dr_cache_storage_account_id", "DR_CACHE_STORAGE_ACCOUNT_ID",
+                                  "microsoft.storage/storageaccounts")):
+            value = getattr(self, attr)
+            if value:
+                parts = value.lower().split("/")
+                check(bool(_ID.match(value)) and len(parts) == 9 and f"{parts[6]}/{parts[7]}" == rtype, env,
+                      f"must be the resource ID of a {rtype.split('/')[1][:-1]}, got {value!r}")
+        check(bool(_ID.match(self.recovery_resource_group_id)) and len(self.recovery_resource_group_id.split("/")) == 5,
+              "RECOVERY_RESOURCE_GROUP_ID", "must be a resource group ID (/subscriptions/<id>/resourceGroups/<name>)")
+        check(bool(_REGION.match(self.target_region)), "TARGET_REGION", "must be an Azure location name like northeurope")
+        check(0 <= self.recovery_point_retention_minutes <= 21600, "RECOVERY_POINT_RETENTION_MINUTES",
+              "must be between 0 and 21600 (15 days)")
+        check(self.credential in CREDENTIALS, "AZURE_CREDENTIAL", f"must be one of {', '.join(CREDENTIALS)}")
+        check(self.credential != "static" or (self.arm_is_loopback and bool(self.static_token)), "AZURE_CREDENTIAL",
+              "static is accepted only with a loopback ARM_ENDPOINT and an ARM_STATIC_TOKEN")
+        check(self.arm_endpoint.startswith("https://"), "ARM_ENDPOINT", "must be an https:// URL")
+        check(not self.arm_ca_bundle or os.path.isfile(self.arm_ca_bundle), "ARM_CA_BUNDLE",
+              f"no such file: {self.arm_ca_bundle}")
+        check(bool(self.state_connection_string or self.state_account_url), "STATE_STORAGE_ACCOUNT_URL",
+              "set it (or STATE_STORAGE_CONNECTION_STRING) so locks and outcomes can be stored")
+        check(not self.app_principal_id or bool(_GUID.match(self.app_principal_id)), "APP_PRINCIPAL_ID",
+              "must be an object ID (GUID)")
+        check(15 <= self.lease_seconds <= 60, "LOCK_LEASE_SECONDS", "must be between 15 and 60 (blob lease limits)")
+        check(1 <= self.arm_max_concurrency <= 64, "ARM_MAX_CONCURRENCY", "must be between 1 and 64")
+        check(0 <= self.arm_retry_total <= 20, "ARM_RETRY_TOTAL", "must be between 0 and 20")
+        check(self.rpo_threshold_seconds > 0, "RPO_THRESHOLD_SECONDS", "must be positive")
+        check(self.test_failover_max_age_days > 0, "TEST_FAILOVER_MAX_AGE_DAYS", "must be positive")
+        check(re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])", self.state_container) is not None,
+              "STATE_CONTAINER", "must be a valid blob container name")
+
+    def allows_subscription(self, subscription_id: str) -> bool:
+        return subscription_id.lower() in {s.lower() for s in self.allowed_subscriptions}
+
+
+def _parse_bool(env: str, raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{env}: must be true or false, got {raw!r}")
+
+
+def _parse_int(env: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{env}: must be a whole number, got {raw!r}") from None
+
+
+def _parse_float(env: str, raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{env}: must be a number, got {raw!r}") from None
+
+
+def _parse_list(env: str, raw: str) -> tuple[str, ...]:
+    items = tuple(part.strip() for part in raw.split(",") if part.strip())
+    if not items:
+        raise SettingsError(f"{env}: must list at least one value")
+    return items
+
+
+def _parse_str(env: str, raw: str) -> str:
+    return raw
+
+
+def _parser_for(annotation: Any) -> Callable[[str, str], Any]:
+    return {"bool": _parse_bool, "int": _parse_int, "float": _parse_float,
+            "tuple[str, ...]": _parse_list}.get(str(annotation), _parse_str)
+
+
+_PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "target_region": lambda env, raw: raw.lower().replace(" ", ""),
+}
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, parsed on first use (not at import: cold start stays cheap)."""
+    return Settings.from_env()
+
+
+def settings_table() -> str:
+    """The README's settings table, generated from the declarations above."""
+    rows = ["| setting | default | what it does |", "|---|---|---|"]
+    for f in fields(Settings):
+        default = "*(required)*" if f.default is MISSING else f"`{_render_default(f.default)}`"
+        secret = " **Secret:** keep it in Key Vault references." if f.metadata["secret"] else ""
+        rows.append(f"| `{f.metadata['env']}` | {default} | {f.metadata['doc']}{secret} |")
+    return "\n".join(rows)
+
+
+def _render_default(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if value != "" else '""'
+
+
+def example_values() -> dict[str, str]:
+    """``local.settings.example.json`` values: examples for required settings, defaults for the rest."""
+    out: dict[str, str] = {}
+    for f in fields(Settings):
+        if f.metadata["secret"]:
+            out[f.metadata["env"]] = ""
+        elif f.default is MISSING or f.metadata["example"]:
+            out[f.metadata["env"]] = f.metadata["example"]
+        else:
+            out[f.metadata["env"]] = _render_default(f.default).strip('"')
+    return out
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(settings_table() if "--markdown" in sys.argv else example_values())

@@ -1,0 +1,219 @@
+"""Enrollment: an ARM write event in, every node of the cluster replicating in one group out.
+
+Entry points: ``handle_trigger`` (the Event Grid trigger), ``handle`` (one decoded or raw event) and
+``enroll_cluster`` (the CLI's ``plan`` and the audit's repairs). An event is only a prompt: the
+service decides relevance from the event, then re-reads the world and plans from what it sees.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from shared import cluster as clusters_mod
+from shared import events, ids, tags
+from shared.cluster import Cluster
+from shared.errors import PermanentError, RejectedInput, TransientError
+from shared.findings import Finding, Severity
+from shared.inventory import AsrState, TaggedScope, Vm
+from shared.outcomes import Outcome, most_significant
+from shared.replication import DrNetwork, NodeFacts, Plan, ReplicationSpec, plan_enrollment
+from shared.runtime import Runtime, default_runtime
+
+log = logging.getLogger(__name__)
+
+WRITE_OPERATIONS = {
+    "microsoft.resources/tags/write": None,  # any scope: decided by the target's type
+    "microsoft.compute/virtualmachines/write": "vm",
+    "microsoft.compute/availabilitysets/write": "availability_set",
+    "microsoft.resources/subscriptions/resourcegroups/write": "resource_group",
+}
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """One subscription's VMs and cluster-level scopes, from three paged lists."""
+
+    vms: tuple[Vm, ...]
+    scopes: tuple[TaggedScope, ...]
+
+    def vm(self, vm_id: str) -> Vm | None:
+        return next((v for v in self.vms if ids.same(v.id, vm_id)), None)
+
+
+def handle_trigger(event: Any) -> Outcome:
+    """The Event Grid trigger's entry point; transient errors propagate so Event Grid redelivers."""
+    return handle(event, default_runtime())
+
+
+def handle(raw: Any, rt: Runtime) -> Outcome:
+    """One event (an ``azure.functions`` event or a JSON object) -> one recorded outcome."""
+    try:
+        event = events.from_dict(raw) if isinstance(raw, dict) else events.from_trigger(raw)
+    except RejectedInput as err:
+        return rt.record(Outcome(events.event_id_of(raw), "rejected", f"malformed event: {err}"))
+    reason = _irrelevant(event, rt)
+    if reason:
+        return rt.record(Outcome(event.id, "ignored", reason, correlation_id=event.correlation_id))
+    try:
+        outcomes = _enroll_for_event(event, rt)
+    except PermanentError as err:
+        return rt.record(Outcome(event.id, "rejected", str(err), correlation_id=event.correlation_id))
+    except TransientError as err:
+        rt.record(Outcome(event.id, "failed", f"will retry: {err}", correlation_id=event.correlation_id))
+        raise
+    return most_significant(outcomes)
+
+
+def _irrelevant(event: events.ArmEvent, rt: Runtime) -> str | None:
+    s = rt.settings
+    if event.event_type != "Microsoft.Resources.ResourceWriteSuccess":
+        return f"event type {event.event_type} is not a resource write"
+    if not s.allows_subscription(event.subscription_id):
+        return f"subscription {event.subscription_id} is not in ALLOWED_SUBSCRIPTION_IDS"
+    if s.app_principal_id and event.caller_object_id.lower() == s.app_principal_id.lower():
+        return "caused by asr-s2d's own identity"
+    operation = event.operation_name.lower()
+    if operation not in WRITE_OPERATIONS:
+        return f"operation {event.operation_name} does not change tags of a VM, availability set or resource group"
+    kind = ids.scope_kind(event.target_uri)
+    expected = WRITE_OPERATIONS[operation]
+    if kind == "other" or (expected is not None and kind != expected):
+        return f"{event.target_uri[:200]} is not a VM, availability set or resource group"
+    return None
+
+
+def observe_inventory(rt: Runtime, subscription_id: str) -> Inventory:
+    vms = rt.compute.list_vms(subscription_id)
+    scopes = [*rt.compute.list_availability_sets(subscription_id), *rt.resources.list_resource_groups(subscription_id)]
+    return Inventory(tuple(vms), tuple(scopes))
+
+
+def _enroll_for_event(event: events.ArmEvent, rt: Runtime) -> list[Outcome]:
+    target = event.target_uri
+    kind = ids.scope_kind(target)
+    inventory = observe_inventory(rt, ids.subscription_of(target))
+    found, rejected = clusters_mod.clusters(inventory.vms, inventory.scopes)
+    target_region = rt.settings.target_region.lower()
+
+    if kind == "vm":
+        vm = inventory.vm(target)
+        if vm is None:
+            return [rt.record(Outcome(event.id, "ignored", f"VM {ids.name_of(target)} no longer exists",
+                                      correlation_id=event.correlation_id))]
+        if vm.location == target_region:
+            return [rt.record(Outcome(event.id, "ignored", f"VM {vm.name} is in the target region {vm.location} "
+                                      "(a recovery or test-failover VM carries the source's tags)",
+                                      correlation_id=event.correlation_id))]
+        if ids.key(vm.id) in rejected:
+            raise RejectedInput(rejected[ids.key(vm.id)])
+        affected = [c for c in found.values() if any(ids.same(n.id, vm.id) for n in c.nodes)]
+        if not affected:
+            return [_untagged(event, vm, rt)]
+    else:
+        members = {ids.key(v.id) for v in inventory.vms
+                   if (kind == "availability_set" and ids.same(v.availability_set_id, target))
+                   or (kind == "resource_group" and ids.same(ids.group_id(v.id), target))}
+        bad = [reason for key, reason in rejected.items() if key in members]
+        if bad:
+            raise RejectedInput(bad[0])
+        affected = [c for c in found.values() if any(ids.key(n.id) in members for n in c.nodes)]
+        if not affected:
+            return [rt.record(Outcome(event.id, "ignored", f"no VM in {ids.name_of(target)} is enrolled",
+                                      correlation_id=event.correlation_id))]
+    return [enroll_cluster(c, rt, event_id=event.id, correlation_id=event.correlation_id) for c in affected]
+
+
+def _untagged(event: events.ArmEvent, vm: Vm, rt: Runtime) -> Outcome:
+    """A VM without (or no longer with) asr-s2d=true: ignored, but a protected one is reported, never disabled."""
+    item = next((i for i in rt.asr.list_items() if ids.same(i.vm_id, vm.id)), None)
+    if item is None:
+        return rt.record(Outcome(event.id, "ignored", f"VM {vm.name} is not tagged {tags.ENROLL}=true",
+                                 correlation_id=event.correlation_id))
+    finding = Finding("tag-removed", Severity.WARNING, vm.name,
+                      f"{vm.name} replicates (group {item.group_name or '-'}) but is no longer tagged {tags.ENROLL}=true",
+                      "tag it again, or disable its replication yourself if it left the cluster (asr-s2d never does "
+                      "unless ALLOW_DISABLE_REPLICATION is set)")
+    return rt.record(Outcome(event.id, "unchanged", finding.message, cluster=item.group_name, findings=(finding,),
+                             correlation_id=event.correlation_id))
+
+
+def observe_nodes(rt: Runtime, cluster: Cluster) -> dict[str, NodeFacts]:
+    """Power state and primary NIC of each node: one VM GET and one NIC GET per node."""
+    facts: dict[str, NodeFacts] = {}
+    for node in cluster.nodes:
+        vm = rt.compute.get_vm(node.id) or node
+        nic = rt.network.get_nic(vm.primary_nic_id) if vm.primary_nic_id else None
+        facts[ids.key(vm.id)] = NodeFacts(vm=vm, nic=nic)
+    return facts
+
+
+def observe_dr(rt: Runtime, cluster: Cluster, nodes: dict[str, NodeFacts], spec: ReplicationSpec) -> DrNetwork:
+    subnet_name = spec.recovery_subnet_name or next(
+        (ids.name_of(f.nic.subnet_id) for f in nodes.values() if f.nic is not None), "")
+    subnet = rt.network.get_subnet(spec.recovery_vnet_id, subnet_name) if subnet_name else None
+    return DrNetwork(subnet=subnet, load_balancer=rt.network.get_load_balancer(spec.load_balancer_id(cluster.name)))
+
+
+def plan_cluster(rt: Runtime, cluster: Cluster, *, asr: AsrState | None = None) -> Plan:
+    spec = ReplicationSpec.from_settings(rt.settings)
+    nodes = observe_nodes(rt, cluster)
+    state = asr or rt.asr.observe()
+    return plan_enrollment(cluster, nodes, state, spec, observe_dr(rt, cluster, nodes, spec))
+
+
+def enroll_cluster(cluster: Cluster, rt: Runtime, *, event_id: str, correlation_id: str = "",
+                   trigger: str = "event") -> Outcome:
+    """Lock the cluster, re-read it, plan, apply, record. Safe to repeat: a converged cluster gets 0 writes."""
+    from shared.executor import Executor
+
+    base = Outcome(event_id=event_id, kind="unchanged", reason="", cluster=cluster.name, cluster_key=cluster.key,
+                   correlation_id=correlation_id, trigger=trigger, dry_run=rt.settings.dry_run)
+    with rt.lock(cluster.key) as lock:
+        try:
+            plan = plan_cluster(rt, cluster)
+        except RejectedInput as err:
+            return rt.record(replace(base, kind="rejected", reason=str(err)))
+        log.info("cluster %s plan (%d actions, %d findings): %s", cluster.name, len(plan.actions),
+                 len(plan.findings), plan.describe())
+        if plan.waiting and not plan.actions:
+            return rt.record(replace(base, kind="waiting", reason=plan.waiting, findings=plan.findings,
+                                     plan=tuple(plan.describe())))
+        try:
+            applied = Executor(rt, lock=lock, dry_run=rt.settings.dry_run, correlation_id=correlation_id).apply(plan)
+        except PermanentError as err:
+            return rt.record(replace(base, kind="failed", reason=str(err), plan=tuple(plan.describe()),
+                                     findings=plan.findings))
+        except TransientError as err:
+            rt.record(replace(base, kind="failed", reason=f"will retry: {err}", plan=tuple(plan.describe())))
+            raise
+    enabled = sum(1 for d in plan.describe() if d.startswith("enable replication"))
+    if rt.settings.dry_run:
+        kind, reason = ("unchanged" if not plan.actions else "waiting"), (
+            f"dry run: {len(plan.actions)} action(s) planned, none written")
+    elif plan.waiting:
+        kind, reason = "waiting", plan.waiting
+    elif enabled:
+        kind, reason = "enabled", f"{enabled} node(s) enabled in group {cluster.name}; {applied.writes} write(s)"
+    elif applied.writes:
+        kind, reason = "changed", f"{applied.writes} write(s) to converge {cluster.name}"
+    else:
+        kind, reason = "unchanged", f"cluster {cluster.name} already converged"
+    details = {"nodes": [n.name for n in cluster.nodes], "enrolled_by": cluster.enrolled_by}
+    if applied.dr_ip:
+        details["dr_ip"] = applied.dr_ip
+    return rt.record(replace(base, kind=kind, reason=reason, writes=applied.writes, plan=tuple(plan.describe()),
+                             findings=plan.findings, details=details))
+
+
+def find_cluster(rt: Runtime, name: str, subscriptions: Sequence[str] | None = None) -> Cluster:
+    """A cluster by name across the allowed subscriptions (the CLI's ``plan`` and ``drill``)."""
+    for sub in subscriptions or rt.settings.allowed_subscriptions:
+        inventory = observe_inventory(rt, sub)
+        found, _ = clusters_mod.clusters(inventory.vms, inventory.scopes)
+        match = next((c for c in found.values() if c.name.lower() == name.lower()), None)
+        if match is not None:
+            return match
+    raise RejectedInput(f"no enrolled cluster named {name} in the allowed subscriptions")

@@ -1,0 +1,33 @@
+"""The small error tree every service raises and every trigger translates.
+
+``TransientError``: raise it and the platform retries (Event Grid redelivers, the timer runs again):
+throttling, conflicts while an operation runs, a lease held by another instance.
+``PermanentError``: record it, report it and return: bad tags, unsupported topology, bad input.
+Retrying would only fail the same way.
+"""
+
+from __future__ import annotations
+
+
+class AsrS2dError(Exception):
+    """Base of every error asr-s2d raises on purpose."""
+
+
+class TransientError(AsrS2dError):
+    """Worth retrying: the world may look different in a moment."""
+
+
+class PermanentError(AsrS2dError):
+    """Not worth retrying: the input or the topology must change first."""
+
+
+class SettingsError(PermanentError):
+    """An app setting is missing or invalid; the message names the setting."""
+
+
+class RejectedInput(PermanentError):
+    """An event or a tag value was refused; nothing was written."""
+
+
+class LeaseLost(TransientError):
+    """The cluster lock was lost while working; stop writing and let the retry converge."""

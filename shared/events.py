@@ -1,0 +1,136 @@
+"""Decoding ARM events from Event Grid (Event Grid schema or CloudEvents 1.0) into one frozen value.
+
+The data block never carries tags, so an event is only ever a prompt to re-read the resource.
+Anything that does not look like an ARM event raises ``RejectedInput`` with a one-line reason;
+callers record it. Nothing here touches Azure.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from shared.errors import RejectedInput
+
+MAX_EVENT_BYTES = 1_048_576  # Event Grid's own limit for one event
+_OID_CLAIM = "http://schemas.microsoft.com/identity/claims/objectidentifier"
+_PRINTABLE_ASCII = re.compile(r"^[\x21-\x7e]+$")
+_SUBSCRIPTION_URI = re.compile(r"^/subscriptions/[0-9a-fA-F-]{36}(/|$)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ArmEvent:
+    id: str
+    event_type: str
+    subject: str
+    operation_name: str
+    resource_uri: str
+    subscription_id: str
+    correlation_id: str
+    caller_object_id: str
+    status: str
+    schema: str
+
+    @property
+    def target_uri(self) -> str:
+        """The resource the event is about (a tags write names ``<resource>/providers/Microsoft.Resources/tags/default``)."""
+        uri = self.resource_uri
+        suffix = "/providers/microsoft.resources/tags/default"
+        if uri.lower().endswith(suffix):
+            uri = uri[: -len(suffix)]
+        return uri
+
+
+def _text(obj: dict[str, Any], key: str, where: str, *, required: bool = True, limit: int = 4096) -> str:
+    value = obj.get(key)
+    if value is None or value == "":
+        if required:
+            raise RejectedInput(f"{where}.{key} is missing")
+        return ""
+    if not isinstance(value, str):
+        raise RejectedInput(f"{where}.{key} must be a string, got {type(value).__name__}")
+    if len(value) > limit:
+        raise RejectedInput(f"{where}.{key} is longer than {limit} characters")
+    return value
+
+
+def _resource_uri(value: str, where: str) -> str:
+    # Resource IDs are printable ASCII; lookalike letters or control characters mean a forged ID.
+    if not _PRINTABLE_ASCII.match(value):
+        raise RejectedInput(f"{where} holds characters no Azure resource ID has")
+    if not _SUBSCRIPTION_URI.match(value):
+        raise RejectedInput(f"{where} is not a subscription-scoped resource ID: {value[:120]}")
+    return value
+
+
+def from_dict(body: Any) -> ArmEvent:
+    """One event in either schema, as a JSON object."""
+    if not isinstance(body, dict):
+        raise RejectedInput(f"an event must be a JSON object, got {type(body).__name__}")
+    if "specversion" in body:
+        if body.get("specversion") != "1.0":
+            raise RejectedInput(f"unsupported CloudEvents specversion {body.get('specversion')!r}")
+        return _build(body, schema="CloudEvents", event_type_key="type", where="event")
+    return _build(body, schema="EventGridSchema", event_type_key="eventType", where="event")
+
+
+def _build(body: dict[str, Any], *, schema: str, event_type_key: str, where: str) -> ArmEvent:
+    event_id = _text(body, "id", where, limit=256)
+    event_type = _text(body, event_type_key, where, limit=256)
+    subject = _text(body, "subject", where, required=False)
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise RejectedInput(f"event {event_id}: data must be an object, got {type(data).__name__}")
+    operation = _text(data, "operationName", "data", limit=512)
+    resource_uri = _resource_uri(_text(data, "resourceUri", "data"), "data.resourceUri")
+    subscription = _text(data, "subscriptionId", "data", required=False, limit=64) or resource_uri.split("/")[2]
+    if subscription.lower() != resource_uri.split("/")[2].lower():
+        raise RejectedInput(f"event {event_id}: data.subscriptionId does not match data.resourceUri")
+    return ArmEvent(id=event_id, event_type=event_type, subject=subject, operation_name=operation,
+                    resource_uri=resource_uri, subscription_id=subscription,
+                    correlation_id=_text(data, "correlationId", "data", required=False, limit=256),
+                    caller_object_id=_caller(data), status=_text(data, "status", "data", required=False, limit=64),
+                    schema=schema)
+
+
+def _caller(data: dict[str, Any]) -> str:
+    claims = data.get("claims")
+    if isinstance(claims, dict) and isinstance(claims.get(_OID_CLAIM), str):
+        return str(claims[_OID_CLAIM])
+    auth = data.get("authorization")
+    evidence = auth.get("evidence") if isinstance(auth, dict) else None
+    if isinstance(evidence, dict) and isinstance(evidence.get("principalId"), str):
+        return str(evidence["principalId"])
+    return ""
+
+
+def from_trigger(event: Any) -> ArmEvent:
+    """An ``azure.functions`` EventGridEvent or CloudEvent, as the trigger's converter built it."""
+    if hasattr(event, "specversion") or (hasattr(event, "source") and not hasattr(event, "event_type")):
+        body = {"specversion": getattr(event, "specversion", "1.0"), "id": event.id, "type": event.type,
+                "subject": getattr(event, "subject", None), "data": event.get_json()}
+    else:
+        body = {"id": event.id, "eventType": event.event_type, "subject": event.subject, "data": event.get_json()}
+    return from_dict(body)
+
+
+def parse_payload(text: str | bytes) -> list[Any]:
+    """A file or request body: one event or an array of events. Malformed JSON raises ``RejectedInput``."""
+    if len(text) > MAX_EVENT_BYTES * 64:
+        raise RejectedInput("payload is larger than 64 MB")
+    try:
+        payload = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise RejectedInput(f"payload is not JSON: {err}") from None
+    if isinstance(payload, list):
+        return payload
+    return [payload]
+
+
+def event_id_of(raw: Any) -> str:
+    """A best-effort ID for recording a rejected event."""
+    if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+        return str(raw["id"])[:128]
+    return "unknown"

@@ -1,0 +1,232 @@
+"""What the gateways observe, as small frozen values. No SDK model crosses into the domain.
+
+Site Recovery's own vocabulary is kept (fabric, container, mapping, protected item, recovery plan)
+so that a reader who knows ASR finds their way; every ID is kept as ARM returned it and compared
+with ``shared.ids.same``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from shared import ids
+
+
+def frozen_tags(tags: Mapping[str, str] | None) -> Mapping[str, str]:
+    return MappingProxyType(dict(tags or {}))
+
+
+@dataclass(frozen=True)
+class Disk:
+    id: str
+    account_type: str  # Premium_LRS, StandardSSD_LRS, ...
+    is_os: bool
+    lun: int | None = None
+
+
+@dataclass(frozen=True)
+class Vm:
+    id: str
+    name: str
+    location: str
+    tags: Mapping[str, str]
+    nic_ids: tuple[str, ...]
+    disks: tuple[Disk, ...]
+    availability_set_id: str | None = None
+    vm_uuid: str = ""
+    power_state: str | None = None  # "running", "deallocated", ... (None: not read)
+
+    @property
+    def subscription_id(self) -> str:
+        return ids.subscription_of(self.id)
+
+    @property
+    def resource_group(self) -> str:
+        return ids.resource_group_of(self.id)
+
+    @property
+    def primary_nic_id(self) -> str | None:
+        return self.nic_ids[0] if self.nic_ids else None
+
+
+@dataclass(frozen=True)
+class TaggedScope:
+    """A cluster-level resource (availability set or resource group) and its tags."""
+
+    id: str
+    name: str
+    kind: str  # "availability_set" | "resource_group"
+    tags: Mapping[str, str]
+    member_vm_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Nic:
+    id: str
+    location: str
+    ip_config_name: str
+    subnet_id: str
+    private_ip: str | None
+    pool_ids: tuple[str, ...]
+    vm_id: str | None
+    etag: str | None = None
+
+
+@dataclass(frozen=True)
+class Subnet:
+    id: str
+    prefix: str  # CIDR
+
+
+@dataclass(frozen=True)
+class LoadBalancer:
+    id: str
+    location: str
+    frontend_ip: str | None
+    frontend_subnet_id: str | None
+    pool_id: str | None
+    pool_nic_ids: tuple[str, ...]
+    probe_port: int | None
+    has_ha_ports_rule: bool
+    tags: Mapping[str, str] = field(default_factory=lambda: frozen_tags({}))
+
+
+@dataclass(frozen=True)
+class StorageAccount:
+    id: str
+    location: str
+    allow_shared_key_access: bool
+
+
+# -- Site Recovery --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Fabric:
+    id: str
+    name: str
+    location: str
+
+
+@dataclass(frozen=True)
+class Container:
+    id: str
+    name: str
+    fabric_id: str
+
+
+@dataclass(frozen=True)
+class ContainerMapping:
+    id: str
+    name: str
+    source_container_id: str
+    target_container_id: str
+    policy_id: str
+
+
+@dataclass(frozen=True)
+class Policy:
+    id: str
+    name: str
+    app_consistent_minutes: int | None
+    crash_consistent_minutes: int | None
+    recovery_point_history: int | None
+    multi_vm_sync: str | None  # "Enable" / "Disable"
+
+
+@dataclass(frozen=True)
+class NetworkMapping:
+    id: str
+    name: str
+    primary_network_id: str
+    recovery_network_id: str
+
+
+@dataclass(frozen=True)
+class ItemNic:
+    nic_id: str
+    ip_config_name: str
+    recovery_pool_ids: tuple[str, ...]
+    tfo_pool_ids: tuple[str, ...]
+    recovery_static_ip: str | None
+
+
+@dataclass(frozen=True)
+class ProtectedItem:
+    id: str
+    name: str
+    vm_id: str
+    group_name: str | None
+    group_id: str | None
+    protection_state: str
+    replication_health: str
+    active_location: str
+    policy_id: str
+    rpo_seconds: int | None
+    test_failover_state: str
+    last_test_failover: str | None  # ISO time of the last successful test failover
+    nics: tuple[ItemNic, ...]
+    cache_account_ids: tuple[str, ...]
+    recovery_vm_name: str | None
+    allowed_operations: tuple[str, ...] = ()
+    current_scenario: str | None = None
+
+    @property
+    def container_id(self) -> str:
+        return self.id.split("/replicationProtectedItems/")[0]
+
+    @property
+    def is_protected(self) -> bool:
+        return self.protection_state.lower() == "protected"
+
+
+@dataclass(frozen=True)
+class RecoveryPlan:
+    id: str
+    name: str
+    item_ids: tuple[str, ...]
+    primary_fabric_id: str
+    recovery_fabric_id: str
+    allowed_operations: tuple[str, ...] = ()
+    current_scenario: str | None = None
+
+
+@dataclass(frozen=True)
+class AsrState:
+    """Everything the vault holds that asr-s2d reads: one vault-wide list per kind."""
+
+    vault_id: str
+    vault_location: str
+    fabrics: tuple[Fabric, ...] = ()
+    containers: tuple[Container, ...] = ()
+    mappings: tuple[ContainerMapping, ...] = ()
+    policies: tuple[Policy, ...] = ()
+    network_mappings: tuple[NetworkMapping, ...] = ()
+    items: tuple[ProtectedItem, ...] = ()
+    plans: tuple[RecoveryPlan, ...] = ()
+
+    def fabric_for(self, region: str) -> Fabric | None:
+        return next((f for f in self.fabrics if f.location.lower() == region.lower()), None)
+
+    def container_in(self, fabric_id: str) -> Container | None:
+        return next((c for c in self.containers if ids.same(c.fabric_id, fabric_id)), None)
+
+    def policy_named(self, name: str) -> Policy | None:
+        return next((p for p in self.policies if p.name.lower() == name.lower()), None)
+
+    def mapping_between(self, source_container_id: str, target_container_id: str) -> ContainerMapping | None:
+        return next((m for m in self.mappings if ids.same(m.source_container_id, source_container_id)
+                     and ids.same(m.target_container_id, target_container_id)), None)
+
+    def item_for_vm(self, vm_id: str) -> ProtectedItem | None:
+        return next((i for i in self.items if ids.same(i.vm_id, vm_id)), None)
+
+    def items_in_group(self, group_name: str) -> tuple[ProtectedItem, ...]:
+        return tuple(i for i in self.items if (i.group_name or "").lower() == group_name.lower())
+
+    def plan_named(self, name: str) -> RecoveryPlan | None:
+        return next((p for p in self.plans if p.name.lower() == name.lower()), None)
+
+    def network_mapping_for(self, primary_network_id: str) -> NetworkMapping | None:
+        return next((m for m in self.network_mappings if ids.same(m.primary_network_id, primary_network_id)), None)

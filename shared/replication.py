@@ -1,0 +1,443 @@
+"""Enrollment planning: what must be written so every node of a cluster replicates in ONE multi-VM
+group under a crash-consistent-only policy, with a recovery plan and a pre-staged DR load balancer.
+
+``plan_enrollment`` is side-effect free: observed state in, a ``Plan`` (actions + findings) out.
+The executor applies it; the audit reports it. Names of everything asr-s2d creates are derived
+from the cluster and the regions, so a plan is self-contained data and a re-run finds what an
+earlier run created.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from shared import ids
+from shared.cluster import Cluster
+from shared.config import Settings
+from shared.errors import RejectedInput
+from shared.findings import Finding, Severity
+from shared.inventory import AsrState, Disk, LoadBalancer, Nic, Subnet, Vm
+from shared.tags import MAX_GROUP_SIZE
+
+CRASH_CONSISTENT_MINUTES = 5  # fixed by ASR for A2A; not configurable
+A2A_NETWORK = "azureNetwork"  # the one replicationNetworks entry of an Azure fabric
+LB_FRONTEND, LB_POOL, LB_PROBE, LB_RULE = "fe-cluster", "be-nodes", "probe-cluster", "ha-ports"
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", text)[:60].strip("-")
+
+
+def fabric_name(region: str) -> str:
+    return f"asr-s2d-{region.lower()}"
+
+
+def container_name(region: str) -> str:
+    return f"asr-s2d-{region.lower()}-container"
+
+
+def mapping_name(source_region: str, target_region: str) -> str:
+    return f"asr-s2d-{source_region.lower()}-to-{target_region.lower()}"
+
+
+def network_mapping_name(primary_vnet_id: str, recovery_vnet_id: str) -> str:
+    return _safe(f"asr-s2d-{ids.name_of(primary_vnet_id)}-to-{ids.name_of(recovery_vnet_id)}")
+
+
+def item_name(vm: Vm) -> str:
+    return vm.vm_uuid or _safe(vm.name)
+
+
+def plan_name(cluster: str) -> str:
+    return f"asr-s2d-{cluster}"
+
+
+def load_balancer_name(cluster: str, *, test: bool = False) -> str:
+    return f"lb-asr-s2d-{cluster}" + ("-test" if test else "")
+
+
+@dataclass(frozen=True)
+class ReplicationSpec:
+    """The settings that shape enrollment, resolved once."""
+
+    vault_id: str
+    target_region: str
+    recovery_resource_group_id: str
+    recovery_vnet_id: str
+    recovery_subnet_name: str
+    cache_account_id: str
+    policy_name: str
+    retention_minutes: int
+    allow_disable: bool
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ReplicationSpec:
+        return cls(vault_id=settings.vault_id, target_region=settings.target_region,
+                   recovery_resource_group_id=settings.recovery_resource_group_id,
+                   recovery_vnet_id=settings.recovery_vnet_id, recovery_subnet_name=settings.recovery_subnet_name,
+                   cache_account_id=settings.cache_storage_account_id, policy_name=settings.policy_name,
+                   retention_minutes=settings.recovery_point_retention_minutes,
+                   allow_disable=settings.allow_disable_replication)
+
+    def fabric_id(self, name: str) -> str:
+        return f"{self.vault_id}/replicationFabrics/{name}"
+
+    def container_id(self, fabric: str, container: str) -> str:
+        return f"{self.fabric_id(fabric)}/replicationProtectionContainers/{container}"
+
+    def policy_id(self) -> str:
+        return f"{self.vault_id}/replicationPolicies/{self.policy_name}"
+
+    def plan_id(self, cluster: str) -> str:
+        return f"{self.vault_id}/replicationRecoveryPlans/{plan_name(cluster)}"
+
+    def load_balancer_id(self, cluster: str, *, test: bool = False) -> str:
+        return (f"{self.recovery_resource_group_id}/providers/Microsoft.Network/loadBalancers/"
+                f"{load_balancer_name(cluster, test=test)}")
+
+    def pool_id(self, cluster: str, *, test: bool = False) -> str:
+        return f"{self.load_balancer_id(cluster, test=test)}/backendAddressPools/{LB_POOL}"
+
+
+# -- actions ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CreateFabric:
+    name: str
+    region: str
+
+    def describe(self) -> str:
+        return f"create replication fabric {self.name} ({self.region})"
+
+
+@dataclass(frozen=True)
+class CreateContainer:
+    fabric: str
+    name: str
+
+    def describe(self) -> str:
+        return f"create protection container {self.name} in fabric {self.fabric}"
+
+
+@dataclass(frozen=True)
+class EnsurePolicy:
+    name: str
+    retention_minutes: int
+    exists: bool
+
+    def describe(self) -> str:
+        verb = "correct" if self.exists else "create"
+        return (f"{verb} policy {self.name}: crash-consistent only (app-consistent 0), multi-VM sync Enable, "
+                f"retention {self.retention_minutes} min")
+
+
+@dataclass(frozen=True)
+class CreateContainerMapping:
+    fabric: str
+    container: str
+    name: str
+    target_container_id: str
+    policy_id: str
+
+    def describe(self) -> str:
+        return f"map container {self.container} -> {ids.name_of(self.target_container_id)} ({self.name})"
+
+
+@dataclass(frozen=True)
+class CreateNetworkMapping:
+    fabric: str
+    name: str
+    primary_network_id: str
+    recovery_fabric: str
+    recovery_network_id: str
+
+    def describe(self) -> str:
+        return (f"map network {ids.name_of(self.primary_network_id)} -> {ids.name_of(self.recovery_network_id)} "
+                f"({self.name})")
+
+
+@dataclass(frozen=True)
+class EnableNode:
+    fabric: str
+    container: str
+    item: str
+    vm_id: str
+    vm_name: str
+    group: str
+    recovery_container_id: str
+    policy_id: str
+    disks: tuple[Disk, ...]
+    cache_account_id: str
+    recovery_resource_group_id: str
+    recovery_vnet_id: str
+    recovery_subnet: str
+
+    def describe(self) -> str:
+        return f"enable replication of {self.vm_name} in multi-VM group {self.group} ({len(self.disks)} disks)"
+
+
+@dataclass(frozen=True)
+class DisableNode:
+    item_id: str
+    vm_name: str
+    reason: str
+
+    def describe(self) -> str:
+        return f"disable replication of {self.vm_name}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class UpsertRecoveryPlan:
+    name: str
+    primary_fabric_id: str
+    recovery_fabric_id: str
+    items: tuple[tuple[str, str], ...]  # (protected item id, VM id)
+    exists: bool
+
+    def describe(self) -> str:
+        verb = "update" if self.exists else "create"
+        return f"{verb} recovery plan {self.name} with {len(self.items)} nodes in one boot group"
+
+
+@dataclass(frozen=True)
+class EnsureLoadBalancer:
+    id: str
+    location: str
+    subnet_id: str
+    frontend_ip: str | None  # None: the first free address, recorded after creation
+    probe_port: int
+    cluster: str
+    pool_nic_ids: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        where = self.frontend_ip or "first free address"
+        return (f"stage internal load balancer {ids.name_of(self.id)}: frontend {where}, probe {self.probe_port}, "
+                "HA-ports floating-IP rule")
+
+
+@dataclass(frozen=True)
+class SetPoolMapping:
+    item_id: str
+    vm_name: str
+    nic_id: str
+    ip_config_name: str
+    pool_ids: tuple[str, ...]
+    test: bool = False
+
+    def describe(self) -> str:
+        kind = "test-failover" if self.test else "failover"
+        return f"attach {self.vm_name}'s NIC to {kind} pool {ids.name_of(self.pool_ids[0]) if self.pool_ids else '-'}"
+
+
+Action = (CreateFabric | CreateContainer | EnsurePolicy | CreateContainerMapping | CreateNetworkMapping | EnableNode
+          | DisableNode | UpsertRecoveryPlan | EnsureLoadBalancer | SetPoolMapping)
+
+
+@dataclass(frozen=True)
+class Plan:
+    cluster: str
+    actions: tuple[Action, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    waiting: str | None = None
+
+    def describe(self) -> list[str]:
+        return [a.describe() for a in self.actions]
+
+
+@dataclass(frozen=True)
+class NodeFacts:
+    vm: Vm
+    nic: Nic | None
+
+
+@dataclass(frozen=True)
+class DrNetwork:
+    subnet: Subnet | None
+    load_balancer: LoadBalancer | None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+def usable_ip(address: ipaddress.IPv4Address, prefix: str) -> bool:
+    """Inside the subnet and not one of the five addresses Azure reserves in every subnet."""
+    net = ipaddress.IPv4Network(prefix, strict=False)
+    if address not in net:
+        return False
+    reserved = {net.network_address + i for i in range(4)} | {net.broadcast_address}
+    return address not in reserved
+
+
+def plan_enrollment(cluster: Cluster, nodes: Mapping[str, NodeFacts], asr: AsrState, spec: ReplicationSpec,
+                    dr: DrNetwork) -> Plan:
+    """What must be written so every node of ``cluster`` replicates in one group, and what to report.
+
+    Raises ``RejectedInput`` for what no retry can fix (too many nodes, nodes in two regions, a DR IP
+    outside the DR subnet). Returns a waiting plan when the cluster is not ready yet.
+    """
+    name = cluster.name
+    if len(cluster.nodes) > MAX_GROUP_SIZE:
+        raise RejectedInput(f"cluster {name}: {len(cluster.nodes)} nodes, a multi-VM group holds at most "
+                            f"{MAX_GROUP_SIZE}")
+    regions = sorted({n.location.lower() for n in cluster.nodes})
+    if len(regions) > 1:
+        raise RejectedInput(f"cluster {name}: nodes are in {len(regions)} regions ({', '.join(regions)}); "
+                            "one multi-VM group replicates from one region")
+    source = regions[0]
+    if source == spec.target_region.lower():
+        raise RejectedInput(f"cluster {name}: nodes are in the target region {source}; nothing to replicate to")
+    if asr.vault_location and asr.vault_location.lower() != spec.target_region.lower():
+        raise RejectedInput(f"vault {ids.name_of(spec.vault_id)} is in {asr.vault_location}, not in the target "
+                            f"region {spec.target_region}")
+    expected = cluster.intent.expected_nodes
+    if expected is not None and len(cluster.nodes) < expected:
+        return Plan(name, waiting=f"{len(cluster.nodes)} of {expected} nodes tagged")
+    if dr.subnet is None:
+        raise RejectedInput(f"cluster {name}: the recovery VNet {ids.name_of(spec.recovery_vnet_id)} has no subnet "
+                            f"{spec.recovery_subnet_name or '(named like the source subnet)'}")
+    dr_ip = cluster.intent.dr_ip
+    if dr_ip is not None and not usable_ip(dr_ip, dr.subnet.prefix):
+        raise RejectedInput(f"cluster {name}: tag asr-s2d-dr-ip {dr_ip} is not a usable address of the DR subnet "
+                            f"{dr.subnet.prefix}")
+
+    findings: list[Finding] = []
+    actions: list[Action] = []
+    not_running = [n.vm.name for n in nodes.values() if (n.vm.power_state or "") != "running"]
+
+    # Plumbing: one fabric and container per region (reuse any existing fabric: ASR refuses a second one).
+    src_fabric = asr.fabric_for(source)
+    tgt_fabric = asr.fabric_for(spec.target_region)
+    src_fabric_name = src_fabric.name if src_fabric else fabric_name(source)
+    tgt_fabric_name = tgt_fabric.name if tgt_fabric else fabric_name(spec.target_region)
+    if src_fabric is None:
+        actions.append(CreateFabric(src_fabric_name, source))
+    if tgt_fabric is None:
+        actions.append(CreateFabric(tgt_fabric_name, spec.target_region.lower()))
+    src_container = asr.container_in(src_fabric.id) if src_fabric else None
+    tgt_container = asr.container_in(tgt_fabric.id) if tgt_fabric else None
+    src_container_name = src_container.name if src_container else container_name(source)
+    tgt_container_name = tgt_container.name if tgt_container else container_name(spec.target_region)
+    if src_container is None:
+        actions.append(CreateContainer(src_fabric_name, src_container_name))
+    if tgt_container is None:
+        actions.append(CreateContainer(tgt_fabric_name, tgt_container_name))
+    src_container_id = src_container.id if src_container else spec.container_id(src_fabric_name, src_container_name)
+    tgt_container_id = tgt_container.id if tgt_container else spec.container_id(tgt_fabric_name, tgt_container_name)
+
+    policy = asr.policy_named(spec.policy_name)
+    policy_id = policy.id if policy else spec.policy_id()
+    if policy is None:
+        actions.append(EnsurePolicy(spec.policy_name, spec.retention_minutes, exists=False))
+    elif (policy.app_consistent_minutes != 0 or (policy.multi_vm_sync or "").lower() != "enable"
+          or policy.recovery_point_history != spec.retention_minutes):
+        # The policy is asr-s2d's own (rule 1): correcting it changes only asr-s2d's clusters.
+        actions.append(EnsurePolicy(spec.policy_name, spec.retention_minutes, exists=True))
+    for src_id, tgt_id, fabric, container, mname in (
+            (src_container_id, tgt_container_id, src_fabric_name, src_container_name,
+             mapping_name(source, spec.target_region)),
+            (tgt_container_id, src_container_id, tgt_fabric_name, tgt_container_name,
+             mapping_name(spec.target_region, source))):
+        existing = asr.mapping_between(src_id, tgt_id)
+        if existing is None:
+            actions.append(CreateContainerMapping(fabric, container, mname, tgt_id, policy_id))
+        elif not ids.same(existing.policy_id, policy_id):
+            findings.append(Finding("mapping-foreign-policy", Severity.WARNING, name,
+                                    f"container mapping {existing.name} uses policy {ids.name_of(existing.policy_id)}",
+                                    "asr-s2d's nodes are enabled with its own policy through this mapping"))
+
+    primary_vnets = sorted({ids.key(_vnet_of(n.nic.subnet_id)) for n in nodes.values() if n.nic is not None})
+    for vnet_key in primary_vnets:
+        vnet_id = next(_vnet_of(n.nic.subnet_id) for n in nodes.values()
+                       if n.nic is not None and ids.key(_vnet_of(n.nic.subnet_id)) == vnet_key)
+        if asr.network_mapping_for(vnet_id) is None:
+            actions.append(CreateNetworkMapping(src_fabric_name, network_mapping_name(vnet_id, spec.recovery_vnet_id),
+                                                vnet_id, tgt_fabric_name, spec.recovery_vnet_id))
+        if asr.network_mapping_for(spec.recovery_vnet_id) is None:
+            actions.append(CreateNetworkMapping(tgt_fabric_name, network_mapping_name(spec.recovery_vnet_id, vnet_id),
+                                                spec.recovery_vnet_id, src_fabric_name, vnet_id))
+            break  # one reverse mapping per recovery VNet
+
+    # Nodes: enable the unprotected ones in the cluster's group; report (never move) the others (rule 3).
+    item_ids: list[tuple[str, str]] = []
+    pool_targets: list[tuple[str, NodeFacts]] = []
+    group_items = asr.items_in_group(name)
+    for facts in sorted(nodes.values(), key=lambda f: ids.key(f.vm.id)):
+        vm = facts.vm
+        item = asr.item_for_vm(vm.id)
+        if item is not None:
+            if (item.group_name or "").lower() != name.lower():
+                where = f"group {item.group_name}" if item.group_name else "no multi-VM group"
+                if spec.allow_disable:
+                    actions.append(DisableNode(item.id, vm.name, f"protected in {where}, not in {name}"))
+                else:
+                    findings.append(Finding(
+                        "node-outside-group", Severity.CRITICAL, vm.name,
+                        f"{vm.name} is protected in {where}, not in the cluster's group {name}",
+                        "ASR cannot move a protected VM between groups: disable its replication and let asr-s2d "
+                        "re-enable it (set ALLOW_DISABLE_REPLICATION=true to let asr-s2d do it)"))
+                continue
+            item_ids.append((item.id, vm.id))
+            pool_targets.append((item.id, facts))
+            continue
+        if vm.name in not_running:
+            continue
+        iname = item_name(vm)
+        item_id = f"{src_container_id}/replicationProtectedItems/{iname}"
+        actions.append(EnableNode(
+            fabric=src_fabric_name, container=src_container_name, item=iname, vm_id=vm.id, vm_name=vm.name,
+            group=name, recovery_container_id=tgt_container_id, policy_id=policy_id, disks=vm.disks,
+            cache_account_id=spec.cache_account_id, recovery_resource_group_id=spec.recovery_resource_group_id,
+            recovery_vnet_id=spec.recovery_vnet_id, recovery_subnet=ids.name_of(dr.subnet.id)))
+        item_ids.append((item_id, vm.id))
+        pool_targets.append((item_id, facts))
+    node_keys = {ids.key(n.id) for n in cluster.nodes}
+    for item in group_items:
+        if ids.key(item.vm_id) not in node_keys:
+            findings.append(Finding(
+                "untagged-protected-node", Severity.WARNING, ids.name_of(item.vm_id),
+                f"{ids.name_of(item.vm_id)} replicates in group {name} but is not tagged as a node of it",
+                "tag the VM back, or disable its replication if it left the cluster (asr-s2d never does)"))
+
+    if not_running and not any(isinstance(a, EnableNode) for a in actions) and len(item_ids) < len(cluster.nodes):
+        return Plan(name, tuple(a for a in actions if not isinstance(a, EnableNode)), tuple(findings),
+                    waiting=f"node(s) {', '.join(sorted(not_running))} not running; ASR enables only running VMs")
+    if not_running:
+        findings.append(Finding("node-not-running", Severity.WARNING, ", ".join(sorted(not_running)),
+                                "not running, so not enabled yet (ASR enables only running VMs)",
+                                "start the VM; the next event or audit enrolls it"))
+
+    # Recovery plan: all nodes in one boot group, so the cluster fails over as a unit (rule 4).
+    if item_ids:
+        plan = asr.plan_named(plan_name(name))
+        wanted = {ids.key(i) for i, _ in item_ids}
+        if plan is None or {ids.key(i) for i in plan.item_ids} != wanted:
+            actions.append(UpsertRecoveryPlan(plan_name(name), src_fabric.id if src_fabric else spec.fabric_id(src_fabric_name),
+                                              tgt_fabric.id if tgt_fabric else spec.fabric_id(tgt_fabric_name),
+                                              tuple(item_ids), exists=plan is not None))
+
+    # DR load balancer, pre-staged so ASR attaches the failed-over NICs (rule 9) and the IP step is one call.
+    lb_id = spec.load_balancer_id(name)
+    lb = dr.load_balancer
+    frontend = str(dr_ip) if dr_ip is not None else None
+    if lb is None or not lb.has_ha_ports_rule or lb.probe_port != cluster.intent.probe_port or (
+            frontend is not None and lb.frontend_ip != frontend) or not ids.same(lb.frontend_subnet_id, dr.subnet.id):
+        keep = frontend or (lb.frontend_ip if lb is not None and ids.same(lb.frontend_subnet_id, dr.subnet.id) else None)
+        actions.append(EnsureLoadBalancer(lb_id, spec.target_region.lower(), dr.subnet.id, keep,
+                                          cluster.intent.probe_port, name,
+                                          lb.pool_nic_ids if lb is not None else ()))
+    pool_id = spec.pool_id(name)
+    existing_items = {ids.key(i.id): i for i in asr.items}
+    for item_id, facts in pool_targets:
+        if facts.nic is None:
+            continue
+        item = existing_items.get(ids.key(item_id))
+        nic_state = next((n for n in item.nics if ids.same(n.nic_id, facts.nic.id)), None) if item else None
+        if nic_state is not None and any(ids.same(p, pool_id) for p in nic_state.recovery_pool_ids):
+            continue
+        actions.append(SetPoolMapping(item_id, facts.vm.name, facts.nic.id, facts.nic.ip_config_name, (pool_id,)))
+    return Plan(name, tuple(actions), tuple(findings))
+
+
+def _vnet_of(subnet_id: str) -> str:
+    return subnet_id.split("/subnets/")[0]

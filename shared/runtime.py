@@ -1,0 +1,66 @@
+"""Wiring: one ``Runtime`` per settings object holds the gateways, the state store and the publisher.
+
+Services take a ``Runtime``; triggers and the CLI build it from ``get_settings()``; tests build it
+from the emulator's settings. There is no other seam and no test-only branch.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+
+from shared.azure.blobs import BlobGateway
+from shared.azure.clients import Clients, clients_for
+from shared.azure.compute import ComputeGateway
+from shared.azure.eventgrid import TopicPublisher
+from shared.azure.network import NetworkGateway
+from shared.azure.resources import ResourcesGateway
+from shared.azure.site_recovery import SiteRecoveryGateway
+from shared.config import Settings, get_settings
+from shared.outcomes import Outcome
+from shared.state import ClusterLock, Records
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clients: Clients
+    compute: ComputeGateway
+    network: NetworkGateway
+    resources: ResourcesGateway
+    asr: SiteRecoveryGateway
+    blobs: BlobGateway
+    records: Records
+    topic: TopicPublisher
+    lock_wait_seconds: float = 30.0
+
+    @classmethod
+    def build(cls, settings: Settings, *, clients: Clients | None = None) -> Runtime:
+        clients = clients or clients_for(settings)
+        blobs = BlobGateway(clients, settings.state_container)
+        return cls(settings=settings, clients=clients, compute=ComputeGateway(clients),
+                   network=NetworkGateway(clients), resources=ResourcesGateway(clients),
+                   asr=SiteRecoveryGateway(clients, settings.vault_id), blobs=blobs, records=Records(blobs),
+                   topic=TopicPublisher(clients))
+
+    def lock(self, cluster_key: str) -> ClusterLock:
+        return ClusterLock(self.blobs, cluster_key, seconds=self.settings.lease_seconds,
+                           wait_seconds=self.lock_wait_seconds)
+
+    def record(self, outcome: Outcome, *, event_type: str = "AsrS2d.Outcome") -> Outcome:
+        """Store the outcome and publish it to the custom topic when one is configured."""
+        body = outcome.to_json()
+        self.records.outcome(body)
+        log.info("outcome %s event=%s cluster=%s writes=%s correlation=%s: %s", outcome.kind, outcome.event_id,
+                 outcome.cluster, outcome.writes, outcome.correlation_id, outcome.reason)
+        if self.topic.enabled and outcome.kind not in ("ignored",):
+            self.topic.publish(event_type, f"asr-s2d/{outcome.cluster or 'none'}", body)
+        return outcome
+
+
+@functools.lru_cache(maxsize=1)
+def default_runtime() -> Runtime:
+    return Runtime.build(get_settings())

@@ -1,0 +1,125 @@
+"""The tag contract: the operator's interface, and untrusted input.
+
+Every value is validated here and nowhere else; a bad value becomes a ``RejectedInput`` that names
+the tag and the resource. Nothing read from a tag is ever pasted into script text: values leave
+this module as typed Python values (an ``IPv4Address``, an ``int``, a name matching a strict pattern).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shared.errors import RejectedInput
+
+ENROLL = "asr-s2d"
+CLUSTER = "asr-s2d-cluster"
+NODES = "asr-s2d-nodes"
+DR_IP = "asr-s2d-dr-ip"
+PROBE_PORT = "asr-s2d-probe-port"
+WITNESS = "asr-s2d-witness"
+DRILL = "asr-s2d-drill"
+ALL = (ENROLL, CLUSTER, NODES, DR_IP, PROBE_PORT, WITNESS, DRILL)
+
+MAX_GROUP_SIZE = 16  # ASR: at most 16 VMs in one multi-VM consistency group
+DEFAULT_PROBE_PORT = 59999
+CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+_DIGITS = re.compile(r"^[0-9]{1,5}$")
+_IPV4 = re.compile(r"^(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}$")
+_STORAGE_ID = re.compile(r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[-\w._()]{1,90}/providers/"
+                         r"Microsoft\.Storage/storageAccounts/[a-z0-9]{3,24}$", re.IGNORECASE)
+
+
+def lookup(tags: Mapping[str, str] | None, name: str) -> str | None:
+    """A tag's value; tag names are case-insensitive in Azure."""
+    for key, value in (tags or {}).items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def is_enrolled(tags: Mapping[str, str] | None) -> bool:
+    value = lookup(tags, ENROLL)
+    return value is not None and value.strip().lower() == "true"
+
+
+@dataclass(frozen=True)
+class ClusterIntent:
+    """What a node's (effective) tags ask for, validated."""
+
+    cluster: str | None
+    expected_nodes: int | None
+    dr_ip: ipaddress.IPv4Address | None
+    probe_port: int
+    witness_id: str | None
+    drill: bool
+
+
+def _reject(where: str, tag: str, problem: str) -> RejectedInput:
+    return RejectedInput(f"{where}: tag {tag} {problem}")
+
+
+def cluster_name(value: str, where: str) -> str:
+    name = value.strip()
+    if not CLUSTER_NAME.match(name):
+        raise _reject(where, CLUSTER, "must be 1-63 letters, digits, '-' or '_', starting with a letter or digit")
+    return name
+
+
+def parse_intent(tags: Mapping[str, str] | None, where: str) -> ClusterIntent:
+    """Validate every asr-s2d tag of one resource; the first bad one raises ``RejectedInput``."""
+    raw_cluster = lookup(tags, CLUSTER)
+    cluster = cluster_name(raw_cluster, where) if raw_cluster is not None and raw_cluster.strip() else None
+
+    expected: int | None = None
+    raw_nodes = lookup(tags, NODES)
+    if raw_nodes is not None and raw_nodes.strip():
+        value = raw_nodes.strip()
+        if not _DIGITS.match(value) or not 1 <= int(value) <= MAX_GROUP_SIZE:
+            raise _reject(where, NODES, f"must be a whole number from 1 to {MAX_GROUP_SIZE} (a multi-VM group holds "
+                          f"at most {MAX_GROUP_SIZE} VMs)")
+        expected = int(value)
+
+    dr_ip: ipaddress.IPv4Address | None = None
+    raw_ip = lookup(tags, DR_IP)
+    if raw_ip is not None and raw_ip.strip():
+        value = raw_ip.strip()
+        if not _IPV4.match(value):
+            raise _reject(where, DR_IP, "must be one IPv4 address in dotted decimal form (like 10.20.1.10)")
+        dr_ip = ipaddress.IPv4Address(value)
+
+    port = DEFAULT_PROBE_PORT
+    raw_port = lookup(tags, PROBE_PORT)
+    if raw_port is not None and raw_port.strip():
+        value = raw_port.strip()
+        if not _DIGITS.match(value) or not 1 <= int(value) <= 65535:
+            raise _reject(where, PROBE_PORT, "must be a port number from 1 to 65535")
+        port = int(value)
+
+    witness: str | None = None
+    raw_witness = lookup(tags, WITNESS)
+    if raw_witness is not None and raw_witness.strip():
+        value = raw_witness.strip()
+        if not _STORAGE_ID.match(value):
+            raise _reject(where, WITNESS, "must be the resource ID of a storage account")
+        witness = value
+
+    raw_drill = (lookup(tags, DRILL) or "").strip().lower()
+    if raw_drill not in ("", "monthly", "off"):
+        raise _reject(where, DRILL, "must be 'monthly' or 'off'")
+    return ClusterIntent(cluster=cluster, expected_nodes=expected, dr_ip=dr_ip, probe_port=port,
+                         witness_id=witness, drill=raw_drill == "monthly")
+
+
+def effective(own: Mapping[str, str] | None, *inherited: Mapping[str, str] | None) -> dict[str, str]:
+    """A VM's asr-s2d tags after inheritance: its own tags win over its availability set's, which win
+    over its resource group's (``inherited`` is given nearest first)."""
+    merged: dict[str, str] = {}
+    for source in (*reversed(inherited), own):
+        for name in ALL:
+            value = lookup(source, name)
+            if value is not None:
+                merged[name] = value
+    return merged

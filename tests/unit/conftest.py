@@ -1,0 +1,1 @@
+"""Builders for pure planner tests: observed-state values without any Azure call."""
