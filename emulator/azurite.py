@@ -47,9 +47,9 @@ class Azurite:
         port = _free_port()
         workdir = tempfile.TemporaryDirectory(prefix="asr-s2d-azurite-")
         process = subprocess.Popen(
-            [str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", workdir.name,
+            [str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port),
              "--skipApiVersionCheck", "--inMemoryPersistence", "--silent", "--loose"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            cwd=workdir.name, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:

@@ -85,3 +85,30 @@ def blob_service(azurite_server: Any) -> Any:
     from azure.storage.blob import BlobServiceClient
 
     return BlobServiceClient.from_connection_string(azurite_server.connection_string)
+
+
+class _OperatorCredential:
+    """A person's token (the emulator's operator principal), so their writes are not the app's own."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        from emulator.core.identity import issue_token, operator_principal
+
+        self._token, self._expires = issue_token(operator_principal())
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        return AccessToken(self._token, self._expires)
+
+
+@pytest.fixture
+def operator_sdk(emulator_server: Emulator) -> Callable[..., Any]:
+    """Like ``sdk`` but acting as a human operator (events carry the operator's object ID)."""
+    credential = _OperatorCredential(emulator_server)
+
+    def build(client_cls: type, subscription_id: str = SUBSCRIPTION, **kwargs: Any) -> Any:
+        return client_cls(credential, subscription_id, base_url=emulator_server.endpoint,
+                          credential_scopes=[emulator_server.endpoint + "/.default"],
+                          connection_verify=emulator_server.ca_bundle, polling_interval=0, **kwargs)
+
+    return build
