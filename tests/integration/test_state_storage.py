@@ -68,9 +68,9 @@ def test_gateway_conditional_json_and_leases(gateway: BlobGateway) -> None:
 def test_cluster_lock_waits_then_gives_up_as_transient(gateway: BlobGateway) -> None:
     from shared.errors import TransientError
 
-    with ClusterLock(gateway, "sub/clu", seconds=15, wait_seconds=0.5):
-        with pytest.raises(TransientError, match="held by another instance"):
-            with ClusterLock(gateway, "sub/clu", seconds=15, wait_seconds=0.5):
-                pass
+    held = ClusterLock(gateway, "sub/clu", seconds=15, wait_seconds=0.5)
+    with held, pytest.raises(TransientError, match="held by another instance"), \
+            ClusterLock(gateway, "sub/clu", seconds=15, wait_seconds=0.5):
+        pass
     with ClusterLock(gateway, "sub/clu", seconds=15, wait_seconds=0.5) as lock:
         lock.check()

@@ -42,9 +42,10 @@ def facts(*nodes: Vm) -> dict[str, NodeFacts]:
 
 
 def spec(**changes: object) -> ReplicationSpec:
-    base = dict(vault_id=VAULT, target_region="northeurope", recovery_resource_group_id=DR_RG, recovery_vnet_id=DR_VNET,
-                recovery_subnet_name="", cache_account_id=CACHE, policy_name="asr-s2d-crash-consistent",
-                retention_minutes=1440, allow_disable=False)
+    base: dict[str, object] = {
+        "vault_id": VAULT, "target_region": "northeurope", "recovery_resource_group_id": DR_RG,
+        "recovery_vnet_id": DR_VNET, "recovery_subnet_name": "", "cache_account_id": CACHE,
+        "policy_name": "asr-s2d-crash-consistent", "retention_minutes": 1440, "allow_disable": False}
     base.update(changes)
     return ReplicationSpec(**base)  # type: ignore[arg-type]
 

@@ -54,7 +54,7 @@ def test_converter_builds_the_azure_functions_types() -> None:
     (grid(data="nope"), "data must be an object"),
     (grid(data={**DATA, "resourceUri": 7}), "must be a string"),
     (grid(data={k: v for k, v in DATA.items() if k != "resourceUri"}), "resourceUri is missing"),
-    (grid(data={**DATA, "resourceUri": "/subscriptiоns/x"}), "characters"),
+    (grid(data={**DATA, "resourceUri": "/subscripti\u043ens/x"}), "characters"),
     (grid(data={**DATA, "resourceUri": "/tenants/x/providers/y"}), "not a subscription-scoped"),
     (grid(data={**DATA, "subscriptionId": "00000000-0000-0000-0000-000000000000"}), "does not match"),
     (grid(id=None), "id is missing"),

@@ -43,7 +43,7 @@ def test_valid_values() -> None:
     ("asr-s2d-dr-ip", "fe80::1"),
     ("asr-s2d-dr-ip", "10.0.0.256"),
     ("asr-s2d-dr-ip", "010.0.0.1"),
-    ("asr-s2d-dr-ip", "１0.0.0.1"),
+    ("asr-s2d-dr-ip", "\uff110.0.0.1"),
     ("asr-s2d-probe-port", "0"),
     ("asr-s2d-probe-port", "65536"),
     ("asr-s2d-probe-port", "59999; calc"),
