@@ -44,8 +44,8 @@ def runtime(make_runtime: Callable[..., Runtime]) -> Runtime:
 
 
 @pytest.fixture
-def event_queue(emu: Emulator) -> Iterator[Callable[[], list[dict[str, Any]]]]:
-    """A pull subscriber on the emulator's event bus; call it to drain the events published so far."""
+def event_queue(emu: Emulator, demo: dict[str, Any]) -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """A pull subscriber on the emulator's event bus (subscribed after seeding); call it to drain events."""
     sub = emu.events.subscribe(Subscriber(mode="pull"))
     yield lambda: emu.events.drain(sub.id)
 

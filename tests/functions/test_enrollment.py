@@ -1,0 +1,194 @@
+"""Tag a node, get a protected cluster: the enrollment trigger end to end on the emulator + Azurite.
+
+Events are the emulator's own (it publishes what ARM would after the operator's tag writes); they
+are fed to the same entry point the Event Grid trigger calls, decoded by the azure-functions converter.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from azure.functions.eventgrid import EventGridEventInConverter
+from azure.functions.meta import Datum
+from azure.mgmt.resource.resources import ResourceManagementClient
+
+from emulator import Emulator
+from shared import enrollment
+from shared.errors import TransientError
+from shared.runtime import Runtime
+from tests.functions.conftest import writes_since
+
+ENABLE_PUT = "/replicationprotecteditems/"
+
+
+def tag(operator_sdk: Callable[..., Any], resource_id: str, tags: dict[str, str]) -> None:
+    client = operator_sdk(ResourceManagementClient)
+    client.tags.begin_update_at_scope(resource_id, {"operation": "Merge", "properties": {"tags": tags}}).result()
+
+
+def deliver(events: list[dict[str, Any]], rt: Runtime) -> list[Any]:
+    """Through the azure-functions converter, like the host; a transient error is redelivered (Event Grid)."""
+    outcomes = []
+    for body in events:
+        for _attempt in range(5):
+            trigger_event = EventGridEventInConverter.decode(Datum(type="json", value=json.dumps(body)),
+                                                             trigger_metadata={})
+            try:
+                outcomes.append(enrollment.handle(trigger_event, rt))
+                break
+            except TransientError:
+                continue
+        else:
+            raise AssertionError(f"event {body['id']} failed five deliveries")
+    return outcomes
+
+
+def acted(outcomes: list[Any]) -> list[str]:
+    """Outcome kinds of the operator's events; the app's own writes come back as events too, and must be
+    ignored as its own (that is asserted here, so a loop cannot hide)."""
+    own = [o for o in outcomes if o.kind == "ignored" and "own identity" in o.reason]
+    return [o.kind for o in outcomes if o not in own]
+
+
+def enable_puts(emu: Emulator, since: int = 0) -> list[Any]:
+    return [e for e in emu.journal.entries(since=since)
+            if e.method == "PUT" and ENABLE_PUT in e.path.lower() and e.status < 400]
+
+
+def protected_items(rt: Runtime) -> list[Any]:
+    return rt.asr.list_items()
+
+
+CLUSTER_TAGS = {"asr-s2d": "true", "asr-s2d-cluster": "s2dclu01"}
+
+
+def assert_one_group_with_both_nodes(rt: Runtime, demo: dict[str, Any]) -> None:
+    items = protected_items(rt)
+    assert sorted(i.vm_id.lower() for i in items) == sorted(v.lower() for v in demo["vm_ids"])
+    assert {i.group_name for i in items} == {"s2dclu01"}
+    assert len({i.group_id for i in items}) == 1
+
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_tagging_both_nodes_in_either_order_protects_them_in_one_group(
+        order: tuple[int, int], emu: Emulator, demo: dict[str, Any], runtime: Runtime,
+        operator_sdk: Callable[..., Any], event_queue: Callable[[], list[dict[str, Any]]]) -> None:
+    for index in order:
+        tag(operator_sdk, demo["vm_ids"][index], CLUSTER_TAGS)
+        outcomes = deliver(event_queue(), runtime)
+        assert acted(outcomes) == ["enabled"]
+    assert_one_group_with_both_nodes(runtime, demo)
+    puts = enable_puts(emu)
+    assert len(puts) == 2 and len({p.path.lower() for p in puts}) == 2
+    bodies = [p.body["properties"]["providerSpecificDetails"] for p in puts]
+    assert {b["multiVmGroupName"] for b in bodies} == {"s2dclu01"}
+    policy_puts = [e for e in emu.journal.entries() if e.method == "PUT" and "/replicationpolicies/" in e.path.lower()]
+    assert len(policy_puts) == 1
+    policy = policy_puts[0].body["properties"]["providerSpecificInput"]
+    assert policy["appConsistentFrequencyInMinutes"] == 0 and policy["multiVmSyncStatus"] == "Enable"
+
+
+def test_rerun_on_converged_state_makes_zero_writes(emu: Emulator, demo: dict[str, Any], runtime: Runtime,
+                                                    operator_sdk: Callable[..., Any],
+                                                    event_queue: Callable[[], list[dict[str, Any]]]) -> None:
+    for vm_id in demo["vm_ids"]:
+        tag(operator_sdk, vm_id, CLUSTER_TAGS)
+    first = event_queue()
+    deliver(first, runtime)
+    seq = emu.journal.last_seq
+    outcomes = deliver(first, runtime)
+    assert set(acted(outcomes)) == {"unchanged"}
+    assert writes_since(emu, seq) == []
+
+
+def test_duplicated_shuffled_events_from_eight_threads_enable_each_node_once(
+        emu: Emulator, demo: dict[str, Any], runtime: Runtime, operator_sdk: Callable[..., Any],
+        event_queue: Callable[[], list[dict[str, Any]]]) -> None:
+    for vm_id in demo["vm_ids"]:
+        tag(operator_sdk, vm_id, CLUSTER_TAGS)
+    events = event_queue() * 4
+    random.Random(7).shuffle(events)
+    errors: list[BaseException] = []
+
+    def worker(batch: list[dict[str, Any]]) -> None:
+        try:
+            deliver(batch, runtime)
+        except BaseException as err:  # noqa: BLE001 - surfaced by the assertion below
+            errors.append(err)
+
+    threads = [threading.Thread(target=worker, args=(events[i::8],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    assert_one_group_with_both_nodes(runtime, demo)
+    puts = enable_puts(emu)
+    assert len(puts) == 2 and len({p.path.lower() for p in puts}) == 2
+
+
+def test_tagging_the_availability_set_gives_the_same_result(
+        emu: Emulator, demo: dict[str, Any], runtime: Runtime, operator_sdk: Callable[..., Any],
+        event_queue: Callable[[], list[dict[str, Any]]]) -> None:
+    tag(operator_sdk, demo["availability_set_id"], {"asr-s2d": "true", "asr-s2d-cluster": "s2dclu01"})
+    outcomes = deliver(event_queue(), runtime)
+    assert acted(outcomes) == ["enabled"]
+    assert_one_group_with_both_nodes(runtime, demo)
+    assert len(enable_puts(emu)) == 2
+
+
+def test_tagging_the_resource_group_enrolls_its_vms_named_after_the_group(
+        emu: Emulator, demo: dict[str, Any], runtime: Runtime, operator_sdk: Callable[..., Any],
+        event_queue: Callable[[], list[dict[str, Any]]]) -> None:
+    rg_id = f"/subscriptions/{demo['subscription_id']}/resourceGroups/{demo['source_resource_group']}"
+    tag(operator_sdk, rg_id, {"asr-s2d": "true"})
+    outcomes = deliver(event_queue(), runtime)
+    assert acted(outcomes) == ["enabled"]
+    assert {i.group_name for i in protected_items(runtime)} == {demo["source_resource_group"]}
+
+
+def test_waits_until_the_expected_number_of_nodes_is_tagged(
+        emu: Emulator, demo: dict[str, Any], runtime: Runtime, operator_sdk: Callable[..., Any],
+        event_queue: Callable[[], list[dict[str, Any]]]) -> None:
+    tag(operator_sdk, demo["vm_ids"][0], {**CLUSTER_TAGS, "asr-s2d-nodes": "2"})
+    outcomes = deliver(event_queue(), runtime)
+    assert acted(outcomes) == ["waiting"] and "1 of 2" in outcomes[0].reason
+    assert enable_puts(emu) == []
+    tag(operator_sdk, demo["vm_ids"][1], {**CLUSTER_TAGS, "asr-s2d-nodes": "2"})
+    assert acted(deliver(event_queue(), runtime)) == ["enabled"]
+    assert len(enable_puts(emu)) == 2
+
+
+def test_dry_run_records_the_plan_and_writes_nothing(
+        emu: Emulator, demo: dict[str, Any], make_runtime: Callable[..., Runtime], operator_sdk: Callable[..., Any],
+        event_queue: Callable[[], list[dict[str, Any]]]) -> None:
+    for vm_id in demo["vm_ids"]:
+        tag(operator_sdk, vm_id, CLUSTER_TAGS)
+    seq = emu.journal.last_seq
+    rt = make_runtime(DRY_RUN="true")
+    outcomes = deliver(event_queue(), rt)
+    assert writes_since(emu, seq) == []
+    assert outcomes[0].plan and "dry run" in outcomes[0].reason
+
+
+def test_the_pre_staged_dr_load_balancer_and_pool_mappings(
+        emu: Emulator, demo: dict[str, Any], runtime: Runtime, operator_sdk: Callable[..., Any],
+        event_queue: Callable[[], list[dict[str, Any]]]) -> None:
+    for vm_id in demo["vm_ids"]:
+        tag(operator_sdk, vm_id, {**CLUSTER_TAGS, "asr-s2d-dr-ip": "10.20.1.10", "asr-s2d-probe-port": "59998"})
+    deliver(event_queue(), runtime)
+    from shared.replication import ReplicationSpec
+
+    spec = ReplicationSpec.from_settings(runtime.settings)
+    lb = runtime.network.get_load_balancer(spec.load_balancer_id("s2dclu01"))
+    assert lb is not None and lb.frontend_ip == "10.20.1.10" and lb.probe_port == 59998 and lb.has_ha_ports_rule
+    assert lb.location == "northeurope"
+    for item in protected_items(runtime):
+        assert [n.recovery_pool_ids for n in item.nics] == [(spec.pool_id("s2dclu01"),)]
+    plan = runtime.asr.get_plan("asr-s2d-s2dclu01")
+    assert plan is not None and len(plan.item_ids) == 2
