@@ -318,6 +318,9 @@ class _TlsServer(ThreadingHTTPServer):
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, addr = super().get_request()
+        # Headers and body go out in separate writes: without TCP_NODELAY, Nagle + the client's delayed ACK
+        # hold every response ~40 ms.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # The TLS handshake runs in the request thread, so one slow client cannot stall the accept loop.
         return self._context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
 

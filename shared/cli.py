@@ -48,7 +48,7 @@ def _runtime() -> Any:
 
 
 def cmd_handle_event(args: argparse.Namespace) -> int:
-    from shared import enrollment, events
+    from shared import events
 
     try:
         with open(args.file, "rb") as handle:

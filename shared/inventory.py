@@ -171,6 +171,12 @@ class ProtectedItem:
     recovery_vm_name: str | None
     allowed_operations: tuple[str, ...] = ()
     current_scenario: str | None = None
+    # After a failover: the recovered VM (A2A recoveryFabricObjectId), the test-failover VM
+    # (testFailoverRecoveryFabricObjectId), the job of the current scenario and the last failover time.
+    recovery_vm_id: str | None = None
+    test_vm_id: str | None = None
+    current_job_id: str | None = None
+    last_failover: str | None = None
 
     @property
     def container_id(self) -> str:
@@ -190,6 +196,32 @@ class RecoveryPlan:
     recovery_fabric_id: str
     allowed_operations: tuple[str, ...] = ()
     current_scenario: str | None = None
+    current_job_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AsrJob:
+    """One Site Recovery job (``replicationJobs``): what ran, on what, and how it ended."""
+
+    id: str
+    name: str
+    scenario: str  # UnplannedFailover, PlannedFailover, TestFailover, TestFailoverCleanup, CommitFailover, ...
+    state: str  # NotStarted, InProgress, Succeeded, Failed, Cancelled, Suspended, ...
+    target_id: str
+    target_name: str
+    target_type: str  # RecoveryPlan | ProtectionEntity | ...
+    affected: Mapping[str, str] = field(default_factory=lambda: frozen_tags({}))
+    start_time: str | None = None
+    end_time: str | None = None
+    errors: tuple[str, ...] = ()
+
+    @property
+    def finished(self) -> bool:
+        return self.state.lower() in ("succeeded", "failed", "cancelled", "completedwithinformation", "skipped")
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state.lower() in ("succeeded", "completedwithinformation")
 
 
 @dataclass(frozen=True)

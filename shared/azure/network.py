@@ -54,6 +54,12 @@ def lb_from_wire(raw: dict[str, Any]) -> LoadBalancer:
                         has_ha_ports_rule=ha, tags=frozen_tags(raw.get("tags")))
 
 
+def _subnet_from_wire(raw: dict[str, Any]) -> Subnet:
+    props = raw.get("properties") or {}
+    prefix = props.get("addressPrefix") or (props.get("addressPrefixes") or [""])[0]
+    return Subnet(id=raw["id"], prefix=prefix)
+
+
 class NetworkGateway:
     def __init__(self, clients: Clients) -> None:
         self._clients = clients
@@ -78,9 +84,7 @@ class NetworkGateway:
             if is_not_found(err):
                 return None
             raise translate(err, f"read subnet {rid.name}/{subnet_name}") from err
-        props = raw.get("properties") or {}
-        prefix = props.get("addressPrefix") or (props.get("addressPrefixes") or [""])[0]
-        return Subnet(id=raw["id"], prefix=prefix)
+        return _subnet_from_wire(raw)
 
     def get_load_balancer(self, lb_id: str) -> LoadBalancer | None:
         rid = ids.parse(lb_id)
@@ -90,6 +94,35 @@ class NetworkGateway:
             if is_not_found(err):
                 return None
             raise translate(err, f"read load balancer {rid.name}") from err
+
+    def list_nics(self, subscription_id: str) -> list[Nic]:
+        """Every NIC of a subscription in one paged list (the audit's bulk read; never a GET per VM)."""
+        client = self._clients.network(subscription_id)
+        try:
+            return [nic_from_wire(_wire(n)) for n in client.network_interfaces.list_all()]
+        except Exception as err:
+            raise translate(err, f"list NICs of subscription {subscription_id}") from err
+
+    def list_load_balancers(self, resource_group_id: str) -> list[LoadBalancer]:
+        """Every load balancer of one resource group (the DR load balancers) in one paged list."""
+        sub, group = ids.subscription_of(resource_group_id), ids.resource_group_of(resource_group_id)
+        try:
+            return [lb_from_wire(_wire(lb)) for lb in self._clients.network(sub).load_balancers.list(group)]
+        except Exception as err:
+            if is_not_found(err):
+                return []
+            raise translate(err, f"list load balancers of resource group {group}") from err
+
+    def list_subnets(self, vnet_id: str) -> list[Subnet]:
+        """The subnets of one virtual network in one paged list; empty when the network does not exist."""
+        rid = ids.parse(vnet_id)
+        try:
+            raw = [_wire(s) for s in self._client(vnet_id).subnets.list(rid.resource_group, rid.name)]
+        except Exception as err:
+            if is_not_found(err):
+                return []
+            raise translate(err, f"list subnets of {rid.name}") from err
+        return [_subnet_from_wire(s) for s in raw]
 
     def put_internal_load_balancer(self, lb_id: str, *, location: str, subnet_id: str, frontend_ip: str | None,
                                    probe_port: int, tags: dict[str, str], names: tuple[str, str, str, str]) -> LoadBalancer:
@@ -121,6 +154,17 @@ class NetworkGateway:
             return lb_from_wire(_wire(poller.result()))
         except Exception as err:
             raise translate(err, f"write load balancer {rid.name}") from err
+
+    def delete_load_balancer(self, lb_id: str) -> bool:
+        """Delete a load balancer (asr-s2d deletes only its own test-failover one); False when it was gone."""
+        rid = ids.parse(lb_id)
+        try:
+            self._client(lb_id).load_balancers.begin_delete(rid.resource_group, rid.name).result()
+        except Exception as err:
+            if is_not_found(err):
+                return False
+            raise translate(err, f"delete load balancer {rid.name}") from err
+        return True
 
     def add_nic_to_pool(self, nic_id: str, pool_id: str) -> bool:
         """Put the NIC's primary IP configuration into the pool; False when it already was (no write)."""

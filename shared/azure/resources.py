@@ -30,6 +30,29 @@ class ResourcesGateway:
         return [TaggedScope(id=g["id"], name=g["name"], kind="resource_group", tags=frozen_tags(g.get("tags")))
                 for g in groups]
 
+    def list_storage_accounts(self, subscription_id: str) -> list[StorageAccount]:
+        """Every storage account of a subscription in one paged list (the audit reads cache and witness
+        accounts this way: a list per subscription, never a GET per cluster)."""
+        from azure.core.exceptions import HttpResponseError
+        from azure.core.rest import HttpRequest
+        from azure.mgmt.core.exceptions import ARMErrorFormat
+
+        client = self._clients.resources(subscription_id)
+        url: str | None = (f"/subscriptions/{subscription_id}/providers/Microsoft.Storage/storageAccounts"
+                           f"?api-version={STORAGE_API_VERSION}")
+        found: list[StorageAccount] = []
+        try:
+            while url:
+                response = client.send_request(HttpRequest("GET", url))
+                if response.status_code != 200:
+                    raise HttpResponseError(response=response, error_format=ARMErrorFormat)
+                page = response.json()
+                found += [_account_from_wire(raw) for raw in page.get("value") or []]
+                url = page.get("nextLink")
+        except Exception as err:
+            raise translate(err, f"list storage accounts of subscription {subscription_id}") from err
+        return found
+
     def get_storage_account(self, account_id: str) -> StorageAccount | None:
         rid = ids.parse(account_id)
         client = self._clients.resources(rid.subscription)
@@ -39,6 +62,10 @@ class ResourcesGateway:
             if is_not_found(err):
                 return None
             raise translate(err, f"read storage account {rid.name}") from err
-        props = raw.get("properties") or {}
-        return StorageAccount(id=raw["id"], location=(raw.get("location") or "").lower(),
-                              allow_shared_key_access=props.get("allowSharedKeyAccess") is not False)
+        return _account_from_wire(raw)
+
+
+def _account_from_wire(raw: dict[str, Any]) -> StorageAccount:
+    props = raw.get("properties") or {}
+    return StorageAccount(id=raw["id"], location=(raw.get("location") or "").lower(),
+                          allow_shared_key_access=props.get("allowSharedKeyAccess") is not False)

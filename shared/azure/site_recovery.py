@@ -9,6 +9,7 @@ from shared import ids
 from shared.azure.clients import Clients
 from shared.azure.errors import is_not_found, translate
 from shared.inventory import (
+    AsrJob,
     AsrState,
     Container,
     ContainerMapping,
@@ -19,6 +20,7 @@ from shared.inventory import (
     Policy,
     ProtectedItem,
     RecoveryPlan,
+    frozen_tags,
 )
 
 VAULT_API_VERSION = "2024-04-01"
@@ -89,7 +91,32 @@ def item_from_wire(raw: dict[str, Any]) -> ProtectedItem:
         last_test_failover=props.get("lastSuccessfulTestFailoverTime"), nics=tuple(nics), cache_account_ids=caches,
         recovery_vm_name=details.get("recoveryAzureVMName"),
         allowed_operations=tuple(props.get("allowedOperations") or ()), current_scenario=(
-            (props.get("currentScenario") or {}).get("scenarioName")))
+            (props.get("currentScenario") or {}).get("scenarioName")),
+        recovery_vm_id=details.get("recoveryFabricObjectId") or None,
+        test_vm_id=details.get("testFailoverRecoveryFabricObjectId") or None,
+        current_job_id=_scenario_job(props.get("currentScenario")),
+        last_failover=props.get("lastSuccessfulFailoverTime") or None)
+
+
+def _scenario_job(scenario: dict[str, Any] | None) -> str | None:
+    """The job of a ``currentScenario``; ASR names ``.../replicationJobs/None`` when nothing runs."""
+    scenario = scenario or {}
+    job_id = scenario.get("jobId") or ""
+    if not job_id or (scenario.get("scenarioName") or "None") == "None" or job_id.rstrip("/").endswith("/None"):
+        return None
+    return str(job_id)
+
+
+def job_from_wire(raw: dict[str, Any]) -> AsrJob:
+    props = _props(raw)
+    affected = ((props.get("customDetails") or {}).get("affectedObjectDetails") or {})
+    errors = tuple(str(((e.get("serviceErrorDetails") or {}).get("message")) or e.get("errorLevel") or "")
+                   for e in props.get("errors") or [])
+    return AsrJob(id=raw["id"], name=raw["name"], scenario=props.get("scenarioName") or "",
+                  state=props.get("state") or "", target_id=props.get("targetObjectId") or "",
+                  target_name=props.get("targetObjectName") or "", target_type=props.get("targetInstanceType") or "",
+                  affected=frozen_tags({str(k): str(v) for k, v in affected.items() if v is not None}),
+                  start_time=props.get("startTime"), end_time=props.get("endTime"), errors=errors)
 
 
 def plan_from_wire(raw: dict[str, Any]) -> RecoveryPlan:
@@ -100,7 +127,8 @@ def plan_from_wire(raw: dict[str, Any]) -> RecoveryPlan:
                         primary_fabric_id=props.get("primaryFabricId") or "",
                         recovery_fabric_id=props.get("recoveryFabricId") or "",
                         allowed_operations=tuple(props.get("allowedOperations") or ()),
-                        current_scenario=(props.get("currentScenario") or {}).get("scenarioName"))
+                        current_scenario=(props.get("currentScenario") or {}).get("scenarioName"),
+                        current_job_id=_scenario_job(props.get("currentScenario")))
 
 
 def _item_parts(item_id: str) -> tuple[str, str, str]:
@@ -267,3 +295,19 @@ class SiteRecoveryGateway:
                 return None
             raise translate(err, f"read recovery plan {name}") from err
         return plan_from_wire(_wire(raw))
+
+    # -- jobs -----------------------------------------------------------------------------------
+    def list_jobs(self) -> list[AsrJob]:
+        """The vault's jobs, one paged list (newest first, as ASR lists them)."""
+        return [job_from_wire(r) for r in self._list("jobs", self._client.replication_jobs.list)]
+
+    def get_job(self, job_id: str) -> AsrJob | None:
+        """One job by ID or name, or None when ASR no longer knows it."""
+        name = ids.name_of(job_id)
+        try:
+            raw = self._client.replication_jobs.get(self._rg, self._vault, name)
+        except Exception as err:
+            if is_not_found(err):
+                return None
+            raise translate(err, f"read job {name}") from err
+        return job_from_wire(_wire(raw))

@@ -53,3 +53,36 @@ def event_queue(emu: Emulator, demo: dict[str, Any]) -> Iterator[Callable[[], li
 def writes_since(emu: Emulator, seq: int) -> list[Any]:
     """ARM writes in the journal after ``seq`` (what 'zero writes' is asserted on)."""
     return [e for e in emu.journal.entries(since=seq) if e.is_write and e.status < 400]
+
+
+@pytest.fixture
+def asr_sdk(operator_sdk: Callable[..., Any]) -> Any:
+    """Site Recovery as an operator uses it (their writes are not the app's)."""
+    from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
+
+    return operator_sdk(SiteRecoveryManagementClient)
+
+
+@pytest.fixture
+def converged(emu: Emulator, demo: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
+    """The demo cluster enrolled, protected and recently tested: the drift audit's green world
+    (``tests/functions/drift_world.py`` has the ways to make it drift)."""
+    from tests.functions.drift_world import converge
+
+    return converge(emu, demo, runtime)
+
+
+@pytest.fixture
+def app_settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """The Functions host's app settings (the process environment) for this test's world: what triggers and the
+    CLI build their runtime from. The cached settings and runtime are rebuilt before and after the test."""
+    from shared.config import get_settings
+    from shared.runtime import default_runtime
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    default_runtime.cache_clear()
+    yield env
+    get_settings.cache_clear()
+    default_runtime.cache_clear()

@@ -1,0 +1,88 @@
+"""Availability sets: fault and update domains fixed once VMs are in, and the member list ARM derives
+(upper-cased VM IDs, as Azure returns them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emulator.core.errors import ArmError
+from emulator.core.world import World
+from emulator.providers.compute.schema import (
+    AVSET,
+    AVSET_SHAPE,
+    VM,
+    enum,
+    invalid,
+)
+from emulator.providers.conventions import (
+    check_name,
+    check_same_location,
+    check_shape,
+    field,
+    location_of,
+    obj,
+    ref,
+    resource_id,
+    same_id,
+    tags_of,
+)
+
+
+def put_availability_set(world: World, *, avset_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Create or update an availability set; fault/update domain counts are fixed once it has members."""
+    check_shape(body, AVSET_SHAPE)
+    existing = world.get(avset_id)
+    avset_id = existing["id"] if existing else avset_id
+    name = avset_id.rsplit("/", 1)[-1]
+    check_name(name, kind="an availability set")
+    location = location_of(body)
+    assert location is not None
+    tags = tags_of(body)
+    check_same_location(existing, location)
+    props = obj(body, "properties", path="")
+    faults = field(props, "platformFaultDomainCount", int, path="properties", default=2)
+    updates = field(props, "platformUpdateDomainCount", int, path="properties", default=5)
+    if not 1 <= faults <= 3:
+        raise invalid("platformFaultDomainCount must be between 1 and 3.", "properties.platformFaultDomainCount")
+    if not 1 <= updates <= 20:
+        raise invalid("platformUpdateDomainCount must be between 1 and 20.", "properties.platformUpdateDomainCount")
+    sku = enum(obj(body, "sku", path="").get("name"), ("Aligned", "Classic"), where="sku.name", default="Aligned")
+    members = existing["properties"]["virtualMachines"] if existing else []
+    if existing and members and (faults, updates) != (existing["properties"]["platformFaultDomainCount"],
+                                                       existing["properties"]["platformUpdateDomainCount"]):
+        raise ArmError(409, "OperationNotAllowed",
+                       f"The domain counts (platformFaultDomainCount, platformUpdateDomainCount) of {name} are fixed "
+                       "while it has virtual machines.")
+    avset = {"id": avset_id, "name": name, "type": AVSET, "location": location, "tags": tags,
+             "sku": {"name": sku},
+             "properties": {"platformUpdateDomainCount": updates, "platformFaultDomainCount": faults,
+                            "virtualMachines": members}}
+    return world.put(avset)
+
+
+def add_availability_set(world: World, *, subscription_id: str, resource_group: str, name: str, location: str,
+                         fault_domains: int = 2, update_domains: int = 5,
+                         tags: dict[str, str] | None = None) -> dict[str, Any]:
+    """Create an (empty, Aligned) availability set. VMs join it through ``create_vm(availability_set_id=...)``."""
+    body = {"location": location, "tags": tags or {}, "sku": {"name": "Aligned"},
+            "properties": {"platformFaultDomainCount": fault_domains, "platformUpdateDomainCount": update_domains}}
+    return put_availability_set(world, avset_id=resource_id(subscription_id, resource_group, AVSET, name), body=body)
+
+
+def upper_id(vm_id: str) -> str:
+    """Azure lists availability-set members with the resource group and VM name upper-cased."""
+    parts = vm_id.split("/")
+    parts[4] = parts[4].upper()
+    parts[-1] = parts[-1].upper()
+    return "/".join(parts)
+
+
+def sync_avset(world: World, avset_id: str | None) -> None:
+    if not avset_id:
+        return
+    avset = world.get(avset_id)
+    if avset is None:
+        return
+    members = [vm for vm in world.by_type(VM)
+               if same_id((vm["properties"].get("availabilitySet") or {}).get("id"), avset["id"])]
+    avset["properties"]["virtualMachines"] = [ref(upper_id(vm["id"])) for vm in members]

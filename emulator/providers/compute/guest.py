@@ -1,0 +1,442 @@
+"""The Windows failover cluster inside S2D node VMs, and the Run Command scripts that act on it.
+
+Azure cannot see into a guest, so the emulator keeps one cluster object per cluster (the nodes of a
+cluster point to the same object): nodes and their state, cluster networks, IP Address resources,
+the client access point (``Singleton`` = a network name with an IP resource, ``Distributed`` = a
+distributed network name with none), quorum and cloud witness, the S2D pool, virtual disks and CSVs.
+
+Run Command scripts are recognised by their first line, ``# asr-s2d:<command> v1``:
+
+- ``set-cluster-ip`` (parameters IPAddress, ProbePort, SubnetPrefix, optional IPResourceName) does what
+  ``Get-ClusterResource | Set-ClusterParameter -Multiple @{...}`` and a resource cycle do, then prints one
+  JSON object as the last stdout line (status changed / unchanged / no-ip-resource / failed);
+- ``cluster-health`` prints one JSON object describing the cluster.
+
+Any other script is recorded by the caller and changes nothing here. Failover (the recovery services
+provider) calls ``clone_for_recovery`` so recovery VMs share a recovery-side copy of the cluster whose
+networks are the recovery subnet's while its IP resources keep the old address until the app moves them.
+Tests and drills change the state through the control API (``describe`` / ``update_cluster``).
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from emulator.core.world import World
+from emulator.providers.compute import state as compute
+from emulator.providers.network import state as network
+
+GUEST = "compute.guest"  # world.extras key: {"clusters": {key: cluster}, "vm_cluster": {vm: key}, "recovery": {..}}
+MARKER = re.compile(r"^\s*#\s*asr-s2d:(?P<command>[a-z0-9-]+)\s+v(?P<version>\d+)\s*$")
+HOST_MASK = "255.255.255.255"  # the mask an ILB-fronted cluster IP uses (Microsoft's S2D/ILB guidance)
+
+NODE_STATES = ("Up", "Down", "Paused")
+HEALTH = ("Healthy", "Warning", "Degraded", "Unhealthy", "Unknown")
+RESOURCE_STATES = ("Online", "Offline", "Failed", "Pending")
+CSV_STATES = ("Online", "Offline", "Failed")
+QUORUM_STATES = ("Normal", "Lost")
+WITNESS_TYPES = ("Cloud", "Disk", "FileShare", "None")
+WITNESS_STATES = ("Online", "Offline", "Failed")
+ACCESS_POINTS = ("Singleton", "Distributed")
+SERVICE_STATES = ("Running", "Stopped")
+
+
+@dataclass(frozen=True)
+class ScriptResult:
+    command: str | None  # the recognised command, None for an unknown script
+    stdout: str
+    stderr: str
+
+
+def _store(world: World) -> dict[str, Any]:
+    return world.extras.setdefault(GUEST, {"clusters": {}, "vm_cluster": {}, "recovery": {}})
+
+
+# -- building and reading clusters --------------------------------------------------------------------
+
+def add_cluster(world: World, vm_ids: list[str], *, name: str, ip_address: str, network_prefix: str,
+                access_point: str = "Singleton", probe_port: int = 59999, witness_account: str | None = None,
+                virtual_disks: tuple[str, ...] = ("vd01",), network_name: str = "Cluster Network 1",
+                ip_resource_name: str = "Cluster IP Address") -> dict[str, Any]:
+    """Form a healthy cluster on ``vm_ids`` (node names are the VMs' computer names).
+
+    ``network_prefix`` is the nodes' subnet (``10.10.1.0/24``); ``ip_address`` the cluster IP held by an IP
+    Address resource on that network (none when ``access_point="Distributed"``). Returns the cluster.
+    """
+    net = ipaddress.IPv4Network(network_prefix, strict=False)
+    cluster: dict[str, Any] = {
+        "id": uuid.uuid4().hex, "name": name, "cluster_service": "Running",
+        "nodes": [{"name": compute.computer_name(world, vm_id), "state": "Up" if compute.power_state(world, vm_id) ==
+                   "running" else "Down", "vm_id": (world.get(vm_id) or {"id": vm_id})["id"]} for vm_id in vm_ids],
+        "networks": [{"name": network_name, "address": str(net.network_address), "prefix_length": net.prefixlen,
+                      "role": "ClusterAndClient"}],
+        "ip_resources": [] if access_point == "Distributed" else [{
+            "name": ip_resource_name, "address": ip_address, "subnet_mask": HOST_MASK, "probe_port": probe_port,
+            "network": network_name, "enable_dhcp": 0, "state": "Online"}],
+        "access_point": access_point,
+        "quorum": {"state": "Normal", "witness": {"type": "Cloud", "state": "Online",
+                                                   **({"account_name": witness_account} if witness_account else {})}},
+        "pool": {"name": f"S2D on {name}", "health": "Healthy"},
+        "virtual_disks": [{"name": vd, "health": "Healthy"} for vd in virtual_disks],
+        "csvs": [{"name": f"Cluster Virtual Disk ({vd})", "state": "Online"} for vd in virtual_disks],
+        "origin": None,
+    }
+    validate(cluster)
+    _recompute_quorum(cluster)
+    store = _store(world)
+    store["clusters"][cluster["id"]] = cluster
+    for node in cluster["nodes"]:
+        store["vm_cluster"][node["vm_id"].lower()] = cluster["id"]
+    return cluster
+
+
+def cluster_of(world: World, vm_id: str) -> dict[str, Any] | None:
+    """The (live) cluster object the VM is a node of, or None."""
+    store = _store(world)
+    key = store["vm_cluster"].get(vm_id.lower())
+    return store["clusters"].get(key) if key else None
+
+
+def describe(world: World, vm_id: str) -> dict[str, Any]:
+    """A copy of the VM's cluster with ``node`` = this VM's node name. KeyError when the VM has no cluster."""
+    cluster = cluster_of(world, vm_id)
+    if cluster is None:
+        raise KeyError(f"no guest cluster on VM {vm_id}")
+    out = copy.deepcopy(cluster)
+    out["node"] = next((n["name"] for n in cluster["nodes"] if (n["vm_id"] or "").lower() == vm_id.lower()), None)
+    return out
+
+
+_NAMED_LISTS = ("nodes", "networks", "ip_resources", "virtual_disks", "csvs")
+
+
+def update_cluster(world: World, vm_id: str, change: dict[str, Any], *, replace: bool = False) -> dict[str, Any]:
+    """Change the VM's cluster: ``replace`` swaps the whole object (PUT); otherwise a patch where objects merge
+    and the named lists (nodes, networks, ip_resources, virtual_disks, csvs) merge item by item on ``name``.
+    Raises ValueError for an invalid result (nothing is changed then), KeyError for a VM without a cluster."""
+    cluster = cluster_of(world, vm_id)
+    if cluster is None:
+        raise KeyError(f"no guest cluster on VM {vm_id}")
+    if not isinstance(change, dict):
+        raise ValueError("the guest state must be a JSON object")
+    if replace:
+        updated = {**copy.deepcopy(change), "id": cluster["id"], "origin": cluster.get("origin")}
+        updated.pop("node", None)
+    else:
+        updated = copy.deepcopy(cluster)
+        for key, value in change.items():
+            if key in ("id", "origin", "node"):
+                continue
+            if key in _NAMED_LISTS:
+                updated[key] = _merge_named(updated.get(key, []), value, key)
+            elif isinstance(value, dict) and isinstance(updated.get(key), dict):
+                updated[key] = _deep_merge(updated[key], value)
+            else:
+                updated[key] = value
+    validate(updated)
+    cluster.clear()
+    cluster.update(updated)
+    return describe(world, vm_id)
+
+
+def _deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in patch.items():
+        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _merge_named(current: list[dict[str, Any]], patch: Any, key: str) -> list[dict[str, Any]]:
+    if not isinstance(patch, list) or not all(isinstance(i, dict) and isinstance(i.get("name"), str) for i in patch):
+        raise ValueError(f"'{key}' must be a list of objects with a 'name'")
+    out = [dict(item) for item in current]
+    for item in patch:
+        found = next((o for o in out if o["name"].lower() == item["name"].lower()), None)
+        if found is None:
+            out.append(dict(item))
+        else:
+            found.update(item)
+    return out
+
+
+def validate(cluster: dict[str, Any]) -> None:
+    """ValueError unless the cluster object has every part, with allowed values."""
+    def need(cond: bool, message: str) -> None:
+        if not cond:
+            raise ValueError(message)
+
+    def enum(value: Any, allowed: tuple[str, ...], where: str) -> None:
+        need(value in allowed, f"{where} must be one of {list(allowed)}, got {value!r}")
+
+    def ipv4(value: Any, where: str) -> None:
+        try:
+            ipaddress.IPv4Address(value)
+        except (ValueError, TypeError):
+            raise ValueError(f"{where} must be an IPv4 address, got {value!r}") from None
+
+    need(isinstance(cluster.get("name"), str) and bool(cluster["name"]), "name must be a non-empty string")
+    enum(cluster.get("cluster_service"), SERVICE_STATES, "cluster_service")
+    enum(cluster.get("access_point"), ACCESS_POINTS, "access_point")
+    for key in _NAMED_LISTS:
+        need(isinstance(cluster.get(key), list), f"{key} must be a list")
+        for item in cluster[key]:
+            need(isinstance(item, dict) and isinstance(item.get("name"), str), f"every item of {key} needs a name")
+    for node in cluster["nodes"]:
+        enum(node.get("state"), NODE_STATES, f"nodes[{node['name']}].state")
+        need(node.get("vm_id") is None or isinstance(node["vm_id"], str), "node vm_id must be a string or null")
+    for net in cluster["networks"]:
+        ipv4(net.get("address"), f"networks[{net['name']}].address")
+        need(isinstance(net.get("prefix_length"), int) and 0 <= net["prefix_length"] <= 32,
+             f"networks[{net['name']}].prefix_length must be 0-32")
+    for res in cluster["ip_resources"]:
+        where = f"ip_resources[{res['name']}]"
+        ipv4(res.get("address"), f"{where}.address")
+        ipv4(res.get("subnet_mask"), f"{where}.subnet_mask")
+        need(isinstance(res.get("probe_port"), int) and 0 <= res["probe_port"] <= 65535, f"{where}.probe_port must be 0-65535")
+        need(isinstance(res.get("network"), str), f"{where}.network must be a string")
+        need(res.get("enable_dhcp") in (0, 1), f"{where}.enable_dhcp must be 0 or 1")
+        enum(res.get("state"), RESOURCE_STATES, f"{where}.state")
+    quorum = cluster.get("quorum")
+    need(isinstance(quorum, dict) and isinstance(quorum.get("witness"), dict), "quorum needs a witness object")
+    enum(quorum.get("state"), QUORUM_STATES, "quorum.state")
+    enum(quorum["witness"].get("type"), WITNESS_TYPES, "quorum.witness.type")
+    enum(quorum["witness"].get("state"), WITNESS_STATES, "quorum.witness.state")
+    pool = cluster.get("pool")
+    need(isinstance(pool, dict) and isinstance(pool.get("name"), str), "pool needs a name")
+    enum(pool.get("health"), HEALTH, "pool.health")
+    for vd in cluster["virtual_disks"]:
+        enum(vd.get("health"), HEALTH, f"virtual_disks[{vd['name']}].health")
+    for csv in cluster["csvs"]:
+        enum(csv.get("state"), CSV_STATES, f"csvs[{csv['name']}].state")
+
+
+def _recompute_quorum(cluster: dict[str, Any]) -> None:
+    """Node majority plus witness: the cluster runs while more than half of the votes are present."""
+    witness = cluster["quorum"]["witness"]
+    votes = len(cluster["nodes"]) + (0 if witness["type"] == "None" else 1)
+    present = sum(1 for n in cluster["nodes"] if n["state"] == "Up") + (1 if witness["state"] == "Online" and
+                                                                          witness["type"] != "None" else 0)
+    healthy = present * 2 > votes
+    cluster["quorum"]["state"] = "Normal" if healthy else "Lost"
+    cluster["cluster_service"] = "Running" if healthy else "Stopped"
+
+
+def on_power_change(world: World, vm_id: str, *, running: bool) -> None:
+    """A node goes Down when its VM stops and comes back Up when it runs; quorum follows."""
+    cluster = cluster_of(world, vm_id)
+    if cluster is None:
+        return
+    for node in cluster["nodes"]:
+        if (node["vm_id"] or "").lower() == vm_id.lower():
+            node["state"] = "Up" if running else "Down"
+    _recompute_quorum(cluster)
+
+
+def forget_vm(world: World, vm_id: str) -> None:
+    """The VM is gone: its node goes Down; a cluster with no VM left is dropped (a later failover copies anew)."""
+    store = _store(world)
+    key = store["vm_cluster"].pop(vm_id.lower(), None)
+    cluster = store["clusters"].get(key) if key else None
+    if cluster is None:
+        return
+    for node in cluster["nodes"]:
+        if (node["vm_id"] or "").lower() == vm_id.lower():
+            node.update(vm_id=None, state="Down")
+    if any(node["vm_id"] for node in cluster["nodes"]):
+        _recompute_quorum(cluster)
+        return
+    del store["clusters"][key]
+    store["recovery"] = {k: v for k, v in store["recovery"].items() if v != key}
+
+
+def _vm_subnet(world: World, vm_id: str) -> str | None:
+    vm = world.get(vm_id)
+    if vm is None:
+        return None
+    nics = vm["properties"]["networkProfile"]["networkInterfaces"]
+    primary = next((n for n in nics if n["properties"].get("primary")), nics[0] if nics else None)
+    return network.nic_primary_subnet(world, primary["id"]) if primary else None
+
+
+def clone_for_recovery(world: World, source_vm_id: str, recovery_vm_id: str) -> dict[str, Any] | None:
+    """Make ``recovery_vm_id`` (a failed-over copy of ``source_vm_id``) a node of the recovery-side cluster.
+
+    Recovery VMs failed over into the same subnet share one copy of the source cluster (crash-consistent:
+    pool, disks and witness as they were). In the copy, the cluster network the source node used now has
+    the recovery subnet's address and prefix, and each IP Address resource keeps its old address and is
+    Offline unless that address fits a network. Nodes whose VM has not failed over yet are Down.
+    Returns the recovery cluster, or None when the source VM is not a cluster node.
+    Raises LookupError when the recovery VM or its primary NIC's subnet cannot be found.
+    """
+    source = cluster_of(world, source_vm_id)
+    if source is None:
+        return None
+    subnet_id = _vm_subnet(world, recovery_vm_id)
+    prefix = network.subnet_prefix(world, subnet_id) if subnet_id else None
+    if subnet_id is None or prefix is None:
+        raise LookupError(f"recovery VM {recovery_vm_id} has no NIC in an existing subnet")
+    store = _store(world)
+    index_key = f"{source['id']}|{subnet_id.lower()}"
+    cluster = store["clusters"].get(store["recovery"].get(index_key, ""))
+    if cluster is None:
+        cluster = _recovery_copy(world, source, source_vm_id, ipaddress.IPv4Network(prefix))
+        store["clusters"][cluster["id"]] = cluster
+        store["recovery"][index_key] = cluster["id"]
+    node_name = next((n["name"] for n in source["nodes"] if (n["vm_id"] or "").lower() == source_vm_id.lower()),
+                     compute.computer_name(world, source_vm_id))
+    node = next((n for n in cluster["nodes"] if n["name"].lower() == node_name.lower()), None)
+    if node is None:
+        node = {"name": node_name}
+        cluster["nodes"].append(node)
+    recovery_vm = world.get(recovery_vm_id) or {"id": recovery_vm_id}
+    node.update(vm_id=recovery_vm["id"],
+                state="Up" if compute.power_state(world, recovery_vm["id"]) == "running" else "Down")
+    previous = store["vm_cluster"].get(recovery_vm["id"].lower())
+    store["vm_cluster"][recovery_vm["id"].lower()] = cluster["id"]
+    if previous and previous != cluster["id"] and previous in store["clusters"]:
+        for other in store["clusters"][previous]["nodes"]:
+            if (other["vm_id"] or "").lower() == recovery_vm["id"].lower():
+                other.update(vm_id=None, state="Down")
+    _recompute_quorum(cluster)
+    return cluster
+
+
+def _recovery_copy(world: World, source: dict[str, Any], source_vm_id: str,
+                   recovery_net: ipaddress.IPv4Network) -> dict[str, Any]:
+    cluster = copy.deepcopy(source)
+    cluster["id"] = uuid.uuid4().hex
+    cluster["origin"] = {"cluster_id": source["id"], "source_vm_id": source_vm_id}
+    for node in cluster["nodes"]:
+        node.update(vm_id=None, state="Down")
+    source_subnet = _vm_subnet(world, source_vm_id)
+    source_prefix = network.subnet_prefix(world, source_subnet) if source_subnet else None
+    moved = None
+    if source_prefix:
+        src = ipaddress.IPv4Network(source_prefix)
+        moved = next((n for n in cluster["networks"]
+                      if n["address"] == str(src.network_address) and n["prefix_length"] == src.prefixlen), None)
+    moved = moved or (cluster["networks"][0] if cluster["networks"] else None)
+    if moved is not None:
+        moved.update(address=str(recovery_net.network_address), prefix_length=recovery_net.prefixlen)
+    networks = [ipaddress.IPv4Network(f"{n['address']}/{n['prefix_length']}", strict=False) for n in cluster["networks"]]
+    for res in cluster["ip_resources"]:
+        if not any(ipaddress.IPv4Address(res["address"]) in net for net in networks):
+            res["state"] = "Offline"  # its address belongs to no network here: it cannot come online
+    return cluster
+
+
+# -- run command scripts --------------------------------------------------------------------------------
+
+def execute(world: World, vm_id: str, script: list[str], parameters: dict[str, str]) -> ScriptResult:
+    """Run a Run Command script on the VM's guest. ``parameters`` are the request's name -> value."""
+    lines = "\n".join(script).splitlines()
+    match = MARKER.match(lines[0]) if lines else None
+    if match is None or match.group("version") != "1":
+        return ScriptResult(None, "", "")
+    command = match.group("command")
+    params = {k.lower(): v for k, v in parameters.items()}
+    if command == "set-cluster-ip":
+        out, err = _set_cluster_ip(world, vm_id, params)
+    elif command == "cluster-health":
+        out, err = _cluster_health(world, vm_id)
+    else:
+        return ScriptResult(None, "", "")
+    return ScriptResult(command, out, err)
+
+
+def _set_cluster_ip(world: World, vm_id: str, params: dict[str, str]) -> tuple[str, str]:
+    cluster = cluster_of(world, vm_id)
+    result: dict[str, Any] = {"status": "failed", "cluster": cluster["name"] if cluster else None,
+                              "access_point": cluster["access_point"] if cluster else None, "resources": [],
+                              "reason": None}
+    log: list[str] = []
+
+    def failed(reason: str) -> tuple[str, str]:
+        result["reason"] = reason
+        return "\n".join([*log, json.dumps(result)]) + "\n", reason + "\n"
+
+    if cluster is None:
+        return failed("this node is not a member of a failover cluster")
+    ip_text, port_text, prefix_text = params.get("ipaddress"), params.get("probeport"), params.get("subnetprefix")
+    missing = [n for n, v in (("IPAddress", ip_text), ("ProbePort", port_text), ("SubnetPrefix", prefix_text)) if not v]
+    if missing:
+        return failed(f"missing parameter(s): {', '.join(missing)}")
+    try:
+        address = ipaddress.IPv4Address(str(ip_text).strip())
+        subnet = ipaddress.IPv4Network(str(prefix_text).strip(), strict=False)
+        port = int(str(port_text).strip())
+    except ValueError as err:
+        return failed(f"invalid parameter: {err}")
+    if not 1 <= port <= 65535:
+        return failed(f"invalid parameter: ProbePort {port} is not a TCP port")
+    if cluster["cluster_service"] != "Running" or cluster["quorum"]["state"] != "Normal":
+        return failed("the cluster service is not running (no quorum)")
+    wanted = params.get("ipresourcename")
+    resources = cluster["ip_resources"]
+    if wanted:
+        chosen = [r for r in resources if r["name"].lower() == wanted.lower()]
+        if not chosen:
+            return failed(f"no IP Address resource named '{wanted}'")
+    elif not resources:
+        if cluster["access_point"] == "Distributed":
+            result.update(status="no-ip-resource",
+                          reason="the cluster uses a distributed network name: there is no IP Address resource to move")
+            log.append(f"Cluster {cluster['name']}: distributed network name, no IP Address resource; nothing to do")
+            return "\n".join([*log, json.dumps(result)]) + "\n", ""
+        return failed("the cluster has no IP Address resource")
+    elif len(resources) == 1:
+        chosen = resources
+    else:
+        chosen = [r for r in resources if r["name"].lower() == "cluster ip address"]
+        if not chosen:
+            return failed("several IP Address resources: pass IPResourceName")
+    target = next((n for n in cluster["networks"]
+                   if n["address"] == str(subnet.network_address) and n["prefix_length"] == subnet.prefixlen), None)
+    if target is None:
+        known = ", ".join(f"{n['name']} ({n['address']}/{n['prefix_length']})" for n in cluster["networks"])
+        return failed(f"no cluster network matches {subnet}; networks: {known or 'none'}")
+    if address not in subnet:
+        return failed(f"{address} is not inside {subnet}")
+    changed = False
+    for res in chosen:
+        before = res["address"]
+        desired = {"address": str(address), "probe_port": port, "subnet_mask": HOST_MASK, "network": target["name"],
+                   "enable_dhcp": 0}
+        if all(res.get(k) == v for k, v in desired.items()) and res["state"] == "Online":
+            log.append(f"{res['name']}: already {address} on '{target['name']}' with probe port {port}")
+        else:
+            res.update(desired)
+            res["state"] = "Online"  # Stop-ClusterResource / Start-ClusterResource
+            changed = True
+            log.append(f"{res['name']}: {before} -> {address} on '{target['name']}' (probe port {port}); "
+                       "resource cycled offline and online")
+        result["resources"].append({"name": res["name"], "address_before": before, "address": res["address"],
+                                    "probe_port": res["probe_port"], "network": res["network"], "state": res["state"]})
+    result["status"] = "changed" if changed else "unchanged"
+    return "\n".join([*log, json.dumps(result)]) + "\n", ""
+
+
+def _cluster_health(world: World, vm_id: str) -> tuple[str, str]:
+    cluster = cluster_of(world, vm_id)
+    if cluster is None:
+        report: dict[str, Any] = {"cluster": None, "cluster_service": "NotInstalled", "nodes": [], "quorum": None,
+                                  "pool": None, "virtual_disks": [], "csv": [], "ip_resources": []}
+        return json.dumps(report) + "\n", "Get-Cluster : The cluster service is not installed on this node.\n"
+    witness = cluster["quorum"]["witness"]
+    report = {
+        "cluster": cluster["name"], "cluster_service": cluster["cluster_service"],
+        "nodes": [{"name": n["name"], "state": n["state"]} for n in cluster["nodes"]],
+        "quorum": {"state": cluster["quorum"]["state"], "witness": {"type": witness["type"], "state": witness["state"]}},
+        "pool": {"name": cluster["pool"]["name"], "health": cluster["pool"]["health"]},
+        "virtual_disks": [{"name": v["name"], "health": v["health"]} for v in cluster["virtual_disks"]],
+        "csv": [{"name": c["name"], "state": c["state"]} for c in cluster["csvs"]],
+        "ip_resources": [{"name": r["name"], "address": r["address"], "state": r["state"]}
+                         for r in cluster["ip_resources"]],
+    }
+    return json.dumps(report) + "\n", ""

@@ -1,0 +1,239 @@
+"""HTTP handlers for Microsoft.Network: virtual networks and subnets, network interfaces, load balancers.
+
+Each handler checks the resource group, the conditional headers and the body, calls ``state`` to apply
+the write under the world lock, and answers as Microsoft.Network does: writes are long-running
+(201/200 with ``Azure-AsyncOperation``; the resource reads ``Updating`` until the operation is polled to
+completion, which is also when the ARM event is published); deletes of a missing resource answer 204.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from emulator.core.errors import ArmError
+from emulator.core.http import ArmRequest, ArmResponse, no_content, ok
+from emulator.core.paging import paged
+from emulator.core.world import World
+from emulator.providers.conventions import check_preconditions, long_running, new_etag, resource_id, snapshot, tags_of
+from emulator.providers.network import state
+from emulator.providers.resources.state import require_group, require_subscription
+
+_NS = "Microsoft.Network"
+_KINDS: dict[str, tuple[str, str, str]] = {
+    # route kind -> (resource type, event operation prefix, human name)
+    "virtualNetworks": (state.VNET, "Microsoft.Network/virtualNetworks", "virtual network"),
+    "networkInterfaces": (state.NIC, "Microsoft.Network/networkInterfaces", "network interface"),
+    "loadBalancers": (state.LB, "Microsoft.Network/loadBalancers", "load balancer"),
+}
+_PUT: dict[str, Callable[..., dict[str, Any]]] = {
+    "virtualNetworks": lambda world, rid, body: state.put_virtual_network(world, vnet_id=rid, body=body),
+    "networkInterfaces": lambda world, rid, body: state.put_network_interface(world, nic_id=rid, body=body),
+    "loadBalancers": lambda world, rid, body: state.put_load_balancer(world, lb_id=rid, body=body),
+}
+_DELETE: dict[str, Callable[[World, str], dict[str, Any] | None]] = {
+    "virtualNetworks": state.delete_virtual_network,
+    "networkInterfaces": state.delete_nic,
+    "loadBalancers": state.delete_load_balancer,
+}
+
+
+def _not_found(kind: str, name: str, group: str) -> ArmError:
+    rtype = _KINDS[kind][0]
+    return ArmError(404, "ResourceNotFound",
+                    f"The Resource '{rtype}/{name}' under resource group '{group}' was not found. "
+                    "For more details please go to https://aka.ms/ARMResourceNotFoundFix")
+
+
+def _target(req: ArmRequest, kind: str) -> tuple[str, dict[str, Any] | None, str]:
+    """(canonical ID, stored resource or None, resource group name) for the request's resource."""
+    sub, group_name, name = req.params["subscriptionId"], req.params["resourceGroupName"], req.params["name"]
+    group = require_group(req.ctx.world, sub, group_name)
+    rid = resource_id(sub, group["name"], _KINDS[kind][0], name)
+    return rid, req.ctx.world.get(rid), group["name"]
+
+
+def _succeed_later(req: ArmRequest, resource: dict[str, Any], *, operation: str, status: int) -> ArmResponse:
+    """Answer a write as long-running: ``Updating`` now, ``Succeeded`` (and the event) when polled to completion."""
+    world = req.ctx.world
+    rid, etag = resource["id"], resource["etag"]
+    resource["properties"]["provisioningState"] = "Updating"
+
+    def complete() -> None:
+        current = world.get(rid)
+        if current is not None and current.get("etag") == etag:  # a later write owns the state now
+            current["properties"]["provisioningState"] = "Succeeded"
+        req.ctx.emit(req, operation_name=operation, resource_uri=rid)
+
+    return long_running(req, complete, namespace=_NS, location=resource["location"], status=status,
+                        body=copy.deepcopy(resource))
+
+
+def get(kind: str) -> Callable[[ArmRequest], ArmResponse]:
+    def handler(req: ArmRequest) -> ArmResponse:
+        _rid, found, group = _target(req, kind)
+        if found is None:
+            raise _not_found(kind, req.params["name"], group)
+        return ok(snapshot(req.ctx.world, found))
+    return handler
+
+
+def put(kind: str) -> Callable[[ArmRequest], ArmResponse]:
+    def handler(req: ArmRequest) -> ArmResponse:
+        world = req.ctx.world
+        with world.lock:
+            rid, existing, _group = _target(req, kind)
+            check_preconditions(req, existing, what=f"{_KINDS[kind][2]} '{req.params['name']}'")
+            resource = _PUT[kind](world, rid, req.json_object())
+            return _succeed_later(req, resource, operation=f"{_KINDS[kind][1]}/write",
+                                  status=200 if existing else 201)
+    return handler
+
+
+def patch_tags(kind: str) -> Callable[[ArmRequest], ArmResponse]:
+    """``update_tags``: PATCH with ``{"tags": {...}}`` replaces the tags, synchronously."""
+    def handler(req: ArmRequest) -> ArmResponse:
+        world = req.ctx.world
+        with world.lock:
+            _rid, found, group = _target(req, kind)
+            if found is None:
+                raise _not_found(kind, req.params["name"], group)
+            check_preconditions(req, found, what=f"{_KINDS[kind][2]} '{req.params['name']}'")
+            body = req.json_object()
+            found["tags"] = tags_of(body)
+            found["etag"] = new_etag()
+            answer = snapshot(world, found)
+        req.ctx.emit(req, operation_name=f"{_KINDS[kind][1]}/write", resource_uri=found["id"])
+        return ok(answer)
+    return handler
+
+
+def delete(kind: str) -> Callable[[ArmRequest], ArmResponse]:
+    def handler(req: ArmRequest) -> ArmResponse:
+        world = req.ctx.world
+        with world.lock:
+            rid, existing, _group = _target(req, kind)
+            check_preconditions(req, existing, what=f"{_KINDS[kind][2]} '{req.params['name']}'")
+            if existing is None:
+                return no_content()
+            _DELETE[kind](world, rid)
+
+        def complete() -> None:
+            req.ctx.emit(req, operation_name=f"{_KINDS[kind][1]}/delete", resource_uri=existing["id"],
+                         event_type="Microsoft.Resources.ResourceDeleteSuccess")
+
+        return long_running(req, complete, namespace=_NS, location=existing["location"], status=202)
+    return handler
+
+
+def list_in_group(kind: str) -> Callable[[ArmRequest], ArmResponse]:
+    def handler(req: ArmRequest) -> ArmResponse:
+        group = require_group(req.ctx.world, req.params["subscriptionId"], req.params["resourceGroupName"])
+        scope = f"/subscriptions/{req.params['subscriptionId']}/resourceGroups/{group['name']}"
+        return paged(req, snapshot(req.ctx.world, req.ctx.world.by_type(_KINDS[kind][0], scope=scope)),
+                     page_size=req.ctx.page_size)
+    return handler
+
+
+def list_in_subscription(kind: str) -> Callable[[ArmRequest], ArmResponse]:
+    def handler(req: ArmRequest) -> ArmResponse:
+        sub = req.params["subscriptionId"]
+        require_subscription(req.ctx.world, sub)
+        return paged(req, snapshot(req.ctx.world, req.ctx.world.by_type(_KINDS[kind][0], scope=f"/subscriptions/{sub}")),
+                     page_size=req.ctx.page_size)
+    return handler
+
+
+# -- subnets (child resources of a virtual network) --------------------------------------------------
+
+def _vnet(req: ArmRequest) -> dict[str, Any]:
+    _rid, vnet, group = _target(req, "virtualNetworks")
+    if vnet is None:
+        raise _not_found("virtualNetworks", req.params["name"], group)
+    return vnet
+
+
+def _subnet_of(vnet: dict[str, Any], name: str) -> dict[str, Any] | None:
+    return next((s for s in vnet["properties"]["subnets"] if s["name"].lower() == name.lower()), None)
+
+
+def get_subnet(req: ArmRequest) -> ArmResponse:
+    vnet = _vnet(req)
+    subnet = _subnet_of(vnet, req.params["subnetName"])
+    if subnet is None:
+        raise ArmError(404, "NotFound", f"Resource {vnet['id']}/subnets/{req.params['subnetName']} not found.")
+    return ok(snapshot(req.ctx.world, subnet))
+
+
+def list_subnets(req: ArmRequest) -> ArmResponse:
+    return paged(req, snapshot(req.ctx.world, _vnet(req)["properties"]["subnets"]), page_size=req.ctx.page_size)
+
+
+def put_subnet(req: ArmRequest) -> ArmResponse:
+    world = req.ctx.world
+    with world.lock:
+        vnet = _vnet(req)
+        existing = _subnet_of(vnet, req.params["subnetName"])
+        check_preconditions(req, existing, what=f"subnet '{req.params['subnetName']}'")
+        subnet = state.put_subnet(world, vnet=vnet, name=req.params["subnetName"], body=req.json_object())
+        vnet_id, etag = vnet["id"], subnet["etag"]
+        subnet["properties"]["provisioningState"] = "Updating"
+
+        def complete() -> None:
+            current = world.get(vnet_id)
+            found = _subnet_of(current, subnet["name"]) if current else None
+            if found is not None and found["etag"] == etag:
+                found["properties"]["provisioningState"] = "Succeeded"
+            req.ctx.emit(req, operation_name="Microsoft.Network/virtualNetworks/subnets/write", resource_uri=subnet["id"])
+
+        return long_running(req, complete, namespace=_NS, location=vnet["location"], status=200 if existing else 201,
+                            body=copy.deepcopy(subnet))
+
+
+def delete_subnet(req: ArmRequest) -> ArmResponse:
+    world = req.ctx.world
+    with world.lock:
+        vnet = _vnet(req)
+        subnet = _subnet_of(vnet, req.params["subnetName"])
+        if subnet is None:
+            return no_content()
+        state.delete_subnet(world, vnet=vnet, name=subnet["name"])
+
+    def complete() -> None:
+        req.ctx.emit(req, operation_name="Microsoft.Network/virtualNetworks/subnets/delete", resource_uri=subnet["id"],
+                     event_type="Microsoft.Resources.ResourceDeleteSuccess")
+
+    return long_running(req, complete, namespace=_NS, location=vnet["location"], status=202)
+
+
+def check_ip_availability(req: ArmRequest) -> ArmResponse:
+    address = req.query.get("ipAddress")
+    if not address:
+        raise ArmError(400, "MissingParameter", "The query parameter 'ipAddress' is required.")
+    with req.ctx.world.lock:
+        return ok(state.check_ip_availability(req.ctx.world, _vnet(req), address))
+
+
+# -- load balancer children (read-only views) --------------------------------------------------------
+
+def lb_children(collection: str) -> Callable[[ArmRequest], ArmResponse]:
+    def handler(req: ArmRequest) -> ArmResponse:
+        _rid, lb, group = _target(req, "loadBalancers")
+        if lb is None:
+            raise _not_found("loadBalancers", req.params["name"], group)
+        return paged(req, snapshot(req.ctx.world, lb["properties"][collection]), page_size=req.ctx.page_size)
+    return handler
+
+
+def lb_child(collection: str) -> Callable[[ArmRequest], ArmResponse]:
+    def handler(req: ArmRequest) -> ArmResponse:
+        _rid, lb, group = _target(req, "loadBalancers")
+        if lb is None:
+            raise _not_found("loadBalancers", req.params["name"], group)
+        wanted = req.params["childName"].lower()
+        found = next((c for c in lb["properties"][collection] if c["name"].lower() == wanted), None)
+        if found is None:
+            raise ArmError(404, "NotFound", f"Resource {lb['id']}/{collection}/{req.params['childName']} not found.")
+        return ok(snapshot(req.ctx.world, found))
+    return handler

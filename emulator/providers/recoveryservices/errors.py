@@ -1,0 +1,74 @@
+"""Azure Site Recovery's errors: the codes the rules raise and ASR's error envelope.
+
+ASR's front end answers with ARM's ``{"error": {...}}`` envelope, but its error objects carry the
+same fields as its job errors (``ServiceError``): ``code``, ``message``, ``possibleCauses``,
+``recommendedAction`` and ``activityId``. A rule broken at request time is a synchronous 400/409; a
+job that fails carries the same object in ``errors[].serviceErrorDetails`` and in the long-running
+operation's status, so the SDK's ``HttpResponseError.error.code`` is the same either way.
+
+Where the public material names a real ASR code (``VMDisksMissing``) it is used; the others are
+descriptive codes in ASR's style, one per rule, so tests and the app can tell the rules apart.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from emulator.core.errors import ArmError
+
+# One code per rule (tests assert on these; the app maps them to permanent errors).
+VAULT_IN_SOURCE_REGION = "VaultInSourceRegion"
+CONTAINER_MAPPING_NOT_FOUND = "ProtectionContainerMappingNotFound"
+POLICY_NOT_FOUND = "PolicyNotFound"
+MULTI_VM_GROUP_LIMIT = "MultiVmGroupVmCountLimitExceeded"
+VM_ALREADY_PROTECTED = "VmAlreadyProtected"
+VM_NOT_RUNNING = "VmNotRunning"
+INVALID_CACHE_STORAGE = "InvalidCacheStorageAccount"
+GROUP_FAILOVER_REQUIRED = "MultiVmGroupFailoverRequiresRecoveryPlan"
+TEST_FAILOVER_IN_PROGRESS = "TestFailoverAlreadyInProgress"
+NO_TEST_FAILOVER = "NoTestFailoverToCleanup"
+COMMIT_BEFORE_FAILOVER = "FailoverNotCompleted"
+REPROTECT_BEFORE_COMMIT = "FailoverNotCommitted"
+FABRIC_EXISTS_FOR_LOCATION = "FabricAlreadyExistsForLocation"
+OPERATION_NOT_ALLOWED = "OperationNotAllowedInCurrentState"
+INVALID_INPUT = "InvalidProviderSpecificInput"
+VM_DISKS_MISSING = "VMDisksMissing"
+NOT_FOUND = "ResourceNotFound"
+RECOVERY_RESOURCE_CONFLICT = "RecoveryResourceAlreadyExists"
+
+
+class AsrError(ArmError):
+    """An ASR error: ARM's envelope with ASR's ``possibleCauses`` / ``recommendedAction``."""
+
+    def __init__(self, status: int, code: str, message: str, *, possible_causes: str = "",
+                 recommended_action: str = "") -> None:
+        super().__init__(status, code, message)
+        self.possible_causes = possible_causes
+        self.recommended_action = recommended_action
+        self.activity_id = str(uuid.uuid4())
+
+    def service_error(self) -> dict[str, Any]:
+        """The ``ServiceError`` object ASR puts in envelopes and job errors alike."""
+        return {"code": self.code, "message": self.message, "possibleCauses": self.possible_causes,
+                "recommendedAction": self.recommended_action, "activityId": self.activity_id}
+
+    def envelope(self) -> dict[str, Any]:
+        return {"error": self.service_error()}
+
+
+def bad_request(code: str, message: str, *, causes: str = "", action: str = "") -> AsrError:
+    return AsrError(400, code, message, possible_causes=causes, recommended_action=action)
+
+
+def conflict(code: str, message: str, *, causes: str = "", action: str = "") -> AsrError:
+    return AsrError(409, code, message, possible_causes=causes, recommended_action=action)
+
+
+def not_found(kind: str, name: str) -> AsrError:
+    return AsrError(404, NOT_FOUND, f"The {kind} '{name}' was not found in the vault.",
+                    recommended_action=f"Check the {kind} name and retry.")
+
+
+def invalid_input(message: str) -> AsrError:
+    return bad_request(INVALID_INPUT, message, action="Correct the request input and retry.")

@@ -1,0 +1,577 @@
+"""Replication protected items (Azure-to-Azure): the rules for enabling replication, the A2A details
+ASR reports, the item's states and allowed operations, and updates of its failover settings.
+(Initial replication over time, health, RPO and recovery points are in ``replication.py``.)
+
+States, as the real service reports them (``protectionState`` / ``protectionStateDescription``):
+
+- ``EnablingProtection`` while the EnableDr job runs;
+- ``UnprotectedStatesBegin`` during initial replication, with ``monitoringJobType``
+  ``InitialReplication`` and ``monitoringPercentageCompletion`` in the A2A details;
+- ``Protected`` with ``replicationHealth`` ``Normal`` once the first recovery point exists;
+- the failover states live in ``failover.py``.
+
+Rules enforced when enabling (each a distinct ASR error code, see ``errors.py``): the vault is not in
+the VM's region; the policy and a container mapping to the recovery container bound to it exist; the
+VM is not already protected (by any vault, in any group); the VM is running; a multi-VM group holds
+at most 16 VMs; every cache storage account is in the VM's region and subscription and allows
+shared-key access.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emulator.core.world import World
+from emulator.providers.recoveryservices import errors, infra
+from emulator.providers.recoveryservices.state import (
+    ITEM_TYPE,
+    NO_JOB_TIME,
+    ItemMeta,
+    asr_prefix,
+    asr_state,
+    container_of,
+    fabric_location,
+    fabric_of,
+    mapped_recovery_network,
+    mapping_between,
+    name_of,
+    now_iso,
+    refresh_container_counts,
+    require,
+    same_id,
+    stable_guid,
+    subscription_of,
+    vault_for,
+)
+
+MAX_GROUP_SIZE = 16
+DISK_ACCOUNT_TYPES = frozenset({"Standard_LRS", "Premium_LRS", "StandardSSD_LRS", "PremiumV2_LRS", "UltraSSD_LRS",
+                                "StandardSSD_ZRS", "Premium_ZRS"})
+
+
+class State:
+    """``protectionState`` values."""
+
+    ENABLING = "EnablingProtection"
+    INITIAL_REPLICATION = "UnprotectedStatesBegin"
+    PROTECTED = "Protected"
+    DISABLING = "DisablingProtection"
+    UNPLANNED_COMMIT_PENDING = "UnplannedFailoverCommitPendingStatesBegin"
+    PLANNED_COMMIT_PENDING = "PlannedFailoverCommitPendingStatesBegin"
+    UNPLANNED_COMMITTED = "UnplannedFailoverCommitted"
+    PLANNED_COMMITTED = "PlannedFailoverCommitted"
+
+
+class TestState:
+    """``testFailoverState`` values."""
+
+    NONE = "None"
+    WAITING = "WaitingForCompletion"
+    CLEANING = "MarkedForDeletion"
+
+
+DESCRIPTIONS = {
+    State.ENABLING: "Enabling protection",
+    State.INITIAL_REPLICATION: "Initial replication in progress",
+    State.PROTECTED: "Protected",
+    State.DISABLING: "Disabling protection",
+    State.UNPLANNED_COMMIT_PENDING: "Failover completed",
+    State.PLANNED_COMMIT_PENDING: "Failover completed",
+    State.UNPLANNED_COMMITTED: "Failover committed",
+    State.PLANNED_COMMITTED: "Failover committed",
+}
+TEST_DESCRIPTIONS = {TestState.NONE: "None", TestState.WAITING: "Waiting for user input",
+                     TestState.CLEANING: "Cleaning up test environment"}
+
+# allowedOperations per state, as in the REST examples (ASR lists only what the state permits).
+ALLOWED = {
+    State.ENABLING: ["DisableProtection"],
+    State.INITIAL_REPLICATION: ["DisableProtection"],
+    State.PROTECTED: ["PlannedFailover", "UnplannedFailover", "DisableProtection", "TestFailover"],
+    State.DISABLING: [],
+    State.UNPLANNED_COMMIT_PENDING: ["Commit", "DisableProtection", "ChangePit"],
+    State.PLANNED_COMMIT_PENDING: ["Commit", "DisableProtection", "ChangePit"],
+    State.UNPLANNED_COMMITTED: ["ReverseReplicate", "DisableProtection"],
+    State.PLANNED_COMMITTED: ["ReverseReplicate", "DisableProtection"],
+}
+COMMIT_PENDING = frozenset({State.UNPLANNED_COMMIT_PENDING, State.PLANNED_COMMIT_PENDING})
+COMMITTED = frozenset({State.UNPLANNED_COMMITTED, State.PLANNED_COMMITTED})
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+def props(item: dict[str, Any]) -> dict[str, Any]:
+    return item["properties"]  # type: ignore[no-any-return]
+
+
+def a2a(item: dict[str, Any]) -> dict[str, Any]:
+    return item["properties"]["providerSpecificDetails"]  # type: ignore[no-any-return]
+
+
+def meta(world: World, item: dict[str, Any]) -> ItemMeta:
+    state = asr_state(world)
+    found = state.items.get(item["id"].lower())
+    if found is None:
+        found = state.items[item["id"].lower()] = ItemMeta(vm_id=a2a(item)["fabricObjectId"])
+    return found
+
+
+def items_in_vault(world: World, vault: dict[str, Any]) -> list[dict[str, Any]]:
+    return world.by_type(ITEM_TYPE, scope=vault["id"])
+
+
+def all_items(world: World) -> list[dict[str, Any]]:
+    return [r for r in world.all() if r.get("type") == ITEM_TYPE]
+
+
+def item_protecting(world: World, vm_id: str) -> dict[str, Any] | None:
+    """The item (in any vault) that replicates ``vm_id``, if any: a VM is protected at most once."""
+    return next((i for i in all_items(world) if same_id(a2a(i).get("fabricObjectId"), vm_id)), None)
+
+
+def group_members(world: World, vault: dict[str, Any], group_id: str) -> list[dict[str, Any]]:
+    return [i for i in items_in_vault(world, vault) if same_id(a2a(i).get("multiVmGroupId"), group_id)]
+
+
+def in_user_group(world: World, item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The other members of the item's user-specified multi-VM group (empty for auto-created groups)."""
+    details = a2a(item)
+    if details.get("multiVmGroupCreateOption") != "UserSpecified":
+        return []
+    vault = vault_for(world, item["id"])
+    return [m for m in group_members(world, vault, details["multiVmGroupId"]) if not same_id(m["id"], item["id"])]
+
+
+def _group_by_name(world: World, vault: dict[str, Any], name: str) -> str | None:
+    for item in items_in_vault(world, vault):
+        details = a2a(item)
+        if details.get("multiVmGroupCreateOption") == "UserSpecified" and \
+                str(details.get("multiVmGroupName", "")).lower() == name.lower():
+            return str(details["multiVmGroupId"])
+    return None
+
+
+# -- enabling ---------------------------------------------------------------------------------------
+
+def _validate_cache(world: World, account_id: str | None, vm: dict[str, Any], *, what: str) -> dict[str, Any]:
+    """The cache (primary staging) account: same region and subscription as the source VM, shared key allowed."""
+    account = infra.storage_account(world, account_id)
+    if account is None:
+        raise errors.bad_request(errors.INVALID_CACHE_STORAGE, f"The cache storage account '{account_id}' for {what} "
+                                 "was not found.", action="Specify an existing storage account in the source region.")
+    vm_region, vm_sub = infra.location(vm), subscription_of(vm["id"])
+    if infra.location(account) != vm_region:
+        raise errors.bad_request(
+            errors.INVALID_CACHE_STORAGE,
+            f"The cache storage account '{account['name']}' is in '{infra.location(account)}'; it must be in the "
+            f"source region '{vm_region}'.",
+            causes="The cache storage account is not in the region of the virtual machine.",
+            action="Use a storage account in the same region and subscription as the virtual machine.")
+    if subscription_of(account["id"]).lower() != vm_sub.lower():
+        raise errors.bad_request(
+            errors.INVALID_CACHE_STORAGE,
+            f"The cache storage account '{account['name']}' is in subscription '{subscription_of(account['id'])}'; "
+            f"it must be in the virtual machine's subscription '{vm_sub}'.",
+            action="Use a storage account in the same region and subscription as the virtual machine.")
+    if not infra.shared_key_allowed(account):
+        raise errors.bad_request(
+            errors.INVALID_CACHE_STORAGE,
+            f"The cache storage account '{account['name']}' does not allow shared key access.",
+            action="Allow shared key access on the cache storage account.")
+    return account
+
+
+def enable(world: World, container: dict[str, Any], name: str, body_props: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``EnableProtectionInput`` and create the item in ``EnablingProtection``."""
+    vault = vault_for(world, container["id"])
+    fabric = fabric_of(world, container)
+    given = body_props.get("providerSpecificDetails") or {}
+    if given.get("instanceType") != "A2A":
+        raise errors.invalid_input("providerSpecificDetails.instanceType must be 'A2A' for Azure-to-Azure replication.")
+    vm_id = given.get("fabricObjectId")
+    vm = infra.get(world, vm_id)
+    if vm is None or str(vm.get("type", "")).lower() != "microsoft.compute/virtualmachines":
+        raise errors.invalid_input(f"The virtual machine '{vm_id}' (fabricObjectId) was not found.")
+    vm_region = infra.location(vm)
+    if vm_region == vault["location"]:
+        raise errors.bad_request(
+            errors.VAULT_IN_SOURCE_REGION,
+            f"The virtual machine '{vm['name']}' is in '{vm_region}', the region of the vault '{vault['name']}'. "
+            "A vault in the source region cannot protect the virtual machine.",
+            causes="The Recovery Services vault must be in the target (disaster recovery) region.",
+            action="Use a vault in the target region.")
+    if vm_region != fabric_location(fabric):
+        raise errors.invalid_input(f"The virtual machine is in '{vm_region}' but the fabric '{fabric['name']}' is for "
+                                   f"'{fabric_location(fabric)}'.")
+
+    policy = infra.get(world, body_props.get("policyId"))
+    if policy is None:
+        raise errors.bad_request(errors.POLICY_NOT_FOUND,
+                                 f"The replication policy '{body_props.get('policyId')}' was not found.",
+                                 action="Create a replication policy and map the containers with it first.")
+    recovery_container_id = given.get("recoveryContainerId") or ""
+    mapping = mapping_between(world, container, recovery_container_id)
+    if mapping is None or not same_id(mapping["properties"]["policyId"], policy["id"]):
+        raise errors.bad_request(
+            errors.CONTAINER_MAPPING_NOT_FOUND,
+            f"No protection container mapping from '{container['name']}' to '{name_of(recovery_container_id)}' "
+            f"with policy '{policy['name']}' exists.",
+            causes="The source and target protection containers are not paired with this policy.",
+            action="Create the container mapping, then enable replication.")
+    recovery_container = require(world, recovery_container_id, "protection container")
+    recovery_fabric = fabric_of(world, recovery_container)
+
+    group_name = given.get("multiVmGroupName")
+    existing = item_protecting(world, vm["id"])
+    if existing is not None:
+        current = a2a(existing)
+        where = (f" in multi-VM group '{current.get('multiVmGroupName')}'"
+                 if current.get("multiVmGroupCreateOption") == "UserSpecified" else "")
+        move = (f" It cannot be moved into group '{group_name}': disable replication and enable it again."
+                if group_name and str(group_name).lower() != str(current.get("multiVmGroupName", "")).lower() else "")
+        raise errors.conflict(errors.VM_ALREADY_PROTECTED,
+                              f"The virtual machine '{vm['name']}' is already protected{where} "
+                              f"(item '{existing['name']}').{move}",
+                              action="Disable replication of the virtual machine before enabling it again.")
+    rid = f"{container['id']}/replicationProtectedItems/{name}"
+    if world.get(rid) is not None:
+        raise errors.conflict(errors.VM_ALREADY_PROTECTED, f"The replicated item '{name}' already exists.")
+    if not infra.vm_is_running(world, vm):
+        raise errors.bad_request(errors.VM_NOT_RUNNING, f"The virtual machine '{vm['name']}' is not running.",
+                                 causes="Site Recovery installs its extension in the running virtual machine.",
+                                 action="Start the virtual machine and retry.")
+
+    if group_name:
+        group_id = _group_by_name(world, vault, str(group_name)) or given.get("multiVmGroupId") or \
+            stable_guid(vault["id"], "group", str(group_name))
+        members = group_members(world, vault, group_id)
+        if len(members) + 1 > MAX_GROUP_SIZE:
+            raise errors.bad_request(
+                errors.MULTI_VM_GROUP_LIMIT,
+                f"The multi-VM group '{group_name}' already holds {len(members)} virtual machines; a group holds at "
+                f"most {MAX_GROUP_SIZE}.", action="Split the virtual machines across groups.")
+        group = {"multiVmGroupId": group_id, "multiVmGroupName": group_name, "multiVmGroupCreateOption": "UserSpecified"}
+    else:
+        # Without a group name ASR puts the VM alone in an auto-created group named after it.
+        group = {"multiVmGroupId": stable_guid(rid, "group"), "multiVmGroupName": vm["name"],
+                 "multiVmGroupCreateOption": "AutoCreated"}
+
+    recovery_rg = str(given.get("recoveryResourceGroupId") or "")
+    if not infra.group_exists(world, recovery_rg):
+        raise errors.invalid_input(f"The recovery resource group '{recovery_rg}' was not found.")
+    disks = _protected_disks(world, vm, given, recovery_rg)
+    network_id, vm_nics = _vm_nics(world, vault, vm, given, recovery_fabric)
+
+    item_props = {
+        "friendlyName": vm["name"],
+        "protectedItemType": "AzureVirtualMachine",
+        "protectableItemId": None,
+        "recoveryServicesProviderId": "",
+        "primaryFabricFriendlyName": fabric["properties"]["friendlyName"],
+        "primaryFabricProvider": "Azure",
+        "recoveryFabricFriendlyName": recovery_fabric["properties"]["friendlyName"],
+        "recoveryFabricId": recovery_fabric["id"],
+        "primaryProtectionContainerFriendlyName": container["properties"]["friendlyName"],
+        "recoveryProtectionContainerFriendlyName": recovery_container["properties"]["friendlyName"],
+        "protectionState": State.ENABLING,
+        "protectionStateDescription": DESCRIPTIONS[State.ENABLING],
+        "activeLocation": "Primary",
+        "testFailoverState": TestState.NONE,
+        "testFailoverStateDescription": TEST_DESCRIPTIONS[TestState.NONE],
+        "allowedOperations": list(ALLOWED[State.ENABLING]),
+        "replicationHealth": "None",
+        "failoverHealth": "Normal",
+        "healthErrors": [],
+        "policyId": policy["id"],
+        "policyFriendlyName": policy["properties"]["friendlyName"],
+        "lastSuccessfulFailoverTime": None,
+        "lastSuccessfulTestFailoverTime": None,
+        "currentScenario": no_scenario(vault),
+        "failoverRecoveryPointId": None,
+        "providerSpecificDetails": {
+            "instanceType": "A2A",
+            "fabricObjectId": vm["id"],
+            "initialPrimaryZone": None, "initialPrimaryFabricLocation": fabric_location(fabric),
+            "initialRecoveryZone": None, "initialRecoveryFabricLocation": fabric_location(recovery_fabric),
+            **group,
+            "managementId": stable_guid(rid, "management"),
+            "protectionClusterId": None,
+            "protectedDisks": [],
+            "unprotectedDisks": [],
+            "protectedManagedDisks": disks,
+            "recoveryBootDiagStorageAccountId": given.get("recoveryBootDiagStorageAccountId"),
+            "primaryFabricLocation": fabric_location(fabric),
+            "recoveryFabricLocation": fabric_location(recovery_fabric),
+            "osType": infra.vm_os_type(vm),
+            "recoveryAzureVMSize": infra.vm_size(vm),
+            "recoveryAzureVMName": vm["name"],
+            "recoveryAzureResourceGroupId": recovery_rg,
+            "recoveryCloudService": None,
+            "recoveryAvailabilitySet": given.get("recoveryAvailabilitySetId"),
+            "selectedRecoveryAzureNetworkId": network_id,
+            "selectedTfoAzureNetworkId": None,
+            "vmNics": vm_nics,
+            "vmSyncedConfigDetails": {"tags": dict(vm.get("tags") or {}), "inputEndpoints": []},
+            "monitoringPercentageCompletion": None,
+            "monitoringJobType": None,
+            "lastHeartbeat": now_iso(world),
+            "agentVersion": "9.62.7096.1",
+            "isReplicationAgentUpdateRequired": False,
+            "recoveryFabricObjectId": None,
+            "vmProtectionState": State.ENABLING,
+            "vmProtectionStateDescription": DESCRIPTIONS[State.ENABLING],
+            "lifecycleId": stable_guid(rid, "lifecycle"),
+            "testFailoverRecoveryFabricObjectId": None,
+            "rpoInSeconds": None,
+            "lastRpoCalculatedTime": None,
+            "primaryAvailabilityZone": None,
+            "recoveryAvailabilityZone": given.get("recoveryAvailabilityZone"),
+            "vmEncryptionType": "NotEncrypted",
+            "tfoAzureVMName": None,
+            "recoveryProximityPlacementGroupId": given.get("recoveryProximityPlacementGroupId"),
+            "autoProtectionOfDataDisk": given.get("autoProtectionOfDataDisk") or "Disabled",
+            "recoveryVirtualMachineScaleSetId": given.get("recoveryVirtualMachineScaleSetId"),
+            "recoveryCapacityReservationGroupId": given.get("recoveryCapacityReservationGroupId"),
+            "churnOptionSelected": "Normal",
+        },
+        "recoveryContainerId": recovery_container["id"],
+        "eventCorrelationId": None,
+    }
+    with world.lock:
+        item = world.put({"id": rid, "name": name, "type": ITEM_TYPE, "properties": item_props})
+        asr_state(world).items[rid.lower()] = ItemMeta(vm_id=vm["id"])
+        refresh_container_counts(world, container)
+    return item
+
+
+def _protected_disks(world: World, vm: dict[str, Any], given: dict[str, Any], recovery_rg: str) -> list[dict[str, Any]]:
+    managed = given.get("vmManagedDisks") or []
+    if not managed:
+        raise errors.bad_request(errors.VM_DISKS_MISSING, "vmManagedDisks must list the managed disks to replicate "
+                                 "(at least the OS disk), each with its cache storage account.")
+    order = [d["id"].lower() for d in infra.vm_disks(world, vm)]
+    source_disks = {d["id"].lower(): d for d in infra.vm_disks(world, vm)}
+    # OS disk first, then data disks in LUN order, whatever order the input lists them in.
+    managed = sorted(managed, key=lambda d: order.index(str(d.get("diskId", "")).lower())
+                     if str(d.get("diskId", "")).lower() in order else len(order))
+    result = []
+    for disk in managed:
+        source = source_disks.get(str(disk.get("diskId", "")).lower())
+        if source is None:
+            raise errors.invalid_input(f"The disk '{disk.get('diskId')}' is not attached to '{vm['name']}'.")
+        _validate_cache(world, disk.get("primaryStagingAzureStorageAccountId"), vm, what=f"disk '{source['name']}'")
+        replica = disk.get("recoveryReplicaDiskAccountType") or source["sku"]
+        target = disk.get("recoveryTargetDiskAccountType") or source["sku"]
+        for value in (replica, target):
+            if value not in DISK_ACCOUNT_TYPES:
+                raise errors.invalid_input(f"'{value}' is not a disk account type.")
+        disk_rg = disk.get("recoveryResourceGroupId") or recovery_rg
+        if not infra.group_exists(world, disk_rg):
+            raise errors.invalid_input(f"The recovery resource group '{disk_rg}' was not found.")
+        result.append({
+            "diskId": source["id"], "recoveryResourceGroupId": disk_rg,
+            "recoveryTargetDiskId": None, "recoveryReplicaDiskId": None, "recoveryOrignalTargetDiskId": None,
+            "recoveryReplicaDiskAccountType": replica, "recoveryTargetDiskAccountType": target,
+            "recoveryDiskEncryptionSetId": disk.get("recoveryDiskEncryptionSetId"), "primaryDiskEncryptionSetId": None,
+            "diskName": source["name"], "diskCapacityInBytes": source["sizeGb"] * 1024 ** 3,
+            "primaryStagingAzureStorageAccountId": disk["primaryStagingAzureStorageAccountId"],
+            "diskType": source["sku"], "resyncRequired": False,
+            "monitoringPercentageCompletion": None, "monitoringJobType": None,
+            "dataPendingInStagingStorageAccountInMB": 0.0, "dataPendingAtSourceAgentInMB": 0.0,
+            "diskState": "InitialReplicationPending", "allowedDiskLevelOperation": [],
+            "isDiskEncrypted": False, "secretIdentifier": None, "dekKeyVaultArmId": None,
+            "isDiskKeyEncrypted": False, "keyIdentifier": None, "kekKeyVaultArmId": None,
+            "failoverDiskName": f"{source['name']}-ASRReplica", "tfoDiskName": f"{source['name']}-test",
+        })
+    return result
+
+
+def _vm_nics(world: World, vault: dict[str, Any], vm: dict[str, Any], given: dict[str, Any],
+             recovery_fabric: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]]]:
+    """``VMNicDetails`` for each NIC, with only the primary IP configuration (all ASR replicates)."""
+    nics = [n for n in (infra.get(world, nid) for nid in infra.vm_nic_ids(vm)) if n is not None]
+    primaries = [infra.ip_config_summary(infra.primary_ip_config(n)) for n in nics]
+    source_vnet = primaries[0]["vnet_id"] if primaries else ""
+    network_id = given.get("recoveryAzureNetworkId") or mapped_recovery_network(world, vault, source_vnet)
+    recovery_vnet = infra.get(world, network_id)
+    if network_id and recovery_vnet is None:
+        raise errors.invalid_input(f"The recovery virtual network '{network_id}' was not found.")
+    if recovery_vnet is not None and infra.location(recovery_vnet) != fabric_location(recovery_fabric):
+        raise errors.invalid_input(f"The recovery virtual network '{recovery_vnet['name']}' is not in the recovery "
+                                   f"region '{fabric_location(recovery_fabric)}'.")
+    requested_subnet = given.get("recoverySubnetName")
+    if requested_subnet and recovery_vnet is not None and infra.subnet_named(recovery_vnet, requested_subnet) is None:
+        raise errors.invalid_input(f"The subnet '{requested_subnet}' does not exist in '{recovery_vnet['name']}'.")
+    result = []
+    for nic, primary in zip(nics, primaries, strict=True):
+        subnet = requested_subnet
+        if not subnet and recovery_vnet is not None:
+            # ASR's default: the subnet of the same name in the recovery network, else its first subnet.
+            same = infra.subnet_named(recovery_vnet, primary["subnet_name"])
+            first = infra.subnets(recovery_vnet)[:1]
+            subnet = same["name"] if same else (first[0]["name"] if first else None)
+        result.append({
+            "nicId": nic["id"], "replicaNicId": None, "sourceNicArmId": nic["id"],
+            "vMNetworkName": primary["vnet_id"], "recoveryVMNetworkId": network_id,
+            "ipConfigs": [{
+                "name": primary["name"], "isPrimary": True, "subnetName": primary["subnet_name"],
+                "staticIPAddress": primary["address"], "ipAddressType": primary["allocation"],
+                "isSeletedForFailover": True, "recoverySubnetName": subnet, "recoveryStaticIPAddress": None,
+                "recoveryIPAddressType": primary["allocation"], "recoveryPublicIPAddressId": None,
+                "recoveryLBBackendAddressPoolIds": [], "tfoSubnetName": None, "tfoStaticIPAddress": None,
+                "tfoPublicIPAddressId": None, "tfoLBBackendAddressPoolIds": [],
+            }],
+            "selectionType": "SelectedByDefault", "recoveryNetworkSecurityGroupId": None,
+            "enableAcceleratedNetworkingOnRecovery": False, "tfoVMNetworkId": None, "tfoNetworkSecurityGroupId": None,
+            "enableAcceleratedNetworkingOnTfo": False, "recoveryNicName": None, "recoveryNicResourceGroupName": None,
+            "reuseExistingNic": False, "tfoRecoveryNicName": None, "tfoRecoveryNicResourceGroupName": None,
+            "tfoReuseExistingNic": False, "targetNicName": nic["name"],
+        })
+    return network_id, result
+
+
+# -- scenario bookkeeping ---------------------------------------------------------------------------
+
+def no_scenario(vault: dict[str, Any]) -> dict[str, Any]:
+    return {"scenarioName": "None", "jobId": f"{asr_prefix(vault)}/replicationJobs/None", "startTime": NO_JOB_TIME}
+
+
+def begin_scenario(item: dict[str, Any], job: dict[str, Any]) -> None:
+    props(item)["currentScenario"] = {"scenarioName": job["properties"]["scenarioName"], "jobId": job["id"],
+                                      "startTime": job["properties"]["startTime"]}
+
+
+def end_scenario(world: World, item: dict[str, Any]) -> None:
+    props(item)["currentScenario"] = no_scenario(vault_for(world, item["id"]))
+
+
+def set_state(item: dict[str, Any], state: str) -> None:
+    p = props(item)
+    p["protectionState"] = state
+    p["protectionStateDescription"] = DESCRIPTIONS[state]
+    details = a2a(item)
+    details["vmProtectionState"] = state
+    details["vmProtectionStateDescription"] = DESCRIPTIONS[state]
+    _refresh_allowed(item)
+
+
+def set_test_state(item: dict[str, Any], state: str) -> None:
+    p = props(item)
+    p["testFailoverState"] = state
+    p["testFailoverStateDescription"] = TEST_DESCRIPTIONS[state]
+    if state == TestState.WAITING:
+        p["protectionStateDescription"] = "Cleanup test failover pending"
+    elif p["protectionState"] in DESCRIPTIONS:
+        p["protectionStateDescription"] = DESCRIPTIONS[p["protectionState"]]
+    _refresh_allowed(item)
+
+
+def _refresh_allowed(item: dict[str, Any]) -> None:
+    p = props(item)
+    if p["testFailoverState"] == TestState.WAITING:
+        p["allowedOperations"] = ["TestFailoverCleanup"]
+    elif p["testFailoverState"] == TestState.CLEANING:
+        p["allowedOperations"] = []
+    else:
+        p["allowedOperations"] = list(ALLOWED.get(p["protectionState"], []))
+
+
+# -- updates ------------------------------------------------------------------------------------------
+
+def update(world: World, item: dict[str, Any], given: dict[str, Any]) -> None:
+    """``UpdateReplicationProtectedItemInput``: recovery VM name/size/network and per-NIC failover settings.
+
+    ASR keeps only a NIC's primary IP configuration: ip configs that are not primary are dropped.
+    """
+    details, p = a2a(item), props(item)
+    if p["protectionState"] in (State.ENABLING, State.DISABLING):
+        raise errors.conflict(errors.OPERATION_NOT_ALLOWED,
+                              f"The item '{item['name']}' is {p['protectionState']}; it cannot be updated now.")
+    for key in ("recoveryAzureVMName", "recoveryAzureVMSize"):
+        if given.get(key):
+            details[key] = given[key]
+    recovery_region = details["recoveryFabricLocation"]
+    for key in ("selectedRecoveryAzureNetworkId", "selectedTfoAzureNetworkId"):
+        if given.get(key):
+            vnet = infra.get(world, given[key])
+            if vnet is None:
+                raise errors.invalid_input(f"The virtual network '{given[key]}' was not found.")
+            if infra.location(vnet) != recovery_region:
+                raise errors.invalid_input(f"The virtual network '{vnet['name']}' is not in the recovery region "
+                                           f"'{recovery_region}'.")
+            details[key] = vnet["id"]
+            # The NICs fail over into the network selected for the item.
+            for nic in details["vmNics"]:
+                nic["recoveryVMNetworkId" if key == "selectedRecoveryAzureNetworkId" else "tfoVMNetworkId"] = vnet["id"]
+    provider = given.get("providerSpecificDetails") or {}
+    if provider:
+        if provider.get("instanceType") != "A2A":
+            raise errors.invalid_input("providerSpecificDetails.instanceType must be 'A2A'.")
+        if provider.get("recoveryResourceGroupId"):
+            if not infra.group_exists(world, provider["recoveryResourceGroupId"]):
+                raise errors.invalid_input(f"The resource group '{provider['recoveryResourceGroupId']}' was not found.")
+            details["recoveryAzureResourceGroupId"] = provider["recoveryResourceGroupId"]
+        if provider.get("tfoAzureVMName"):
+            details["tfoAzureVMName"] = provider["tfoAzureVMName"]
+        for disk_update in provider.get("managedDiskUpdateDetails") or []:
+            disk = next((d for d in details["protectedManagedDisks"] if same_id(d["diskId"], disk_update.get("diskId"))),
+                        None)
+            if disk is None:
+                raise errors.invalid_input(f"The disk '{disk_update.get('diskId')}' is not protected by this item.")
+            for key in ("recoveryTargetDiskAccountType", "recoveryReplicaDiskAccountType", "failoverDiskName",
+                        "tfoDiskName"):
+                if disk_update.get(key):
+                    disk[key] = disk_update[key]
+    for nic_input in given.get("vmNics") or []:
+        _update_nic(world, item, nic_input)
+
+
+def _update_nic(world: World, item: dict[str, Any], nic_input: dict[str, Any]) -> None:
+    details = a2a(item)
+    nic = next((n for n in details["vmNics"] if same_id(n["nicId"], nic_input.get("nicId"))), None)
+    if nic is None:
+        raise errors.invalid_input(f"The NIC '{nic_input.get('nicId')}' is not a NIC of the protected virtual machine.")
+    for key in ("recoveryNetworkSecurityGroupId", "tfoNetworkSecurityGroupId", "recoveryNicName",
+                "recoveryNicResourceGroupName", "targetNicName"):
+        if nic_input.get(key):
+            nic[key] = nic_input[key]
+    if nic_input.get("tfoNicName"):
+        nic["tfoRecoveryNicName"] = nic_input["tfoNicName"]
+    for key in ("enableAcceleratedNetworkingOnRecovery", "enableAcceleratedNetworkingOnTfo", "reuseExistingNic",
+                "tfoReuseExistingNic"):
+        if key in nic_input and nic_input[key] is not None:
+            nic[key] = bool(nic_input[key])
+    primary = nic["ipConfigs"][0]
+    for config in nic_input.get("ipConfigs") or []:
+        named = config.get("ipConfigName")
+        # ASR keeps only the primary IP configuration; settings for the others are ignored.
+        if config.get("isPrimary") is False or (named and str(named).lower() != str(primary["name"]).lower()):
+            continue
+        for key in ("recoverySubnetName", "recoveryStaticIPAddress", "recoveryPublicIPAddressId", "tfoSubnetName",
+                    "tfoStaticIPAddress", "tfoPublicIPAddressId"):
+            if key in config:
+                primary[key] = config[key] or None
+        if primary.get("recoveryStaticIPAddress"):
+            primary["recoveryIPAddressType"] = "Static"
+        for key, region in (("recoveryLBBackendAddressPoolIds", details["recoveryFabricLocation"]),
+                            ("tfoLBBackendAddressPoolIds", details["recoveryFabricLocation"])):
+            if key not in config:
+                continue
+            pools = list(config[key] or [])
+            for pool_id in pools:
+                if not infra.pool_exists(world, pool_id):
+                    raise errors.invalid_input(f"The load balancer backend pool '{pool_id}' was not found.")
+                if infra.pool_location(world, pool_id) != region:
+                    raise errors.invalid_input(f"The load balancer of pool '{pool_id}' is not in the recovery region "
+                                               f"'{region}'.")
+            primary[key] = pools
+        if "isSeletedForFailover" in config and config["isSeletedForFailover"] is not None:
+            primary["isSeletedForFailover"] = bool(config["isSeletedForFailover"])
+
+
+def remove(world: World, item: dict[str, Any]) -> None:
+    with world.lock:
+        container = container_of(world, item)
+        world.delete(item["id"])
+        asr_state(world).items.pop(item["id"].lower(), None)
+        refresh_container_counts(world, container)

@@ -1,0 +1,190 @@
+"""Replication over time: initial replication progress, replication health and RPO, and the recovery
+points a protected item offers.
+
+Reads call ``refresh`` first, so what a client sees follows the clock (``AsrState.clock``, injectable)
+and the configuration (``ReplicationConfig``): by default an item is ``Protected`` as soon as its
+EnableDr job completes; with ``initial_replication_seconds`` it spends that long in
+``UnprotectedStatesBegin`` with a growing ``monitoringPercentageCompletion``; with
+``auto_progress = False`` it waits for the control API. Health and RPO can be pinned (degraded) through
+the control API to exercise the app's audit.
+
+Recovery points are crash-consistent, one every 5 minutes since protection, within the policy's
+retention; with ``appConsistentFrequencyInMinutes = 0`` (what S2D needs) none is app-consistent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emulator.core.world import World
+from emulator.providers.recoveryservices.items import COMMIT_PENDING, State, a2a, meta, props, set_state
+from emulator.providers.recoveryservices.state import (
+    CRASH_CONSISTENT_MINUTES,
+    RECOVERY_POINT_TYPE,
+    asr_state,
+    iso,
+    now_iso,
+    stable_guid,
+)
+
+# -- initial replication, health and RPO -------------------------------------------------------------
+
+def start_initial_replication(world: World, item: dict[str, Any]) -> None:
+    """The EnableDr job completed: initial replication starts (and may finish at once, see config)."""
+    info = meta(world, item)
+    info.replication_started = asr_state(world).clock()
+    info.progress_percent = None
+    set_state(item, State.INITIAL_REPLICATION)
+    props(item)["replicationHealth"] = "Normal"
+    _set_progress(item, 0)
+    refresh(world, item)
+
+
+def _set_progress(item: dict[str, Any], percent: int) -> None:
+    details = a2a(item)
+    details["monitoringJobType"] = "InitialReplication"
+    details["monitoringPercentageCompletion"] = percent
+    for disk in details["protectedManagedDisks"]:
+        disk.update(monitoringJobType="InitialReplication", monitoringPercentageCompletion=percent,
+                    diskState="InitialReplicationPending")
+
+
+def refresh(world: World, item: dict[str, Any]) -> dict[str, Any]:
+    """Bring a read of the item up to date with time: initial replication progress, RPO, heartbeat."""
+    state = asr_state(world)
+    info = meta(world, item)
+    now = state.clock()
+    p = props(item)
+    if p["protectionState"] == State.INITIAL_REPLICATION and info.progress_percent is None and state.config.auto_progress:
+        seconds = state.config.initial_replication_seconds
+        started = info.replication_started if info.replication_started is not None else now
+        elapsed = now - started
+        if seconds <= 0 or elapsed >= seconds:
+            mark_protected(world, item, at=started + max(seconds, 0))
+        else:
+            _set_progress(item, int(elapsed / seconds * 100))
+    if p["protectionState"] == State.PROTECTED and not info.health_pinned:
+        details = a2a(item)
+        details["rpoInSeconds"] = state.config.rpo_seconds
+        details["lastRpoCalculatedTime"] = iso(now)
+        details["lastHeartbeat"] = iso(now)
+    return item
+
+
+def mark_protected(world: World, item: dict[str, Any], *, at: float | None = None) -> None:
+    info = meta(world, item)
+    info.protected_at = at if at is not None else asr_state(world).clock()
+    info.progress_percent = None
+    set_state(item, State.PROTECTED)
+    p = props(item)
+    if not info.health_pinned:
+        p["replicationHealth"] = "Normal"
+    details = a2a(item)
+    details["monitoringJobType"] = None
+    details["monitoringPercentageCompletion"] = None
+    details["rpoInSeconds"] = asr_state(world).config.rpo_seconds
+    details["lastRpoCalculatedTime"] = iso(info.protected_at)
+    for disk in details["protectedManagedDisks"]:
+        disk.update(monitoringJobType=None, monitoringPercentageCompletion=None, diskState="Protected")
+
+
+def advance(world: World, item: dict[str, Any], to: str, *, percent: int | None = None) -> None:
+    """Control API: move an item's initial replication (``InitialReplication`` [at ``percent``] or ``Protected``)."""
+    state = props(item)["protectionState"]
+    if to == "Protected":
+        if state not in (State.INITIAL_REPLICATION, State.ENABLING, State.PROTECTED):
+            raise ValueError(f"item {item['name']} is {state}; only replicating items can become Protected")
+        if state != State.PROTECTED:
+            mark_protected(world, item)
+    elif to in ("InitialReplication", State.INITIAL_REPLICATION):
+        if state not in (State.INITIAL_REPLICATION, State.ENABLING, State.PROTECTED):
+            raise ValueError(f"item {item['name']} is {state}; it cannot go back to initial replication")
+        if state != State.INITIAL_REPLICATION:
+            set_state(item, State.INITIAL_REPLICATION)
+        info = meta(world, item)
+        info.progress_percent = max(0, min(99, int(percent or 0)))
+        _set_progress(item, info.progress_percent)
+    else:
+        raise ValueError("'to' must be 'Protected' or 'InitialReplication'")
+
+
+def set_health(world: World, item: dict[str, Any], changes: dict[str, Any]) -> None:
+    """Control API: pin replication health / RPO / health errors (as a degraded replication shows them)."""
+    unknown = set(changes) - {"replicationHealth", "rpoInSeconds", "healthErrors", "lastRpoCalculatedTime", "reset"}
+    if unknown:
+        raise ValueError(f"unknown health keys: {sorted(unknown)}")
+    info = meta(world, item)
+    p, details = props(item), a2a(item)
+    if changes.get("reset"):
+        info.health_pinned = False
+        p["healthErrors"] = []
+        if p["protectionState"] == State.PROTECTED:
+            p["replicationHealth"] = "Normal"
+        refresh(world, item)
+        return
+    info.health_pinned = True
+    if "replicationHealth" in changes:
+        if changes["replicationHealth"] not in ("None", "Normal", "Warning", "Critical"):
+            raise ValueError("replicationHealth must be None, Normal, Warning or Critical")
+        p["replicationHealth"] = changes["replicationHealth"]
+    if "rpoInSeconds" in changes:
+        details["rpoInSeconds"] = int(changes["rpoInSeconds"])
+        details["lastRpoCalculatedTime"] = changes.get("lastRpoCalculatedTime") or now_iso(world)
+    if "healthErrors" in changes:
+        p["healthErrors"] = [_health_error(world, e) for e in changes["healthErrors"] or []]
+
+
+def _health_error(world: World, given: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(given, dict):
+        raise ValueError("each health error must be an object")
+    return {"innerHealthErrors": [], "errorSource": given.get("errorSource", "ProtectionService"),
+            "errorType": given.get("errorType", "Replication"), "errorLevel": given.get("errorLevel", "Error"),
+            "errorCategory": given.get("errorCategory", "Replication"), "errorCode": str(given.get("errorCode", "")),
+            "summaryMessage": given.get("summaryMessage", given.get("errorMessage", "")),
+            "errorMessage": given.get("errorMessage", ""), "possibleCauses": given.get("possibleCauses", ""),
+            "recommendedAction": given.get("recommendedAction", ""), "creationTimeUtc": now_iso(world),
+            "recoveryProviderErrorMessage": None, "entityId": None, "errorId": stable_guid(str(given)),
+            "customerResolvability": "Allowed"}
+
+
+# -- recovery points ----------------------------------------------------------------------------------
+
+def recovery_points(world: World, item: dict[str, Any]) -> list[dict[str, Any]]:
+    """Crash-consistent points every 5 minutes since protection, within the policy's retention (newest first).
+
+    S2D clusters get crash-consistent points only; with ``appConsistentFrequencyInMinutes = 0`` there is
+    never an application-consistent one.
+    """
+    info = meta(world, item)
+    # Points stay listed after a failover until it is committed (the point can still be changed).
+    if info.protected_at is None or props(item)["protectionState"] not in (State.PROTECTED, *COMMIT_PENDING):
+        return []
+    policy = world.get(props(item)["policyId"])
+    details = policy["properties"]["providerSpecificDetails"] if policy else {}
+    retention = int(details.get("recoveryPointHistory", 1440)) * 60
+    app_every = int(details.get("appConsistentFrequencyInMinutes", 0)) * 60
+    step = CRASH_CONSISTENT_MINUTES * 60
+    now = asr_state(world).clock()
+    oldest = max(info.protected_at, now - retention)
+    count = int((now - info.protected_at) // step) + 1
+    times = [info.protected_at + i * step for i in range(count) if info.protected_at + i * step >= oldest]
+    group = a2a(item)
+    sync = "MultiVmSyncRecoveryPoint" if group.get("multiVmGroupCreateOption") == "UserSpecified" else "PerVmRecoveryPoint"
+    disks = [d["diskId"] for d in group["protectedManagedDisks"]]
+    points = []
+    for t in reversed(times or [info.protected_at]):
+        offset = t - info.protected_at
+        kind = "ApplicationConsistent" if app_every and offset % app_every == 0 and offset > 0 else "CrashConsistent"
+        name = stable_guid(item["id"], "rp", str(int(t)))
+        points.append({"id": f"{item['id']}/recoveryPoints/{name}", "name": name, "type": RECOVERY_POINT_TYPE,
+                       "properties": {"recoveryPointTime": iso(t), "recoveryPointType": kind,
+                                      "providerSpecificDetails": {"instanceType": "A2A", "recoveryPointSyncType": sync,
+                                                                  "disks": disks}}})
+    return points
+
+
+def latest_point(world: World, item: dict[str, Any], point_type: str | None = None) -> dict[str, Any] | None:
+    points = recovery_points(world, item)
+    if point_type == "LatestApplicationConsistent":
+        points = [p for p in points if p["properties"]["recoveryPointType"] == "ApplicationConsistent"]
+    return points[0] if points else None

@@ -1,0 +1,637 @@
+"""The drift audit: every hour, proof that each tagged cluster would still come back, and safe repairs.
+
+Owns the audit service (``run_audit``, ``run_scheduled``), the report it writes and the ``asr-s2d
+audit`` command. It reads the world in bulk only — per allowed subscription the VM, availability-set,
+resource-group, NIC and storage-account lists; the vault's state one paged list per kind; the DR load
+balancers and DR subnets one list each — never a GET per VM, item or cluster. The checks are pure
+(``shared.checks``); the plan it reports is the enrollment planner's own (``plan_enrollment``), so the
+audit and enforcement can never disagree.
+
+Repairs (``AUDIT_REPAIR``) re-plan the cluster under its lock and apply the safe actions through the one
+executor; the audit never disables or deletes, whatever ``ALLOW_DISABLE_REPLICATION`` says. It must not
+write anything else to Azure: an audit of a converged world makes zero ARM writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from shared import checks, ids
+from shared import cluster as clusters_mod
+from shared.cli import EXIT_FAILED, EXIT_OK, command, progress, table
+from shared.cluster import Cluster
+from shared.enrollment import observe_inventory, plan_cluster
+from shared.errors import AsrS2dError, PermanentError, RejectedInput, TransientError
+from shared.findings import Finding, Severity
+from shared.inventory import AsrState, LoadBalancer, Nic, ProtectedItem, StorageAccount, Subnet, Vm
+from shared.outcomes import Outcome, now_iso
+from shared.replication import (
+    Action,
+    CreateContainer,
+    CreateContainerMapping,
+    CreateFabric,
+    CreateNetworkMapping,
+    DrNetwork,
+    EnableNode,
+    EnsureLoadBalancer,
+    EnsurePolicy,
+    NodeFacts,
+    Plan,
+    ReplicationSpec,
+    SetPoolMapping,
+    UpsertRecoveryPlan,
+    load_balancer_name,
+    plan_enrollment,
+    plan_name,
+)
+from shared.runtime import Runtime, default_runtime
+from shared.state import blob_key, utc_stamp
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+SCHEMA_PATH = Path(__file__).parent / "schemas" / "audit-report.v1.json"
+LATEST = "audits/latest.json"
+DRIFT_EVENT = "AsrS2d.DriftDetected"
+# Cluster notes other services write (``Records``): a drill's outcome record, and the failover service's
+# record of re-addressing the cluster after a failover (``shared.failover.NOTES[False]``).
+DRILL_NOTE = "last-drill"
+FAILOVER_NOTE = "readdress"
+# What the audit may apply. DisableNode is absent on purpose: the audit never disables or deletes.
+SAFE_ACTIONS: tuple[type, ...] = (CreateFabric, CreateContainer, EnsurePolicy, CreateContainerMapping,
+                                  CreateNetworkMapping, EnableNode, UpsertRecoveryPlan, EnsureLoadBalancer,
+                                  SetPoolMapping)
+EXIT_CRITICAL = 3
+
+STATUS_WORDS = {
+    "red": "At risk: would not come back as promised",
+    "amber": "Degraded: needs attention",
+    "green": "Recoverable",
+}
+
+Progress = Callable[[str], None]
+
+
+def _quiet(message: str) -> None:
+    log.debug("%s", message)
+
+
+# -- the report ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NodeReport:
+    name: str
+    id: str
+    protected: bool
+    protection_state: str | None
+    replication_health: str | None
+    rpo_seconds: int | None
+    group: str | None
+    active_location: str | None
+    last_test_failover: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "id": self.id, "protected": self.protected,
+                "protection_state": self.protection_state, "replication_health": self.replication_health,
+                "rpo_seconds": self.rpo_seconds, "group": self.group, "active_location": self.active_location,
+                "last_test_failover": self.last_test_failover}
+
+
+@dataclass(frozen=True)
+class RepairReport:
+    outcome: str  # "changed" | "unchanged" | "failed" | "skipped" | "dry-run"
+    reason: str
+    writes: int = 0
+    applied: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"outcome": self.outcome, "reason": self.reason, "writes": self.writes, "applied": list(self.applied)}
+
+
+@dataclass(frozen=True)
+class ClusterReport:
+    name: str
+    key: str
+    subscription_id: str
+    source_region: str
+    enrolled_by: str
+    nodes: tuple[NodeReport, ...]
+    findings: tuple[Finding, ...]
+    plan: tuple[tuple[str, str, bool], ...]  # (action kind, description, the audit may apply it)
+    recovery_plan: str | None
+    dr_load_balancer: str | None
+    dr_ip: str | None
+    last_test_failover: str | None
+    repair: RepairReport | None = None
+    reassign: dict[str, Any] | None = None
+    repaired_codes: frozenset[str] = frozenset()
+
+    @property
+    def rpo_seconds(self) -> int | None:
+        values = [n.rpo_seconds for n in self.nodes if n.rpo_seconds is not None]
+        return max(values) if values else None
+
+    @property
+    def status(self) -> str:
+        return status_of(self.findings, self.repaired_codes)
+
+    def to_json(self) -> dict[str, Any]:
+        status = self.status
+        return {
+            "name": self.name, "key": self.key, "subscription_id": self.subscription_id,
+            "source_region": self.source_region, "enrolled_by": self.enrolled_by,
+            "status": status, "status_text": STATUS_WORDS[status],
+            "rpo_seconds": self.rpo_seconds, "last_test_failover": self.last_test_failover,
+            "recovery_plan": self.recovery_plan, "dr_load_balancer": self.dr_load_balancer, "dr_ip": self.dr_ip,
+            "nodes": [n.to_json() for n in self.nodes],
+            "findings": [{**f.to_json(), "repaired": f.code in self.repaired_codes} for f in self.findings],
+            "plan": [{"kind": kind, "action": text, "audit_applies": safe} for kind, text, safe in self.plan],
+            "repair": self.repair.to_json() if self.repair else None,
+            "reassign": self.reassign,
+        }
+
+
+def status_of(findings: Iterable[Finding], repaired: frozenset[str] = frozenset()) -> str:
+    """red: a critical finding stands; amber: a warning stands, or something was just repaired; green: neither."""
+    open_severities = {f.severity for f in findings if f.code not in repaired}
+    if Severity.CRITICAL in open_severities:
+        return "red"
+    if Severity.WARNING in open_severities or repaired:
+        return "amber"
+    return "green"
+
+
+@dataclass
+class Report:
+    audit_id: str
+    started: str
+    trigger: str
+    repair: bool
+    dry_run: bool
+    target_region: str
+    vault_id: str
+    rpo_threshold_seconds: int
+    test_failover_max_age_days: int
+    past_due: bool = False
+    clusters: list[ClusterReport] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # about no single cluster (rejected tags, orphans)
+    errors: list[str] = field(default_factory=list)
+    finished: str = ""
+    blob_name: str = ""
+
+    @property
+    def finding_count(self) -> int:
+        return len(self.findings) + sum(len(c.findings) for c in self.clusters)
+
+    @property
+    def critical(self) -> bool:
+        return any(c.status == "red" for c in self.clusters) or any(
+            f.severity is Severity.CRITICAL for f in self.findings)
+
+    def to_json(self) -> dict[str, Any]:
+        statuses = [c.status for c in self.clusters]
+        severities = [f.severity.value for c in self.clusters for f in c.findings] + [
+            f.severity.value for f in self.findings]
+        return {
+            "schema_version": SCHEMA_VERSION, "audit_id": self.audit_id, "started": self.started,
+            "finished": self.finished, "trigger": self.trigger, "past_due": self.past_due,
+            "repair": self.repair, "dry_run": self.dry_run,
+            "settings": {"target_region": self.target_region, "vault_id": self.vault_id,
+                         "rpo_threshold_seconds": self.rpo_threshold_seconds,
+                         "test_failover_max_age_days": self.test_failover_max_age_days},
+            "summary": {"clusters": len(self.clusters),
+                        "status": {s: statuses.count(s) for s in ("red", "amber", "green")},
+                        "findings": {s.value: severities.count(s.value) for s in Severity},
+                        "writes": sum(c.repair.writes for c in self.clusters if c.repair)},
+            "clusters": [c.to_json() for c in self.clusters],
+            "findings": [f.to_json() for f in self.findings],
+            "errors": list(self.errors),
+        }
+
+
+# -- observe: the bulk reads --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Observed:
+    clusters: tuple[Cluster, ...]
+    rejected: Mapping[str, str]  # VM key -> reason
+    inventory: Mapping[str, Vm]  # every VM of the allowed subscriptions
+    nics: Mapping[str, Nic]
+    asr: AsrState
+    items_by_vm: Mapping[str, ProtectedItem]
+    load_balancers: Mapping[str, LoadBalancer]
+    dr_subnets: Mapping[str, Subnet]  # lower-cased subnet name -> subnet
+    accounts: Mapping[str, StorageAccount]
+    notes: frozenset[str]  # blob names under clusters/
+    errors: tuple[str, ...] = ()
+
+
+def observe(rt: Runtime, *, report: Progress = _quiet) -> Observed:
+    """Everything the audit needs, in bulk: lists only (their page count grows with the world, the number of
+    calls does not), plus the one vault GET ``AsrState`` needs for the vault's region."""
+    settings = rt.settings
+    target = settings.target_region.lower()
+    errors: list[str] = []
+    inventory: dict[str, Vm] = {}
+    nics: dict[str, Nic] = {}
+    found: list[Cluster] = []
+    rejected: dict[str, str] = {}
+    for sub in settings.allowed_subscriptions:
+        report(f"reading VMs, availability sets, resource groups and NICs of subscription {sub}")
+        try:
+            inv = observe_inventory(rt, sub)
+            sub_nics = rt.network.list_nics(sub)
+        except PermanentError as err:
+            errors.append(f"subscription {sub}: {err}")
+            log.warning("audit: cannot read subscription %s: %s", sub, err)
+            continue
+        inventory.update({ids.key(v.id): v for v in inv.vms})
+        nics.update({ids.key(n.id): n for n in sub_nics})
+        # Recovery and test-failover VMs carry the source's tags (rule 8): they are not nodes.
+        sources = [v for v in inv.vms if v.location.lower() != target]
+        sub_clusters, sub_rejected = clusters_mod.clusters(sources, inv.scopes)
+        found += sub_clusters.values()
+        rejected.update(sub_rejected)
+    report("reading the vault: fabrics, containers, mappings, policies, network mappings, items, plans")
+    asr = rt.asr.observe()
+    report("reading the DR load balancers and subnets")
+    lbs = {ids.key(lb.id): lb for lb in rt.network.list_load_balancers(settings.recovery_resource_group_id)}
+    subnets = {ids.name_of(s.id).lower(): s for s in rt.network.list_subnets(settings.recovery_vnet_id)}
+    wanted = {ids.key(settings.cache_storage_account_id)} | {
+        ids.key(c.intent.witness_id) for c in found if c.intent.witness_id} | {
+        ids.key(a) for i in asr.items for a in i.cache_account_ids}
+    accounts: dict[str, StorageAccount] = {}
+    for sub in sorted({ids.subscription_of(a).lower() for a in wanted if a}):
+        report(f"reading storage accounts of subscription {sub}")
+        try:
+            accounts.update({ids.key(a.id): a for a in rt.resources.list_storage_accounts(sub)})
+        except PermanentError as err:
+            errors.append(f"storage accounts of subscription {sub}: {err}")
+    notes = frozenset(rt.blobs.list_names("clusters/"))
+    return Observed(clusters=tuple(sorted(found, key=lambda c: c.key)), rejected=rejected, inventory=inventory,
+                    nics=nics, asr=asr, items_by_vm={ids.key(i.vm_id): i for i in asr.items},
+                    load_balancers=lbs, dr_subnets=subnets, accounts=accounts, notes=notes, errors=tuple(errors))
+
+
+# -- decide: checks and the enrollment plan, per cluster ----------------------------------------------
+
+@dataclass(frozen=True)
+class ClusterAudit:
+    cluster: Cluster
+    view: checks.ClusterView
+    plan: Plan
+    findings: tuple[Finding, ...]
+    failed_over: bool
+
+
+def node_facts(cluster: Cluster, observed: Observed) -> dict[str, NodeFacts]:
+    """Per-node facts from the bulk lists. The lists carry no power state: nodes count as running for the
+    report's plan; a repair re-reads each node (with its power state) under the cluster lock."""
+    facts = {}
+    for vm in cluster.nodes:
+        nic = observed.nics.get(ids.key(vm.primary_nic_id)) if vm.primary_nic_id else None
+        facts[ids.key(vm.id)] = NodeFacts(vm=replace(vm, power_state=vm.power_state or "running"), nic=nic)
+    return facts
+
+
+def _note_time(rt: Runtime, observed: Observed, cluster: Cluster, note: str, *, drill: bool) -> datetime | None:
+    """When a cluster note (written by another service through ``Records``) says something last succeeded.
+
+    A drill note is an outcome record (``finished``; it counts only when it did not fail); the re-addressing
+    note says ``at`` and ``status`` (a failed in-guest step does not count as handled).
+    """
+    if f"clusters/{blob_key(cluster.key)}/{note}.json" not in observed.notes:
+        return None
+    body = rt.records.cluster_note(cluster.key, note)
+    if not isinstance(body, dict):
+        return None
+    raw_details = body.get("details")
+    details: dict[str, Any] = raw_details if isinstance(raw_details, dict) else {}
+    if drill and (str(body.get("outcome", "")).lower() in ("failed", "rejected", "waiting", "ignored", "not-yet")
+                  or details.get("succeeded") is False):
+        return None
+    if str(body.get("status", "")).lower() == "failed":
+        return None
+    return checks.parse_time(str(body.get("at") or body.get("finished") or body.get("started") or ""))
+
+
+def audit_cluster(rt: Runtime, cluster: Cluster, observed: Observed, *, now: datetime) -> ClusterAudit:
+    settings = rt.settings
+    spec = ReplicationSpec.from_settings(settings)
+    nodes = node_facts(cluster, observed)
+    subnet_name = spec.recovery_subnet_name or next(
+        (ids.name_of(f.nic.subnet_id) for f in nodes.values() if f.nic is not None), "")
+    dr = DrNetwork(subnet=observed.dr_subnets.get(subnet_name.lower()),
+                   load_balancer=observed.load_balancers.get(ids.key(spec.load_balancer_id(cluster.name))))
+    membership = {ids.key(n.id): c.key for c in observed.clusters for n in c.nodes}
+    view = checks.ClusterView(
+        cluster=cluster, nodes=nodes, asr=observed.asr, spec=spec, dr_subnet=dr.subnet, load_balancer=dr.load_balancer,
+        accounts=observed.accounts, inventory=observed.inventory, membership=membership, rejected=observed.rejected,
+        last_drill=_note_time(rt, observed, cluster, DRILL_NOTE, drill=True),
+        failover_recorded=_note_time(rt, observed, cluster, FAILOVER_NOTE, drill=False),
+        thresholds=checks.Thresholds(settings.rpo_threshold_seconds,
+                                     timedelta(days=settings.test_failover_max_age_days)),
+        now=now, items_by_vm=observed.items_by_vm)
+    failed_over = any(checks.is_failed_over(item) for _vm, item in view.node_items())
+    findings = checks.run_checks(view)
+    plan = Plan(cluster.name)
+    if not failed_over:
+        try:
+            plan = plan_enrollment(cluster, nodes, observed.asr, spec, dr)
+        except RejectedInput as err:
+            findings.append(Finding(checks.CLUSTER_REJECTED, Severity.CRITICAL, cluster.name, str(err),
+                                    "fix the tags or settings the message names; nothing is enrolled until then"))
+        if plan.waiting:
+            findings.append(Finding(checks.NODES_MISSING, Severity.WARNING, cluster.name, f"waiting: {plan.waiting}",
+                                    "tag the remaining nodes (or correct asr-s2d-nodes)"))
+    # The planner's own findings, minus those the checks state more precisely.
+    own = [f for f in plan.findings if f.code not in ("node-outside-group", "untagged-protected-node")]
+    merged = checks.merge(findings, own)
+    return ClusterAudit(cluster, view, plan, tuple(checks.merge(merged, checks.explain(plan, merged))), failed_over)
+
+
+def global_findings(observed: Observed, spec: ReplicationSpec) -> list[Finding]:
+    """Findings about no single cluster: VMs whose tags were refused, and asr-s2d items outside every cluster."""
+    out = [Finding(checks.TAGS_REJECTED, Severity.WARNING, observed.inventory[k].name if k in observed.inventory
+                   else ids.name_of(k), reason, "correct the asr-s2d tags the message names")
+           for k, reason in sorted(observed.rejected.items())]
+    clustered = {ids.key(n.id) for c in observed.clusters for n in c.nodes}
+    names = {c.name.lower() for c in observed.clusters}
+    policy = observed.asr.policy_named(spec.policy_name)
+    for item in observed.asr.items:
+        key = ids.key(item.vm_id)
+        vm = observed.inventory.get(key)
+        if key in clustered or key in observed.rejected or vm is None or (item.group_name or "").lower() in names:
+            continue
+        if policy is None or not ids.same(item.policy_id, policy.id):
+            continue  # not replicated by asr-s2d: someone else's item in the same vault
+        out.append(Finding(checks.TAG_REMOVED, Severity.WARNING, vm.name,
+                           f"{vm.name} replicates with asr-s2d's policy (group {item.group_name or '-'}) but is no "
+                           "longer tagged as a node of any cluster",
+                           "tag it again, or disable its replication yourself (asr-s2d never disables)"))
+    return out
+
+
+# -- apply: repairs and the unannounced failover --------------------------------------------------------
+
+def applicable(action: Action, asr: AsrState) -> bool:
+    """The audit applies an action only when it is of a safe kind and would not split a multi-VM group."""
+    return isinstance(action, SAFE_ACTIONS) and checks.splits_a_group(action, asr) is None
+
+
+def repair_cluster(rt: Runtime, cluster: Cluster, *, audit_id: str) -> RepairReport:
+    """Re-plan under the cluster's lock (fresh reads, real power states) and apply the safe actions only."""
+    from shared.executor import Executor
+
+    with rt.lock(cluster.key) as lock:
+        asr = rt.asr.observe()
+        try:
+            plan = plan_cluster(rt, cluster, asr=asr)
+        except RejectedInput as err:
+            return RepairReport("skipped", str(err))
+        safe = tuple(a for a in plan.actions if applicable(a, asr))
+        skipped = len(plan.actions) - len(safe)
+        if not safe:
+            reason = plan.waiting or "nothing safe to apply"
+            return RepairReport("unchanged", reason + (f"; {skipped} action(s) left to an operator" if skipped else ""))
+        log.info("audit %s repairs cluster %s: %s", audit_id, cluster.name, [a.describe() for a in safe])
+        try:
+            applied = Executor(rt, lock=lock, dry_run=rt.settings.dry_run, correlation_id=audit_id).apply(
+                replace(plan, actions=safe))
+        except AsrS2dError as err:
+            outcome = RepairReport("failed", str(err))
+            rt.record(Outcome(f"audit-{audit_id}", "failed", f"audit repair failed: {err}", cluster=cluster.name,
+                              cluster_key=cluster.key, trigger="audit", correlation_id=audit_id,
+                              plan=tuple(a.describe() for a in safe)))
+            if isinstance(err, TransientError):
+                log.warning("audit repair of %s failed, the next audit retries: %s", cluster.name, err)
+            return outcome
+    if rt.settings.dry_run:
+        return RepairReport("dry-run", f"dry run: {len(safe)} action(s) planned, none written",
+                            applied=tuple(a.describe() for a in safe))
+    result = RepairReport("changed", f"{applied.writes} write(s) to repair {cluster.name}", writes=applied.writes,
+                          applied=tuple(applied.done))
+    rt.record(Outcome(f"audit-{audit_id}", "changed", result.reason, cluster=cluster.name, cluster_key=cluster.key,
+                      writes=applied.writes, plan=result.applied, trigger="audit", correlation_id=audit_id,
+                      details={"nodes": [n.name for n in cluster.nodes]}))
+    return result
+
+
+def reassign_after_unannounced_failover(rt: Runtime, cluster: Cluster, *, audit_id: str) -> dict[str, Any]:
+    """Run the failover service's IP step for a failover no signal announced (``AUDIT_REASSIGN_IP``).
+
+    The failover service is imported lazily and only used when it offers ``reassign_cluster(name, rt)``;
+    without it the audit reports the failover and does nothing else.
+    """
+    try:
+        failover = importlib.import_module("shared.failover")
+    except ModuleNotFoundError as err:
+        if err.name != "shared.failover":
+            raise
+        return {"outcome": "skipped", "reason": "the failover service is not installed; reported only"}
+    entry = getattr(failover, "reassign_cluster", None)
+    if entry is None:
+        return {"outcome": "skipped", "reason": "the failover service offers no reassign_cluster; reported only"}
+    try:
+        log.info("audit %s: failover of %s without a signal; running the IP step", audit_id, cluster.name)
+        outcome = entry(cluster.name, rt)
+    except AsrS2dError as err:
+        return {"outcome": "failed", "reason": str(err)}
+    if isinstance(outcome, Outcome):
+        return {"outcome": outcome.kind, "reason": outcome.reason, "writes": outcome.writes}
+    return {"outcome": "done", "reason": str(outcome)}
+
+
+# -- the service ---------------------------------------------------------------------------------------
+
+def _node_reports(audit: ClusterAudit) -> tuple[NodeReport, ...]:
+    out = []
+    for vm in audit.cluster.nodes:
+        item = audit.view.item_of(vm)
+        out.append(NodeReport(
+            name=vm.name, id=vm.id, protected=bool(item and item.is_protected),
+            protection_state=item.protection_state if item else None,
+            replication_health=item.replication_health if item else None,
+            rpo_seconds=item.rpo_seconds if item else None, group=item.group_name if item else None,
+            active_location=item.active_location if item else None,
+            last_test_failover=item.last_test_failover if item else None))
+    return tuple(out)
+
+
+def _cluster_report(audit: ClusterAudit) -> ClusterReport:
+    view, cluster = audit.view, audit.cluster
+    plan = view.asr.plan_named(plan_name(cluster.name))
+    lb = view.load_balancer
+    last = checks.last_test_failover(view)
+    return ClusterReport(
+        name=cluster.name, key=cluster.key, subscription_id=cluster.nodes[0].subscription_id if cluster.nodes else "",
+        source_region=cluster.source_region, enrolled_by=cluster.enrolled_by, nodes=_node_reports(audit),
+        findings=audit.findings,
+        plan=tuple((checks.action_kind(a), a.describe(), applicable(a, view.asr)) for a in audit.plan.actions),
+        recovery_plan=plan.name if plan else None,
+        dr_load_balancer=load_balancer_name(cluster.name) if lb else None,
+        dr_ip=str(cluster.intent.dr_ip) if cluster.intent.dr_ip else (lb.frontend_ip if lb else None),
+        last_test_failover=last.isoformat().replace("+00:00", "Z") if last else None)
+
+
+def _repaired_codes(report: RepairReport, audit: ClusterAudit) -> frozenset[str]:
+    if report.outcome != "changed":
+        return frozenset()
+    safe = [a for a in audit.plan.actions if applicable(a, audit.view.asr)]
+    codes = set().union(*(checks.EXPLAINS.get(type(a), frozenset()) for a in safe)) if safe else set()
+    return frozenset(codes | {checks.PLAN_PENDING})
+
+
+def run_audit(rt: Runtime, *, repair: bool | None = None, trigger: str = "manual", past_due: bool = False,
+              report: Progress = _quiet, now: datetime | None = None) -> Report:
+    """Audit every tagged cluster of the allowed subscriptions, repair what is safe when ``repair`` (default:
+    ``AUDIT_REPAIR``) allows, write the report to ``audits/<UTC time>.json`` and ``audits/latest.json``, and
+    publish a drift event per cluster that is not green. Transient errors while reading propagate (the
+    timer retries); a subscription that cannot be read is reported, not fatal."""
+    settings = rt.settings
+    do_repair = settings.audit_repair if repair is None else repair
+    moment = now or datetime.now(UTC)
+    audit_id = f"{utc_stamp(moment)}-{uuid.uuid4().hex[:8]}"
+    result = Report(audit_id=audit_id, started=now_iso(), trigger=trigger, repair=do_repair, dry_run=settings.dry_run,
+                    target_region=settings.target_region, vault_id=settings.vault_id,
+                    rpo_threshold_seconds=settings.rpo_threshold_seconds,
+                    test_failover_max_age_days=settings.test_failover_max_age_days, past_due=past_due)
+    observed = observe(rt, report=report)
+    result.errors += observed.errors
+    spec = ReplicationSpec.from_settings(settings)
+    report(f"checking {len(observed.clusters)} cluster(s)")
+    for cluster in observed.clusters:
+        audit = audit_cluster(rt, cluster, observed, now=moment)
+        cluster_report = _cluster_report(audit)
+        log.info("audit %s cluster %s: %d finding(s), plan %s", audit_id, cluster.name, len(audit.findings),
+                 audit.plan.describe())
+        if do_repair and not audit.failed_over and any(applicable(a, observed.asr) for a in audit.plan.actions):
+            report(f"repairing cluster {cluster.name}")
+            try:
+                repaired = repair_cluster(rt, cluster, audit_id=audit_id)
+            except TransientError as err:  # a held lock or throttling: the next audit retries this cluster
+                repaired = RepairReport("failed", f"will retry on the next audit: {err}")
+            cluster_report = replace(cluster_report, repair=repaired, repaired_codes=_repaired_codes(repaired, audit))
+        if settings.audit_reassign_ip and any(f.code == checks.FAILOVER_UNANNOUNCED for f in audit.findings):
+            report(f"running the IP step for cluster {cluster.name} (failover without a signal)")
+            cluster_report = replace(cluster_report, reassign=reassign_after_unannounced_failover(
+                rt, cluster, audit_id=audit_id))
+        result.clusters.append(cluster_report)
+    result.findings += global_findings(observed, spec)
+    result.finished = now_iso()
+    _publish(rt, result)
+    result.blob_name = f"audits/{utc_stamp(moment)}.json"
+    body = result.to_json()
+    rt.blobs.put_json(result.blob_name, body)
+    rt.blobs.put_json(LATEST, body)
+    log.info("audit %s: %d cluster(s), %d finding(s), report %s", audit_id, len(result.clusters),
+             result.finding_count, result.blob_name)
+    return result
+
+
+def _publish(rt: Runtime, result: Report) -> None:
+    """One drift event per cluster that is not green, to the custom topic when one is configured."""
+    if not rt.topic.enabled:
+        return
+    for cluster in result.clusters:
+        if cluster.status == "green":
+            continue
+        data = {"audit_id": result.audit_id, "cluster": cluster.name, "cluster_key": cluster.key,
+                "status": cluster.status, "status_text": STATUS_WORDS[cluster.status],
+                "findings": [f.to_json() for f in cluster.findings]}
+        try:
+            rt.topic.publish(DRIFT_EVENT, f"asr-s2d/{cluster.name}", data)
+        except AsrS2dError as err:  # the report is the record; a lost event must not lose it
+            result.errors.append(f"drift event for {cluster.name}: {err}")
+            log.warning("audit %s: drift event for %s not published: %s", result.audit_id, cluster.name, err)
+
+
+def run_scheduled(past_due: bool) -> Report:
+    """The timer trigger's entry point (``%DRIFT_AUDIT_SCHEDULE%``)."""
+    if past_due:
+        log.warning("drift audit is running late (the timer was past due)")
+    return run_audit(default_runtime(), trigger="timer", past_due=past_due)
+
+
+def load_latest(rt: Runtime) -> dict[str, Any] | None:
+    doc = rt.blobs.get_json(LATEST)
+    return doc.body if doc is not None and isinstance(doc.body, dict) else None
+
+
+# -- the CLI -------------------------------------------------------------------------------------------
+
+_EPILOG = """\
+exit status:
+  0  no cluster is at risk (no critical finding stands after this run's repairs)
+  3  at least one critical finding: a cluster would not come back as promised
+  1  the audit itself failed (Azure or storage could not be read)
+  2  bad settings
+
+The report is also written to blob storage (audits/<UTC time>.json and audits/latest.json).
+"""
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from shared.runtime import default_runtime as runtime
+
+    rt = runtime()
+    result = run_audit(rt, repair=args.repair, trigger="cli", report=progress)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=1))
+    else:
+        _print_tables(result)
+    return EXIT_CRITICAL if result.critical else EXIT_OK
+
+
+def _print_tables(result: Report) -> None:
+    if not result.clusters:
+        print("no tagged cluster found in the allowed subscriptions")
+    else:
+        rows = []
+        for c in result.clusters:
+            severities = [f.severity for f in c.findings]
+            counts = ", ".join(f"{severities.count(s)} {s.value}" for s in Severity if s in severities) or "none"
+            rows.append({"cluster": c.name, "status": f"{c.status.upper()}: {STATUS_WORDS[c.status]}",
+                         "nodes": f"{sum(n.protected for n in c.nodes)}/{len(c.nodes)} protected",
+                         "rpo": f"{c.rpo_seconds} s" if c.rpo_seconds is not None else "-",
+                         "findings": counts, "repair": c.repair.outcome if c.repair else "-"})
+        print(table(rows, ["cluster", "status", "nodes", "rpo", "findings", "repair"]))
+    findings = [(c.name, f) for c in result.clusters for f in c.findings] + [("-", f) for f in result.findings]
+    if findings:
+        order = {s: i for i, s in enumerate(Severity)}
+        findings.sort(key=lambda cf: (order[cf[1].severity], cf[0], cf[1].subject))
+        print()
+        print(table([{"severity": f.severity.value, "cluster": name, "subject": f.subject, "finding": f.message,
+                      "fix": f.fix} for name, f in findings], ["severity", "cluster", "subject", "finding", "fix"]))
+    for error in result.errors:
+        print(f"error: {error}", file=sys.stderr)
+    print(f"\nreport: {result.blob_name} ({result.finding_count} finding(s), audit {result.audit_id})")
+
+
+@command
+def _register(sub: Any) -> None:
+    p = sub.add_parser("audit", help="check every tagged cluster for drift; optionally repair what is safe",
+                       description="Audit every tagged cluster: is each node protected in one group, is the policy "
+                                   "crash-consistent, is replication healthy, is the RPO under the threshold, was "
+                                   "there a recent test failover, do the recovery plan, DR load balancer, pool "
+                                   "mappings, witness and cache accounts hold? Progress goes to stderr.",
+                       epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--json", action="store_true", help="print the report (schema audit-report.v1) instead of tables")
+    p.add_argument("--repair", action=argparse.BooleanOptionalAction, default=None,
+                   help="apply the safe repairs (enroll unprotected nodes into the group, restore pool mappings, "
+                        "create a missing recovery plan or DR load balancer); default: the AUDIT_REPAIR setting. "
+                        "Never disables or deletes.")
+    p.set_defaults(func=cmd_audit)
+
+
+__all__ = ["EXIT_CRITICAL", "EXIT_FAILED", "Report", "run_audit", "run_scheduled"]

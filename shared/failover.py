@@ -1,0 +1,426 @@
+"""Failover: after Site Recovery fails a cluster over, make it answer on its DR IP without a human.
+
+One service, four entry points: ``handle_trigger`` (the Event Grid trigger: ``ResourceActionSuccess``
+for a failover action on a recovery plan or a protected item), ``handle`` (one decoded or raw event;
+the CLI's ``handle-event`` routes action events here), ``handle_runbook`` (the recovery plan's
+post-action runbook POSTing its RecoveryPlanContext) and ``reassign_cluster`` (the CLI's ``reassign-ip``).
+
+Every signal is a hint, never proof. The service maps it to a cluster (the recovery plan
+``asr-s2d-<cluster>``, or the item's multi-VM group), locks the cluster, re-reads Site Recovery (plan,
+items, job), then the recovered VMs, NICs, subnet and load balancer and its own per-cluster record,
+plans with ``shared.readdress`` and applies: load balancer writes through the network gateway, then the
+shipped ``set_cluster_ip.ps1`` through Run Command on one recovered node, values only in ``parameters``.
+Every run ends in an outcome record (and a topic event when one is configured).
+
+It must not enroll, disable or fail anything over, and it deletes nothing but its own test-failover
+load balancer (tagged ``managed-by=asr-s2d``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import hashlib
+import importlib.resources
+import json
+import logging
+import sys
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from shared import events, ids, tags
+from shared import failover_signals as signals
+from shared import readdress as rd
+from shared.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, command, progress, table
+from shared.errors import PermanentError, RejectedInput, TransientError
+from shared.failover_signals import FailoverSignal, Scenario
+from shared.findings import Finding, Severity
+from shared.inventory import AsrJob, ProtectedItem, RecoveryPlan
+from shared.outcomes import Outcome, now_iso
+from shared.replication import LB_FRONTEND, LB_POOL, LB_PROBE, LB_RULE, ReplicationSpec, plan_name
+from shared.runtime import Runtime, default_runtime
+from shared.state import ClusterLock
+
+log = logging.getLogger(__name__)
+
+PLAN_PREFIX = "asr-s2d-"
+SCRIPT = "set_cluster_ip.ps1"
+NOTES = {False: "readdress", True: "readdress-test"}  # per-cluster record of the last re-addressing, by kind
+# HTTP status for the runbook: 503 and 500 make it retry (the job may finish, the guest may settle).
+RUNBOOK_STATUS = {"rejected": 400, "not-yet": 503, "failed": 500}
+
+
+@functools.lru_cache(maxsize=1)
+def set_cluster_ip_script() -> tuple[str, ...]:
+    """The shipped script, line by line, exactly as in the file (Run Command takes an array of lines)."""
+    text = importlib.resources.files("shared.scripts").joinpath(SCRIPT).read_text(encoding="ascii")
+    return tuple(text.splitlines())
+
+
+# -- entry points ---------------------------------------------------------------------------------
+
+def handle_trigger(event: Any) -> Outcome:
+    """The Event Grid trigger's entry point; transient errors propagate so Event Grid redelivers."""
+    return handle(event, default_runtime())
+
+
+def handle(raw: Any, rt: Runtime) -> Outcome:
+    """One event (an ``azure.functions`` event or a JSON object) -> one recorded outcome."""
+    try:
+        event = events.from_dict(raw) if isinstance(raw, dict) else events.from_trigger(raw)
+    except RejectedInput as err:
+        return rt.record(Outcome(events.event_id_of(raw), "rejected", f"malformed event: {err}"))
+    reason = _irrelevant(event, rt)
+    signal = signals.from_event(event, vault_id=rt.settings.vault_id) if reason is None else reason
+    if isinstance(signal, str):
+        return rt.record(Outcome(event.id, "ignored", signal, correlation_id=event.correlation_id))
+    return readdress_for(signal, rt)
+
+
+def handle_runbook(body: bytes, *, rt: Runtime | None = None) -> tuple[int, dict[str, Any]]:
+    """The HTTP trigger's entry point: RecoveryPlanContext JSON in, (HTTP status, JSON body) out.
+
+    400: the context (or a tag) was rejected, do not retry. 503: not yet / transient, retry. 500: the
+    in-guest step failed, retry. 200: done, unchanged or ignored (with the reason).
+    """
+    runtime = rt or default_runtime()
+    try:
+        signal = signals.parse_recovery_plan_context(body)
+    except RejectedInput as err:
+        digest = hashlib.sha256(body[: signals.MAX_CONTEXT_BYTES * 2]).hexdigest()[:24]
+        outcome = runtime.record(Outcome(f"runbook-{digest}", "rejected", f"bad RecoveryPlanContext: {err}",
+                                         trigger="runbook"))
+        return 400, _response(outcome)
+    if signal.direction != "PrimaryToSecondary":
+        outcome = runtime.record(Outcome(signal.id, "ignored", f"failover direction {signal.direction} (failback): the "
+                                         "source region's load balancer and cluster IP apply again", trigger="runbook",
+                                         details={"plan": signal.plan_name}))
+        return 200, _response(outcome)
+    try:
+        outcome = readdress_for(signal, runtime)
+    except TransientError as err:
+        return 503, {"outcome": "failed", "reason": f"will retry: {err}", "cluster": None, "writes": 0}
+    return RUNBOOK_STATUS.get(outcome.kind, 200), _response(outcome)
+
+
+def reassign_cluster(cluster_name: str, rt: Runtime, *, test: bool = False, trigger: str = "cli") -> Outcome:
+    """The CLI's ``reassign-ip`` (and the audit's backstop, ``trigger="audit"``): the same checks and steps
+    as a signal for the cluster's recovery plan. Safe to repeat: a re-addressed cluster gets no write."""
+    name = tags.cluster_name(cluster_name, "reassign-ip")
+    signal = FailoverSignal(id=f"{trigger}-{uuid.uuid4().hex[:12]}", source=trigger,
+                            scenario=Scenario.TEST if test else Scenario.FAILOVER, plan_name=plan_name(name))
+    return readdress_for(signal, rt)
+
+
+def _response(outcome: Outcome) -> dict[str, Any]:
+    body = outcome.line()
+    body["details"] = {k: v for k, v in outcome.details.items() if k in ("ip", "probe_port", "load_balancer", "status",
+                                                                         "scenario", "node")}
+    return body
+
+
+def _irrelevant(event: events.ArmEvent, rt: Runtime) -> str | None:
+    s = rt.settings
+    if event.event_type != signals.ACTION_EVENT:
+        return f"event type {event.event_type} is not a resource action"
+    if not s.allows_subscription(event.subscription_id):
+        return f"subscription {event.subscription_id} is not in ALLOWED_SUBSCRIPTION_IDS"
+    if s.app_principal_id and event.caller_object_id.lower() == s.app_principal_id.lower():
+        return "caused by asr-s2d's own identity"
+    return None
+
+
+# -- the service ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Target:
+    cluster: str
+    plan_name: str
+    key: str  # the cluster's lock and record key, as enrollment names it: <source subscription>/<name>
+
+
+def readdress_for(signal: FailoverSignal, rt: Runtime) -> Outcome:
+    """Map the signal to its cluster, lock it, re-read, plan, apply, record."""
+    base = Outcome(event_id=signal.id, kind="unchanged", reason="", trigger=signal.source,
+                   correlation_id=signal.correlation_id, dry_run=rt.settings.dry_run,
+                   details={"scenario": signal.scenario.value, "signal": signal.describe()})
+    try:
+        target = _resolve(signal, rt)
+    except TransientError as err:
+        rt.record(replace(base, kind="failed", reason=f"will retry: {err}"))
+        raise
+    except PermanentError as err:
+        return rt.record(replace(base, kind="failed", reason=str(err)))
+    if isinstance(target, str):
+        return rt.record(replace(base, kind="ignored", reason=target))
+    base = replace(base, cluster=target.cluster, cluster_key=target.key)
+    log.info("%s -> cluster %s (plan %s) correlation=%s", signal.describe(), target.cluster, target.plan_name,
+             signal.correlation_id)
+    with rt.lock(target.key) as lock:
+        try:
+            return _run(signal, target, rt, lock, base)
+        except RejectedInput as err:
+            return rt.record(replace(base, kind="rejected", reason=str(err)))
+        except TransientError as err:
+            rt.record(replace(base, kind="failed", reason=f"will retry: {err}"))
+            raise
+        except PermanentError as err:
+            return rt.record(replace(base, kind="failed", reason=str(err)))
+
+
+def _resolve(signal: FailoverSignal, rt: Runtime) -> _Target | str:
+    """The cluster a signal is about, or why it is none of asr-s2d's business."""
+    if signal.plan_name is not None:
+        name = signal.plan_name
+        if not name.lower().startswith(PLAN_PREFIX):
+            return f"recovery plan {name} is not one asr-s2d manages (its plans are named {PLAN_PREFIX}<cluster>)"
+        cluster = name[len(PLAN_PREFIX):]
+        if not tags.CLUSTER_NAME.match(cluster):
+            return f"recovery plan {name} does not name a cluster asr-s2d could have enrolled"
+        items = [i for i in rt.asr.list_items() if (i.group_name or "").lower() == cluster.lower()]
+        if not items:
+            plan = rt.asr.get_plan(name)
+            if plan is None:
+                return f"recovery plan {name} does not exist in vault {ids.name_of(rt.settings.vault_id)}"
+            wanted = {ids.key(i) for i in plan.item_ids}
+            items = [i for i in rt.asr.list_items() if ids.key(i.id) in wanted]
+    else:
+        item = rt.asr.get_item(signal.item_id or "")
+        if item is None:
+            return f"protected item {ids.name_of(signal.item_id or '')} no longer exists"
+        if not item.group_name or not tags.CLUSTER_NAME.match(item.group_name):
+            return f"protected item {item.name} is in no multi-VM group asr-s2d could have named after a cluster"
+        cluster, name, items = item.group_name, plan_name(item.group_name), [item]
+    if not items:
+        return f"recovery plan {name} holds no protected item"
+    return _Target(cluster=cluster, plan_name=name, key=f"{ids.subscription_of(items[0].vm_id).lower()}/{cluster.lower()}")
+
+
+def _spec(rt: Runtime, cluster: str, *, test: bool) -> rd.ReaddressSpec:
+    s = rt.settings
+    return rd.ReaddressSpec(target_region=s.target_region, vnet_id=s.test_vnet_id if test else s.recovery_vnet_id,
+                            lb_id=ReplicationSpec.from_settings(s).load_balancer_id(cluster, test=test))
+
+
+def _run(signal: FailoverSignal, target: _Target, rt: Runtime, lock: ClusterLock, base: Outcome) -> Outcome:
+    test = signal.scenario.is_test
+    spec = _spec(rt, target.cluster, test=test)
+    view = _observe_asr(signal, target, rt)
+    early = rd.asr_verdict(view)
+    if early is None:
+        view = _observe_network(view, target, rt, spec)
+    plan = early or rd.plan_readdress(view, spec)
+    details = {**base.details, "identity": plan.identity, "plan": target.plan_name,
+               "job": view.job.name if view.job else None, "load_balancer": ids.name_of(spec.lb_id)}
+    base = replace(base, findings=plan.findings, plan=tuple(plan.describe()), details=details)
+    log.info("cluster %s %s: %s %s", target.cluster, signal.scenario.value, plan.verdict.value,
+             plan.reason or plan.describe())
+    if plan.verdict is rd.Verdict.NOT_YET:
+        return rt.record(replace(base, kind="not-yet", reason=plan.reason))
+    if plan.verdict is rd.Verdict.IGNORED:
+        return rt.record(replace(base, kind="ignored", reason=plan.reason))
+    if plan.verdict is rd.Verdict.OVER:
+        return rt.record(replace(base, kind="unchanged", reason=plan.reason))
+    applied = _apply(plan, rt, lock, correlation=signal.correlation_id)
+    if signal.scenario is Scenario.CLEANUP:
+        return _cleanup_outcome(plan, applied, rt, target, base, spec)
+    return _readdress_outcome(plan, applied, rt, target, base, test=test, note=view.note)
+
+
+def _observe_asr(signal: FailoverSignal, target: _Target, rt: Runtime) -> rd.FailoverView:
+    plan = rt.asr.get_plan(target.plan_name)
+    wanted = {ids.key(i) for i in plan.item_ids} if plan is not None else set()
+    items = tuple(i for i in rt.asr.list_items()
+                  if ids.key(i.id) in wanted or (i.group_name or "").lower() == target.cluster.lower())
+    job = _find_job(rt, signal.scenario, plan, items)
+    note = rt.records.cluster_note(target.key, NOTES[signal.scenario.is_test])
+    return rd.FailoverView(cluster=target.cluster, scenario=signal.scenario, source=signal.source, plan=plan,
+                           items=items, job=job, note=note if isinstance(note, dict) else None)
+
+
+def _find_job(rt: Runtime, scenario: Scenario, plan: RecoveryPlan | None,
+              items: tuple[ProtectedItem, ...]) -> AsrJob | None:
+    """The newest job of the scenario on the plan or its items. The plan (or, during a test failover, an
+    item) names its current job: one GET; otherwise one paged list of the vault's jobs."""
+    wanted = scenario.job_scenarios
+    named = [j for j in dict.fromkeys([plan.current_job_id if plan else None, *(i.current_job_id for i in items)]) if j]
+    for job_id in named:
+        job = rt.asr.get_job(job_id)
+        if job is not None and job.scenario in wanted:
+            return job
+    item_ids = {ids.key(i.id) for i in items}
+    item_names = {i.name.lower() for i in items}
+
+    def about(job: AsrJob) -> bool:
+        if plan is not None and (ids.same(job.affected.get("RecoveryPlanId"), plan.id) or (
+                job.target_type == "RecoveryPlan" and job.target_name.lower() == plan.name.lower())):
+            return True
+        return ids.key(job.affected.get("ProtectedItemId") or "") in item_ids or job.target_id.lower() in item_names
+
+    found = [j for j in rt.asr.list_jobs() if j.scenario in wanted and about(j)]
+    return max(found, key=lambda j: j.start_time or "", default=None)
+
+
+def _observe_network(view: rd.FailoverView, target: _Target, rt: Runtime, spec: rd.ReaddressSpec) -> rd.FailoverView:
+    lb = rt.network.get_load_balancer(spec.lb_id)
+    if view.scenario is Scenario.CLEANUP:
+        return replace(view, load_balancer=lb)
+    test = view.scenario is Scenario.TEST
+    nodes = []
+    for item in view.items:
+        vm_id = item.test_vm_id if test else item.recovery_vm_id
+        vm = rt.compute.get_vm(vm_id) if vm_id else None
+        nic = rt.network.get_nic(vm.primary_nic_id) if vm is not None and vm.primary_nic_id else None
+        nodes.append(rd.RecoveredNode(item=item, vm=vm, nic=nic))
+    first = next((n.nic for n in nodes if n.nic is not None), None)
+    subnet = (rt.network.get_subnet(first.subnet_id.split("/subnets/")[0], ids.name_of(first.subnet_id))
+              if first is not None and "/subnets/" in first.subnet_id else None)
+    dr_lb = dr_subnet = None
+    if test and first is not None:
+        s = rt.settings
+        dr_lb = rt.network.get_load_balancer(ReplicationSpec.from_settings(s).load_balancer_id(target.cluster))
+        dr_subnet = rt.network.get_subnet(s.recovery_vnet_id, s.recovery_subnet_name or ids.name_of(first.subnet_id))
+    return replace(view, nodes=tuple(nodes), subnet=subnet, load_balancer=lb, dr_load_balancer=dr_lb,
+                   dr_subnet=dr_subnet)
+
+
+# -- applying -------------------------------------------------------------------------------------
+
+@dataclass
+class _Applied:
+    ip: str | None
+    writes: int = 0
+    lb_writes: int = 0
+    guest: dict[str, Any] | None = None
+    node: str | None = None
+    done: list[str] = field(default_factory=list)
+
+
+def _apply(plan: rd.Readdress, rt: Runtime, lock: ClusterLock, *, correlation: str) -> _Applied:
+    """Apply the plan's actions in order; log each before writing, check the lease before each write."""
+    applied = _Applied(ip=plan.ip)
+    dry = rt.settings.dry_run
+    for action in plan.actions:
+        log.info("cluster %s correlation=%s%s: %s", plan.cluster, correlation, " (dry run)" if dry else "",
+                 action.describe())
+        if dry:
+            continue
+        lock.check()
+        if isinstance(action, rd.StageLoadBalancer):
+            lb = rt.network.put_internal_load_balancer(
+                action.id, location=action.location, subnet_id=action.subnet_id, frontend_ip=action.frontend_ip,
+                probe_port=action.probe_port, tags=action.tags(), names=(LB_FRONTEND, LB_POOL, LB_PROBE, LB_RULE))
+            applied.ip = lb.frontend_ip
+            applied.writes += 1
+            applied.lb_writes += 1
+        elif isinstance(action, rd.JoinPool):
+            if rt.network.add_nic_to_pool(action.nic_id, action.pool_id):
+                applied.writes += 1
+                applied.lb_writes += 1
+        elif isinstance(action, rd.SetClusterIp):
+            ip = action.ip or applied.ip
+            if ip is None:
+                raise PermanentError(f"load balancer of cluster {plan.cluster} has no frontend address to move to")
+            # Validated again here: a frontend read back from Azure goes through the same checks as a tag.
+            parameters = rd.script_parameters(ip=ip, probe_port=action.probe_port, subnet_prefix=action.subnet_prefix)
+            result = rt.compute.run_command(action.vm_id, list(set_cluster_ip_script()), parameters)
+            applied.writes += 1
+            applied.ip, applied.node = ip, action.vm_name
+            applied.guest = rd.parse_script_result(result.stdout)
+            if not result.succeeded and applied.guest.get("status") != "failed":
+                applied.guest = {"status": "failed", "reason": f"Run Command failed: {result.stderr[-300:]}"}
+            log.info("cluster %s set_cluster_ip on %s: %s", plan.cluster, action.vm_name, applied.guest.get("status"))
+        elif isinstance(action, rd.RemoveTestLoadBalancer) and rt.network.delete_load_balancer(action.id):
+            applied.writes += 1
+        applied.done.append(action.describe())
+    return applied
+
+
+def _readdress_outcome(plan: rd.Readdress, applied: _Applied, rt: Runtime, target: _Target, base: Outcome, *,
+                       test: bool, note: Mapping[str, Any] | None) -> Outcome:
+    guest = applied.guest
+    status = guest.get("status") if guest else None
+    recorded = str((note or {}).get("status")) if plan.guest_done else None
+    ip, port = applied.ip or plan.ip, plan.probe_port
+    details = {**base.details, "ip": ip, "probe_port": port, "subnet_prefix": plan.subnet_prefix,
+               "node": applied.node or (note or {}).get("node"), "status": status or recorded, "guest": guest,
+               "lb_writes": applied.lb_writes}
+    out = replace(base, writes=applied.writes, details=details)
+    where = "test IP" if test else "DR IP"
+    if rt.settings.dry_run:
+        return rt.record(replace(out, kind="unchanged" if not plan.actions else "waiting",
+                                 reason=f"dry run: {len(plan.actions)} action(s) planned, none written"))
+    if guest is not None:
+        rt.records.set_cluster_note(target.key, NOTES[test], {
+            "identity": plan.identity, "status": status, "ip": ip, "probe_port": port, "node": applied.node,
+            "load_balancer": details["load_balancer"], "at": now_iso(), "event_id": base.event_id})
+    if status == "failed":
+        return rt.record(replace(out, kind="failed", reason=f"in-guest change on {applied.node} failed: "
+                                 f"{str((guest or {}).get('reason'))[:500]}"))
+    if status == "no-ip-resource":
+        finding = Finding("no-ip-resource", Severity.INFO, target.cluster,
+                          f"cluster {target.cluster} has no IP Address resource to move: its access points are "
+                          "distributed network names", "nothing to do: clients reach it through the node addresses")
+        return rt.record(replace(out, kind="changed" if applied.lb_writes else "unchanged",
+                                 reason=f"cluster {target.cluster}: no IP resource (distributed network name); the "
+                                        "guest was left as it is", findings=(*out.findings, finding)))
+    if status == "changed" or applied.lb_writes:
+        return rt.record(replace(out, kind="reassigned", reason=f"cluster {target.cluster} answers on its {where} {ip} "
+                                 f"(probe {port}): {applied.lb_writes} load balancer write(s), guest "
+                                 f"{status or 'already done'}"))
+    if status == "unchanged":
+        return rt.record(replace(out, kind="unchanged", reason=f"cluster {target.cluster} already answers on its "
+                                 f"{where} {ip} (probe {port})"))
+    return rt.record(replace(out, kind="unchanged", reason=f"cluster {target.cluster} was already re-addressed for "
+                             f"this failover ({plan.identity}): {where} {ip}, probe {port}, guest {recorded}"))
+
+
+def _cleanup_outcome(plan: rd.Readdress, applied: _Applied, rt: Runtime, target: _Target, base: Outcome,
+                     spec: rd.ReaddressSpec) -> Outcome:
+    out = replace(base, writes=applied.writes)
+    if rt.settings.dry_run:
+        return rt.record(replace(out, kind="unchanged" if not plan.actions else "waiting",
+                                 reason=f"dry run: {len(plan.actions)} action(s) planned, none written"))
+    if applied.writes:
+        rt.records.set_cluster_note(target.key, NOTES[True], {"identity": plan.identity, "status": "cleaned",
+                                                              "at": now_iso(), "event_id": base.event_id})
+        return rt.record(replace(out, kind="changed", reason=f"test failover of {target.cluster} cleaned up: removed "
+                                 f"test load balancer {ids.name_of(spec.lb_id)}"))
+    return rt.record(replace(out, kind="unchanged", reason=f"test failover of {target.cluster} cleaned up: no test "
+                             "load balancer of asr-s2d's to remove"))
+
+
+# -- CLI ------------------------------------------------------------------------------------------
+
+@command
+def _register_cli(sub: Any) -> None:
+    p = sub.add_parser("reassign-ip", help="after a failover (or with --test, a test failover) of CLUSTER, put its "
+                                           "cluster IP on the DR (test) load balancer and in the guest")
+    p.add_argument("cluster")
+    p.add_argument("--test", action="store_true", help="the test failover's network and load balancer")
+    p.add_argument("--json", action="store_true", help="one JSON object (the outcome record) on stdout")
+    p.set_defaults(func=cmd_reassign_ip)
+
+
+def cmd_reassign_ip(args: argparse.Namespace) -> int:
+    rt = default_runtime()
+    progress(f"re-reading Site Recovery, the recovered nodes and the {'test' if args.test else 'DR'} network of "
+             f"cluster {args.cluster}")
+    outcome = reassign_cluster(args.cluster, rt, test=args.test)
+    if args.json:
+        print(json.dumps(outcome.to_json(), indent=1, sort_keys=True))
+    else:
+        d = outcome.details
+        rows = [{"field": k, "value": v} for k, v in (
+            ("cluster", outcome.cluster), ("outcome", outcome.kind), ("reason", outcome.reason),
+            ("cluster IP", d.get("ip")), ("probe port", d.get("probe_port")), ("load balancer", d.get("load_balancer")),
+            ("node", d.get("node")), ("guest", d.get("status")), ("writes", outcome.writes)) if v is not None]
+        print(table(rows, ["field", "value"]))
+        if outcome.plan:
+            print(table([{"#": i + 1, "action": a} for i, a in enumerate(outcome.plan)], ["#", "action"]))
+    if outcome.kind == "rejected":
+        print(f"asr-s2d: {outcome.reason}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_FAILED if outcome.kind == "failed" else EXIT_OK

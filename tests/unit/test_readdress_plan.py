@@ -1,0 +1,362 @@
+"""plan_readdress as a table: what the service observed after a failover in, verdict and actions out (no I/O)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared import readdress as rd
+from shared.errors import RejectedInput
+from shared.failover_signals import Scenario
+from shared.inventory import AsrJob, ItemNic, LoadBalancer, Nic, ProtectedItem, RecoveryPlan, Subnet, Vm, frozen_tags
+from tests.unit.builders import DR_RG, DR_VNET, SUB, VAULT
+
+SCRIPT = Path(__file__).resolve().parents[2] / "shared" / "scripts" / "set_cluster_ip.ps1"
+TEST_VNET = f"{DR_RG}/providers/Microsoft.Network/virtualNetworks/vnet-dr-test"
+DR_SUBNET = Subnet(f"{DR_VNET}/subnets/snet-s2d", "10.20.1.0/24")
+TEST_SUBNET = Subnet(f"{TEST_VNET}/subnets/snet-s2d", "10.30.1.0/24")
+LB_ID = f"{DR_RG}/providers/Microsoft.Network/loadBalancers/lb-asr-s2d-s2dclu01"
+TEST_LB_ID = LB_ID + "-test"
+DR = rd.ReaddressSpec(target_region="northeurope", vnet_id=DR_VNET, lb_id=LB_ID)
+TEST = rd.ReaddressSpec(target_region="northeurope", vnet_id=TEST_VNET, lb_id=TEST_LB_ID)
+PLAN = RecoveryPlan(f"{VAULT}/replicationRecoveryPlans/asr-s2d-s2dclu01", "asr-s2d-s2dclu01", ("i1", "i2"), "f1", "f2")
+TAGS = {"asr-s2d": "true", "asr-s2d-cluster": "s2dclu01"}
+
+
+def job(scenario: str = "UnplannedFailover", state: str = "Succeeded", name: str = "job-1") -> AsrJob:
+    return AsrJob(id=f"{VAULT}/replicationJobs/{name}", name=name, scenario=scenario, state=state, target_id="g",
+                  target_name="asr-s2d-s2dclu01", target_type="RecoveryPlan")
+
+
+def item(n: int, *, state: str = "UnplannedFailoverCommitPendingStatesBegin", test_state: str = "None") -> ProtectedItem:
+    return ProtectedItem(
+        id=f"{VAULT}/replicationFabrics/f/replicationProtectionContainers/c/replicationProtectedItems/i{n}",
+        name=f"i{n}", vm_id=f"/subscriptions/{SUB}/resourceGroups/rg-s2d-prod/providers/Microsoft.Compute/"
+        f"virtualMachines/s2d-node{n}", group_name="s2dclu01", group_id="g", protection_state=state,
+        replication_health="Normal", active_location="Recovery", policy_id="p", rpo_seconds=30,
+        test_failover_state=test_state, last_test_failover=None,
+        nics=(ItemNic("nic", "ipconfig1", (), (), None),), cache_account_ids=(), recovery_vm_name=f"s2d-node{n}",
+        last_failover="2025-01-01T00:00:00Z")
+
+
+def node(n: int, *, subnet: Subnet = DR_SUBNET, pools: tuple[str, ...] = (f"{LB_ID}/backendAddressPools/be-nodes",),
+         tags: dict[str, str] | None = None, location: str = "northeurope", power: str = "running",
+         suffix: str = "", ip: str | None = None, scenario_item: ProtectedItem | None = None) -> rd.RecoveredNode:
+    vm_id = f"{DR_RG}/providers/Microsoft.Compute/virtualMachines/s2d-node{n}{suffix}"
+    nic_id = f"{DR_RG}/providers/Microsoft.Network/networkInterfaces/s2d-node{n}-nic{suffix}"
+    vm = Vm(id=vm_id, name=f"s2d-node{n}{suffix}", location=location, tags=frozen_tags(tags or TAGS),
+            nic_ids=(nic_id,), disks=(), power_state=power)
+    nic = Nic(id=nic_id, location=location, ip_config_name="ipconfig1", subnet_id=subnet.id,
+              private_ip=ip or f"{subnet.prefix.rsplit('.', 1)[0]}.{3 + n}", pool_ids=pools, vm_id=vm_id)
+    return rd.RecoveredNode(item=scenario_item or item(n), vm=vm, nic=nic)
+
+
+def lb(lb_id: str = LB_ID, *, ip: str = "10.20.1.10", subnet: Subnet = DR_SUBNET, port: int = 59999, ha: bool = True,
+       members: tuple[str, ...] = (), owner: str | None = "asr-s2d") -> LoadBalancer:
+    return LoadBalancer(id=lb_id, location="northeurope", frontend_ip=ip, frontend_subnet_id=subnet.id,
+                        pool_id=f"{lb_id}/backendAddressPools/be-nodes", pool_nic_ids=members, probe_port=port,
+                        has_ha_ports_rule=ha, tags=frozen_tags({"managed-by": owner} if owner else {}))
+
+
+def view(**changes: Any) -> rd.FailoverView:
+    """Converged after an unplanned failover: ASR attached both NICs to the pre-staged DR pool."""
+    base = rd.FailoverView(cluster="s2dclu01", scenario=Scenario.FAILOVER, source="event", plan=PLAN,
+                           items=(item(1), item(2)), job=job(), nodes=(node(1), node(2)), subnet=DR_SUBNET,
+                           load_balancer=lb())
+    return replace(base, **changes)
+
+
+def drill_view(**changes: Any) -> rd.FailoverView:
+    items = (item(1, state="Protected", test_state="WaitingForCompletion"),
+             item(2, state="Protected", test_state="WaitingForCompletion"))
+    nodes = tuple(node(n, subnet=TEST_SUBNET, pools=(), suffix="-test", scenario_item=items[n - 1]) for n in (1, 2))
+    base = rd.FailoverView(cluster="s2dclu01", scenario=Scenario.TEST, source="event", plan=PLAN, items=items,
+                           job=job("TestFailover"), nodes=nodes, subnet=TEST_SUBNET, load_balancer=None,
+                           dr_load_balancer=lb(), dr_subnet=DR_SUBNET)
+    return replace(base, **changes)
+
+
+def kinds(plan: rd.Readdress) -> list[str]:
+    return [type(a).__name__ for a in plan.actions]
+
+
+def guest_step(plan: rd.Readdress) -> rd.SetClusterIp:
+    steps = [a for a in plan.actions if isinstance(a, rd.SetClusterIp)]
+    assert len(steps) == 1
+    return steps[0]
+
+
+# -- the failover is there: what gets written -------------------------------------------------------
+
+def test_asr_attached_the_nics_so_only_the_guest_step_remains() -> None:
+    plan = rd.plan_readdress(view(), DR)
+    assert plan.verdict is rd.Verdict.PROCEED and kinds(plan) == ["SetClusterIp"]
+    step = guest_step(plan)
+    assert (step.vm_name, step.ip, step.probe_port, step.subnet_prefix) == ("s2d-node1", "10.20.1.10", 59999,
+                                                                            "10.20.1.0/24")
+
+
+def test_recorded_guest_step_for_the_same_failover_means_nothing_to_do() -> None:
+    first = rd.plan_readdress(view(), DR)
+    note = {"identity": first.identity, "status": "changed", "ip": "10.20.1.10", "probe_port": 59999}
+    plan = rd.plan_readdress(view(note=note), DR)
+    assert plan.verdict is rd.Verdict.PROCEED and plan.actions == () and plan.guest_done
+
+
+@pytest.mark.parametrize("note", [
+    {"identity": "asr-s2d-s2dclu01|failover|an-older-job", "status": "changed", "ip": "10.20.1.10", "probe_port": 59999},
+    {"status": "failed", "ip": "10.20.1.10", "probe_port": 59999},
+    {"status": "changed", "ip": "10.20.1.99", "probe_port": 59999},
+])
+def test_a_record_of_another_failover_or_a_failed_run_repeats_the_guest_step(note: dict[str, Any]) -> None:
+    identity = rd.plan_readdress(view(), DR).identity
+    note = {"identity": identity, **note}
+    assert kinds(rd.plan_readdress(view(note=note), DR)) == ["SetClusterIp"]
+
+
+def test_nics_outside_the_pool_are_joined() -> None:
+    plan = rd.plan_readdress(view(nodes=(node(1, pools=()), node(2, pools=()))), DR)
+    assert kinds(plan) == ["JoinPool", "JoinPool", "SetClusterIp"]
+    assert {a.pool_id for a in plan.actions if isinstance(a, rd.JoinPool)} == {DR.pool_id}
+
+
+def test_missing_dr_load_balancer_is_staged_on_the_first_free_address() -> None:
+    plan = rd.plan_readdress(view(load_balancer=None, nodes=(node(1, pools=()), node(2, pools=()))), DR)
+    assert kinds(plan) == ["StageLoadBalancer", "JoinPool", "JoinPool", "SetClusterIp"]
+    stage = plan.actions[0]
+    assert isinstance(stage, rd.StageLoadBalancer)
+    assert (stage.frontend_ip, stage.subnet_id, stage.probe_port, stage.test) == (None, DR_SUBNET.id, 59999, False)
+    assert stage.tags() == {"asr-s2d-cluster": "s2dclu01", "managed-by": "asr-s2d"}
+    assert guest_step(plan).ip is None  # the frontend the write returns
+
+
+@pytest.mark.parametrize(("lb_changes", "why"), [
+    ({"ha": False}, "no HA-ports rule"),
+    ({"port": 12345}, "another probe port"),
+    ({"subnet": TEST_SUBNET}, "frontend in another subnet"),
+])
+def test_a_load_balancer_that_is_not_right_is_restaged(lb_changes: dict[str, Any], why: str) -> None:
+    plan = rd.plan_readdress(view(load_balancer=lb(**lb_changes)), DR)
+    assert kinds(plan)[0] == "StageLoadBalancer", why
+
+
+def test_dr_ip_tag_wins_over_the_staged_frontend() -> None:
+    tagged = {**TAGS, "asr-s2d-dr-ip": "10.20.1.50", "asr-s2d-probe-port": "60001"}
+    plan = rd.plan_readdress(view(nodes=(node(1, tags=tagged), node(2, tags=tagged))), DR)
+    assert kinds(plan) == ["StageLoadBalancer", "SetClusterIp"]
+    stage = plan.actions[0]
+    assert isinstance(stage, rd.StageLoadBalancer) and (stage.frontend_ip, stage.probe_port) == ("10.20.1.50", 60001)
+    assert (guest_step(plan).ip, guest_step(plan).probe_port) == ("10.20.1.50", 60001)
+
+
+def test_the_guest_step_runs_on_the_first_running_node() -> None:
+    plan = rd.plan_readdress(view(nodes=(node(1, power="stopped"), node(2))), DR)
+    assert guest_step(plan).vm_name == "s2d-node2"
+    stopped = rd.plan_readdress(view(nodes=(node(1, power="stopped"), node(2, power="deallocated"))), DR)
+    assert stopped.verdict is rd.Verdict.NOT_YET and stopped.actions == ()
+
+
+def test_commit_and_failover_signals_are_the_same_failover() -> None:
+    assert rd.plan_readdress(view(scenario=Scenario.COMMIT), DR).identity == rd.plan_readdress(view(), DR).identity
+    assert rd.plan_readdress(view(job=job(name="job-2")), DR).identity != rd.plan_readdress(view(), DR).identity
+
+
+# -- never trust the signal -----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("changes", "verdict", "reason"), [
+    ({"job": job(state="InProgress")}, rd.Verdict.NOT_YET, "is InProgress"),
+    ({"job": job(state="Failed")}, rd.Verdict.NOT_YET, "ended Failed"),
+    ({"items": (item(1), item(2, state="Protected"))}, rd.Verdict.NOT_YET, "1 of 2 node(s) failed over"),
+    ({"items": (item(1, state="Protected"), item(2, state="Protected"))}, rd.Verdict.OVER, "no node is failed over"),
+    ({"items": ()}, rd.Verdict.IGNORED, "no protected items"),
+    ({"nodes": (node(1),)}, rd.Verdict.NOT_YET, "not found yet"),
+    ({"nodes": (node(1), replace(node(2), vm=None))}, rd.Verdict.NOT_YET, "not found yet"),
+    ({"nodes": (node(1), replace(node(2), nic=None))}, rd.Verdict.NOT_YET, "have no NIC yet"),
+    ({"nodes": (node(1, location="westeurope"), node(2, location="westeurope"))}, rd.Verdict.IGNORED, "failback"),
+    ({"subnet": None}, rd.Verdict.NOT_YET, "not readable"),
+])
+def test_nothing_is_planned_until_every_node_is_really_there(changes: dict[str, Any], verdict: rd.Verdict,
+                                                             reason: str) -> None:
+    plan = rd.plan_readdress(view(**changes), DR)
+    assert plan.verdict is verdict and reason in plan.reason and plan.actions == ()
+
+
+def test_the_runbook_runs_inside_the_plan_job_so_a_running_job_with_every_node_failed_over_proceeds() -> None:
+    running = job(state="InProgress")
+    assert rd.plan_readdress(view(job=running, source="runbook"), DR).verdict is rd.Verdict.PROCEED
+    partly = view(job=running, source="runbook", items=(item(1), item(2, state="Protected")))
+    assert rd.plan_readdress(partly, DR).verdict is rd.Verdict.NOT_YET
+    # Mid-job, an item may still show its old state while ASR already reports its recovered VM.
+    booted = replace(item(2, state="Protected"), recovery_vm_id=node(2).vm.id if node(2).vm else None)
+    assert rd.plan_readdress(view(job=running, source="runbook", items=(item(1), booted)), DR).verdict \
+        is rd.Verdict.PROCEED
+    assert rd.plan_readdress(view(job=running, items=(item(1), booted)), DR).verdict is rd.Verdict.NOT_YET
+
+
+def test_without_a_job_the_items_decide_and_the_failover_time_is_the_identity() -> None:
+    plan = rd.plan_readdress(view(job=None), DR)
+    assert plan.verdict is rd.Verdict.PROCEED and plan.identity == "asr-s2d-s2dclu01|failover|2025-01-01T00:00:00Z"
+
+
+# -- untrusted input: rejected before anything is written ------------------------------------------
+
+HOSTILE = [
+    ("asr-s2d-dr-ip", "10.0.0.5; Remove-Item C:\\ -Recurse"),
+    ("asr-s2d-dr-ip", "$(Invoke-WebRequest http://x)"),
+    ("asr-s2d-dr-ip", "`whoami`"),
+    ("asr-s2d-dr-ip", "10.20.1.5`n"),
+    ("asr-s2d-dr-ip", "fd00::5"),
+    ("asr-s2d-dr-ip", "10.99.0.5"),  # a well-formed address outside the DR subnet
+    ("asr-s2d-dr-ip", "10.20.1.0"),  # reserved by Azure
+    ("asr-s2d-dr-ip", "10.20.1.255"),
+    ("asr-s2d-dr-ip", "10.20.1.4"),  # node1's NIC
+    ("asr-s2d-probe-port", "70000"),
+    ("asr-s2d-probe-port", "0"),
+    ("asr-s2d-probe-port", "59999; shutdown"),
+]
+
+
+@pytest.mark.parametrize(("tag", "value"), HOSTILE)
+def test_hostile_tags_are_rejected(tag: str, value: str) -> None:
+    bad = {**TAGS, tag: value}
+    with pytest.raises(RejectedInput):
+        rd.plan_readdress(view(nodes=(node(1, tags=bad), node(2, tags=bad))), DR)
+
+
+def test_nodes_that_disagree_on_the_dr_ip_are_rejected() -> None:
+    with pytest.raises(RejectedInput, match="disagree"):
+        rd.plan_readdress(view(nodes=(node(1, tags={**TAGS, "asr-s2d-dr-ip": "10.20.1.50"}), node(2))), DR)
+
+
+def test_nics_in_two_subnets_or_in_another_vnet_are_rejected() -> None:
+    other = Subnet(f"{DR_VNET}/subnets/snet-other", "10.20.2.0/24")
+    with pytest.raises(RejectedInput, match="2 subnets"):
+        rd.plan_readdress(view(nodes=(node(1), node(2, subnet=other))), DR)
+    with pytest.raises(RejectedInput, match="vnet-dr-test"):
+        rd.plan_readdress(view(nodes=(node(1, subnet=TEST_SUBNET), node(2, subnet=TEST_SUBNET)), subnet=TEST_SUBNET), DR)
+
+
+# -- test failover and cleanup --------------------------------------------------------------------
+
+def test_test_failover_gets_its_own_load_balancer_on_the_dr_address_host_part() -> None:
+    plan = rd.plan_readdress(drill_view(), TEST)
+    assert kinds(plan) == ["StageLoadBalancer", "JoinPool", "JoinPool", "SetClusterIp"]
+    stage = plan.actions[0]
+    assert isinstance(stage, rd.StageLoadBalancer)
+    assert (stage.id, stage.frontend_ip, stage.subnet_id, stage.test) == (TEST_LB_ID, "10.30.1.10", TEST_SUBNET.id, True)
+    assert stage.tags()["asr-s2d-purpose"] == "test-failover"
+    assert all(a.pool_id == TEST.pool_id for a in plan.actions if isinstance(a, rd.JoinPool))
+    assert (guest_step(plan).ip, guest_step(plan).vm_name) == ("10.30.1.10", "s2d-node1-test")
+    assert not any(LB_ID + "/" in str(a) or getattr(a, "id", "") == LB_ID for a in plan.actions)
+
+
+def test_test_failover_keeps_an_existing_test_frontend_and_mirrors_the_tag() -> None:
+    existing = lb(TEST_LB_ID, ip="10.30.1.77", subnet=TEST_SUBNET)
+    plan = rd.plan_readdress(drill_view(load_balancer=existing), TEST)
+    assert kinds(plan) == ["JoinPool", "JoinPool", "SetClusterIp"] and guest_step(plan).ip == "10.30.1.77"
+    tagged = {**TAGS, "asr-s2d-dr-ip": "10.20.1.60"}
+    nodes = tuple(replace(n, vm=replace(n.vm, tags=frozen_tags(tagged))) for n in drill_view().nodes if n.vm)
+    assert guest_step(rd.plan_readdress(drill_view(nodes=nodes), TEST)).ip == "10.30.1.60"
+
+
+def test_test_failover_takes_the_first_free_address_when_the_host_part_does_not_fit() -> None:
+    small = Subnet(TEST_SUBNET.id, "10.30.1.0/28")
+    nodes = tuple(replace(n, nic=replace(n.nic, private_ip=f"10.30.1.{3 + i}")) for i, n in
+                  enumerate(drill_view().nodes, start=1) if n.nic)
+    plan = rd.plan_readdress(drill_view(subnet=small, nodes=nodes, dr_load_balancer=lb(ip="10.20.1.20")), TEST)
+    stage = plan.actions[0]
+    assert isinstance(stage, rd.StageLoadBalancer) and stage.frontend_ip is None
+
+
+@pytest.mark.parametrize(("states", "verdict"), [
+    (("None", "None"), rd.Verdict.OVER),
+    (("WaitingForCompletion", "None"), rd.Verdict.NOT_YET),
+    (("MarkedForDeletion", "MarkedForDeletion"), rd.Verdict.OVER),
+])
+def test_a_test_failover_signal_after_cleanup_or_midway_plans_nothing(states: tuple[str, str],
+                                                                     verdict: rd.Verdict) -> None:
+    items = tuple(item(n, state="Protected", test_state=s) for n, s in zip((1, 2), states, strict=True))
+    plan = rd.plan_readdress(drill_view(items=items), TEST)
+    assert plan.verdict is verdict and plan.actions == ()
+
+
+def cleanup_view(**changes: Any) -> rd.FailoverView:
+    base = rd.FailoverView(cluster="s2dclu01", scenario=Scenario.CLEANUP, source="event", plan=PLAN,
+                           items=(item(1, state="Protected"), item(2, state="Protected")),
+                           job=job("TestFailoverCleanup"), load_balancer=lb(TEST_LB_ID, subnet=TEST_SUBNET))
+    return replace(base, **changes)
+
+
+def test_cleanup_removes_only_asr_s2ds_own_empty_test_load_balancer() -> None:
+    plan = rd.plan_readdress(cleanup_view(), TEST)
+    assert plan.actions == (rd.RemoveTestLoadBalancer(TEST_LB_ID),)
+    foreign = rd.plan_readdress(cleanup_view(load_balancer=lb(TEST_LB_ID, owner=None)), TEST)
+    assert foreign.actions == () and [f.code for f in foreign.findings] == ["test-lb-not-ours"]
+    assert rd.plan_readdress(cleanup_view(load_balancer=None), TEST).actions == ()
+    busy = rd.plan_readdress(cleanup_view(load_balancer=lb(TEST_LB_ID, members=("nic",))), TEST)
+    assert busy.verdict is rd.Verdict.NOT_YET and busy.actions == ()
+    waiting = cleanup_view(items=(item(1, state="Protected", test_state="WaitingForCompletion"), item(2)))
+    assert rd.plan_readdress(waiting, TEST).verdict is rd.Verdict.NOT_YET
+
+
+# -- the values that reach the script ---------------------------------------------------------------
+
+def _script_patterns() -> dict[str, str]:
+    text = SCRIPT.read_text()
+    return {m.group(2): m.group(1) for m in re.finditer(r"\[ValidatePattern\('([^']+)'\)\]\s*\[string\]\$(\w+)", text)}
+
+
+def test_python_checks_the_same_patterns_the_script_declares() -> None:
+    assert _script_patterns() == {"IPAddress": rd.IPV4_PATTERN, "SubnetPrefix": rd.PREFIX_PATTERN,
+                                  "IPResourceName": rd.RESOURCE_NAME_PATTERN}
+
+
+@pytest.mark.parametrize(("ip", "port", "prefix", "name", "ok"), [
+    ("10.20.1.10", 59999, "10.20.1.0/24", None, True),
+    ("10.20.1.10", 1, "10.20.1.0/24", "Cluster IP Address", True),
+    ("10.20.1.10", 65536, "10.20.1.0/24", None, False),
+    ("10.20.1.10", 0, "10.20.1.0/24", None, False),
+    ("10.20.1.10", True, "10.20.1.0/24", None, False),
+    ("10.20.2.10", 59999, "10.20.1.0/24", None, False),
+    ("10.20.1.3", 59999, "10.20.1.0/24", None, False),
+    ("010.20.1.10", 59999, "10.20.1.0/24", None, False),
+    ("10.20.1.10 ", 59999, "10.20.1.0/24", None, False),
+    ("10.20.1.10", 59999, "10.20.1.0/33", None, False),
+    ("10.20.1.10", 59999, "10.20.1.0/24; x", None, False),
+    ("10.20.1.10", 59999, "10.20.1.0/24", "IP'; Remove-Item", False),
+    ("10.20.1.10", 59999, "10.20.1.0/24", "$(x)", False),
+])
+def test_script_parameters(ip: str, port: int, prefix: str, name: str | None, ok: bool) -> None:
+    if ok:
+        params = rd.script_parameters(ip=ip, probe_port=port, subnet_prefix=prefix, resource_name=name)
+        assert params["IPAddress"] == ip and params["ProbePort"] == str(port) and params["SubnetPrefix"] == prefix
+    else:
+        with pytest.raises(RejectedInput):
+            rd.script_parameters(ip=ip, probe_port=port, subnet_prefix=prefix, resource_name=name)
+
+
+@pytest.mark.parametrize(("stdout", "status"), [
+    ('moved\n{"status":"changed","resources":[]}\n', "changed"),
+    ('{"status":"no-ip-resource","reason":"dnn"}', "no-ip-resource"),
+    ('{"status":"unchanged"}\n\n  \n', "unchanged"),
+    ("", "failed"),
+    ("Cannot validate argument on parameter 'IPAddress'", "failed"),
+    ('{"status":"weird"}', "failed"),
+    ('["changed"]', "failed"),
+])
+def test_parse_script_result(stdout: str, status: str) -> None:
+    assert rd.parse_script_result(stdout)["status"] == status
+
+
+@pytest.mark.parametrize(("dr_ip", "dr_prefix", "test_prefix", "taken", "expected"), [
+    ("10.20.1.10", "10.20.1.0/24", "10.30.1.0/24", set(), "10.30.1.10"),
+    ("10.20.1.10", "10.20.1.0/24", "10.30.1.0/24", {"10.30.1.10"}, None),
+    ("10.20.1.200", "10.20.1.0/24", "10.30.1.0/25", set(), None),
+    ("10.20.1.15", "10.20.1.0/24", "10.30.1.0/28", set(), None),  # broadcast of the /28
+])
+def test_mirrored_address(dr_ip: str, dr_prefix: str, test_prefix: str, taken: set[str], expected: str | None) -> None:
+    assert rd.mirrored_address(dr_ip, dr_prefix, test_prefix, taken) == expected
