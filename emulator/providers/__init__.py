@@ -9,13 +9,7 @@ if TYPE_CHECKING:
 
 
 def register_all(emulator: Emulator) -> None:
-    import importlib
+    from emulator.providers import compute, network, recoveryservices, resources, storage
 
-    for name in ("resources", "compute", "network", "storage", "recoveryservices"):
-        try:
-            module = importlib.import_module(f"emulator.providers.{name}")
-        except ModuleNotFoundError as err:
-            if err.name != f"emulator.providers.{name}":
-                raise
-            continue
-        module.register(emulator)
+    for provider in (resources, compute, network, storage, recoveryservices):
+        provider.register(emulator)
