@@ -3,7 +3,8 @@ and the in-guest failover cluster model that Run Command scripts act on.
 
 ``state`` holds the rules and the functions other code calls (``create_vm``, ``delete_vm``,
 ``set_power_state``, ``add_disk``, ``add_availability_set``...), ``guest`` the cluster model
-(``add_cluster``, ``clone_for_recovery``), ``runcommand`` the Run Command rules and history,
+(``add_cluster``, ``clone_for_recovery``), ``guest_scripts`` what the in-guest scripts do to it,
+``runcommand`` the Run Command rules and history,
 ``handlers`` the REST surface. Control API: ``GET/PUT/PATCH /_emulator/guest?id=<vm id>`` and
 ``GET /_emulator/guest/run-commands[?id=<vm id>]``.
 """

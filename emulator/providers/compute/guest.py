@@ -1,31 +1,23 @@
-"""The Windows failover cluster inside S2D node VMs, and the Run Command scripts that act on it.
+"""The Windows failover cluster inside S2D node VMs: the guest state Azure cannot see.
 
-Azure cannot see into a guest, so the emulator keeps one cluster object per cluster (the nodes of a
-cluster point to the same object): nodes and their state, cluster networks, IP Address resources,
-the client access point (``Singleton`` = a network name with an IP resource, ``Distributed`` = a
-distributed network name with none), quorum and cloud witness, the S2D pool, virtual disks and CSVs.
+The emulator keeps one cluster object per cluster (the nodes of a cluster point to the same object):
+nodes and their state, cluster networks (with their role), IP Address resources (and the cluster group
+each belongs to: "Cluster Group" is the core group), the client access point (``Singleton`` = a network
+name with an IP resource, ``Distributed`` = a distributed network name with none), quorum and cloud
+witness, the S2D pool, virtual disks, CSVs, and ``warnings`` the scripts print before their result.
 
-Run Command scripts are recognised by their first line, ``# asr-s2d:<command> v1``:
-
-- ``set-cluster-ip`` (parameters IPAddress, ProbePort, SubnetPrefix, optional IPResourceName) does what
-  ``Get-ClusterResource | Set-ClusterParameter -Multiple @{...}`` and a resource cycle do, then prints one
-  JSON object as the last stdout line (status changed / unchanged / no-ip-resource / failed);
-- ``cluster-health`` prints one JSON object describing the cluster.
-
-Any other script is recorded by the caller and changes nothing here. Failover (the recovery services
-provider) calls ``clone_for_recovery`` so recovery VMs share a recovery-side copy of the cluster whose
-networks are the recovery subnet's while its IP resources keep the old address until the app moves them.
-Tests and drills change the state through the control API (``describe`` / ``update_cluster``).
+``guest_scripts`` emulates the Run Command scripts that read and change this state. Failover (the
+recovery services provider) calls ``clone_for_recovery`` so recovery VMs share a recovery-side copy of
+the cluster whose networks are the recovery subnet's while its IP resources keep the old address until
+the app moves them. Tests and drills change the state through the control API (``describe`` /
+``update_cluster``); power changes of node VMs move nodes Up/Down and recompute quorum.
 """
 
 from __future__ import annotations
 
 import copy
 import ipaddress
-import json
-import re
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from emulator.core.world import World
@@ -33,7 +25,6 @@ from emulator.providers.compute import state as compute
 from emulator.providers.network import state as network
 
 GUEST = "compute.guest"  # world.extras key: {"clusters": {key: cluster}, "vm_cluster": {vm: key}, "recovery": {..}}
-MARKER = re.compile(r"^\s*#\s*asr-s2d:(?P<command>[a-z0-9-]+)\s+v(?P<version>\d+)\s*$")
 HOST_MASK = "255.255.255.255"  # the mask an ILB-fronted cluster IP uses (Microsoft's S2D/ILB guidance)
 
 NODE_STATES = ("Up", "Down", "Paused")
@@ -45,13 +36,8 @@ WITNESS_TYPES = ("Cloud", "Disk", "FileShare", "None")
 WITNESS_STATES = ("Online", "Offline", "Failed")
 ACCESS_POINTS = ("Singleton", "Distributed")
 SERVICE_STATES = ("Running", "Stopped")
-
-
-@dataclass(frozen=True)
-class ScriptResult:
-    command: str | None  # the recognised command, None for an unknown script
-    stdout: str
-    stderr: str
+NETWORK_ROLES = ("ClusterAndClient", "Cluster", "None")
+CORE_GROUP = "Cluster Group"
 
 
 def _store(world: World) -> dict[str, Any]:
@@ -70,22 +56,23 @@ def add_cluster(world: World, vm_ids: list[str], *, name: str, ip_address: str, 
     Address resource on that network (none when ``access_point="Distributed"``). Returns the cluster.
     """
     net = ipaddress.IPv4Network(network_prefix, strict=False)
+    nodes = [{"name": compute.computer_name(world, vm_id),
+              "state": "Up" if compute.power_state(world, vm_id) == "running" else "Down",
+              "vm_id": (world.get(vm_id) or {"id": vm_id})["id"]} for vm_id in vm_ids]
     cluster: dict[str, Any] = {
-        "id": uuid.uuid4().hex, "name": name, "cluster_service": "Running",
-        "nodes": [{"name": compute.computer_name(world, vm_id), "state": "Up" if compute.power_state(world, vm_id) ==
-                   "running" else "Down", "vm_id": (world.get(vm_id) or {"id": vm_id})["id"]} for vm_id in vm_ids],
+        "id": uuid.uuid4().hex, "name": name, "cluster_service": "Running", "nodes": nodes,
         "networks": [{"name": network_name, "address": str(net.network_address), "prefix_length": net.prefixlen,
                       "role": "ClusterAndClient"}],
         "ip_resources": [] if access_point == "Distributed" else [{
             "name": ip_resource_name, "address": ip_address, "subnet_mask": HOST_MASK, "probe_port": probe_port,
-            "network": network_name, "enable_dhcp": 0, "state": "Online"}],
+            "network": network_name, "enable_dhcp": 0, "state": "Online", "group": CORE_GROUP}],
         "access_point": access_point,
         "quorum": {"state": "Normal", "witness": {"type": "Cloud", "state": "Online",
                                                    **({"account_name": witness_account} if witness_account else {})}},
         "pool": {"name": f"S2D on {name}", "health": "Healthy"},
         "virtual_disks": [{"name": vd, "health": "Healthy"} for vd in virtual_disks],
         "csvs": [{"name": f"Cluster Virtual Disk ({vd})", "state": "Online"} for vd in virtual_disks],
-        "origin": None,
+        "warnings": [], "origin": None,
     }
     validate(cluster)
     _recompute_quorum(cluster)
@@ -140,6 +127,10 @@ def update_cluster(world: World, vm_id: str, change: dict[str, Any], *, replace:
             else:
                 updated[key] = value
     validate(updated)
+    # Which VM a node runs on is fixed by seeding and failover, never by a state change.
+    members = {n["name"].lower(): n.get("vm_id") for n in cluster["nodes"]}
+    for node in updated["nodes"]:
+        node["vm_id"] = members.get(node["name"].lower())
     cluster.clear()
     cluster.update(updated)
     return describe(world, vm_id)
@@ -192,6 +183,7 @@ def validate(cluster: dict[str, Any]) -> None:
         need(node.get("vm_id") is None or isinstance(node["vm_id"], str), "node vm_id must be a string or null")
     for net in cluster["networks"]:
         ipv4(net.get("address"), f"networks[{net['name']}].address")
+        enum(net.get("role", "ClusterAndClient"), NETWORK_ROLES, f"networks[{net['name']}].role")
         need(isinstance(net.get("prefix_length"), int) and 0 <= net["prefix_length"] <= 32,
              f"networks[{net['name']}].prefix_length must be 0-32")
     for res in cluster["ip_resources"]:
@@ -202,6 +194,7 @@ def validate(cluster: dict[str, Any]) -> None:
         need(isinstance(res.get("network"), str), f"{where}.network must be a string")
         need(res.get("enable_dhcp") in (0, 1), f"{where}.enable_dhcp must be 0 or 1")
         enum(res.get("state"), RESOURCE_STATES, f"{where}.state")
+        need(isinstance(res.get("group", CORE_GROUP), str), f"{where}.group must be a string")
     quorum = cluster.get("quorum")
     need(isinstance(quorum, dict) and isinstance(quorum.get("witness"), dict), "quorum needs a witness object")
     enum(quorum.get("state"), QUORUM_STATES, "quorum.state")
@@ -214,6 +207,8 @@ def validate(cluster: dict[str, Any]) -> None:
         enum(vd.get("health"), HEALTH, f"virtual_disks[{vd['name']}].health")
     for csv in cluster["csvs"]:
         enum(csv.get("state"), CSV_STATES, f"csvs[{csv['name']}].state")
+    warnings = cluster.get("warnings", [])
+    need(isinstance(warnings, list) and all(isinstance(w, str) for w in warnings), "warnings must be a list of strings")
 
 
 def _recompute_quorum(cluster: dict[str, Any]) -> None:
@@ -329,114 +324,3 @@ def _recovery_copy(world: World, source: dict[str, Any], source_vm_id: str,
         if not any(ipaddress.IPv4Address(res["address"]) in net for net in networks):
             res["state"] = "Offline"  # its address belongs to no network here: it cannot come online
     return cluster
-
-
-# -- run command scripts --------------------------------------------------------------------------------
-
-def execute(world: World, vm_id: str, script: list[str], parameters: dict[str, str]) -> ScriptResult:
-    """Run a Run Command script on the VM's guest. ``parameters`` are the request's name -> value."""
-    lines = "\n".join(script).splitlines()
-    match = MARKER.match(lines[0]) if lines else None
-    if match is None or match.group("version") != "1":
-        return ScriptResult(None, "", "")
-    command = match.group("command")
-    params = {k.lower(): v for k, v in parameters.items()}
-    if command == "set-cluster-ip":
-        out, err = _set_cluster_ip(world, vm_id, params)
-    elif command == "cluster-health":
-        out, err = _cluster_health(world, vm_id)
-    else:
-        return ScriptResult(None, "", "")
-    return ScriptResult(command, out, err)
-
-
-def _set_cluster_ip(world: World, vm_id: str, params: dict[str, str]) -> tuple[str, str]:
-    cluster = cluster_of(world, vm_id)
-    result: dict[str, Any] = {"status": "failed", "cluster": cluster["name"] if cluster else None,
-                              "access_point": cluster["access_point"] if cluster else None, "resources": [],
-                              "reason": None}
-    log: list[str] = []
-
-    def failed(reason: str) -> tuple[str, str]:
-        result["reason"] = reason
-        return "\n".join([*log, json.dumps(result)]) + "\n", reason + "\n"
-
-    if cluster is None:
-        return failed("this node is not a member of a failover cluster")
-    ip_text, port_text, prefix_text = params.get("ipaddress"), params.get("probeport"), params.get("subnetprefix")
-    missing = [n for n, v in (("IPAddress", ip_text), ("ProbePort", port_text), ("SubnetPrefix", prefix_text)) if not v]
-    if missing:
-        return failed(f"missing parameter(s): {', '.join(missing)}")
-    try:
-        address = ipaddress.IPv4Address(str(ip_text).strip())
-        subnet = ipaddress.IPv4Network(str(prefix_text).strip(), strict=False)
-        port = int(str(port_text).strip())
-    except ValueError as err:
-        return failed(f"invalid parameter: {err}")
-    if not 1 <= port <= 65535:
-        return failed(f"invalid parameter: ProbePort {port} is not a TCP port")
-    if cluster["cluster_service"] != "Running" or cluster["quorum"]["state"] != "Normal":
-        return failed("the cluster service is not running (no quorum)")
-    wanted = params.get("ipresourcename")
-    resources = cluster["ip_resources"]
-    if wanted:
-        chosen = [r for r in resources if r["name"].lower() == wanted.lower()]
-        if not chosen:
-            return failed(f"no IP Address resource named '{wanted}'")
-    elif not resources:
-        if cluster["access_point"] == "Distributed":
-            result.update(status="no-ip-resource",
-                          reason="the cluster uses a distributed network name: there is no IP Address resource to move")
-            log.append(f"Cluster {cluster['name']}: distributed network name, no IP Address resource; nothing to do")
-            return "\n".join([*log, json.dumps(result)]) + "\n", ""
-        return failed("the cluster has no IP Address resource")
-    elif len(resources) == 1:
-        chosen = resources
-    else:
-        chosen = [r for r in resources if r["name"].lower() == "cluster ip address"]
-        if not chosen:
-            return failed("several IP Address resources: pass IPResourceName")
-    target = next((n for n in cluster["networks"]
-                   if n["address"] == str(subnet.network_address) and n["prefix_length"] == subnet.prefixlen), None)
-    if target is None:
-        known = ", ".join(f"{n['name']} ({n['address']}/{n['prefix_length']})" for n in cluster["networks"])
-        return failed(f"no cluster network matches {subnet}; networks: {known or 'none'}")
-    if address not in subnet:
-        return failed(f"{address} is not inside {subnet}")
-    changed = False
-    for res in chosen:
-        before = res["address"]
-        desired = {"address": str(address), "probe_port": port, "subnet_mask": HOST_MASK, "network": target["name"],
-                   "enable_dhcp": 0}
-        if all(res.get(k) == v for k, v in desired.items()) and res["state"] == "Online":
-            log.append(f"{res['name']}: already {address} on '{target['name']}' with probe port {port}")
-        else:
-            res.update(desired)
-            res["state"] = "Online"  # Stop-ClusterResource / Start-ClusterResource
-            changed = True
-            log.append(f"{res['name']}: {before} -> {address} on '{target['name']}' (probe port {port}); "
-                       "resource cycled offline and online")
-        result["resources"].append({"name": res["name"], "address_before": before, "address": res["address"],
-                                    "probe_port": res["probe_port"], "network": res["network"], "state": res["state"]})
-    result["status"] = "changed" if changed else "unchanged"
-    return "\n".join([*log, json.dumps(result)]) + "\n", ""
-
-
-def _cluster_health(world: World, vm_id: str) -> tuple[str, str]:
-    cluster = cluster_of(world, vm_id)
-    if cluster is None:
-        report: dict[str, Any] = {"cluster": None, "cluster_service": "NotInstalled", "nodes": [], "quorum": None,
-                                  "pool": None, "virtual_disks": [], "csv": [], "ip_resources": []}
-        return json.dumps(report) + "\n", "Get-Cluster : The cluster service is not installed on this node.\n"
-    witness = cluster["quorum"]["witness"]
-    report = {
-        "cluster": cluster["name"], "cluster_service": cluster["cluster_service"],
-        "nodes": [{"name": n["name"], "state": n["state"]} for n in cluster["nodes"]],
-        "quorum": {"state": cluster["quorum"]["state"], "witness": {"type": witness["type"], "state": witness["state"]}},
-        "pool": {"name": cluster["pool"]["name"], "health": cluster["pool"]["health"]},
-        "virtual_disks": [{"name": v["name"], "health": v["health"]} for v in cluster["virtual_disks"]],
-        "csv": [{"name": c["name"], "state": c["state"]} for c in cluster["csvs"]],
-        "ip_resources": [{"name": r["name"], "address": r["address"], "state": r["state"]}
-                         for r in cluster["ip_resources"]],
-    }
-    return json.dumps(report) + "\n", ""

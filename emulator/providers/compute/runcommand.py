@@ -3,8 +3,8 @@
 Rules Azure applies, enforced here: the VM must be running; one run command at a time per VM (another
 one while the first is in progress gets 409 Conflict); the command ID must exist for the VM's OS;
 stdout and stderr are each trimmed to their last 4,096 bytes. The script runs on the guest model
-(``guest.execute``) when the long-running operation completes. Every run, recognised script or not,
-is recorded with its script lines and ``parameters`` in a per-VM history that the control API serves,
+(``guest_scripts.execute``) when the long-running operation completes. Every run, recognised script or
+not, is recorded with its script lines and ``parameters`` in a per-VM history that the control API serves,
 so tests can prove what the app sent (and that values travelled as parameters, not inside the script).
 """
 
@@ -18,7 +18,7 @@ from emulator.core.errors import ArmError
 from emulator.core.http import ArmRequest, ArmResponse
 from emulator.core.lro import accepted, utcnow_iso
 from emulator.core.world import World
-from emulator.providers.compute import guest
+from emulator.providers.compute import guest_scripts
 from emulator.providers.compute import state as compute
 from emulator.providers.conventions import check_shape, field, items
 
@@ -109,8 +109,8 @@ def begin(req: ArmRequest, vm: dict[str, Any]) -> ArmResponse:
         if world.get(vm_id) is None or compute.power_state(world, vm_id) != "running":
             run["status"] = "Failed"
             raise ArmError(409, "Conflict", "The VM stopped before the run command finished.")
-        outcome = (guest.execute(world, vm_id, script, {p["name"]: p["value"] for p in parameters})
-                   if command_id == "RunPowerShellScript" else guest.ScriptResult(None, "", ""))
+        outcome = (guest_scripts.execute(world, vm_id, script, {p["name"]: p["value"] for p in parameters})
+                   if command_id == "RunPowerShellScript" else guest_scripts.ScriptResult(None, "", ""))
         run.update(command=outcome.command, stdout=trim(outcome.stdout), stderr=trim(outcome.stderr),
                    status="Succeeded")
         req.ctx.emit(req, operation_name="Microsoft.Compute/virtualMachines/runCommand/action", resource_uri=vm_id,

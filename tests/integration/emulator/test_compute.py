@@ -365,14 +365,8 @@ def test_run_command_validates_the_command(demo: dict[str, Any], cc: ComputeMana
     assert _error(caught.value) == (400, "InvalidParameter")
 
 
-def test_run_command_output_is_trimmed_to_the_last_4096_bytes(emu: Emulator, demo: dict[str, Any],
-                                                              cc: ComputeManagementClient) -> None:
-    many = [{"name": f"vd{i:03}", "health": "Healthy"} for i in range(200)]
-    assert armhttp.control(emu, "PATCH", "guest", query={"id": demo["vm_ids"][0]},
-                           body={"virtual_disks": many}).status == 200
-    result = cc.virtual_machines.begin_run_command(PROD, "s2d-node1", {
-        "commandId": "RunPowerShellScript", "script": ["# asr-s2d:cluster-health v1"]}).result()
-    stdout = result.value[0].message
-    assert len(stdout.encode()) == 4096
-    assert stdout.endswith('"state": "Online"}]}\n'), "the tail survives, the head is cut"
+def test_run_command_output_is_trimmed_to_the_last_4096_bytes() -> None:
+    """Through the SDK in test_guest_model (warnings before the result); here the byte arithmetic."""
+    assert runcommand.trim("x" * 5000) == "x" * 4096
     assert runcommand.trim("é" * 3000).encode() == ("é" * 2048).encode(), "never a split character"
+    assert runcommand.trim("short") == "short"

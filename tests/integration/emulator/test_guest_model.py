@@ -1,5 +1,6 @@
-"""The in-guest failover cluster through the real SDK's ``begin_run_command``: ``set-cluster-ip`` and
-``cluster-health`` scripts, failover copies of the cluster, and the control API that drills use."""
+"""The in-guest failover cluster through the real SDK's ``begin_run_command``: the ``set-cluster-ip`` and
+``cluster-health`` scripts (contract: shared/scripts/README.md), failover copies of the cluster, and
+the control API that drills use."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ SET_IP = ["# asr-s2d:set-cluster-ip v1",
           "param([string]$IPAddress, [int]$ProbePort, [string]$SubnetPrefix, [string]$IPResourceName)",
           "# ... Get-ClusterResource | Set-ClusterParameter -Multiple @{...}; Stop/Start-ClusterResource ..."]
 HEALTH = ["# asr-s2d:cluster-health v1", "Get-ClusterNode | ..."]
+DR_IP = {"IPAddress": "10.20.1.10", "ProbePort": 59999, "SubnetPrefix": "10.20.1.0/24"}
 
 
 @pytest.fixture
@@ -27,13 +29,20 @@ def cc(sdk: Any) -> ComputeManagementClient:
     return sdk(ComputeManagementClient)
 
 
-def run(cc: ComputeManagementClient, group: str, vm: str, script: list[str], **params: Any) -> tuple[dict[str, Any], str]:
-    """Run a script; returns (the JSON object on the last stdout line, stderr)."""
+def run_raw(cc: ComputeManagementClient, group: str, vm: str, script: list[str], **params: Any) -> tuple[str, str]:
+    """Run a script through the SDK; (stdout, stderr) as Run Command returns them."""
     result = cc.virtual_machines.begin_run_command(group, vm, {
         "commandId": "RunPowerShellScript", "script": script,
         "parameters": [{"name": k, "value": str(v)} for k, v in params.items()]}).result()
-    stdout, stderr = (s.message for s in result.value)
-    return json.loads(stdout.strip().splitlines()[-1]), stderr
+    assert [s.code for s in result.value] == ["ComponentStatus/StdOut/succeeded", "ComponentStatus/StdErr/succeeded"]
+    return result.value[0].message, result.value[1].message
+
+
+def run(cc: ComputeManagementClient, group: str, vm: str, script: list[str], **params: Any) -> dict[str, Any]:
+    """Run a script; the JSON object on the last line of stdout (the app's parsing rule)."""
+    stdout, stderr = run_raw(cc, group, vm, script, **params)
+    assert stderr == "", stderr
+    return json.loads(stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def fail_over(emu: Emulator, demo: dict[str, Any], *, subnet: str = "recovery_subnet_id",
@@ -54,19 +63,84 @@ def fail_over(emu: Emulator, demo: dict[str, Any], *, subnet: str = "recovery_su
     return recovered
 
 
+def patch_guest(emu: Emulator, vm_id: str, change: dict[str, Any]) -> dict[str, Any]:
+    reply = armhttp.control(emu, "PATCH", "guest", query={"id": vm_id}, body=change)
+    assert reply.status == 200, reply.text
+    return reply.body  # type: ignore[no-any-return]
+
+
+# -- cluster-health -------------------------------------------------------------------------------------
+
 def test_cluster_health_reports_the_demo_cluster(demo: dict[str, Any], cc: ComputeManagementClient) -> None:
-    report, stderr = run(cc, PROD, "s2d-node2", HEALTH)
-    assert stderr == ""
-    assert report == {
+    assert run(cc, PROD, "s2d-node2", HEALTH) == {
         "cluster": "s2dclu01", "cluster_service": "Running",
         "nodes": [{"name": "s2d-node1", "state": "Up"}, {"name": "s2d-node2", "state": "Up"}],
-        "quorum": {"state": "Normal", "witness": {"type": "Cloud", "state": "Online"}},
+        "quorum": {"state": "Majority", "has_quorum": True, "votes_up": 2, "votes_total": 2,
+                   "witness": {"type": "Cloud", "state": "Online"}},
         "pool": {"name": "S2D on s2dclu01", "health": "Healthy"},
         "virtual_disks": [{"name": "vd01", "health": "Healthy"}],
         "csv": [{"name": "Cluster Virtual Disk (vd01)", "state": "Online"}],
         "ip_resources": [{"name": "Cluster IP Address", "address": "10.10.1.10", "state": "Online"}],
+        "truncated": False, "errors": [],
     }
 
+
+def test_failing_drills_are_seen_by_cluster_health(emu: Emulator, demo: dict[str, Any],
+                                                   cc: ComputeManagementClient) -> None:
+    patch_guest(emu, demo["vm_ids"][0], {
+        "virtual_disks": [{"name": "vd02", "health": "Healthy"}, {"name": "vd01", "health": "Degraded"}],
+        "pool": {"health": "Warning"}, "csvs": [{"name": "Cluster Virtual Disk (vd01)", "state": "Failed"}],
+        "quorum": {"witness": {"state": "Offline"}}})
+    report = run(cc, PROD, "s2d-node2", HEALTH)
+    assert report["virtual_disks"] == [{"name": "vd01", "health": "Degraded"}, {"name": "vd02", "health": "Healthy"}], \
+        "problems sort first"
+    assert report["pool"]["health"] == "Warning" and report["csv"][0]["state"] == "Failed"
+    assert report["quorum"]["witness"] == {"type": "Cloud", "state": "Offline"} and report["quorum"]["has_quorum"]
+
+    patch_guest(emu, demo["vm_ids"][0], {"nodes": [{"name": "s2d-node2", "state": "Down"}],
+                                         "quorum": {"state": "Lost"}, "cluster_service": "Stopped"})
+    report = run(cc, PROD, "s2d-node1", HEALTH)
+    assert report["nodes"][0] == {"name": "s2d-node2", "state": "Down"}
+    assert (report["quorum"]["has_quorum"], report["quorum"]["votes_up"], report["cluster_service"]) == (False, 1, "Stopped")
+    assert report["errors"] == ["cluster: The cluster service is not running on this node."]
+
+
+def test_a_stopped_node_is_down_and_quorum_follows(emu: Emulator, demo: dict[str, Any],
+                                                   cc: ComputeManagementClient) -> None:
+    cc.virtual_machines.begin_deallocate(PROD, "s2d-node2").result()
+    report = run(cc, PROD, "s2d-node1", HEALTH)
+    assert report["nodes"] == [{"name": "s2d-node2", "state": "Down"}, {"name": "s2d-node1", "state": "Up"}]
+    assert report["quorum"]["has_quorum"] is True, "one node plus the cloud witness keep quorum"
+    patch_guest(emu, demo["vm_ids"][0], {"quorum": {"witness": {"state": "Offline"}}})
+    cc.virtual_machines.begin_restart(PROD, "s2d-node1").result()  # quorum is recounted on power changes
+    report = run(cc, PROD, "s2d-node1", HEALTH)
+    assert (report["quorum"]["has_quorum"], report["cluster_service"]) == (False, "Stopped")
+
+
+def test_cluster_health_stays_below_4000_bytes(emu: Emulator, demo: dict[str, Any], cc: ComputeManagementClient) -> None:
+    disks = [{"name": f"a-rather-long-virtual-disk-name-for-the-s2d-volume-{i:03}", "health": "Healthy"}
+             for i in range(200)]
+    patch_guest(emu, demo["vm_ids"][0], {"virtual_disks": [*disks, {"name": "vd-sick", "health": "Unhealthy"}]})
+    stdout, _ = run_raw(cc, PROD, "s2d-node1", HEALTH)
+    report = json.loads(stdout)
+    assert len(stdout.strip().encode()) <= 4000 and report["truncated"] is True
+    assert report["virtual_disks"][0] == {"name": "vd-sick", "health": "Unhealthy"}, "the problem survives the cut"
+    assert all(len(v["name"]) <= 48 for v in report["virtual_disks"])
+
+
+def test_a_vm_without_a_cluster(emu: Emulator, demo: dict[str, Any], cc: ComputeManagementClient) -> None:
+    with emu.world.lock:
+        nic = network.create_nic(emu.world, subscription_id=demo["subscription_id"], resource_group=DR, name="lone-nic",
+                                 location="northeurope", subnet_id=demo["recovery_subnet_id"])
+        compute.create_vm(emu.world, subscription_id=demo["subscription_id"], resource_group=DR, name="lone",
+                          location="northeurope", nic_ids=[nic["id"]])
+    report = run(cc, DR, "lone", HEALTH)
+    assert report["cluster"] is None and report["quorum"] is None and len(report["errors"]) == 3
+    result = run(cc, DR, "lone", SET_IP, **DR_IP)
+    assert result["status"] == "failed" and result["cluster"] is None and "FailoverClusters" in result["reason"]
+
+
+# -- set-cluster-ip after a failover ------------------------------------------------------------------
 
 def test_failover_copy_keeps_the_old_ip_until_the_app_moves_it(emu: Emulator, demo: dict[str, Any],
                                                                cc: ComputeManagementClient) -> None:
@@ -77,9 +151,7 @@ def test_failover_copy_keeps_the_old_ip_until_the_app_moves_it(emu: Emulator, de
     assert state["ip_resources"][0]["address"] == "10.10.1.10" and state["ip_resources"][0]["state"] == "Offline"
     assert state["node"] == "s2d-node2" and state["id"] == guest.describe(emu.world, node1_dr)["id"], "one shared copy"
 
-    result, stderr = run(cc, DR, "s2d-node1-dr", SET_IP, IPAddress="10.20.1.10", ProbePort=59999,
-                         SubnetPrefix="10.20.1.0/24")
-    assert stderr == ""
+    result = run(cc, DR, "s2d-node1-dr", SET_IP, **DR_IP)
     assert result == {"status": "changed", "cluster": "s2dclu01", "access_point": "Singleton", "reason": None,
                       "resources": [{"name": "Cluster IP Address", "address_before": "10.10.1.10",
                                      "address": "10.20.1.10", "probe_port": 59999, "network": "Cluster Network 1",
@@ -87,12 +159,11 @@ def test_failover_copy_keeps_the_old_ip_until_the_app_moves_it(emu: Emulator, de
     resource = guest.describe(emu.world, node2_dr)["ip_resources"][0]
     assert (resource["subnet_mask"], resource["enable_dhcp"]) == ("255.255.255.255", 0)
 
-    again, _ = run(cc, DR, "s2d-node2-dr", SET_IP, IPAddress="10.20.1.10", ProbePort=59999, SubnetPrefix="10.20.1.0/24")
+    again = run(cc, DR, "s2d-node2-dr", SET_IP, **DR_IP)
     assert again["status"] == "unchanged" and again["resources"][0]["address_before"] == "10.20.1.10"
-    health, _ = run(cc, DR, "s2d-node2-dr", HEALTH)
+    health = run(cc, DR, "s2d-node2-dr", HEALTH)
     assert health["ip_resources"] == [{"name": "Cluster IP Address", "address": "10.20.1.10", "state": "Online"}]
-    source, _ = run(cc, PROD, "s2d-node1", HEALTH)
-    assert source["ip_resources"][0]["address"] == "10.10.1.10", "the source cluster is untouched"
+    assert run(cc, PROD, "s2d-node1", HEALTH)["ip_resources"][0]["address"] == "10.10.1.10", "the source is untouched"
 
 
 def test_test_failover_gets_its_own_copy(emu: Emulator, demo: dict[str, Any]) -> None:
@@ -109,76 +180,99 @@ def test_test_failover_gets_its_own_copy(emu: Emulator, demo: dict[str, Any]) ->
     assert guest.describe(emu.world, again[0])["virtual_disks"] == [{"name": "vd01", "health": "Healthy"}]
 
 
-def test_set_cluster_ip_needs_a_matching_cluster_network(demo: dict[str, Any], cc: ComputeManagementClient) -> None:
-    result, stderr = run(cc, PROD, "s2d-node1", SET_IP, IPAddress="10.20.1.10", ProbePort=59999,
-                         SubnetPrefix="10.20.1.0/24")
+def test_no_cluster_network_on_the_prefix_fails(demo: dict[str, Any], cc: ComputeManagementClient) -> None:
+    result = run(cc, PROD, "s2d-node1", SET_IP, **DR_IP)
     assert result["status"] == "failed" and result["resources"] == []
-    assert "no cluster network matches 10.20.1.0/24" in result["reason"] and "Cluster Network 1 (10.10.1.0/24)" in stderr
+    assert result["reason"] == "no cluster network matches 10.20.1.0/24; the cluster has: Cluster Network 1 (10.10.1.0/24)"
 
 
-@pytest.mark.parametrize(("params", "reason"), [
-    ({"ProbePort": 59999, "SubnetPrefix": "10.10.1.0/24"}, "missing parameter(s): IPAddress"),
-    ({"IPAddress": "10.10.1.300", "ProbePort": 59999, "SubnetPrefix": "10.10.1.0/24"}, "invalid parameter"),
-    ({"IPAddress": "10.10.1.20", "ProbePort": 70000, "SubnetPrefix": "10.10.1.0/24"}, "not a TCP port"),
-    ({"IPAddress": "10.10.2.20", "ProbePort": 59999, "SubnetPrefix": "10.10.1.0/24"}, "is not inside 10.10.1.0/24"),
-    ({"IPAddress": "10.10.1.20", "ProbePort": 59999, "SubnetPrefix": "10.10.1.0/24", "IPResourceName": "Other"},
-     "no IP Address resource named 'Other'"),
+def test_an_address_outside_the_network_does_not_come_online(emu: Emulator, demo: dict[str, Any],
+                                                             cc: ComputeManagementClient) -> None:
+    result = run(cc, PROD, "s2d-node1", SET_IP, IPAddress="10.10.2.20", ProbePort=59999, SubnetPrefix="10.10.1.0/24")
+    assert result["status"] == "failed" and result["resources"][0]["state"] == "Failed"
+    assert "does not belong to 'Cluster Network 1'" in result["reason"]
+    assert guest.describe(emu.world, demo["vm_ids"][1])["ip_resources"][0]["state"] == "Failed", "the cluster IP broke"
+
+
+@pytest.mark.parametrize(("params", "stderr"), [
+    ({"ProbePort": 59999, "SubnetPrefix": "10.10.1.0/24"}, "missing mandatory parameters: IPAddress."),
+    ({"IPAddress": "10.10.1.300", "ProbePort": 59999, "SubnetPrefix": "10.10.1.0/24"},
+     "Cannot validate argument on parameter 'IPAddress'"),
+    ({"IPAddress": "10.10.1.20; Remove-Item C:\\", "ProbePort": 59999, "SubnetPrefix": "10.10.1.0/24"},
+     "Cannot validate argument on parameter 'IPAddress'"),
+    ({"IPAddress": "10.10.1.20", "ProbePort": 70000, "SubnetPrefix": "10.10.1.0/24"}, "outside the allowed range"),
+    ({"IPAddress": "10.10.1.20", "ProbePort": "http", "SubnetPrefix": "10.10.1.0/24"}, 'to type "System.Int32"'),
+    ({"IPAddress": "10.10.1.20", "ProbePort": 59999, "SubnetPrefix": "10.10.1.0"}, "parameter 'SubnetPrefix'"),
+    ({"IPAddress": "10.10.1.20", "ProbePort": 59999, "SubnetPrefix": "10.10.1.0/24", "Force": "1"},
+     "A parameter cannot be found that matches parameter name 'Force'."),
 ])
-def test_set_cluster_ip_refuses_bad_parameters(demo: dict[str, Any], cc: ComputeManagementClient,
-                                               params: dict[str, Any], reason: str) -> None:
-    result, stderr = run(cc, PROD, "s2d-node1", SET_IP, **params)
-    assert result["status"] == "failed" and reason in result["reason"] and stderr.strip() == result["reason"]
+def test_parameters_are_bound_before_the_script_runs(emu: Emulator, demo: dict[str, Any], cc: ComputeManagementClient,
+                                                     params: dict[str, Any], stderr: str) -> None:
+    before = guest.describe(emu.world, demo["vm_ids"][0])
+    out, err = run_raw(cc, PROD, "s2d-node1", SET_IP, **params)
+    assert out == "", "PowerShell refused the parameters: no JSON line at all"
+    assert stderr in err
+    assert guest.describe(emu.world, demo["vm_ids"][0]) == before
 
 
-def test_set_cluster_ip_on_the_source_with_the_same_values_is_unchanged(demo: dict[str, Any],
-                                                                       cc: ComputeManagementClient) -> None:
-    result, _ = run(cc, PROD, "s2d-node1", SET_IP, IPAddress="10.10.1.10", ProbePort=59999,
-                    SubnetPrefix="10.10.1.0/24", IPResourceName="cluster ip address")
-    assert result["status"] == "unchanged"
+def test_unknown_resource_name_fails_and_role_ips_need_a_name(emu: Emulator, demo: dict[str, Any],
+                                                              cc: ComputeManagementClient) -> None:
+    result = run(cc, PROD, "s2d-node1", SET_IP, IPResourceName="Other", IPAddress="10.10.1.10", ProbePort=59999,
+                 SubnetPrefix="10.10.1.0/24")
+    assert result["status"] == "failed" and "'Other' does not exist" in result["reason"]
+
+    patch_guest(emu, demo["vm_ids"][0], {"ip_resources": [{"name": "Cluster IP Address", "group": "SQL Group"}]})
+    result = run(cc, PROD, "s2d-node1", SET_IP, IPAddress="10.10.1.11", ProbePort=59999, SubnetPrefix="10.10.1.0/24")
+    assert result["status"] == "no-ip-resource" and "'Cluster IP Address' (SQL Group)" in result["reason"]
+    named = run(cc, PROD, "s2d-node1", SET_IP, IPAddress="10.10.1.11", ProbePort=59999, SubnetPrefix="10.10.1.0/24",
+                IPResourceName="cluster ip address")
+    assert named["status"] == "changed" and named["resources"][0]["address"] == "10.10.1.11"
+
+
+def test_the_core_resource_already_on_the_network_wins(emu: Emulator, demo: dict[str, Any],
+                                                       cc: ComputeManagementClient) -> None:
+    patch_guest(emu, demo["vm_ids"][0], {
+        "networks": [{"name": "Cluster Network 2", "address": "10.10.9.0", "prefix_length": 24}],
+        "ip_resources": [{"name": "A Second IP", "address": "10.10.9.10", "subnet_mask": "255.255.255.255",
+                          "probe_port": 59999, "network": "Cluster Network 2", "enable_dhcp": 0, "state": "Online"}]})
+    result = run(cc, PROD, "s2d-node1", SET_IP, IPAddress="10.10.9.10", ProbePort=59999, SubnetPrefix="10.10.9.0/24")
+    assert (result["status"], result["resources"][0]["name"]) == ("unchanged", "A Second IP")
+
+
+def test_a_network_without_client_access_fails(emu: Emulator, demo: dict[str, Any], cc: ComputeManagementClient) -> None:
+    patch_guest(emu, demo["vm_ids"][0], {"networks": [{"name": "Cluster Network 1", "role": "Cluster"}]})
+    result = run(cc, PROD, "s2d-node1", SET_IP, IPAddress="10.10.1.10", ProbePort=59999, SubnetPrefix="10.10.1.0/24")
+    assert result["status"] == "failed" and "does not allow client access" in result["reason"]
 
 
 def test_distributed_network_name_has_no_ip_resource(emu: Emulator, demo: dict[str, Any],
                                                      cc: ComputeManagementClient) -> None:
-    reply = armhttp.control(emu, "PATCH", "guest", query={"id": demo["vm_ids"][0]},
-                            body={"access_point": "Distributed", "ip_resources": []})
-    assert reply.status == 200 and reply.body["access_point"] == "Distributed"
-    # The PATCH merged the (empty) list: the resource is still there; PUT replaces the whole state.
-    state = reply.body
+    state = patch_guest(emu, demo["vm_ids"][0], {"access_point": "Distributed", "ip_resources": []})
+    assert state["access_point"] == "Distributed" and state["ip_resources"], "PATCH merges lists item by item"
     state.update(ip_resources=[])
     assert armhttp.control(emu, "PUT", "guest", query={"id": demo["vm_ids"][0]}, body=state).status == 200
-    result, stderr = run(cc, PROD, "s2d-node2", SET_IP, IPAddress="10.10.1.10", ProbePort=59999,
-                         SubnetPrefix="10.10.1.0/24")
-    assert result["status"] == "no-ip-resource" and result["access_point"] == "Distributed" and stderr == ""
+    result = run(cc, PROD, "s2d-node2", SET_IP, IPAddress="10.10.1.10", ProbePort=59999, SubnetPrefix="10.10.1.0/24")
+    assert (result["status"], result["access_point"], result["resources"]) == ("no-ip-resource", "Distributed", [])
 
 
-def test_failing_drills_are_seen_by_cluster_health(emu: Emulator, demo: dict[str, Any],
-                                                   cc: ComputeManagementClient) -> None:
-    armhttp.control(emu, "PATCH", "guest", query={"id": demo["vm_ids"][0]}, body={
-        "virtual_disks": [{"name": "vd01", "health": "Degraded"}], "pool": {"health": "Warning"},
-        "csvs": [{"name": "Cluster Virtual Disk (vd01)", "state": "Failed"}],
-        "quorum": {"witness": {"state": "Offline"}}})
-    report, _ = run(cc, PROD, "s2d-node2", HEALTH)
-    assert report["virtual_disks"] == [{"name": "vd01", "health": "Degraded"}]
-    assert report["pool"]["health"] == "Warning" and report["csv"][0]["state"] == "Failed"
-    assert report["quorum"] == {"state": "Normal", "witness": {"type": "Cloud", "state": "Offline"}}
-
-    armhttp.control(emu, "PATCH", "guest", query={"id": demo["vm_ids"][0]},
-                    body={"quorum": {"state": "Lost"}, "cluster_service": "Stopped"})
-    result, _ = run(cc, PROD, "s2d-node1", SET_IP, IPAddress="10.10.1.11", ProbePort=59999, SubnetPrefix="10.10.1.0/24")
-    assert result["status"] == "failed" and "no quorum" in result["reason"]
+def test_no_quorum_means_no_change(emu: Emulator, demo: dict[str, Any], cc: ComputeManagementClient) -> None:
+    patch_guest(emu, demo["vm_ids"][0], {"quorum": {"state": "Lost"}, "cluster_service": "Stopped"})
+    result = run(cc, PROD, "s2d-node1", SET_IP, IPAddress="10.10.1.11", ProbePort=59999, SubnetPrefix="10.10.1.0/24")
+    assert result["status"] == "failed" and result["cluster"] is None and "not running" in result["reason"]
+    assert guest.describe(emu.world, demo["vm_ids"][0])["ip_resources"][0]["address"] == "10.10.1.10"
 
 
-def test_a_stopped_node_is_down_and_quorum_follows(emu: Emulator, demo: dict[str, Any],
-                                                   cc: ComputeManagementClient) -> None:
-    cc.virtual_machines.begin_deallocate(PROD, "s2d-node2").result()
-    report, _ = run(cc, PROD, "s2d-node1", HEALTH)
-    assert report["nodes"] == [{"name": "s2d-node1", "state": "Up"}, {"name": "s2d-node2", "state": "Down"}]
-    assert report["quorum"]["state"] == "Normal", "one node plus the cloud witness keep quorum"
-    armhttp.control(emu, "PATCH", "guest", query={"id": demo["vm_ids"][0]}, body={"quorum": {"witness": {"state": "Offline"}}})
-    cc.virtual_machines.begin_restart(PROD, "s2d-node1").result()
-    report, _ = run(cc, PROD, "s2d-node1", HEALTH)
-    assert (report["quorum"]["state"], report["cluster_service"]) == ("Lost", "Stopped")
+def test_warnings_come_before_the_result_and_output_is_trimmed(emu: Emulator, demo: dict[str, Any],
+                                                               cc: ComputeManagementClient) -> None:
+    patch_guest(emu, demo["vm_ids"][0], {"warnings": [f"{i:03} " + "x" * 96 for i in range(60)]})
+    stdout, _ = run_raw(cc, PROD, "s2d-node1", SET_IP, IPAddress="10.10.1.10", ProbePort=59999,
+                        SubnetPrefix="10.10.1.0/24")
+    assert len(stdout.encode()) == 4096, "Run Command keeps the last 4,096 bytes"
+    assert not stdout.startswith("WARNING: 000"), "the head was cut"
+    assert json.loads(stdout.strip().splitlines()[-1])["status"] == "unchanged", "the result line survives"
 
+
+# -- history and control API --------------------------------------------------------------------------
 
 def test_run_history_records_scripts_and_parameters(emu: Emulator, demo: dict[str, Any],
                                                     cc: ComputeManagementClient) -> None:
@@ -196,10 +290,11 @@ def test_run_history_records_scripts_and_parameters(emu: Emulator, demo: dict[st
 
 
 def test_control_api_errors(emu: Emulator, demo: dict[str, Any]) -> None:
-    reply = armhttp.control(emu, "GET", "guest", query={"id": demo["vault_id"]})
-    assert reply.status == 404
+    assert armhttp.control(emu, "GET", "guest", query={"id": demo["vault_id"]}).status == 404
     reply = armhttp.control(emu, "PATCH", "guest", query={"id": demo["vm_ids"][0]},
                             body={"nodes": [{"name": "s2d-node1", "state": "Sleeping"}]})
     assert reply.status == 400 and "nodes[s2d-node1].state" in reply.body["error"]["message"]
     assert guest.describe(emu.world, demo["vm_ids"][0])["nodes"][0]["state"] == "Up", "a refused change changes nothing"
+    reply = armhttp.control(emu, "PUT", "guest", query={"id": demo["vm_ids"][0]}, body={"name": "x"})
+    assert reply.status == 400
     assert armhttp.control(emu, "GET", "guest").status == 400

@@ -1,0 +1,209 @@
+"""What the app's in-guest scripts do when Run Command runs them on a node: the contract of
+``shared/scripts/README.md`` (parameters, behaviour, last-line JSON), played against the guest model.
+
+A script is recognised by its first line, ``# asr-s2d:<command> v1``; any other script changes nothing
+and prints nothing. As in PowerShell, parameters are bound before the script starts: an unknown name,
+a missing mandatory parameter or a value failing its validation pattern prints no JSON at all, only the
+binding error on stderr. Both scripts print the node's pending ``warnings`` first (PowerShell warnings
+are noise before the result) and one compressed JSON object as the last line.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from emulator.core.world import World
+from emulator.providers.compute import guest
+
+MARKER = re.compile(r"^\s*#\s*asr-s2d:(?P<command>[a-z0-9-]+)\s+v(?P<version>\d+)\s*$")
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+# The validation patterns set_cluster_ip.ps1 declares on its parameters.
+IP_PATTERN = rf"^({_OCTET}\.){{3}}{_OCTET}$"
+PREFIX_PATTERN = rf"^({_OCTET}\.){{3}}{_OCTET}/(3[0-2]|[12]?[0-9])$"
+RESOURCE_NAME_PATTERN = r"^[A-Za-z0-9 ._()-]{1,64}$"
+REASON_LIMIT = 1000       # set_cluster_ip.ps1 cuts its reason to 1,000 characters
+HEALTH_LIMIT = 4000       # cluster_health.ps1 shrinks its JSON below 4,000 bytes
+NAME_LIMIT = 48           # ... and cuts names to 48 characters
+_SCRIPT_PATH = r"C:\Packages\Plugins\Microsoft.CPlat.Core.RunCommandWindows\1.1.18\Downloads\script0.ps1"
+
+
+@dataclass(frozen=True)
+class ScriptResult:
+    command: str | None  # the recognised command, None for an unknown script
+    stdout: str
+    stderr: str
+
+
+class _BindingError(Exception):
+    """PowerShell refused the parameters: the script never ran."""
+
+
+def execute(world: World, vm_id: str, script: list[str], parameters: dict[str, str]) -> ScriptResult:
+    """Run a Run Command script on the VM's guest. ``parameters`` are the request's name -> value."""
+    lines = "\n".join(script).splitlines()
+    match = MARKER.match(lines[0]) if lines else None
+    if match is None or match.group("version") != "1" or match.group("command") not in _SCRIPTS:
+        return ScriptResult(None, "", "")
+    command = match.group("command")
+    run, declared = _SCRIPTS[command]
+    try:
+        bound = _bind(parameters, declared)
+    except _BindingError as err:
+        return ScriptResult(command, "", f"{_SCRIPT_PATH} : {err}\n")
+    cluster = guest.cluster_of(world, vm_id)
+    result = run(world, vm_id, bound)
+    noise = "".join(f"WARNING: {w}\n" for w in (cluster or {}).get("warnings", []))
+    return ScriptResult(command, noise + json.dumps(result, separators=(",", ":")) + "\n", "")
+
+
+def _bind(given: dict[str, str], declared: dict[str, tuple[str, bool]]) -> dict[str, str]:
+    """name -> (kind, mandatory); kind is a regex, or "int:low:high"."""
+    canonical = {name.lower(): name for name in declared}
+    bound: dict[str, str] = {}
+    for name, value in given.items():
+        if name.lower() not in canonical:
+            raise _BindingError(f"A parameter cannot be found that matches parameter name '{name}'.")
+        bound[canonical[name.lower()]] = value
+    missing = [name for name, (_kind, mandatory) in declared.items() if mandatory and name not in bound]
+    if missing:
+        raise _BindingError("Cannot process command because of one or more missing mandatory parameters: "
+                            f"{' '.join(missing)}.")
+    for name, value in bound.items():
+        kind = declared[name][0]
+        if kind.startswith("int:"):
+            low, high = (int(x) for x in kind.split(":")[1:])
+            try:
+                number = int(value.strip())
+            except ValueError:
+                raise _BindingError(f"Cannot process argument transformation on parameter '{name}'. Cannot convert "
+                                    f'value "{value}" to type "System.Int32".') from None
+            if not low <= number <= high:
+                raise _BindingError(f"Cannot validate argument on parameter '{name}'. The {number} argument is outside "
+                                    f"the allowed range of {low}..{high}.")
+            bound[name] = str(number)
+        elif not re.match(kind, value):
+            raise _BindingError(f"Cannot validate argument on parameter '{name}'. The argument \"{value}\" does not "
+                                f"match the \"{kind}\" pattern.")
+    return bound
+
+
+# -- set-cluster-ip -----------------------------------------------------------------------------------
+
+def _set_cluster_ip(world: World, vm_id: str, params: dict[str, str]) -> dict[str, Any]:
+    cluster = guest.cluster_of(world, vm_id)
+    result: dict[str, Any] = {"status": "failed", "cluster": None, "access_point": None, "resources": [],
+                              "reason": None}
+
+    def finish(status: str, reason: str | None) -> dict[str, Any]:
+        result.update(status=status, reason=reason[:REASON_LIMIT] if reason else None)
+        return result
+
+    if cluster is None:
+        return finish("failed", "The specified module 'FailoverClusters' was not loaded because no valid module file "
+                                "was found in any module directory.")
+    if cluster["cluster_service"] != "Running" or cluster["quorum"]["state"] != "Normal":
+        return finish("failed", "Get-Cluster : The cluster service is not running on this node (the cluster has no "
+                                "quorum).")
+    result.update(cluster=cluster["name"], access_point=cluster["access_point"])
+    resources = cluster["ip_resources"]
+    wanted = params.get("IPResourceName")
+    core = [r for r in resources if r.get("group", guest.CORE_GROUP) == guest.CORE_GROUP]
+    if not resources:
+        return finish("no-ip-resource", f"the cluster has no IP Address resource (client access point: "
+                                        f"{cluster['access_point']}); there is no cluster IP to move")
+    if not wanted and not core:
+        roles = ", ".join(f"'{r['name']}' ({r.get('group')})" for r in resources)
+        return finish("no-ip-resource", f"the core cluster group has no IP Address resource; role IP resources: "
+                                        f"{roles} (pass IPResourceName to move one)")
+    address_part, length = params["SubnetPrefix"].split("/")
+    network = next((n for n in cluster["networks"]
+                    if n["address"] == address_part and n["prefix_length"] == int(length)), None)
+    if network is None:
+        known = ", ".join(f"{n['name']} ({n['address']}/{n['prefix_length']})" for n in cluster["networks"])
+        return finish("failed", f"no cluster network matches {params['SubnetPrefix']}; the cluster has: {known or 'none'}")
+    if "Client" not in network.get("role", "ClusterAndClient"):
+        return finish("failed", f"cluster network '{network['name']}' does not allow client access (role "
+                                f"{network.get('role')}): an IP Address resource cannot come online on it")
+    if wanted:
+        target = next((r for r in resources if r["name"].lower() == wanted.lower()), None)
+        if target is None:
+            return finish("failed", f"Get-ClusterResource : The resource '{wanted}' does not exist.")
+    else:
+        target = sorted(core, key=lambda r: (r["network"] != network["name"], r["name"]))[0]
+    address, port = params["IPAddress"], int(params["ProbePort"])
+    before = target["address"]
+    if (target["address"], target["probe_port"], target["network"], target["state"]) == \
+            (address, port, network["name"], "Online"):
+        status = "unchanged"
+    else:
+        target.update(address=address, probe_port=port, subnet_mask=guest.HOST_MASK, network=network["name"],
+                      enable_dhcp=0)
+        # Stop-ClusterResource / Start-ClusterResource: the address comes online only inside its network.
+        subnet = ipaddress.IPv4Network(f"{network['address']}/{network['prefix_length']}", strict=False)
+        target["state"] = "Online" if ipaddress.IPv4Address(address) in subnet else "Failed"
+        status = "changed"
+    result["resources"].append({"name": target["name"], "address_before": before, "address": target["address"],
+                                "probe_port": target["probe_port"], "network": target["network"],
+                                "state": target["state"]})
+    if target["state"] != "Online":
+        return finish("failed", f"IP Address resource '{target['name']}' is {target['state']} after "
+                                f"Start-ClusterResource: {address} does not belong to '{network['name']}' "
+                                f"({network['address']}/{network['prefix_length']})")
+    return finish(status, None)
+
+
+# -- cluster-health -----------------------------------------------------------------------------------
+
+def _cluster_health(world: World, vm_id: str, params: dict[str, str]) -> dict[str, Any]:
+    cluster = guest.cluster_of(world, vm_id)
+    if cluster is None:
+        return {"cluster": None, "cluster_service": None, "nodes": [], "quorum": None, "pool": None,
+                "virtual_disks": [], "csv": [], "ip_resources": [], "truncated": False,
+                "errors": ["service: Cannot find any service with service name 'ClusSvc'.",
+                           "cluster: The cluster service is not installed on this node.",
+                           "storage: No MSFT_StoragePool objects found."]}
+
+    def cut(name: str) -> str:
+        return name[:NAME_LIMIT]
+
+    def worst_first(items: list[dict[str, Any]], key: str, good: str) -> list[dict[str, Any]]:
+        return sorted(items, key=lambda i: i[key] == good)  # stable: unhealthy first, order kept otherwise
+
+    witness = cluster["quorum"]["witness"]
+    up = sum(1 for n in cluster["nodes"] if n["state"] == "Up")
+    report: dict[str, Any] = {
+        "cluster": cut(cluster["name"]), "cluster_service": cluster["cluster_service"],
+        "nodes": worst_first([{"name": cut(n["name"]), "state": n["state"]} for n in cluster["nodes"]], "state", "Up"),
+        "quorum": {"state": "Majority", "has_quorum": cluster["quorum"]["state"] == "Normal" and up > 0,
+                   "votes_up": up, "votes_total": len(cluster["nodes"]),
+                   "witness": {"type": witness["type"], "state": None if witness["type"] == "None" else witness["state"]}},
+        "pool": {"name": cut(cluster["pool"]["name"]), "health": cluster["pool"]["health"]},
+        "virtual_disks": worst_first([{"name": cut(v["name"]), "health": v["health"]} for v in cluster["virtual_disks"]],
+                                     "health", "Healthy"),
+        "csv": worst_first([{"name": cut(c["name"]), "state": c["state"]} for c in cluster["csvs"]], "state", "Online"),
+        "ip_resources": worst_first([{"name": cut(r["name"]), "address": r["address"], "state": r["state"]}
+                                     for r in cluster["ip_resources"]], "state", "Online"),
+        "truncated": False,
+        "errors": [] if cluster["cluster_service"] == "Running" else
+        ["cluster: The cluster service is not running on this node."],
+    }
+    lists = ("nodes", "virtual_disks", "csv", "ip_resources")
+    while len(json.dumps(report, separators=(",", ":")).encode()) > HEALTH_LIMIT:
+        longest = max(lists, key=lambda k: len(report[k]))
+        if not report[longest]:
+            break
+        report[longest].pop()
+        report["truncated"] = True
+    return report
+
+
+_SCRIPTS: dict[str, tuple[Any, dict[str, tuple[str, bool]]]] = {
+    "set-cluster-ip": (_set_cluster_ip, {"IPAddress": (IP_PATTERN, True), "ProbePort": ("int:1:65535", True),
+                                         "SubnetPrefix": (PREFIX_PATTERN, True),
+                                         "IPResourceName": (RESOURCE_NAME_PATTERN, False)}),
+    "cluster-health": (_cluster_health, {}),
+}
