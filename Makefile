@@ -30,7 +30,7 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing Debian's chromium for the status-page test"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	  || echo "warning: could not install chromium; the browser test will be skipped" >&2; }
+	  || echo "warning: could not install chromium; the status-page browser test will fail" >&2; }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

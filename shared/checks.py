@@ -79,7 +79,7 @@ EXPLAINS: dict[type, frozenset[str]] = {
     # A newly enabled node also needs its place in the plan and the pool: its finding explains those too.
     # A node that lost its tag (or a foreign VM) makes the planner rewrite the plan: that finding explains it.
     UpsertRecoveryPlan: frozenset({RECOVERY_PLAN_MISSING, RECOVERY_PLAN_INCOMPLETE, RECOVERY_PLAN_EXTRA,
-                                   NODE_UNPROTECTED, TAG_REMOVED, FOREIGN_VM_IN_GROUP}),
+                                   NODE_UNPROTECTED, TAG_REMOVED, FOREIGN_VM_IN_GROUP, TAGS_REJECTED}),
     EnsureLoadBalancer: frozenset({DR_LB_MISSING, DR_LB_WRONG_IP, DR_LB_MISCONFIGURED}),
     SetPoolMapping: frozenset({POOL_MAPPING_MISSING, NODE_UNPROTECTED}),
     CreateFabric: frozenset(),
@@ -188,15 +188,21 @@ def check_nodes_protected(view: ClusterView) -> list[Finding]:
 
 
 def check_group_members(view: ClusterView) -> list[Finding]:
-    """The cluster's group holds only its nodes: no VM of another cluster, no VM that lost its tag."""
+    """The cluster's group holds only its nodes: no VM of another cluster, no VM that lost its tag or whose
+    tags were refused."""
     nodes = {ids.key(n.id) for n in view.cluster.nodes}
     out = []
     for item in view.asr.items_in_group(view.name):
         key = ids.key(item.vm_id)
-        if key in nodes or key in view.rejected:
+        if key in nodes:
             continue
         vm = view.inventory.get(key)
         name = vm.name if vm is not None else ids.name_of(item.vm_id)
+        if key in view.rejected:
+            out.append(_finding(TAGS_REJECTED, Severity.WARNING, name,
+                                f"{name} replicates in group {view.name} but its tags were refused: {view.rejected[key]}",
+                                "correct the asr-s2d tags the message names"))
+            continue
         other = view.membership.get(key)
         if vm is None or other is not None:
             why = (f"a node of cluster {other.split('/', 1)[-1]}" if other is not None

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from shared import checks, ids
-from shared import cluster as clusters_mod
 from shared.cli import EXIT_FAILED, EXIT_OK, command, progress, table
 from shared.cluster import Cluster
 from shared.enrollment import observe_inventory, plan_cluster
@@ -113,6 +112,7 @@ class RepairReport:
     reason: str
     writes: int = 0
     applied: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()  # the planner's action types written (what decides which findings were repaired)
 
     def to_json(self) -> dict[str, Any]:
         return {"outcome": self.outcome, "reason": self.reason, "writes": self.writes, "applied": list(self.applied)}
@@ -212,7 +212,8 @@ class Report:
             "summary": {"clusters": len(self.clusters),
                         "status": {s: statuses.count(s) for s in ("red", "amber", "green")},
                         "findings": {s.value: severities.count(s.value) for s in Severity},
-                        "writes": sum(c.repair.writes for c in self.clusters if c.repair)},
+                        "writes": sum(c.repair.writes for c in self.clusters if c.repair)
+                        + sum(int((c.reassign or {}).get("writes") or 0) for c in self.clusters)},
             "clusters": [c.to_json() for c in self.clusters],
             "findings": [f.to_json() for f in self.findings],
             "errors": list(self.errors),
@@ -233,6 +234,7 @@ class Observed:
     dr_subnets: Mapping[str, Subnet]  # lower-cased subnet name -> subnet
     accounts: Mapping[str, StorageAccount]
     notes: frozenset[str]  # blob names under clusters/
+    membership: Mapping[str, str] = field(default_factory=dict)  # node VM key -> its cluster's key
     errors: tuple[str, ...] = ()
 
 
@@ -257,9 +259,7 @@ def observe(rt: Runtime, *, report: Progress = _quiet) -> Observed:
             continue
         inventory.update({ids.key(v.id): v for v in inv.vms})
         nics.update({ids.key(n.id): n for n in sub_nics})
-        # Recovery and test-failover VMs carry the source's tags (rule 8): they are not nodes.
-        sources = [v for v in inv.vms if v.location.lower() != target]
-        sub_clusters, sub_rejected = clusters_mod.clusters(sources, inv.scopes)
+        sub_clusters, sub_rejected = inv.clusters(target)
         found += sub_clusters.values()
         rejected.update(sub_rejected)
     report("reading the vault: fabrics, containers, mappings, policies, network mappings, items, plans")
@@ -280,7 +280,8 @@ def observe(rt: Runtime, *, report: Progress = _quiet) -> Observed:
     notes = frozenset(rt.blobs.list_names("clusters/"))
     return Observed(clusters=tuple(sorted(found, key=lambda c: c.key)), rejected=rejected, inventory=inventory,
                     nics=nics, asr=asr, items_by_vm={ids.key(i.vm_id): i for i in asr.items},
-                    load_balancers=lbs, dr_subnets=subnets, accounts=accounts, notes=notes, errors=tuple(errors))
+                    load_balancers=lbs, dr_subnets=subnets, accounts=accounts, notes=notes,
+                    membership={ids.key(n.id): c.key for c in found for n in c.nodes}, errors=tuple(errors))
 
 
 # -- decide: checks and the enrollment plan, per cluster ----------------------------------------------
@@ -333,10 +334,9 @@ def audit_cluster(rt: Runtime, cluster: Cluster, observed: Observed, *, now: dat
         (ids.name_of(f.nic.subnet_id) for f in nodes.values() if f.nic is not None), "")
     dr = DrNetwork(subnet=observed.dr_subnets.get(subnet_name.lower()),
                    load_balancer=observed.load_balancers.get(ids.key(spec.load_balancer_id(cluster.name))))
-    membership = {ids.key(n.id): c.key for c in observed.clusters for n in c.nodes}
     view = checks.ClusterView(
         cluster=cluster, nodes=nodes, asr=observed.asr, spec=spec, dr_subnet=dr.subnet, load_balancer=dr.load_balancer,
-        accounts=observed.accounts, inventory=observed.inventory, membership=membership, rejected=observed.rejected,
+        accounts=observed.accounts, inventory=observed.inventory, membership=observed.membership, rejected=observed.rejected,
         last_drill=_note_time(rt, observed, cluster, DRILL_NOTE, drill=True),
         failover_recorded=_note_time(rt, observed, cluster, FAILOVER_NOTE, drill=False),
         thresholds=checks.Thresholds(settings.rpo_threshold_seconds,
@@ -362,11 +362,12 @@ def audit_cluster(rt: Runtime, cluster: Cluster, observed: Observed, *, now: dat
 
 def global_findings(observed: Observed, spec: ReplicationSpec) -> list[Finding]:
     """Findings about no single cluster: VMs whose tags were refused, and asr-s2d items outside every cluster."""
+    names = {c.name.lower() for c in observed.clusters}
+    in_a_clusters_group = {k for k, item in observed.items_by_vm.items() if (item.group_name or "").lower() in names}
     out = [Finding(checks.TAGS_REJECTED, Severity.WARNING, observed.inventory[k].name if k in observed.inventory
                    else ids.name_of(k), reason, "correct the asr-s2d tags the message names")
-           for k, reason in sorted(observed.rejected.items())]
+           for k, reason in sorted(observed.rejected.items()) if k not in in_a_clusters_group]
     clustered = {ids.key(n.id) for c in observed.clusters for n in c.nodes}
-    names = {c.name.lower() for c in observed.clusters}
     policy = observed.asr.policy_named(spec.policy_name)
     for item in observed.asr.items:
         key = ids.key(item.vm_id)
@@ -417,10 +418,13 @@ def repair_cluster(rt: Runtime, cluster: Cluster, *, audit_id: str) -> RepairRep
                 log.warning("audit repair of %s failed, the next audit retries: %s", cluster.name, err)
             return outcome
     if rt.settings.dry_run:
-        return RepairReport("dry-run", f"dry run: {len(safe)} action(s) planned, none written",
-                            applied=tuple(a.describe() for a in safe))
+        result = RepairReport("dry-run", f"dry run: {len(safe)} action(s) planned, none written",
+                              applied=tuple(a.describe() for a in safe))
+        rt.record(Outcome(f"audit-{audit_id}", "unchanged", result.reason, cluster=cluster.name, cluster_key=cluster.key,
+                          plan=result.applied, trigger="audit", correlation_id=audit_id, dry_run=True))
+        return result
     result = RepairReport("changed", f"{applied.writes} write(s) to repair {cluster.name}", writes=applied.writes,
-                          applied=tuple(applied.done))
+                          applied=tuple(applied.done), kinds=tuple(checks.action_kind(a) for a in safe))
     rt.record(Outcome(f"audit-{audit_id}", "changed", result.reason, cluster=cluster.name, cluster_key=cluster.key,
                       writes=applied.writes, plan=result.applied, trigger="audit", correlation_id=audit_id,
                       details={"nodes": [n.name for n in cluster.nodes]}))
@@ -484,12 +488,12 @@ def _cluster_report(audit: ClusterAudit) -> ClusterReport:
         last_test_failover=last.isoformat().replace("+00:00", "Z") if last else None)
 
 
-def _repaired_codes(report: RepairReport, audit: ClusterAudit) -> frozenset[str]:
+def _repaired_codes(report: RepairReport) -> frozenset[str]:
+    """The finding codes this run's repair addressed: those that explain the action types it wrote."""
     if report.outcome != "changed":
         return frozenset()
-    safe = [a for a in audit.plan.actions if applicable(a, audit.view.asr)]
-    codes = set().union(*(checks.EXPLAINS.get(type(a), frozenset()) for a in safe)) if safe else set()
-    return frozenset(codes | {checks.PLAN_PENDING})
+    by_name = {kind.__name__: codes for kind, codes in checks.EXPLAINS.items()}
+    return frozenset().union(*(by_name.get(k, frozenset()) for k in report.kinds)) | {checks.PLAN_PENDING}
 
 
 def run_audit(rt: Runtime, *, repair: bool | None = None, trigger: str = "manual", past_due: bool = False,
@@ -519,9 +523,10 @@ def run_audit(rt: Runtime, *, repair: bool | None = None, trigger: str = "manual
             report(f"repairing cluster {cluster.name}")
             try:
                 repaired = repair_cluster(rt, cluster, audit_id=audit_id)
-            except TransientError as err:  # a held lock or throttling: the next audit retries this cluster
+            except AsrS2dError as err:  # a held lock, throttling, a node that cannot be read: the next audit retries
+                log.warning("audit %s: repair of %s failed: %s", audit_id, cluster.name, err)
                 repaired = RepairReport("failed", f"will retry on the next audit: {err}")
-            cluster_report = replace(cluster_report, repair=repaired, repaired_codes=_repaired_codes(repaired, audit))
+            cluster_report = replace(cluster_report, repair=repaired, repaired_codes=_repaired_codes(repaired))
         if settings.audit_reassign_ip and any(f.code == checks.FAILOVER_UNANNOUNCED for f in audit.findings):
             report(f"running the IP step for cluster {cluster.name} (failover without a signal)")
             cluster_report = replace(cluster_report, reassign=reassign_after_unannounced_failover(

@@ -17,6 +17,7 @@ from shared import events, ids, tags
 from shared.cluster import Cluster
 from shared.errors import PermanentError, RejectedInput, TransientError
 from shared.findings import Finding, Severity
+from shared.observability import log_context
 from shared.inventory import AsrState, TaggedScope, Vm
 from shared.outcomes import Outcome, most_significant
 from shared.replication import DrNetwork, NodeFacts, Plan, ReplicationSpec, plan_enrollment
@@ -42,6 +43,12 @@ class Inventory:
     def vm(self, vm_id: str) -> Vm | None:
         return next((v for v in self.vms if ids.same(v.id, vm_id)), None)
 
+    def clusters(self, target_region: str) -> tuple[dict[str, Cluster], dict[str, str]]:
+        """The enrolled clusters and the rejected VMs. VMs in the target region are never nodes: recovered
+        and test-failover VMs carry the source's tags (rule 8)."""
+        sources = [v for v in self.vms if v.location.lower() != target_region.lower()]
+        return clusters_mod.clusters(sources, self.scopes)
+
 
 def handle_trigger(event: Any) -> Outcome:
     """The Event Grid trigger's entry point; transient errors propagate so Event Grid redelivers."""
@@ -54,17 +61,18 @@ def handle(raw: Any, rt: Runtime) -> Outcome:
         event = events.from_dict(raw) if isinstance(raw, dict) else events.from_trigger(raw)
     except RejectedInput as err:
         return rt.record(Outcome(events.event_id_of(raw), "rejected", f"malformed event: {err}"))
-    reason = _irrelevant(event, rt)
-    if reason:
-        return rt.record(Outcome(event.id, "ignored", reason, correlation_id=event.correlation_id))
-    try:
-        outcomes = _enroll_for_event(event, rt)
-    except PermanentError as err:
-        return rt.record(Outcome(event.id, "rejected", str(err), correlation_id=event.correlation_id))
-    except TransientError as err:
-        rt.record(Outcome(event.id, "failed", f"will retry: {err}", correlation_id=event.correlation_id))
-        raise
-    return most_significant(outcomes)
+    with log_context(event_id=event.id, correlation_id=event.correlation_id):
+        reason = _irrelevant(event, rt)
+        if reason:
+            return rt.record(Outcome(event.id, "ignored", reason, correlation_id=event.correlation_id))
+        try:
+            outcomes = _enroll_for_event(event, rt)
+        except PermanentError as err:
+            return rt.record(Outcome(event.id, "rejected", str(err), correlation_id=event.correlation_id))
+        except TransientError as err:
+            rt.record(Outcome(event.id, "failed", f"will retry: {err}", correlation_id=event.correlation_id))
+            raise
+        return most_significant(outcomes)
 
 
 def _irrelevant(event: events.ArmEvent, rt: Runtime) -> str | None:
@@ -95,8 +103,8 @@ def _enroll_for_event(event: events.ArmEvent, rt: Runtime) -> list[Outcome]:
     target = event.target_uri
     kind = ids.scope_kind(target)
     inventory = observe_inventory(rt, ids.subscription_of(target))
-    found, rejected = clusters_mod.clusters(inventory.vms, inventory.scopes)
     target_region = rt.settings.target_region.lower()
+    found, rejected = inventory.clusters(target_region)
 
     if kind == "vm":
         vm = inventory.vm(target)
@@ -171,7 +179,7 @@ def enroll_cluster(cluster: Cluster, rt: Runtime, *, event_id: str, correlation_
 
     base = Outcome(event_id=event_id, kind="unchanged", reason="", cluster=cluster.name, cluster_key=cluster.key,
                    correlation_id=correlation_id, trigger=trigger, dry_run=rt.settings.dry_run)
-    with rt.lock(cluster.key) as lock:
+    with log_context(cluster=cluster.name), rt.lock(cluster.key) as lock:
         try:
             plan = plan_cluster(rt, cluster)
         except RejectedInput as err:
@@ -212,7 +220,7 @@ def find_cluster(rt: Runtime, name: str, subscriptions: Sequence[str] | None = N
     """A cluster by name across the allowed subscriptions (the CLI's ``plan`` and ``drill``)."""
     for sub in subscriptions or rt.settings.allowed_subscriptions:
         inventory = observe_inventory(rt, sub)
-        found, _ = clusters_mod.clusters(inventory.vms, inventory.scopes)
+        found, _ = inventory.clusters(rt.settings.target_region)
         match = next((c for c in found.values() if c.name.lower() == name.lower()), None)
         if match is not None:
             return match

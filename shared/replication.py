@@ -394,6 +394,8 @@ def plan_enrollment(cluster: Cluster, nodes: Mapping[str, NodeFacts], asr: AsrSt
     node_keys = {ids.key(n.id) for n in cluster.nodes}
     for item in group_items:
         if ids.key(item.vm_id) not in node_keys:
+            # Still a member of the group: the plan must keep it, or ASR refuses to fail the plan over (rule 4).
+            item_ids.append((item.id, item.vm_id))
             findings.append(Finding(
                 "untagged-protected-node", Severity.WARNING, ids.name_of(item.vm_id),
                 f"{ids.name_of(item.vm_id)} replicates in group {name} but is not tagged as a node of it",

@@ -80,7 +80,10 @@ def test_a_converged_cluster_is_green_and_an_audit_with_repair_on_writes_nothing
     assert cluster.last_test_failover is not None and not report.critical
 
 
-@pytest.mark.parametrize("title,check", checks.CHECKS, ids=[t for t, _ in checks.CHECKS])
+ALL_CHECKS = (*checks.CHECKS, *checks.FAILED_OVER_CHECKS[:1])
+
+
+@pytest.mark.parametrize("title,check", ALL_CHECKS, ids=[t for t, _ in ALL_CHECKS])
 def test_every_check_passes_on_a_converged_cluster(title: str, check: Callable[..., Any], emu: Emulator,
                                                    converged: dict[str, Any], runtime: Runtime) -> None:
     observed = drift.observe(runtime)
@@ -129,6 +132,21 @@ def test_a_tagged_node_that_does_not_replicate_is_critical(emu: Emulator, conver
     cluster = cluster_of(report)
     assert cluster.status == "red"
     assert [k for k, _text, applies in cluster.plan if applies] == ["EnableNode", "UpsertRecoveryPlan", "SetPoolMapping"]
+
+
+def test_a_cluster_whose_tag_event_was_missed_is_enrolled_by_the_audit_as_a_backstop(
+        emu: Emulator, demo: dict[str, Any], runtime: Runtime) -> None:
+    for vm_id in demo["vm_ids"]:
+        set_tags(emu, vm_id, **node_tags(CLUSTER, witness=demo["witness_storage_account_id"], dr_ip=DR_IP))
+    report = audit(runtime)
+    found = codes(report)
+    assert found.count("node-unprotected") == 2 and {"dr-lb-missing", "policy-missing", "plan-pending"} <= set(found)
+    assert all(applies for _kind, _text, applies in cluster_of(report).plan)
+    repaired = audit(runtime, repair=True)
+    assert cluster_of(repaired).repair is not None and cluster_of(repaired).repair.outcome == "changed"  # type: ignore[union-attr]
+    control(emu, "POST", "asr/settle")
+    mark_tested(emu)
+    assert codes(audit(runtime)) == []
 
 
 def test_a_node_in_initial_replication_is_a_warning(emu: Emulator, converged: dict[str, Any], runtime: Runtime) -> None:
@@ -222,6 +240,48 @@ def test_the_audit_repair_restores_the_policy_with_the_same_plan_enrollment_uses
     assert cluster_of(report).status == "amber"  # repaired in this run; the next audit confirms it
     again = audit(runtime, repair=True)
     assert codes(again) == [] and cluster_of(again).status == "green"
+
+
+def test_a_policy_whose_retention_differs_from_the_setting_is_only_an_info(
+        converged: dict[str, Any], make_runtime: Callable[..., Runtime]) -> None:
+    report = audit(make_runtime(RECOVERY_POINT_RETENTION_MINUTES="720"))
+    assert codes(report) == ["policy-retention"] and cluster_of(report).status == "green"
+
+
+# -- tags the planner cannot act on ------------------------------------------------------------------------
+
+def test_fewer_nodes_tagged_than_asr_s2d_nodes_says_so(emu: Emulator, converged: dict[str, Any],
+                                                      runtime: Runtime) -> None:
+    for vm_id in converged["vm_ids"]:
+        set_tags(emu, vm_id, **{"asr-s2d-nodes": "3"})
+    report = audit(runtime)
+    assert codes(report) == ["nodes-missing"] and "2 of 3" in cluster_of(report).findings[0].message
+
+
+def test_a_dr_ip_outside_the_dr_subnet_is_refused_by_the_planner_and_reported(
+        emu: Emulator, converged: dict[str, Any], runtime: Runtime) -> None:
+    for vm_id in converged["vm_ids"]:
+        set_tags(emu, vm_id, **{"asr-s2d-dr-ip": "10.99.0.5"})
+    report = audit(runtime)
+    assert codes(report) == ["cluster-rejected", "dr-lb-wrong-ip"]
+    assert "10.99.0.5" in next(f.message for f in cluster_of(report).findings if f.code == "cluster-rejected")
+
+
+def test_a_node_whose_tags_are_refused_is_reported_in_its_clusters_group(
+        emu: Emulator, converged: dict[str, Any], runtime: Runtime) -> None:
+    set_tags(emu, converged["vm_ids"][0], **{"asr-s2d-probe-port": "not-a-port"})
+    report = audit(runtime)
+    assert codes(report) == ["tags-rejected"] and cluster_of(report).findings[0].subject == "s2d-node1"
+    assert [(kind, applies) for kind, _text, applies in cluster_of(report).plan] == [("UpsertRecoveryPlan", False)]
+    assert report.findings == []  # shown once, under its cluster
+
+
+def test_a_vm_with_refused_tags_outside_every_group_is_a_report_level_finding(
+        emu: Emulator, converged: dict[str, Any], runtime: Runtime) -> None:
+    add_node(emu, converged, "stray", {"asr-s2d": "true", "asr-s2d-cluster": "stray", "asr-s2d-nodes": "99"})
+    report = audit(runtime)
+    assert [(f.code, f.subject) for f in report.findings] == [("tags-rejected", "stray")]
+    assert codes(report) == []
 
 
 # -- health and RPO -------------------------------------------------------------------------------------
@@ -432,6 +492,20 @@ def test_a_failover_no_signal_announced_is_critical_and_the_audit_only_reports_i
     assert cluster.status == "red" and cluster.plan == () and cluster.reassign is None and cluster.repair is None
     assert [n.active_location for n in cluster.nodes] == ["Recovery", "Recovery"]
     assert writes_since(emu, seq) == []
+
+
+def test_test_failover_vms_carrying_the_nodes_tags_are_not_taken_for_nodes(
+        emu: Emulator, converged: dict[str, Any], runtime: Runtime, asr_sdk: Any) -> None:
+    vault = ids.parse(runtime.settings.vault_id)
+    asr_sdk.replication_recovery_plans.begin_test_failover(
+        vault.resource_group, vault.name, f"asr-s2d-{CLUSTER}",
+        {"properties": {"failoverDirection": "PrimaryToRecovery", "networkType": "VmNetworkAsInput",
+                        "networkId": runtime.settings.test_vnet_id,
+                        "providerSpecificDetails": [{"instanceType": "A2A", "recoveryPointType": "Latest"}]}}).result()
+    control(emu, "POST", "asr/settle")
+    report = audit(runtime)
+    assert [n.name for n in cluster_of(report).nodes] == ["s2d-node1", "s2d-node2"]
+    assert codes(report) == [] and report.findings == []
 
 
 def test_a_failover_asr_s2d_recorded_is_reported_as_failed_over_not_unannounced(

@@ -118,7 +118,7 @@ def test_duplicated_shuffled_events_from_eight_threads_enable_each_node_once(
     def worker(batch: list[dict[str, Any]]) -> None:
         try:
             deliver(batch, runtime)
-        except BaseException as err:  # noqa: BLE001 - surfaced by the assertion below
+        except BaseException as err:
             errors.append(err)
 
     threads = [threading.Thread(target=worker, args=(events[i::8],)) for i in range(8)]
@@ -192,3 +192,28 @@ def test_the_pre_staged_dr_load_balancer_and_pool_mappings(
         assert [n.recovery_pool_ids for n in item.nics] == [(spec.pool_id("s2dclu01"),)]
     plan = runtime.asr.get_plan("asr-s2d-s2dclu01")
     assert plan is not None and len(plan.item_ids) == 2
+
+
+def test_recovered_copies_in_the_target_region_do_not_split_the_cluster(
+        emu: Emulator, demo: dict[str, Any], runtime: Runtime, sdk: Callable[..., Any],
+        operator_sdk: Callable[..., Any], event_queue: Callable[[], list[dict[str, Any]]]) -> None:
+    """A test failover creates copies of the nodes, with their tags, in the target region: the next tag
+    event must still see one cluster of two source nodes, not four nodes in two regions."""
+    from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
+
+    for vm_id in demo["vm_ids"]:
+        tag(operator_sdk, vm_id, CLUSTER_TAGS)
+    first = event_queue()
+    deliver(first, runtime)
+    asr = sdk(SiteRecoveryManagementClient)
+    asr.replication_recovery_plans.begin_test_failover(
+        "rg-s2d-dr", "rsv-s2d-dr", "asr-s2d-s2dclu01",
+        {"properties": {"failoverDirection": "PrimaryToRecovery", "networkType": "VmNetworkAsInput",
+                        "networkId": demo["test_vnet_id"],
+                        "providerSpecificDetails": [{"instanceType": "A2A", "recoveryPointType": "Latest"}]}}).result()
+    copies = [v for v in runtime.compute.list_vms(demo["subscription_id"]) if v.location == "northeurope"]
+    assert len(copies) == 2 and all(v.tags.get("asr-s2d") == "true" for v in copies)
+    seq = emu.journal.last_seq
+    outcomes = deliver(first[:1], runtime)
+    assert acted(outcomes) == ["unchanged"]
+    assert writes_since(emu, seq) == []

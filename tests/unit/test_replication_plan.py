@@ -171,3 +171,10 @@ def test_missing_pool_mapping_is_restored_alone() -> None:
     asr, lb = converged()
     lost = replace(asr, items=(replace(asr.items[0], nics=()), asr.items[1]))
     assert kinds(plan_for(asr=lost, lb=lb)) == ["SetPoolMapping"]
+
+
+def test_a_group_member_that_lost_its_tag_stays_in_the_recovery_plan() -> None:
+    asr, lb = converged()
+    plan = r.plan_enrollment(cluster(NODE1), facts(NODE1), asr, spec(), r.DrNetwork(subnet=dr_subnet(), load_balancer=lb))
+    assert not any(isinstance(a, r.UpsertRecoveryPlan) for a in plan.actions)
+    assert [f.code for f in plan.findings] == ["untagged-protected-node"]
