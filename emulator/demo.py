@@ -2,6 +2,13 @@
 
 Nothing is mocked: the app's real code runs with real SDK clients over HTTPS against the emulator,
 and the events it handles are the ones the emulator publishes after the operator's writes.
+
+``make chaos`` (``--chaos 0.10 --seed 7``) runs the same story twice on fresh worlds: first clean and
+quietly, for the reference end state; then with that share of every emulated ARM call failing (seeded:
+429 and 503 with ``Retry-After``, 500, dropped connections, and long-running operations ending
+``Failed``) and every event delivered twice in a shuffled order. Event Grid redelivers what raised;
+the hourly drift audit repairs what a permanent failure left. The two end states
+(``emulator.endstate``) must be equal: the exit status is 1 with the differences otherwise.
 """
 
 from __future__ import annotations
@@ -12,20 +19,33 @@ import os
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-STEP = 0
+CLUSTER_TAGS = {"asr-s2d": "true", "asr-s2d-cluster": "s2dclu01"}
+ACTION = "Microsoft.Resources.ResourceActionSuccess"
+# The chaos mix: each kind takes an equal share of the fault rate (see ``chaos_rules``).
+CHAOS_KINDS = (("status", 429), ("status", 500), ("status", 503), ("reset", 0), ("lro_fail", 0))
+MAX_AUDITS = 12
 
 
-def say(text: str) -> None:
-    global STEP
-    STEP += 1
-    print(f"\n[{STEP}] {text}", flush=True)
+class Out:
+    """Step-by-step printing (``quiet`` prints nothing: the clean reference run of ``make chaos``)."""
 
+    def __init__(self, *, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.step = 0
 
-def detail(text: str) -> None:
-    print(f"    {text}", flush=True)
+    def say(self, text: str) -> None:
+        self.step += 1
+        if not self.quiet:
+            print(f"\n[{self.step}] {text}", flush=True)
+
+    def detail(self, text: str) -> None:
+        if not self.quiet:
+            print(f"    {text}", flush=True)
 
 
 class OperatorCredential:
@@ -40,109 +60,346 @@ class OperatorCredential:
         return AccessToken(self._token, self._expires)
 
 
-def deliver(events: list[dict[str, Any]], handle: Callable[[Any, Any], Any], rt: Any) -> list[Any]:
-    """Through the azure-functions converter, as the host does; transient errors are redelivered."""
-    from azure.functions.eventgrid import EventGridEventInConverter
-    from azure.functions.meta import Datum
+@dataclass
+class StoryRun:
+    """What one run of the story did and left."""
 
-    from shared.errors import TransientError
+    end_state: dict[str, Any] = field(default_factory=dict)
+    faults: dict[str, int] = field(default_factory=dict)  # injected, by kind ("status 429", "reset", ...)
+    throttled: int = 0
+    deliveries: int = 0
+    redeliveries: int = 0
+    audits: int = 0
+    operator_retries: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
 
-    outcomes = []
-    for body in events:
-        for attempt in range(8):
+    @property
+    def faults_injected(self) -> int:
+        return sum(self.faults.values())
+
+
+class EventGrid:
+    """Delivers events as Event Grid does, through the azure-functions converter like the host, each to the
+    function its type routes it to (the infra's subscription filters send action events to the failover
+    function). A transient error (raised) is retried a few times now; an event still failing stays pending
+    and is retried later (``retry_pending``): Event Grid keeps retrying for 24 hours."""
+
+    def __init__(self, rt: Any, out: Out, run: StoryRun, *, attempts: int = 3) -> None:
+        self.rt, self.out, self.run, self.attempts = rt, out, run, attempts
+        self.pending: list[tuple[dict[str, Any], Callable[[Any, Any], Any]]] = []
+
+    def deliver(self, events: list[dict[str, Any]], handle: Callable[[Any, Any], Any] | None = None) -> list[Any]:
+        outcomes = []
+        for body in events:
+            target = handle or handler_for(body)
+            outcome = self._attempts(body, target, first=True)
+            if outcome is None:
+                self.pending.append((body, target))
+            else:
+                outcomes.append(outcome)
+        return outcomes
+
+    def retry_pending(self) -> list[Any]:
+        waiting, self.pending = self.pending, []
+        if waiting:
+            self.out.detail(f"Event Grid retries {len(waiting)} event(s) that failed earlier")
+        outcomes = []
+        for body, target in waiting:
+            outcome = self._attempts(body, target, first=False)
+            if outcome is None:
+                self.pending.append((body, target))
+            else:
+                outcomes.append(outcome)
+        return outcomes
+
+    def _attempts(self, body: dict[str, Any], handle: Callable[[Any, Any], Any], *, first: bool) -> Any:
+        from azure.functions.eventgrid import EventGridEventInConverter
+        from azure.functions.meta import Datum
+
+        from shared.errors import TransientError
+
+        for attempt in range(self.attempts):
             event = EventGridEventInConverter.decode(Datum(type="json", value=json.dumps(body)), trigger_metadata={})
+            self.run.deliveries += 1
+            self.run.redeliveries += attempt > 0 or not first
             try:
-                outcomes.append(handle(event, rt))
-                break
+                outcome = handle(event, self.rt)
             except TransientError as err:
-                detail(f"event {body['id'][:8]}: transient ({err}); Event Grid redelivers (attempt {attempt + 2})")
-        else:
-            raise SystemExit(f"event {body['id']} was never handled")
-    return outcomes
+                self.out.detail(f"event {body['id'][:8]}: transient ({str(err)[:160]}); Event Grid redelivers")
+                continue
+            self.run.outcomes[outcome.kind] += 1
+            return outcome
+        return None
+
+
+def handler_for(body: dict[str, Any]) -> Callable[[Any, Any], Any]:
+    from shared import enrollment, failover
+
+    return failover.handle if (body.get("eventType") or body.get("type")) == ACTION else enrollment.handle
+
+
+def operator(action: Callable[[], Any], done: Callable[[], bool], *, what: str, detail: Callable[[str], None],
+             run: StoryRun | None = None) -> None:
+    """An operator's write: when it fails, they look whether it happened anyway, and otherwise try again."""
+    from azure.core.exceptions import AzureError
+
+    for _attempt in range(10):
+        try:
+            action()
+            return
+        except AzureError as err:
+            if done():
+                return
+            if run is not None:
+                run.operator_retries += 1
+            detail(f"the operator's {what} failed ({type(err).__name__}: {str(err).splitlines()[0][:100]}); "
+                   "they try again")
+    raise SystemExit(f"the operator's {what} never succeeded")
+
+
+def chaos_rules(rate: float, seed: int) -> list[Any]:
+    """Seeded fault rules: ``rate`` of ARM requests fail (429, 500, 503 or a dropped connection, in equal
+    shares), and ``rate`` of the long-running operations they start end ``Failed``."""
+    from emulator.core.faults import FaultRule
+
+    request_kinds = [k for k in CHAOS_KINDS if k[0] != "lro_fail"]
+    share = 1 - (1 - rate) ** (1 / len(request_kinds))  # P(any request-level kind) == rate
+    rules = []
+    for index, (action, status) in enumerate(CHAOS_KINDS):
+        rules.append(FaultRule(action=action, status=status or 500, retry_after=0,
+                               probability=rate if action == "lro_fail" else share, seed=seed * 100 + index,
+                               path=r"^/subscriptions/", message=f"Injected chaos: {action} {status or ''}".strip()))
+    return rules
+
+
+def run_story(emu: Any, *, azurite_connection_string: str, chaos: float = 0.0, seed: int = 7,
+              out: Out | None = None) -> StoryRun:
+    """Reset the emulator to the demo world and run the story: tag, enroll, protect, audit, fail over,
+    re-address, redeliver, audit. Returns what it did and the normalized end state.
+
+    The process environment must hold the emulator's managed-identity endpoint (``emu.identity_env()``)."""
+    out = out or Out()
+    throttle = emu.throttle.config
+    try:
+        return _story(emu, azurite_connection_string, chaos, seed, out)
+    finally:
+        emu.throttle.reset(throttle)
+        emu.faults.clear()
+
+
+def _story(emu: Any, azurite_connection_string: str, chaos: float, seed: int, out: Out) -> StoryRun:
+    from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    from emulator import endstate
+    from emulator.core.events import Subscriber
+    from emulator.settings import app_env
+    from shared.azure.clients import Clients
+    from shared.config import Settings
+    from shared.runtime import Runtime
+
+    run = StoryRun()
+    emu.reset()
+    world = emu.seed("demo")
+    env = app_env(emu, world, azurite_connection_string=azurite_connection_string)
+    env.update(STATE_CONTAINER=f"demo{uuid.uuid4().hex[:8]}", AUDIT_REPAIR="true", AUDIT_REASSIGN_IP="true")
+    if chaos:
+        # One azure-core retry instead of six: faults must reach the app (and Event Grid's redelivery), not
+        # only the SDK's retry loop. The operator's clients are set up the same way.
+        env["ARM_RETRY_TOTAL"] = "1"
+    settings = Settings.from_env(env)
+    rt = Runtime.build(settings, clients=Clients(settings))
+    out.detail(f"ARM endpoint {emu.endpoint}; state container {settings.state_container}")
+    out.detail(f"source: {world['source_region']} ({', '.join(v.split('/')[-1] for v in world['vm_ids'])}), "
+               f"target: {world['target_region']} (vault {world['vault_id'].split('/')[-1]})")
+    sub = emu.events.subscribe(Subscriber(mode="pull", duplicate=2 if chaos else 1, reorder=bool(chaos), seed=seed))
+    arm = {"base_url": emu.endpoint, "credential_scopes": [emu.endpoint + "/.default"],
+           "connection_verify": emu.ca_bundle, "polling_interval": 0, "retry_total": settings.arm_retry_total}
+    tags_client = ResourceManagementClient(OperatorCredential(), world["subscription_id"], **arm)
+    asr_client = SiteRecoveryManagementClient(OperatorCredential(), world["subscription_id"], **arm)
+    if chaos:
+        # ARM's token-bucket throttle depends on the wall clock; a chaos run must replay from its seed alone,
+        # so the throttle is off and the seeded rules inject the 429s.
+        from emulator.core.throttle import ThrottleConfig
+
+        emu.throttle.reset(ThrottleConfig(enabled=False))
+        out.say(f"Chaos: {chaos:.0%} of ARM calls fail (429, 500, 503, dropped connections) and {chaos:.0%} of "
+                f"long-running operations end Failed (seed {seed}); every event is delivered twice, shuffled")
+        for rule in chaos_rules(chaos, seed):
+            emu.faults.add(rule)
+
+    grid = EventGrid(rt, out, run)
+
+    out.say("Operator tags both nodes asr-s2d=true, asr-s2d-cluster=s2dclu01 through the ARM Tags API")
+    for vm_id in world["vm_ids"]:
+        operator(lambda vm_id=vm_id: tags_client.tags.begin_update_at_scope(
+                     vm_id, {"operation": "Merge", "properties": {"tags": CLUSTER_TAGS}}).result(),
+                 lambda vm_id=vm_id: CLUSTER_TAGS.items() <= (emu.world.get(vm_id).get("tags") or {}).items(),
+                 what=f"tag write on {vm_id.split('/')[-1]}", detail=out.detail, run=run)
+        out.detail(f"tagged {vm_id.split('/')[-1]}")
+
+    events = emu.events.drain(sub.id)
+    out.say(f"Event Grid delivered {len(events)} Microsoft.Resources.ResourceWriteSuccess event(s); the "
+            "VM-tags-changed function handles them")
+    for outcome in grid.deliver(events):
+        out.detail(f"event {outcome.event_id[:8]} -> {outcome.kind}: {outcome.reason}")
+        for line in outcome.plan:
+            out.detail(f"  - {line}")
+    _own_events(emu, sub.id, grid)
+
+    out.say("Site Recovery replicates: initial replication, then Protected")
+    _time_passes(emu)
+    for item in _items(emu):
+        out.detail(f"{item['vm']}: {item['state']}, group {item['group']}")
+    grid.retry_pending()
+
+    out.say("The hourly drift audit (AUDIT_REPAIR=true): the backstop for anything an event left undone")
+    _audit(rt, out, run)
+
+    from emulator.demo_failover import failover_story
+
+    failover_story(emu, world, rt, sub.id, client=asr_client, out=out, grid=grid)
+    _own_events(emu, sub.id, grid)
+    _time_passes(emu)
+    grid.retry_pending()
+
+    out.say("The next drift audit (AUDIT_REASSIGN_IP=true) would re-address a failover no signal announced")
+    _audit(rt, out, run)
+    if grid.pending:
+        raise SystemExit(f"{len(grid.pending)} event(s) still fail after Event Grid's retries")
+
+    injected = dict(emu.faults.injected)
+    emu.faults.clear()
+    run.throttled = emu.throttle.rejected
+    run.end_state = endstate.snapshot(emu)
+    run.faults = _fault_kinds(emu, injected)
+    return run
+
+
+def _fault_kinds(emu: Any, injected: dict[str, int]) -> dict[str, int]:
+    """Injected faults by kind: statuses from the journal, resets from the journal, failed operations."""
+    kinds: Counter[str] = Counter()
+    for entry in emu.journal.entries():
+        if entry.fault == "reset":
+            kinds["reset"] += 1
+        elif entry.fault == "status":
+            kinds[f"status {entry.status}"] += 1
+    if injected.get("lro_fail"):
+        kinds["lro_fail"] = injected["lro_fail"]
+    return dict(sorted(kinds.items()))
+
+
+def _items(emu: Any) -> list[dict[str, Any]]:
+    from emulator.endstate import snapshot
+
+    return [{"vm": vm, "state": i["protection_state"], "group": i["group"]}
+            for vm, i in sorted(snapshot(emu)["protected_items"].items())]
+
+
+def _own_events(emu: Any, subscriber_id: str, grid: EventGrid) -> None:
+    """The app's own writes come back as events too: each is ignored as the app's own (no loop)."""
+    events = emu.events.drain(subscriber_id)
+    outcomes = grid.deliver(events)
+    own = sum(1 for o in outcomes if o.kind == "ignored")
+    grid.out.detail(f"{len(events)} event(s) of the app's own writes and Site Recovery's: {own} ignored")
+
+
+def _time_passes(emu: Any) -> None:
+    """Minutes pass: running operations and Site Recovery jobs finish, initial replication completes."""
+    emu.handle_control("POST", "/_emulator/asr/settle", {}, b"")
+    emu.handle_control("POST", "/_emulator/asr/advance", {}, json.dumps({"to": "Protected"}).encode())
+
+
+def _audit(rt: Any, out: Out, run: StoryRun) -> None:
+    """Run the audit until one finds nothing to repair and reads everything (the timer runs it every hour)."""
+    from shared import drift
+    from shared.errors import AsrS2dError
+
+    for _attempt in range(MAX_AUDITS):
+        run.audits += 1
+        try:
+            report = drift.run_audit(rt, trigger="demo")
+        except AsrS2dError as err:
+            out.detail(f"the audit stopped ({err}); the timer runs it again")
+            continue
+        busy = [c for c in report.clusters
+                if (c.repair is not None and c.repair.outcome in ("changed", "failed"))
+                or (c.reassign is not None and c.reassign.get("outcome") not in ("unchanged", "ignored", "skipped"))]
+        for cluster in report.clusters:
+            out.detail(f"cluster {cluster.name}: {cluster.status}, {len(cluster.findings)} finding(s)"
+                       + (f"; repair {cluster.repair.outcome}: {cluster.repair.reason}" if cluster.repair else "")
+                       + (f"; IP step {cluster.reassign.get('outcome')}" if cluster.reassign else ""))
+        if not busy and not report.errors:
+            return
+        out.detail("the next audit checks again")
+    raise SystemExit(f"the drift audit did not settle in {MAX_AUDITS} runs")
+
+
+@dataclass
+class ChaosResult:
+    clean: StoryRun
+    chaotic: StoryRun
+    differences: list[str]
+
+
+def chaos_compare(emu: Any, *, azurite_connection_string: str, rate: float, seed: int,
+                  out: Out | None = None) -> ChaosResult:
+    """The clean story on a fresh world, then the chaotic one on another; their end states compared."""
+    from emulator import endstate
+
+    out = out or Out()
+    out.say("The clean story first, quietly, on a fresh world: the reference end state")
+    clean = run_story(emu, azurite_connection_string=azurite_connection_string, out=Out(quiet=True))
+    out.detail(f"{clean.deliveries} deliveries, {clean.audits} audit(s), outcomes {dict(clean.outcomes)}")
+    chaotic = run_story(emu, azurite_connection_string=azurite_connection_string, chaos=rate, seed=seed, out=out)
+    return ChaosResult(clean, chaotic, endstate.diff(clean.end_state, chaotic.end_state))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emulator.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--chaos", type=float, default=0.0, help="fault rate injected on every ARM call (0-0.5)")
+    parser.add_argument("--chaos", type=float, default=0.0, help="share of ARM calls that fail (0-0.5)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the fault injection and event reordering")
     args = parser.parse_args(argv)
-
-    from azure.mgmt.resource.resources import ResourceManagementClient
+    if not 0 <= args.chaos <= 0.5:
+        parser.error("--chaos must be between 0 and 0.5")
 
     from emulator import Emulator
     from emulator.azurite import Azurite
-    from emulator.core.events import Subscriber
-    from emulator.settings import app_env
 
     started = time.monotonic()
-    say("Starting the ARM emulator (HTTPS, throwaway CA) and Azurite (blob storage) on 127.0.0.1")
+    out = Out()
+    out.say("Starting the ARM emulator (HTTPS, throwaway CA) and Azurite (blob storage) on 127.0.0.1")
     emu = Emulator()
     emu.start()
     azurite = Azurite.start()
     try:
-        world = emu.seed("demo")
-        env = app_env(emu, world, azurite_connection_string=azurite.connection_string)
-        env["STATE_CONTAINER"] = f"demo{uuid.uuid4().hex[:8]}"
-        os.environ.update(env)
-        detail(f"ARM endpoint {emu.endpoint}, Azurite {azurite.blob_endpoint}")
-        detail(f"source: {world['source_region']} ({', '.join(v.split('/')[-1] for v in world['vm_ids'])}), "
-               f"target: {world['target_region']} (vault {world['vault_id'].split('/')[-1]})")
-        return run_story(emu, world, args, started, ResourceManagementClient, Subscriber)
+        os.environ.update(emu.identity_env())
+        if not args.chaos:
+            run_story(emu, azurite_connection_string=azurite.connection_string, out=out)
+            out.say("What comes next: a drill (see README)")
+            out.detail(f"done in {time.monotonic() - started:.1f}s")
+            return 0
+        result = chaos_compare(emu, azurite_connection_string=azurite.connection_string, rate=args.chaos,
+                               seed=args.seed, out=out)
+        chaotic = result.chaotic
+        out.say("Chaos summary")
+        out.detail(f"faults injected: {chaotic.faults_injected} ({', '.join(f'{k}: {v}' for k, v in chaotic.faults.items())})"
+                   f"; throttled by the emulator: {chaotic.throttled}")
+        out.detail(f"deliveries {chaotic.deliveries} (clean run: {result.clean.deliveries}), Event Grid redeliveries "
+                   f"{chaotic.redeliveries}, audits {chaotic.audits}, operator retries {chaotic.operator_retries}")
+        out.detail(f"outcomes: {dict(sorted(chaotic.outcomes.items()))}")
+        if result.differences:
+            print("\nThe chaotic run's end state differs from the clean run's:", file=sys.stderr)
+            for line in result.differences:
+                print(f"  {line}", file=sys.stderr)
+            return 1
+        out.detail("end state: identical to the clean run's (protected items, plumbing, recovery plan, load "
+                   "balancers, recovered VMs, the guest's cluster IP)")
+        out.detail(f"done in {time.monotonic() - started:.1f}s")
+        return 0
     finally:
         emu.stop()
         azurite.stop()
-
-
-def run_story(emu: Any, world: dict[str, Any], args: argparse.Namespace, started: float,
-              resource_client: type, subscriber: type) -> int:
-    from shared import enrollment
-    from shared.config import Settings
-    from shared.runtime import Runtime
-
-    settings = Settings.from_env()
-    rt = Runtime.build(settings)
-    sub = emu.events.subscribe(subscriber(mode="pull", duplicate=2 if args.chaos else 1, reorder=bool(args.chaos),
-                                          seed=args.seed))
-    operator = resource_client(OperatorCredential(), world["subscription_id"], base_url=emu.endpoint,
-                               credential_scopes=[emu.endpoint + "/.default"], connection_verify=emu.ca_bundle,
-                               polling_interval=0)
-    if args.chaos:
-        from emulator.core.faults import FaultRule
-
-        say(f"Chaos: {args.chaos:.0%} of ARM calls fail (429, 500, 503, resets), events duplicated and reordered")
-        share = args.chaos / 4
-        for action, status, seed in (("status", 429, 1), ("status", 500, 2), ("status", 503, 3), ("reset", 0, 4)):
-            emu.faults.add(FaultRule(action=action, status=status or 500, retry_after=0, probability=share,
-                                     seed=args.seed * 10 + seed, path=r"^/subscriptions/"))
-
-    say("Operator tags both nodes asr-s2d=true, asr-s2d-cluster=s2dclu01 through the ARM Tags API")
-    for vm_id in world["vm_ids"]:
-        operator.tags.begin_update_at_scope(
-            vm_id, {"operation": "Merge", "properties": {"tags": {"asr-s2d": "true", "asr-s2d-cluster": "s2dclu01"}}}
-        ).result()
-        detail(f"tagged {vm_id.split('/')[-1]}")
-
-    events = emu.events.drain(sub.id)
-    say(f"The emulator published {len(events)} Microsoft.Resources.ResourceWriteSuccess event(s); "
-        "the VM-tags-changed function handles them")
-    for outcome in deliver(events, enrollment.handle, rt):
-        detail(f"event {outcome.event_id[:8]} -> {outcome.kind}: {outcome.reason}")
-        for line in outcome.plan:
-            detail(f"  - {line}")
-
-    say("Site Recovery replicates: initial replication, then Protected")
-    emu.handle_control("POST", "/_emulator/asr/advance", {}, json.dumps({"to": "Protected"}).encode())
-    for item in rt.asr.list_items():
-        detail(f"{item.vm_id.split('/')[-1]}: {item.protection_state}, health {item.replication_health}, "
-               f"group {item.group_name}, RPO {item.rpo_seconds}s")
-
-    from emulator.demo_failover import failover_story
-
-    failover_story(emu, world, rt, sub.id, credential=OperatorCredential(), say=say, detail=detail, deliver=deliver)
-
-    say("What comes next: the drift audit and a drill (see README)")
-    detail(f"done in {time.monotonic() - started:.1f}s")
-    return 0
 
 
 if __name__ == "__main__":

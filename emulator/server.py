@@ -7,6 +7,7 @@ else becomes a 500 envelope (logged here, never sent as a stack trace).
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import socket
@@ -18,6 +19,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,13 @@ log = logging.getLogger(__name__)
 
 ControlHandler = Callable[[dict[str, str], Any], Any]
 _ANY_VERSION: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    world: Any
+    operations: Any
+    seeded: dict[str, Any]
 
 
 class _DropConnection(Exception):
@@ -102,6 +111,22 @@ class Emulator:
             self.seeded = {}
             for hook in self._reset_hooks:
                 hook()
+
+    def checkpoint(self) -> Checkpoint:
+        """The world as it is now (resources, provider state, finished operations, seeded IDs), to ``restore``
+        later: a test can build a world once (enrolled, protected) and start each case from it. Every
+        operation must have finished (``lro.settle()``)."""
+        with self.world.lock:
+            return Checkpoint(world=self.world.snapshot(), operations=self.lro.snapshot(),
+                              seeded=copy.deepcopy(self.seeded))
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """``reset()`` (journal, faults, subscribers, throttle included), then the checkpoint's world."""
+        with self.world.lock:
+            self.reset()
+            self.world.restore(checkpoint.world)
+            self.lro.restore(checkpoint.operations)
+            self.seeded = copy.deepcopy(checkpoint.seeded)
 
     def seed(self, name: str) -> dict[str, Any]:
         from emulator.seed import SEEDS
@@ -201,7 +226,7 @@ class Emulator:
             body = request.raw_body[:2048].decode("utf-8", "replace")
         self.journal.record(method=request.method, path=request.path, query=request.query, status=status,
                             principal=request.principal.object_id if request.principal else None,
-                            body=body, poll=poll, fault=fault)
+                            body=body, poll=poll, fault=fault, user_agent=request.headers.get("user-agent", ""))
 
     # -- core routes and control API ------------------------------------------------------------
     def _register_core(self) -> None:

@@ -165,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _load_commands() -> None:
     import importlib
 
-    for module in ("shared.failover", "shared.drift", "shared.drill"):
+    for module in ("shared.failover", "shared.drift", "shared.drill", "shared.reprotect"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as err:

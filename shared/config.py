@@ -142,6 +142,11 @@ class Settings:
         group="connection")
     lease_seconds: int = _setting("LOCK_LEASE_SECONDS", "Duration of a cluster lock lease (15-60; renewed while "
                                   "working).", default=60, group="connection")
+    # -- observability ------------------------------------------------------------------------------
+    appinsights_connection_string: str = _setting(
+        "APPLICATIONINSIGHTS_CONNECTION_STRING", "Application Insights connection string. Set: the Functions host "
+        "sends its telemetry there and the app exports its own logs through OpenTelemetry, with event_id, "
+        "correlation_id and cluster as custom dimensions. Empty: no export.", default="", group="observability")
 
     @property
     def arm_is_loopback(self) -> bool:

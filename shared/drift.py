@@ -308,7 +308,8 @@ def node_facts(cluster: Cluster, observed: Observed) -> dict[str, NodeFacts]:
 def _note_time(rt: Runtime, observed: Observed, cluster: Cluster, note: str, *, drill: bool) -> datetime | None:
     """When a cluster note (written by another service through ``Records``) says something last succeeded.
 
-    A drill note is an outcome record (``finished``; it counts only when it did not fail); the re-addressing
+    A drill note is a drill record (``shared.drill``: ``ended`` when it passed, else ``last_passed``) or an
+    outcome record (``finished``; it counts only when it did not fail); the re-addressing
     note says ``at`` and ``status`` (a failed in-guest step does not count as handled).
     """
     if f"clusters/{blob_key(cluster.key)}/{note}.json" not in observed.notes:
@@ -316,6 +317,9 @@ def _note_time(rt: Runtime, observed: Observed, cluster: Cluster, note: str, *, 
     body = rt.records.cluster_note(cluster.key, note)
     if not isinstance(body, dict):
         return None
+    if drill and body.get("schema_version") is not None and "result" in body:
+        # A drill record (shared.drill): the end of the last drill that passed, even when this one did not.
+        return checks.parse_time(str(body.get("ended") if body.get("result") == "passed" else body.get("last_passed")))
     raw_details = body.get("details")
     details: dict[str, Any] = raw_details if isinstance(raw_details, dict) else {}
     if drill and (str(body.get("outcome", "")).lower() in ("failed", "rejected", "waiting", "ignored", "not-yet")
@@ -510,6 +514,8 @@ def run_audit(rt: Runtime, *, repair: bool | None = None, trigger: str = "manual
                     target_region=settings.target_region, vault_id=settings.vault_id,
                     rpo_threshold_seconds=settings.rpo_threshold_seconds,
                     test_failover_max_age_days=settings.test_failover_max_age_days, past_due=past_due)
+    # Drills (shared.drill): a drill whose process died between two steps left a test failover behind.
+    result.errors += importlib.import_module("shared.drill").audit_backstop(rt)
     observed = observe(rt, report=report)
     result.errors += observed.errors
     spec = ReplicationSpec.from_settings(settings)
@@ -531,6 +537,10 @@ def run_audit(rt: Runtime, *, repair: bool | None = None, trigger: str = "manual
             report(f"running the IP step for cluster {cluster.name} (failover without a signal)")
             cluster_report = replace(cluster_report, reassign=reassign_after_unannounced_failover(
                 rt, cluster, audit_id=audit_id))
+        if audit.failed_over:  # the way back (shared.reprotect): reprotect a committed failover, or say how
+            way_back = importlib.import_module("shared.reprotect").audit_findings(
+                rt, cluster.name, [item for _vm, item in audit.view.node_items()], audit_id=audit_id)
+            cluster_report = replace(cluster_report, findings=(*cluster_report.findings, *way_back))
         result.clusters.append(cluster_report)
     result.findings += global_findings(observed, spec)
     result.finished = now_iso()

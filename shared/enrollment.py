@@ -17,8 +17,8 @@ from shared import events, ids, tags
 from shared.cluster import Cluster
 from shared.errors import PermanentError, RejectedInput, TransientError
 from shared.findings import Finding, Severity
-from shared.observability import log_context
 from shared.inventory import AsrState, TaggedScope, Vm
+from shared.observability import log_context
 from shared.outcomes import Outcome, most_significant
 from shared.replication import DrNetwork, NodeFacts, Plan, ReplicationSpec, plan_enrollment
 from shared.runtime import Runtime, default_runtime

@@ -38,6 +38,7 @@ from shared.errors import PermanentError, RejectedInput, TransientError
 from shared.failover_signals import FailoverSignal, Scenario
 from shared.findings import Finding, Severity
 from shared.inventory import AsrJob, ProtectedItem, RecoveryPlan
+from shared.observability import log_context
 from shared.outcomes import Outcome, now_iso
 from shared.replication import LB_FRONTEND, LB_POOL, LB_PROBE, LB_RULE, ReplicationSpec, plan_name
 from shared.runtime import Runtime, default_runtime
@@ -72,11 +73,12 @@ def handle(raw: Any, rt: Runtime) -> Outcome:
         event = events.from_dict(raw) if isinstance(raw, dict) else events.from_trigger(raw)
     except RejectedInput as err:
         return rt.record(Outcome(events.event_id_of(raw), "rejected", f"malformed event: {err}"))
-    reason = _irrelevant(event, rt)
-    signal = signals.from_event(event, vault_id=rt.settings.vault_id) if reason is None else reason
-    if isinstance(signal, str):
-        return rt.record(Outcome(event.id, "ignored", signal, correlation_id=event.correlation_id))
-    return readdress_for(signal, rt)
+    with log_context(event_id=event.id, correlation_id=event.correlation_id):
+        reason = _irrelevant(event, rt)
+        signal = signals.from_event(event, vault_id=rt.settings.vault_id) if reason is None else reason
+        if isinstance(signal, str):
+            return rt.record(Outcome(event.id, "ignored", signal, correlation_id=event.correlation_id))
+        return readdress_for(signal, rt)
 
 
 def handle_runbook(body: bytes, *, rt: Runtime | None = None) -> tuple[int, dict[str, Any]]:
@@ -158,7 +160,8 @@ def readdress_for(signal: FailoverSignal, rt: Runtime) -> Outcome:
     base = replace(base, cluster=target.cluster, cluster_key=target.key)
     log.info("%s -> cluster %s (plan %s) correlation=%s", signal.describe(), target.cluster, target.plan_name,
              signal.correlation_id)
-    with rt.lock(target.key) as lock:
+    with (log_context(event_id=signal.id, correlation_id=signal.correlation_id, cluster=target.cluster),
+          rt.lock(target.key) as lock):
         try:
             return _run(signal, target, rt, lock, base)
         except RejectedInput as err:

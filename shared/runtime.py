@@ -10,6 +10,7 @@ import functools
 import logging
 from dataclasses import dataclass
 
+from shared import observability
 from shared.azure.blobs import BlobGateway
 from shared.azure.clients import Clients, clients_for
 from shared.azure.compute import ComputeGateway
@@ -54,8 +55,10 @@ class Runtime:
         """Store the outcome and publish it to the custom topic when one is configured."""
         body = outcome.to_json()
         self.records.outcome(body)
-        log.info("outcome %s event=%s cluster=%s writes=%s correlation=%s: %s", outcome.kind, outcome.event_id,
-                 outcome.cluster, outcome.writes, outcome.correlation_id, outcome.reason)
+        with observability.log_context(event_id=outcome.event_id, correlation_id=outcome.correlation_id,
+                                       cluster=outcome.cluster):
+            log.info("outcome %s event=%s cluster=%s writes=%s correlation=%s: %s", outcome.kind, outcome.event_id,
+                     outcome.cluster, outcome.writes, outcome.correlation_id, outcome.reason)
         if self.topic.enabled and outcome.kind not in ("ignored",):
             self.topic.publish(event_type, f"asr-s2d/{outcome.cluster or 'none'}", body)
         return outcome
@@ -63,4 +66,9 @@ class Runtime:
 
 @functools.lru_cache(maxsize=1)
 def default_runtime() -> Runtime:
-    return Runtime.build(get_settings())
+    """The process's runtime, built on the first invocation; that is also when logging gets its context and
+    redaction filters and, with a connection string, its Application Insights export (never at import)."""
+    settings = get_settings()
+    observability.configure(connection_string=settings.appinsights_connection_string,
+                            secrets=observability.secrets_of(settings))
+    return Runtime.build(settings)

@@ -16,6 +16,15 @@ import pytest
 from emulator import Emulator
 from emulator.core.throttle import ThrottleConfig
 
+# The role check: every ARM request the app's identity makes in the suite must be granted by infra/role-actions.json,
+# and (on a whole-suite run) every granted action must be used. Hooks only; see tests/role_check.py.
+from tests.role_check import (  # noqa: F401
+    pytest_configure,
+    pytest_configure_node,
+    pytest_runtest_teardown,
+    pytest_sessionfinish,
+)
+
 SUBSCRIPTION = "6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b"
 
 

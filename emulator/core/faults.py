@@ -1,5 +1,8 @@
 """Fault injection by method + path pattern, by count or by seeded probability.
 
+``skip`` lets the first N matching requests through untouched, so ``skip=N-1, count=1`` fails
+exactly the Nth matching request (a crash at one step of a longer sequence).
+
 Actions: ``status`` (an ARM error with that status; 429 carries ``Retry-After``), ``reset`` (the
 connection is dropped with no answer), ``latency`` (the answer is delayed, then served) and
 ``lro_fail`` (the long-running operation this request starts ends ``Failed``).
@@ -30,6 +33,7 @@ class FaultRule:
     retry_after: int = 0
     latency_ms: int = 0
     count: int | None = None
+    skip: int = 0
     probability: float | None = None
     seed: int = 0
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
@@ -44,6 +48,8 @@ class FaultRule:
             raise ValueError("fault probability must be between 0 and 1")
         if self.count is not None and self.count < 1:
             raise ValueError("fault count must be at least 1")
+        if self.skip < 0:
+            raise ValueError("fault skip must not be negative")
         self._pattern = re.compile(self.path, re.IGNORECASE)
         self._rng = random.Random(self.seed)
         self.method = self.method.upper()
@@ -91,6 +97,9 @@ class Faults:
         with self._lock:
             for rule in self._rules:
                 if rule.action in actions and rule.applies(method, path):
+                    if rule.skip > 0:
+                        rule.skip -= 1
+                        continue
                     rule.hits += 1
                     self.injected[rule.action] = self.injected.get(rule.action, 0) + 1
                     if rule.count is not None:

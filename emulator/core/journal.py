@@ -20,6 +20,7 @@ class Entry:
     body: Any
     poll: bool
     fault: str | None
+    user_agent: str = ""  # which client sent it: the app's factory sends ``asr-s2d/<version> ...``
 
     @property
     def is_write(self) -> bool:
@@ -38,11 +39,11 @@ class Journal:
         self._seq = 0
 
     def record(self, *, method: str, path: str, query: dict[str, str], status: int, principal: str | None,
-               body: Any, poll: bool = False, fault: str | None = None) -> None:
+               body: Any, poll: bool = False, fault: str | None = None, user_agent: str = "") -> None:
         with self._lock:
             self._seq += 1
             self._entries.append(Entry(self._seq, time.time(), method, path, dict(query), status, principal,
-                                       body, poll, fault))
+                                       body, poll, fault, user_agent))
 
     def entries(self, since: int = 0) -> list[Entry]:
         with self._lock:

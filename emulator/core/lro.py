@@ -60,6 +60,19 @@ class OperationStore:
         with self._lock:
             self._ops.clear()
 
+    def snapshot(self) -> dict[str, Operation]:
+        """The finished operations (immutable from now on, so shared, not copied); refused while one runs:
+        its completion would write into the world the snapshot was taken from."""
+        with self._lock:
+            running = [op.id for op in self._ops.values() if op.status == "InProgress"]
+            if running:
+                raise ValueError(f"{len(running)} operation(s) still running: settle them before a checkpoint")
+            return dict(self._ops)
+
+    def restore(self, operations: dict[str, Operation]) -> None:
+        with self._lock:
+            self._ops = dict(operations)
+
     def start(self, request: ArmRequest, complete: Completion, *, namespace: str, location: str,
               status_path: str | None = None, result_path: str | None = None) -> Operation:
         """Register an operation; its URLs use the request's api-version, as ARM's do."""

@@ -60,3 +60,16 @@ class World:
     def all(self) -> list[dict[str, Any]]:
         with self.lock:
             return list(self._resources.values())
+
+    def snapshot(self) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+        """A deep copy of every resource and every provider's extra state (see ``Emulator.checkpoint``)."""
+        with self.lock:
+            return copy.deepcopy((self._resources, self.extras))
+
+    def restore(self, snapshot: tuple[dict[str, dict[str, Any]], dict[str, Any]]) -> None:
+        resources, extras = copy.deepcopy(snapshot)
+        with self.lock:
+            self._resources.clear()
+            self._resources.update(resources)
+            self.extras.clear()
+            self.extras.update(extras)

@@ -311,3 +311,49 @@ class SiteRecoveryGateway:
                 return None
             raise translate(err, f"read job {name}") from err
         return job_from_wire(_wire(raw))
+
+    # -- drills and the way back ----------------------------------------------------------------
+    def test_failover_plan(self, name: str, *, network_id: str, recovery_point_type: str = "LatestProcessed") -> None:
+        """Test-fail the recovery plan over into the isolated ``network_id`` (A2A ``VmNetworkAsInput``)."""
+        body = {"properties": {"failoverDirection": "PrimaryToRecovery", "networkType": "VmNetworkAsInput",
+                               "networkId": network_id,
+                               "providerSpecificDetails": [{"instanceType": "A2A",
+                                                            "recoveryPointType": recovery_point_type}]}}
+        self._wait(f"test failover of recovery plan {name}", self._client.replication_recovery_plans.begin_test_failover,
+                   name, body)
+
+    def test_failover_cleanup_plan(self, name: str, *, comments: str) -> None:
+        """Delete the test-failover VMs of the recovery plan (ASR's "Cleanup test failover")."""
+        self._wait(f"clean up the test failover of recovery plan {name}",
+                   self._client.replication_recovery_plans.begin_test_failover_cleanup, name,
+                   {"properties": {"comments": comments[:1024]}})
+
+    def reprotect_item(self, item_id: str, *, recovery_container_id: str, cache_account_id: str,
+                       disk_ids: tuple[str, ...], recovery_resource_group_id: str, policy_id: str) -> None:
+        """Reverse replication of a failed-over (committed) item: the failed-over VM replicates back into
+        ``recovery_container_id`` (the container it was protected from), staging through ``cache_account_id``
+        in the region it runs in now. ``disk_ids`` are the failed-over VM's managed disks."""
+        fabric, container, item = _item_parts(item_id)
+        body = {"properties": {"failoverDirection": "RecoveryToPrimary", "providerSpecificDetails": {
+            "instanceType": "A2A", "recoveryContainerId": recovery_container_id,
+            "recoveryResourceGroupId": recovery_resource_group_id, "policyId": policy_id,
+            "vmDisks": [{"diskUri": disk_id, "primaryStagingAzureStorageAccountId": cache_account_id}
+                        for disk_id in disk_ids]}}}
+        self._wait(f"reprotect {item}", self._client.replication_protected_items.begin_reprotect,
+                   fabric, container, item, body)
+
+    def failover_point_time(self, item_id: str) -> str | None:
+        """The time of the recovery point the item's last (test) failover used, or None when unknown."""
+        fabric, container, item = _item_parts(item_id)
+        c = self._client
+        try:
+            raw = _wire(c.replication_protected_items.get(self._rg, self._vault, fabric, container, item))
+            point_id = _props(raw).get("failoverRecoveryPointId") or ""
+            if not point_id:
+                return None
+            point = _wire(c.recovery_points.get(self._rg, self._vault, fabric, container, item, ids.name_of(point_id)))
+        except Exception as err:
+            if is_not_found(err):
+                return None
+            raise translate(err, f"read the failover recovery point of {item}") from err
+        return _props(point).get("recoveryPointTime") or None

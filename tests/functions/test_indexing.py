@@ -18,6 +18,8 @@ EXPECTED = {
         {"name": "$return", "type": "http", "direction": "OUT"}],
     "on_drift_audit": [{"name": "timer", "type": "timerTrigger", "direction": "IN",
                         "schedule": "%DRIFT_AUDIT_SCHEDULE%", "runOnStartup": False, "useMonitor": True}],
+    "on_drill_schedule": [{"name": "timer", "type": "timerTrigger", "direction": "IN",
+                           "schedule": "%DRILL_SCHEDULE%", "runOnStartup": False, "useMonitor": True}],
     "status_page": [
         {"name": "req", "type": "httpTrigger", "direction": "IN", "authLevel": "FUNCTION", "methods": ["GET"],
          "route": "status"},
