@@ -6,7 +6,8 @@ severity, and the time of the last audit. No external assets, no script: inline 
 page works under ``Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'``.
 
 Every value comes from tags, resource names or Azure messages and is escaped here; nothing from the
-report is ever placed in markup unescaped. It must not read Azure: only the stored report.
+report is ever placed in markup unescaped. It must not read Azure: only the stored report (and each cluster's
+last drill record, ``clusters/<key>/last-drill.json``).
 """
 
 from __future__ import annotations
@@ -144,7 +145,33 @@ def _findings(findings: list[Mapping[str, Any]]) -> str:
     return "".join(parts)
 
 
-def _cluster(cluster: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
+def _drill(record: Mapping[str, Any] | None) -> str:
+    """The cluster's last drill (``clusters/<key>/last-drill.json``, written by ``shared.drill``)."""
+    if not isinstance(record, Mapping):
+        return ("<h3>Last drill</h3><p class=\"drill\">No drill has run yet (tag the nodes asr-s2d-drill=monthly, "
+                "or run <code>asr-s2d drill</code>).</p>")
+    result = str(record.get("result") or "unknown")
+    word = {"passed": "green", "failed": "red", "skipped": "amber"}.get(result, "amber")
+    checks = [c for c in record.get("checks") or [] if isinstance(c, Mapping)]
+    passed = sum(1 for c in checks if c.get("ok") is True)
+    raw_cleanup = record.get("cleanup")
+    cleanup: Mapping[str, Any] = raw_cleanup if isinstance(raw_cleanup, Mapping) else {}
+    age = record.get("recovery_point_age_seconds")
+    seconds = record.get("drill_seconds")
+    facts = [("Result", f"{result.upper()}: {record.get('reason') or ''}"), ("When", _when(record.get("ended"))),
+             ("Checks passed", f"{passed} of {len(checks)}"),
+             ("Drill time", f"{float(seconds):.0f} s" if isinstance(seconds, (int, float)) else "-"),
+             ("Recovery point age", f"{age} s" if age is not None else "-"),
+             ("Cleanup", ("done: " if cleanup.get("ok") else "NOT DONE: ") + str(cleanup.get("detail") or "")),
+             ("Last passed drill", _when(record.get("last_passed")) if record.get("last_passed") else "never")]
+    failed = "".join(f"<li><strong>{e(c.get('name'))}</strong>: {e(c.get('detail'))}</li>" for c in checks
+                     if c.get("ok") is not True)
+    return (f"<h3>Last drill <span class=\"verdict {word}\">{e(result.upper())}</span></h3>"
+            "<dl class=\"facts drill\">" + "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in facts) + "</dl>"
+            + (f"<ul class=\"findings\">{failed}</ul>" if failed else ""))
+
+
+def _cluster(cluster: Mapping[str, Any], settings: Mapping[str, Any], drill: Mapping[str, Any] | None = None) -> str:
     status = cluster.get("status") if cluster.get("status") in VERDICTS else "amber"
     repair = cluster.get("repair") or None
     repair_html = ""
@@ -156,12 +183,14 @@ def _cluster(cluster: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
     return (f"<section class=\"cluster {status}\" id=\"cluster-{e(cluster.get('key'))}\">"
             f"<h2><span class=\"verdict {status}\">{VERDICTS[str(status)]}</span>{e(cluster.get('name'))}</h2>"
             f"<p class=\"status-text\"><strong>{e(cluster.get('status_text'))}</strong></p>"
-            f"{_facts(cluster, settings)}{_nodes(cluster.get('nodes') or [])}"
+            f"{_facts(cluster, settings)}{_nodes(cluster.get('nodes') or [])}{_drill(drill)}"
             f"<h3>Drift</h3>{_findings(list(cluster.get('findings') or []))}{repair_html}</section>")
 
 
-def render(report: Mapping[str, Any] | None, *, now: datetime | None = None) -> str:
-    """The page for one report (None: no audit yet). Pure: no I/O."""
+def render(report: Mapping[str, Any] | None, *, now: datetime | None = None,
+           drills: Mapping[str, Any] | None = None) -> str:
+    """The page for one report (None: no audit yet), with each cluster's last drill record from ``drills``
+    (cluster key -> record). Pure: no I/O."""
     if report is None:
         return render_empty()
     title = "asr-s2d: disaster-recovery status"
@@ -188,7 +217,7 @@ def render(report: Mapping[str, Any] | None, *, now: datetime | None = None) -> 
     clusters.sort(key=lambda c: (order.get(str(c.get("status")), 1), str(c.get("name"))))
     if not clusters:
         body.append("<p>No tagged cluster was found in the allowed subscriptions.</p>")
-    body += [_cluster(c, settings) for c in clusters]
+    body += [_cluster(c, settings, (drills or {}).get(str(c.get("key")))) for c in clusters]
     general = list(report.get("findings") or [])
     if general:
         body.append(f"<section class=\"cluster amber\" id=\"general\"><h2>Outside any cluster</h2>"
@@ -211,4 +240,5 @@ def render_latest(rt: Runtime | None = None) -> str:
     runtime = rt or default_runtime()
     doc = runtime.blobs.get_json(LATEST)
     body = doc.body if doc is not None and isinstance(doc.body, dict) else None
-    return render(body)
+    keys = [str(c.get("key")) for c in (body or {}).get("clusters") or [] if isinstance(c, dict) and c.get("key")]
+    return render(body, drills={key: runtime.records.cluster_note(key, "last-drill") for key in keys})

@@ -1,0 +1,595 @@
+"""Drills: prove, every month, that a cluster really comes back, in the isolated test network, and clean up.
+
+Owns the drill service (``run_drill``, the timer's ``run_scheduled``), the drill record, the backstop that
+cleans up after a drill that died (``cleanup_stale``, called by the timer and by the drift audit through
+``audit_backstop``) and the ``asr-s2d drill`` command. A drill of one cluster:
+
+1. preconditions (``shared.drill_checks.preconditions``): the recovery plan exists and may test-fail over,
+   every node is Protected with Normal replication health, nothing runs on the plan or its items, and no
+   other drill runs in the vault (a renewed blob lease on ``locks/drills_vault``); otherwise it is skipped;
+2. test failover of the recovery plan into ``TEST_FAILOVER_VNET_ID`` from the latest processed recovery point;
+3. the failover service's IP step in the test network (``shared.failover.reassign_cluster(test=True)``);
+4. ``shared/scripts/cluster_health.ps1`` through Run Command on one test node, judged check by check;
+5. test-failover cleanup, always attempted (also after a failed or crashed step), then verified: every
+   item's ``testFailoverState`` back to None, the test VMs and asr-s2d's test load balancer gone;
+6. the drill record, in ``drills/<cluster key>/<UTC>.json`` and ``clusters/<key>/last-drill.json`` (the
+   drift audit's "last successful drill"), published to the custom topic when one is configured.
+
+While a drill runs, ``drills/active.json`` (the marker) says which drill holds the lock and how far it got,
+so whoever takes the lock next (the next drill, the timer or the hourly audit) can clean up after a drill
+whose process died between two steps. A drill writes nothing but the test failover, its cleanup and what
+the IP step writes in the test network; it never fails over, commits or deletes anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import importlib.resources
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from shared import cluster as clusters_mod
+from shared import failover, ids, tags
+from shared.checks import parse_time
+from shared.cli import EXIT_FAILED, EXIT_OK, command, progress, table
+from shared.drill_checks import (
+    DrillCheck,
+    HealthReport,
+    MalformedReport,
+    first_failure,
+    health_checks,
+    node_name,
+    parse_health,
+    preconditions,
+    summary,
+)
+from shared.errors import AsrS2dError, TransientError
+from shared.failover_signals import FailoverSignal, Scenario
+from shared.inventory import ProtectedItem, RecoveryPlan, Vm
+from shared.outcomes import now_iso
+from shared.replication import ReplicationSpec, plan_name
+from shared.runtime import Runtime, default_runtime
+from shared.state import ClusterLock, blob_key, utc_stamp
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+NOTE = "last-drill"  # clusters/<key>/last-drill.json, read by the drift audit (shared.drift.DRILL_NOTE)
+VAULT_LOCK = "drills/vault"  # one drill at a time in the vault: the lease on locks/drills_vault
+MARKER = "drills/active.json"
+STALE = ("running", "cleanup-pending")  # marker states that, with the lock free, leave work behind
+HEALTH_SCRIPT = "cluster_health.ps1"
+RECOVERY_POINT = "LatestProcessed"
+DRILL_EVENT = "AsrS2d.DrillCompleted"
+EXIT_SKIPPED = 3
+
+Progress = Callable[[str], None]
+
+
+def _quiet(message: str) -> None:
+    log.info("%s", message)
+
+
+@functools.lru_cache(maxsize=1)
+def health_script() -> tuple[str, ...]:
+    """The shipped health script, line by line, exactly as in the file (it takes no parameters)."""
+    text = importlib.resources.files("shared.scripts").joinpath(HEALTH_SCRIPT).read_text(encoding="ascii")
+    return tuple(text.splitlines())
+
+
+# -- the record ----------------------------------------------------------------------------------------
+
+class Result(str, Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class CleanupReport:
+    attempted: bool
+    ok: bool
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"attempted": self.attempted, "ok": self.ok, "detail": self.detail}
+
+
+NOT_STARTED = CleanupReport(False, True, "the drill did not start a test failover: nothing to clean up")
+
+
+@dataclass(frozen=True)
+class DrillRecord:
+    """One drill, as stored (``to_json``) and published. ``last_passed`` carries the end of the last drill
+    that passed (this one when it passed), so a failed or skipped drill does not hide the last good one."""
+
+    drill_id: str
+    cluster: str
+    cluster_key: str | None
+    trigger: str
+    started: str
+    ended: str
+    drill_seconds: float
+    result: Result
+    reason: str
+    checks: tuple[DrillCheck, ...] = ()
+    cleanup: CleanupReport = NOT_STARTED
+    recovery_point_age_seconds: int | None = None
+    recovery_point_time: str | None = None
+    test_ip: str | None = None
+    node: str | None = None
+    last_passed: str | None = None
+    blob: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.result is Result.PASSED
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema_version": SCHEMA_VERSION, "drill_id": self.drill_id, "cluster": self.cluster,
+                "cluster_key": self.cluster_key, "trigger": self.trigger, "started": self.started,
+                "ended": self.ended, "drill_seconds": self.drill_seconds,
+                "recovery_point_age_seconds": self.recovery_point_age_seconds,
+                "recovery_point_time": self.recovery_point_time, "test_ip": self.test_ip, "node": self.node,
+                "checks": [c.to_json() for c in self.checks], "result": self.result.value, "reason": self.reason,
+                "cleanup": self.cleanup.to_json(), "last_passed": self.last_passed, "record": self.blob}
+
+
+def record_from_json(body: Any) -> DrillRecord | None:
+    """A stored drill record back as a value; None for anything else (an older note, a broken blob)."""
+    if not isinstance(body, dict) or body.get("schema_version") != SCHEMA_VERSION:
+        return None
+    try:
+        cleanup = body.get("cleanup") or {}
+        return DrillRecord(
+            drill_id=str(body["drill_id"]), cluster=str(body["cluster"]), cluster_key=body.get("cluster_key"),
+            trigger=str(body.get("trigger", "")), started=str(body["started"]), ended=str(body["ended"]),
+            drill_seconds=float(body.get("drill_seconds") or 0), result=Result(body["result"]),
+            reason=str(body.get("reason", "")),
+            checks=tuple(DrillCheck(str(c["name"]), bool(c["ok"]), str(c.get("detail", "")))
+                         for c in body.get("checks") or []),
+            cleanup=CleanupReport(bool(cleanup.get("attempted")), bool(cleanup.get("ok")), str(cleanup.get("detail", ""))),
+            recovery_point_age_seconds=body.get("recovery_point_age_seconds"),
+            recovery_point_time=body.get("recovery_point_time"), test_ip=body.get("test_ip"), node=body.get("node"),
+            last_passed=body.get("last_passed"), blob=body.get("record"))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def last_drill(rt: Runtime, cluster_key: str) -> DrillRecord | None:
+    """The cluster's last drill (``clusters/<key>/last-drill.json``), or None."""
+    return record_from_json(rt.records.cluster_note(cluster_key, NOTE))
+
+
+# -- the service ---------------------------------------------------------------------------------------
+
+@dataclass
+class _Run:
+    """What one drill has found so far (mutable while it runs; the record is built from it)."""
+
+    rt: Runtime
+    cluster: str
+    trigger: str
+    report: Progress
+    drill_id: str
+    started: str = field(default_factory=now_iso)
+    clock: float = field(default_factory=time.monotonic)
+    key: str | None = None
+    checks: list[DrillCheck] = field(default_factory=list)
+    test_vm_ids: list[str] = field(default_factory=list)
+    test_ip: str | None = None
+    ip_status: str | None = None
+    node: str | None = None
+    point_time: str | None = None
+    point_age: int | None = None
+    marker: dict[str, Any] = field(default_factory=dict)
+
+    def step(self, name: str, message: str) -> None:
+        self.report(message)
+        self.marker.update(step=name, checks=[c.to_json() for c in self.checks], test_vms=self.test_vm_ids)
+        self.rt.blobs.put_json(MARKER, self.marker)
+
+    def record(self, result: Result, reason: str, cleanup: CleanupReport = NOT_STARTED) -> DrillRecord:
+        return DrillRecord(
+            drill_id=self.drill_id, cluster=self.cluster, cluster_key=self.key, trigger=self.trigger,
+            started=self.started, ended=now_iso(), drill_seconds=round(time.monotonic() - self.clock, 3),
+            result=result, reason=reason, checks=tuple(self.checks), cleanup=cleanup,
+            recovery_point_age_seconds=self.point_age, recovery_point_time=self.point_time, test_ip=self.test_ip,
+            node=self.node)
+
+
+def run_drill(cluster_name: str, rt: Runtime, *, trigger: str = "cli", report: Progress = _quiet) -> DrillRecord:
+    """Drill one cluster end to end (see the module docstring) and store its record. Never leaves a test
+    failover behind on purpose: cleanup runs after every step that started one, whatever happened.
+    Raises ``RejectedInput`` for a name no cluster can have; everything else ends in a record."""
+    name = tags.cluster_name(cluster_name, "drill")
+    run = _Run(rt, name, trigger, report, drill_id=f"{trigger}-{uuid.uuid4().hex[:12]}")
+    s = rt.settings
+    if not s.test_vnet_id:
+        return _store(rt, run.record(Result.SKIPPED, "drills are off: TEST_FAILOVER_VNET_ID is empty"))
+    if s.dry_run:
+        return _store(rt, run.record(Result.SKIPPED, "dry run: a drill writes (a test failover), so none was started"))
+    lock = ClusterLock(rt.blobs, VAULT_LOCK, seconds=s.lease_seconds, wait_seconds=0)
+    try:
+        lock.__enter__()
+    except TransientError:
+        holder = _marker(rt) or {}
+        _plan, items = _observe(rt, name)
+        run.key = _cluster_key(name, items)
+        run.checks.append(DrillCheck("no-other-drill", False, f"drill {holder.get('drill_id', '?')} of cluster "
+                                     f"{holder.get('cluster', '?')} holds the vault's drill lock (since "
+                                     f"{holder.get('started', '?')})"))
+        return _store(rt, run.record(Result.SKIPPED, f"another drill is running in the vault: "
+                                                     f"{run.checks[-1].detail}"))
+    try:
+        return _drill_locked(run, lock)
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _drill_locked(run: _Run, lock: ClusterLock) -> DrillRecord:
+    rt, name = run.rt, run.cluster
+    stale = _marker(rt)
+    if stale is not None and stale.get("state") in STALE:
+        run.report(f"cleaning up after drill {stale.get('drill_id')} of cluster {stale.get('cluster')}, which did "
+                   "not finish")
+        _recover(rt, stale, trigger=run.trigger, report=run.report)
+    run.report(f"reading recovery plan {plan_name(name)} and its protected items")
+    plan, items = _observe(rt, name)
+    run.key = _cluster_key(name, items)
+    run.checks += preconditions(name, plan, items)
+    run.checks.append(DrillCheck("no-other-drill", True, "this drill holds the vault's drill lock"))
+    failed = first_failure(run.checks)
+    if failed is not None or plan is None:
+        reason = f"{failed.name}: {failed.detail}" if failed else "no recovery plan"
+        log.info("drill %s of %s skipped: %s", run.drill_id, name, reason)
+        return _store(rt, run.record(Result.SKIPPED, reason))
+    run.marker = {"state": "running", "drill_id": run.drill_id, "cluster": name, "cluster_key": run.key,
+                  "plan": plan.name, "started": run.started, "trigger": run.trigger}
+    error: str | None = None
+    try:
+        _steps(run, lock, plan, items)
+    except Exception as err:  # a failed (or broken) step: the drill fails, and still cleans up below
+        if not isinstance(err, AsrS2dError):
+            log.exception("drill %s of %s: step %s raised", run.drill_id, name, run.marker.get("step"))
+        step = str(run.marker.get("step", "drill"))
+        detail = str(err) if isinstance(err, AsrS2dError) else f"{type(err).__name__}: {err}"
+        error = f"{step} failed: {detail}"[:500]
+        if not any(c.name == step for c in run.checks):
+            run.checks.append(DrillCheck(step, False, detail[:300]))
+    finally:
+        try:
+            run.step("cleanup", "cleaning up the test failover (always, whatever happened before)")
+        except Exception as err:  # the marker is bookkeeping: the cleanup must run regardless
+            log.warning("drill %s: marker not updated before the cleanup: %s", run.drill_id, err, exc_info=True)
+        cleanup = _clean_up(rt, name, plan.name, run.test_vm_ids, drill_id=run.drill_id, report=run.report)
+    bad = first_failure(run.checks)
+    if error is None and bad is None and cleanup.ok:
+        record = run.record(Result.PASSED, f"cluster {name} came back in the test network: {summary(run.checks)}",
+                            cleanup)
+    else:
+        why = error or (f"{bad.name}: {bad.detail}" if bad else f"cleanup: {cleanup.detail}")
+        record = run.record(Result.FAILED, why, cleanup)
+    stored = _store(rt, record)
+    run.marker.update(state="idle" if cleanup.ok else "cleanup-pending", record=stored.blob, ended=stored.ended,
+                      checks=[c.to_json() for c in stored.checks])
+    rt.blobs.put_json(MARKER, run.marker)
+    log.info("drill %s of %s: %s (%s); cleanup %s", run.drill_id, name, stored.result.value, stored.reason,
+             "ok" if cleanup.ok else cleanup.detail)
+    return stored
+
+
+def _steps(run: _Run, lock: ClusterLock, plan: RecoveryPlan, items: list[ProtectedItem]) -> None:
+    rt, name, s = run.rt, run.cluster, run.rt.settings
+    vnet = ids.name_of(s.test_vnet_id)
+    run.step("test-failover", f"test failover of recovery plan {plan.name} into {vnet} from the latest processed "
+                              "recovery point")
+    requested = datetime.now(UTC)
+    rt.asr.test_failover_plan(plan.name, network_id=s.test_vnet_id, recovery_point_type=RECOVERY_POINT)
+    lock.check()
+    _plan, after = _observe(rt, name)
+    run.test_vm_ids = sorted({i.test_vm_id for i in after if i.test_vm_id}, key=str.lower)
+    waiting = [i for i in after if (i.test_failover_state or "").lower() == "waitingforcompletion" and i.test_vm_id]
+    _point_age(run, after, requested)
+    if len(waiting) < len(items):
+        run.checks.append(DrillCheck("test-failover", False, f"the test failover job ended but only {len(waiting)} of "
+                                                             f"{len(items)} node(s) have a test VM"))
+        raise AsrS2dError(run.checks[-1].detail)
+    age = f", {run.point_age} s old" if run.point_age is not None else ""
+    run.checks.append(DrillCheck("test-failover", True, f"{len(waiting)} node(s) test-failed over into {vnet} "
+                                                        f"({RECOVERY_POINT} recovery point{age})"))
+
+    run.step("ip-step", "moving the cluster IP onto the test load balancer and into the guest (the failover "
+                        "service's IP step)")
+    outcome = failover.reassign_cluster(name, rt, test=True, trigger="drill-ip")
+    lock.check()
+    details = outcome.details
+    run.test_ip = details.get("ip") if isinstance(details.get("ip"), str) else None
+    run.ip_status = str(details.get("status")) if details.get("status") else None
+    run.node = details.get("node") if isinstance(details.get("node"), str) else None
+    ok = outcome.kind in ("reassigned", "changed", "unchanged") and run.ip_status in ("changed", "unchanged", "no-ip-resource")
+    run.checks.append(DrillCheck("ip-step", ok, (f"cluster IP {run.test_ip} on {details.get('load_balancer')}, "
+                                                 f"guest {run.ip_status}") if ok else
+                                 f"{outcome.kind}: {outcome.reason}"[:300]))
+
+    run.step("guest-report", "checking the cluster from inside a test node (cluster_health.ps1 through Run Command)")
+    vms = [vm for vm in (rt.compute.get_vm(v) for v in run.test_vm_ids) if vm is not None]
+    runner = next((vm for vm in sorted(vms, key=lambda v: v.name.lower()) if (vm.power_state or "") == "running"), None)
+    report: HealthReport | str
+    if runner is None:
+        report = f"no test VM is running ({len(vms)} found)"
+    else:
+        run.node = runner.name
+        result = rt.compute.run_command(runner.id, list(health_script()), {})
+        lock.check()
+        try:
+            report = parse_health(result.stdout)
+        except MalformedReport as err:
+            tail = f"; stderr: {result.stderr.strip()[-200:]}" if result.stderr.strip() else ""
+            report = f"no usable health report from {runner.name}: {err}{tail}"
+        if not result.succeeded and isinstance(report, HealthReport):
+            report = f"Run Command on {runner.name} failed: {result.stderr.strip()[-200:]}"
+    run.checks += health_checks(report, test_ip=run.test_ip, ip_status=run.ip_status, expected_nodes=len(items))
+
+
+def _point_age(run: _Run, items: list[ProtectedItem], requested: datetime) -> None:
+    """How old the recovery point was that the test failover used (the oldest node's, if they differ)."""
+    times = [parse_time(run.rt.asr.failover_point_time(i.id)) for i in items]
+    known = [t for t in times if t is not None]
+    if known:
+        oldest = min(known)
+        run.point_time = oldest.isoformat().replace("+00:00", "Z")
+        run.point_age = max(0, int((requested - oldest).total_seconds()))
+
+
+def _clean_up(rt: Runtime, cluster: str, plan: str, known_vm_ids: list[str], *, drill_id: str,
+              report: Progress) -> CleanupReport:
+    """Clean up the plan's test failover and asr-s2d's test load balancer, then verify. Never raises: a
+    failure is the report (and the marker keeps the work for the next run)."""
+    try:
+        items = _group_items(rt, cluster, rt.asr.get_plan(plan))
+        vm_ids = sorted({*known_vm_ids, *(i.test_vm_id for i in items if i.test_vm_id)}, key=str.lower)
+        done: list[str] = []
+        if any((i.test_failover_state or "none").lower() != "none" for i in items):
+            report(f"test failover cleanup of recovery plan {plan}")
+            rt.asr.test_failover_cleanup_plan(plan, comments=f"asr-s2d drill {drill_id}")
+            done.append("test failover cleaned up")
+        signal = FailoverSignal(id=f"{drill_id}-cleanup", source="drill-cleanup", scenario=Scenario.CLEANUP,
+                                plan_name=plan)
+        outcome = failover.readdress_for(signal, rt)
+        if outcome.kind == "changed":
+            done.append("test load balancer removed")
+        after = _group_items(rt, cluster, None)
+        left = [f"{node_name(i)} test failover {i.test_failover_state}" for i in after
+                if (i.test_failover_state or "none").lower() != "none"]
+        # A test failover job still running (its requester died while waiting) leaves VMs later: not clean yet.
+        left += [f"{node_name(i)} test failover still running" for i in after
+                 if (i.test_failover_state or "none").lower() == "none" and i.current_job_id
+                 and (i.current_scenario or "").lower() == "testfailover"]
+        left += [f"test VM {ids.name_of(v)} still exists" for v in vm_ids if rt.compute.get_vm(v) is not None]
+        lb_id = ReplicationSpec.from_settings(rt.settings).load_balancer_id(cluster, test=True)
+        lb = rt.network.get_load_balancer(lb_id)
+        if lb is not None and (tags.lookup(lb.tags, "managed-by") or "").lower() == "asr-s2d":
+            left.append(f"test load balancer {ids.name_of(lb_id)} still exists ({outcome.kind}: {outcome.reason})")
+    except Exception as err:  # the cleanup itself failed: say so, the next run or audit retries
+        if not isinstance(err, AsrS2dError):
+            log.exception("drill %s: cleanup of %s raised", drill_id, plan)
+        return CleanupReport(True, False, f"cleanup failed: {err}"[:300])
+    if left:
+        return CleanupReport(True, False, "; ".join(left)[:300])
+    gone = f"{len(vm_ids)} test VM(s) gone" if vm_ids else "no test VM was created"
+    return CleanupReport(True, True, ", ".join([*done, gone, "testFailoverState None on every node"]))
+
+
+def _observe(rt: Runtime, cluster: str) -> tuple[RecoveryPlan | None, list[ProtectedItem]]:
+    plan = rt.asr.get_plan(plan_name(cluster))
+    return plan, _group_items(rt, cluster, plan)
+
+
+def _group_items(rt: Runtime, cluster: str, plan: RecoveryPlan | None) -> list[ProtectedItem]:
+    """The cluster's items: its multi-VM group's members and whatever its recovery plan holds."""
+    wanted = {ids.key(i) for i in plan.item_ids} if plan is not None else set()
+    return sorted((i for i in rt.asr.list_items()
+                   if ids.key(i.id) in wanted or (i.group_name or "").lower() == cluster.lower()),
+                  key=lambda i: node_name(i).lower())
+
+
+def _cluster_key(cluster: str, items: list[ProtectedItem]) -> str | None:
+    """The cluster's lock and record key, as enrollment names it: <source subscription>/<name>."""
+    if not items or not items[0].vm_id:
+        return None
+    return f"{ids.subscription_of(items[0].vm_id).lower()}/{cluster.lower()}"
+
+
+def _marker(rt: Runtime) -> dict[str, Any] | None:
+    doc = rt.blobs.get_json(MARKER)
+    return doc.body if doc is not None and isinstance(doc.body, dict) else None
+
+
+def _store(rt: Runtime, record: DrillRecord) -> DrillRecord:
+    """Write the record (by time and as the cluster's last drill) and publish it."""
+    previous = last_drill(rt, record.cluster_key) if record.cluster_key else None
+    last_passed = record.ended if record.passed else (previous.last_passed if previous else None)
+    blob = f"drills/{blob_key(record.cluster_key or record.cluster)}/{utc_stamp()}.json"
+    stored = replace(record, last_passed=last_passed, blob=blob)
+    body = stored.to_json()
+    rt.blobs.put_json(blob, body)
+    if stored.cluster_key:
+        rt.records.set_cluster_note(stored.cluster_key, NOTE, body)
+    if rt.topic.enabled:
+        try:
+            rt.topic.publish(DRILL_EVENT, f"asr-s2d/{stored.cluster}", body)
+        except AsrS2dError as err:  # the record is stored; a lost event must not lose it
+            log.warning("drill %s: event not published: %s", stored.drill_id, err)
+    return stored
+
+
+# -- after a drill that died -----------------------------------------------------------------------------
+
+def cleanup_stale(rt: Runtime, *, trigger: str = "audit", report: Progress = _quiet) -> list[DrillRecord]:
+    """Clean up after a drill that did not finish (its process died between two steps, or its cleanup
+    failed): the marker names it, and its lock is free. Returns the records written or updated; empty when
+    nothing was left (one blob read) or when the drill is still alive (its lock is held)."""
+    marker = _marker(rt)
+    if marker is None or marker.get("state") not in STALE:
+        return []
+    lock = ClusterLock(rt.blobs, VAULT_LOCK, seconds=rt.settings.lease_seconds, wait_seconds=0)
+    try:
+        lock.__enter__()
+    except TransientError:
+        return []  # a drill holds the lock: it is alive and cleans up after itself
+    try:
+        marker = _marker(rt)
+        if marker is None or marker.get("state") not in STALE:
+            return []
+        return [_recover(rt, marker, trigger=trigger, report=report)]
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _recover(rt: Runtime, marker: dict[str, Any], *, trigger: str, report: Progress) -> DrillRecord:
+    """Under the vault's drill lock: clean up what the marker's drill left, and make its record say so."""
+    cluster, plan = str(marker.get("cluster", "")), str(marker.get("plan", ""))
+    drill_id = str(marker.get("drill_id", "unknown"))
+    log.warning("drill %s of %s did not finish (state %s, step %s): %s cleans up", drill_id, cluster,
+                marker.get("state"), marker.get("step"), trigger)
+    report(f"drill {drill_id} of cluster {cluster} stopped at step {marker.get('step')}: cleaning up its test failover")
+    cleanup = _clean_up(rt, cluster, plan, [str(v) for v in marker.get("test_vms") or []], drill_id=drill_id,
+                        report=report)
+    cleanup = replace(cleanup, detail=f"{cleanup.detail} (by {trigger} at {now_iso()})"[:300])
+    doc = rt.blobs.get_json(str(marker["record"])) if marker.get("record") else None
+    existing = record_from_json(doc.body) if doc is not None else None
+    if marker.get("state") == "cleanup-pending" and existing is not None:
+        stored = replace(existing, cleanup=cleanup)
+        rt.blobs.put_json(str(existing.blob), stored.to_json())
+        current = last_drill(rt, existing.cluster_key) if existing.cluster_key else None
+        if current is not None and current.drill_id == existing.drill_id and existing.cluster_key:
+            rt.records.set_cluster_note(existing.cluster_key, NOTE, stored.to_json())
+    else:
+        checks = tuple(DrillCheck(str(c.get("name")), bool(c.get("ok")), str(c.get("detail", "")))
+                       for c in marker.get("checks") or [] if isinstance(c, dict))
+        started = str(marker.get("started") or now_iso())
+        began = parse_time(started)
+        seconds = round((datetime.now(UTC) - began).total_seconds(), 3) if began else 0.0
+        stored = _store(rt, DrillRecord(
+            drill_id=drill_id, cluster=cluster, cluster_key=marker.get("cluster_key"),
+            trigger=str(marker.get("trigger", "")), started=started, ended=now_iso(), drill_seconds=seconds,
+            result=Result.FAILED, reason=f"the drill stopped during step {marker.get('step')} and never finished; "
+                                         f"{trigger} cleaned up after it", checks=checks, cleanup=cleanup))
+    marker.update(state="idle" if cleanup.ok else "cleanup-pending", record=stored.blob,
+                  recovered_by=trigger, recovered_at=now_iso())
+    rt.blobs.put_json(MARKER, marker)
+    return stored
+
+
+def audit_backstop(rt: Runtime) -> list[str]:
+    """The drift audit's hook: clean up after a drill that died. Returns problems for the report's errors
+    (never raises: the audit must go on)."""
+    try:
+        records = cleanup_stale(rt, trigger="audit")
+    except Exception as err:
+        log.warning("drill backstop failed; the next audit retries: %s", err, exc_info=True)
+        return [f"drill cleanup: {err}"[:300]]
+    return [f"drill {r.drill_id} of {r.cluster}: test failover not cleaned up: {r.cleanup.detail}"
+            for r in records if not r.cleanup.ok]
+
+
+# -- the timer -----------------------------------------------------------------------------------------
+
+def drill_candidates(rt: Runtime) -> list[str]:
+    """The clusters the timer drills: tagged ``asr-s2d-drill=monthly``, or every cluster with
+    ``DRILL_ALL_CLUSTERS``. VMs in the target region (recovered or test VMs carry the tags too) are not nodes."""
+    from shared.enrollment import observe_inventory
+
+    target = rt.settings.target_region.lower()
+    names: dict[str, str] = {}
+    for subscription in rt.settings.allowed_subscriptions:
+        inventory = observe_inventory(rt, subscription)
+        sources: list[Vm] = [v for v in inventory.vms if v.location.lower() != target]
+        found, _rejected = clusters_mod.clusters(sources, inventory.scopes)
+        for key, cluster in found.items():
+            if rt.settings.drill_all_clusters or cluster.intent.drill:
+                names[key] = cluster.name
+    return [names[k] for k in sorted(names)]
+
+
+def run_scheduled(*, rt: Runtime | None = None, past_due: bool = False) -> list[DrillRecord]:
+    """The timer trigger's entry point (``%DRILL_SCHEDULE%``): clean up after a drill that died, then drill
+    each opted-in cluster in turn. A cluster whose drill cannot run is logged; the others still drill."""
+    runtime = rt or default_runtime()
+    if past_due:
+        log.warning("drill timer is running late (the timer was past due)")
+    cleanup_stale(runtime, trigger="timer")
+    records = []
+    for name in drill_candidates(runtime):
+        try:
+            records.append(run_drill(name, runtime, trigger="timer"))
+        except AsrS2dError as err:
+            log.error("drill of %s could not run: %s", name, err)
+    return records
+
+
+# -- the CLI -------------------------------------------------------------------------------------------
+
+_EPILOG = f"""\
+exit status:
+  0  the drill passed: every check passed and the test failover was cleaned up
+  1  the drill failed (a check failed, a step failed, or the cleanup could not be verified)
+  2  bad input or settings (the cluster name)
+  {EXIT_SKIPPED}  the drill was skipped: a precondition failed (not Protected or healthy, a failover or test
+     failover in progress, another drill running, drills off); nothing was changed
+
+The record is also written to blob storage (drills/<cluster>/<UTC time>.json and
+clusters/<cluster>/last-drill.json, which the drift audit and the status page read).
+"""
+
+
+def cmd_drill(args: argparse.Namespace) -> int:
+    rt = default_runtime()
+    record = run_drill(args.cluster, rt, trigger="cli", report=progress)
+    if args.json:
+        print(json.dumps(record.to_json(), indent=1))
+    else:
+        print_record(record)
+    if record.result is Result.SKIPPED:
+        return EXIT_SKIPPED
+    return EXIT_OK if record.passed else EXIT_FAILED
+
+
+def print_record(record: DrillRecord) -> None:
+    if record.checks:
+        print(table([{"check": c.name, "result": "ok" if c.ok else "FAILED", "detail": c.detail}
+                     for c in record.checks], ["check", "result", "detail"]))
+        print()
+    age = f"{record.recovery_point_age_seconds} s" if record.recovery_point_age_seconds is not None else "-"
+    rows = [("cluster", record.cluster), ("result", record.result.value.upper()), ("reason", record.reason),
+            ("started", record.started), ("ended", record.ended), ("drill time", f"{record.drill_seconds:.1f} s"),
+            ("recovery point age", age), ("test IP", record.test_ip or "-"), ("checked on", record.node or "-"),
+            ("cleanup", ("ok: " if record.cleanup.ok else "NOT DONE: ") + record.cleanup.detail),
+            ("record", record.blob or "-")]
+    print(table([{"field": k, "value": v} for k, v in rows], ["field", "value"]))
+
+
+@command
+def _register_cli(sub: Any) -> None:
+    p = sub.add_parser("drill", help="test-fail CLUSTER over into the test network, check it from inside a node, "
+                                     "clean up, and record the result",
+                       description="A DR drill: preconditions, test failover of the cluster's recovery plan into "
+                                   "TEST_FAILOVER_VNET_ID (latest processed recovery point), the IP step in the test "
+                                   "network, cluster_health.ps1 on a test node, and test-failover cleanup (always). "
+                                   "Progress goes to stderr.",
+                       epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("cluster")
+    p.add_argument("--json", action="store_true", help="print the drill record (JSON) instead of tables")
+    p.set_defaults(func=cmd_drill)
+
+
+__all__ = ["DrillRecord", "Result", "audit_backstop", "cleanup_stale", "run_drill", "run_scheduled"]

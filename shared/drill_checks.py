@@ -1,0 +1,276 @@
+"""What a drill checks, as pure functions: may it start (preconditions), and did the cluster come back
+(the in-guest health report of ``shared/scripts/cluster_health.ps1``, judged check by check).
+
+Nothing here reads Azure, blobs, the environment or the clock: the drill service passes what it
+observed in and gets named checks (``DrillCheck``: name, ok, detail) out, so every verdict is
+table-testable. The script's output is untrusted text: anything that is not the documented JSON
+(``shared/scripts/README.md``) becomes a failed check that says why, never an exception.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from shared import ids
+from shared.inventory import ProtectedItem, RecoveryPlan
+
+# The checks a drill records, in order. Preconditions first (a failing one skips the drill), then the
+# steps, then what the guest reports. A drill that stops early records the checks it reached.
+PRECONDITIONS = ("recovery-plan", "nodes-protected", "replication-healthy", "no-operation-in-progress",
+                 "no-other-drill")
+STEPS = ("test-failover", "ip-step")
+GUEST = ("guest-report", "cluster-service", "nodes-up", "quorum", "witness", "storage-pool", "virtual-disks",
+         "csvs", "cluster-ip")
+DETAIL_LIMIT = 300
+HEALTH_STATUSES = frozenset({"changed", "unchanged", "no-ip-resource"})  # set_cluster_ip.ps1 results that are done
+
+
+@dataclass(frozen=True)
+class DrillCheck:
+    name: str
+    ok: bool
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "ok": self.ok, "detail": self.detail}
+
+
+def _check(name: str, ok: bool, detail: str) -> DrillCheck:
+    return DrillCheck(name, ok, detail if len(detail) <= DETAIL_LIMIT else detail[: DETAIL_LIMIT - 1] + "…")
+
+
+def node_name(item: ProtectedItem) -> str:
+    """The node's VM name (an A2A item is named by the VM's GUID, which tells an operator nothing)."""
+    return ids.name_of(item.vm_id) if item.vm_id else item.name
+
+
+def first_failure(checks: Iterable[DrillCheck]) -> DrillCheck | None:
+    return next((c for c in checks if not c.ok), None)
+
+
+# -- preconditions -------------------------------------------------------------------------------------
+
+def preconditions(cluster: str, plan: RecoveryPlan | None, items: Sequence[ProtectedItem]) -> list[DrillCheck]:
+    """May a drill of ``cluster`` start? The cluster's recovery plan exists and may test-fail over, every node
+    is Protected with Normal replication health, and nothing (failover, test failover, cleanup, reprotect)
+    runs on the plan or its items. Vault-wide exclusion (``no-other-drill``) is the service's lock."""
+    out: list[DrillCheck] = []
+    if plan is None:
+        out.append(_check("recovery-plan", False, f"cluster {cluster} has no recovery plan asr-s2d-{cluster}: it is "
+                                                  "not enrolled (or the plan was deleted)"))
+    elif not items:
+        out.append(_check("recovery-plan", False, f"recovery plan {plan.name} holds no protected item of group "
+                                                  f"{cluster}"))
+    else:
+        out.append(_check("recovery-plan", True, f"recovery plan {plan.name} holds {len(items)} node(s)"))
+    if not items:
+        return out
+    names = {i.id: node_name(i) for i in items}
+    unprotected = [f"{names[i.id]} is {i.protection_state or 'unknown'}" for i in items if not i.is_protected]
+    out.append(_check("nodes-protected", not unprotected, "; ".join(unprotected) if unprotected
+                      else f"all {len(items)} node(s) Protected"))
+    unhealthy = [f"{names[i.id]} is {i.replication_health or 'unknown'}" for i in items
+                 if (i.replication_health or "").lower() != "normal"]
+    out.append(_check("replication-healthy", not unhealthy, "replication health: " + "; ".join(unhealthy)
+                      if unhealthy else "replication health Normal on every node"))
+    busy = [f"{names[i.id]} test failover {i.test_failover_state}" for i in items
+            if (i.test_failover_state or "None").lower() != "none"]
+    busy += [f"{names[i.id]} runs {i.current_scenario}" for i in items
+             if i.current_job_id and (i.current_scenario or "None").lower() != "none"]
+    if plan is not None and not busy and "TestFailover" not in plan.allowed_operations:
+        busy.append(f"recovery plan {plan.name} does not allow a test failover now (allowed: "
+                    f"{', '.join(plan.allowed_operations) or 'nothing'})")
+    out.append(_check("no-operation-in-progress", not busy, "; ".join(busy) if busy
+                      else "no failover, test failover or cleanup in progress"))
+    return out
+
+
+# -- the in-guest health report ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HealthReport:
+    """``cluster_health.ps1``'s JSON, validated field by field (see ``shared/scripts/README.md``)."""
+
+    cluster: str | None
+    cluster_service: str | None
+    nodes: tuple[tuple[str, str], ...]  # (name, state)
+    has_quorum: bool | None
+    quorum_type: str | None
+    votes_up: int | None
+    votes_total: int | None
+    witness_type: str | None
+    witness_state: str | None
+    pool: tuple[str, str] | None  # (name, health)
+    virtual_disks: tuple[tuple[str, str], ...]
+    csvs: tuple[tuple[str, str], ...]
+    ip_resources: tuple[tuple[str, str, str], ...]  # (name, address, state)
+    truncated: bool
+    errors: tuple[str, ...]
+
+
+class MalformedReport(ValueError):
+    """The script's output is not the documented JSON."""
+
+
+def _text(value: Any, where: str, *, optional: bool = True) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise MalformedReport(f"{where} is not a string")
+    return value[:120]
+
+
+def _pairs(value: Any, where: str, second: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, list):
+        raise MalformedReport(f"{where} is not a list")
+    out = []
+    for index, entry in enumerate(value):
+        if not isinstance(entry, dict):
+            raise MalformedReport(f"{where}[{index}] is not an object")
+        out.append((str(_text(entry.get("name"), f"{where}[{index}].name", optional=False)),
+                    str(_text(entry.get(second), f"{where}[{index}].{second}", optional=False))))
+    return tuple(out)
+
+
+def _int(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedReport(f"{where} is not a whole number")
+    return value
+
+
+def parse_health(stdout: str) -> HealthReport:
+    """The JSON object on the last non-empty line of the output (warnings before it are noise).
+    Raises ``MalformedReport`` naming what is wrong: no line, not JSON, a field of the wrong type."""
+    lines = [line.strip() for line in (stdout or "").splitlines() if line.strip()]
+    if not lines:
+        raise MalformedReport("the script printed nothing (PowerShell refused it, or Run Command failed)")
+    try:
+        data = json.loads(lines[-1])
+    except ValueError:
+        raise MalformedReport(f"the last output line is not JSON: {lines[-1][:120]}") from None
+    if not isinstance(data, dict):
+        raise MalformedReport("the last output line is not a JSON object")
+    quorum = data.get("quorum")
+    if quorum is not None and not isinstance(quorum, dict):
+        raise MalformedReport("quorum is not an object")
+    quorum = quorum or {}
+    witness = quorum.get("witness")
+    if witness is not None and not isinstance(witness, dict):
+        raise MalformedReport("quorum.witness is not an object")
+    witness = witness or {}
+    has_quorum = quorum.get("has_quorum")
+    if has_quorum is not None and not isinstance(has_quorum, bool):
+        raise MalformedReport("quorum.has_quorum is not true or false")
+    pool = data.get("pool")
+    if pool is not None and not isinstance(pool, dict):
+        raise MalformedReport("pool is not an object")
+    ip_resources = data.get("ip_resources", [])
+    if not isinstance(ip_resources, list) or not all(isinstance(r, dict) for r in ip_resources):
+        raise MalformedReport("ip_resources is not a list of objects")
+    errors = data.get("errors", [])
+    if not isinstance(errors, list):
+        raise MalformedReport("errors is not a list")
+    return HealthReport(
+        cluster=_text(data.get("cluster"), "cluster"), cluster_service=_text(data.get("cluster_service"),
+                                                                             "cluster_service"),
+        nodes=_pairs(data.get("nodes", []), "nodes", "state"), has_quorum=has_quorum,
+        quorum_type=_text(quorum.get("state"), "quorum.state"),
+        votes_up=_int(quorum.get("votes_up"), "quorum.votes_up"),
+        votes_total=_int(quorum.get("votes_total"), "quorum.votes_total"),
+        witness_type=_text(witness.get("type"), "quorum.witness.type"),
+        witness_state=_text(witness.get("state"), "quorum.witness.state"),
+        pool=None if pool is None else (str(_text(pool.get("name"), "pool.name", optional=False)),
+                                        str(_text(pool.get("health"), "pool.health", optional=False))),
+        virtual_disks=_pairs(data.get("virtual_disks", []), "virtual_disks", "health"),
+        csvs=_pairs(data.get("csv", []), "csv", "state"),
+        ip_resources=tuple((str(_text(r.get("name"), "ip_resources.name", optional=False)),
+                            str(_text(r.get("address"), "ip_resources.address") or ""),
+                            str(_text(r.get("state"), "ip_resources.state", optional=False))) for r in ip_resources),
+        truncated=data.get("truncated") is True,
+        errors=tuple(str(e)[:160] for e in errors[:5]))
+
+
+def _bad(items: Iterable[tuple[str, str]], good: str) -> list[str]:
+    return [f"{name} {state}" for name, state in items if state.lower() != good.lower()]
+
+
+def health_checks(report: HealthReport | str, *, test_ip: str | None, ip_status: str | None,
+                  expected_nodes: int) -> list[DrillCheck]:
+    """The in-guest checks of a drill. ``report`` is the parsed report or why there is none (then every
+    in-guest check fails with that reason); ``test_ip`` the address the IP step gave the cluster in the test
+    network; ``ip_status`` the IP step's guest status (``no-ip-resource`` for a distributed network name)."""
+    if isinstance(report, str):
+        return [_check("guest-report", False, report)] + [
+            _check(name, False, "no health report from the guest") for name in GUEST[1:]]
+    r = report
+    notes = [f"{len(r.errors)} error(s): {'; '.join(r.errors)}"] if r.errors else []
+    if r.truncated:
+        notes.append("lists cut to fit Run Command's 4 KB output")
+    out = [_check("guest-report", not r.errors, f"cluster {r.cluster or '?'} reported" +
+                  (": " + "; ".join(notes) if notes else ""))]
+    out.append(_check("cluster-service", (r.cluster_service or "").lower() == "running",
+                      f"cluster service (ClusSvc) {r.cluster_service or 'not found'}"))
+    down = _bad(r.nodes, "Up")
+    if not r.nodes:
+        out.append(_check("nodes-up", False, "no cluster node reported"))
+    elif down:
+        out.append(_check("nodes-up", False, f"{len(r.nodes) - len(down)} of {len(r.nodes)} node(s) Up; " +
+                          ", ".join(down)))
+    elif len(r.nodes) < expected_nodes and not r.truncated:
+        out.append(_check("nodes-up", False, f"{len(r.nodes)} node(s) Up, the recovery plan holds {expected_nodes}"))
+    else:
+        out.append(_check("nodes-up", True, f"all {len(r.nodes)} node(s) Up"))
+    votes = f"{r.votes_up}/{r.votes_total} node votes" if r.votes_up is not None and r.votes_total is not None else ""
+    out.append(_check("quorum", r.has_quorum is True,
+                      f"{'quorum held' if r.has_quorum else 'NO quorum'} ({r.quorum_type or 'type unknown'}"
+                      f"{', ' + votes if votes else ''})"))
+    witness_type = r.witness_type or "None"
+    if witness_type == "None":
+        # Without a witness only an odd number of node votes survives the loss of a node.
+        total = r.votes_total or len(r.nodes)
+        out.append(_check("witness", total >= 3 and total % 2 == 1,
+                          f"no witness configured ({total} node vote(s))"))
+    else:
+        out.append(_check("witness", (r.witness_state or "").lower() == "online",
+                          f"{witness_type} witness {r.witness_state or 'state unknown'}"))
+    if r.pool is None:
+        out.append(_check("storage-pool", False, "no S2D storage pool reported"))
+    else:
+        out.append(_check("storage-pool", r.pool[1].lower() == "healthy", f"pool '{r.pool[0]}' {r.pool[1]}"))
+    bad_disks = _bad(r.virtual_disks, "Healthy")
+    out.append(_check("virtual-disks", bool(r.virtual_disks) and not bad_disks,
+                      "not Healthy: " + ", ".join(bad_disks) if bad_disks else
+                      f"all {len(r.virtual_disks)} virtual disk(s) Healthy" if r.virtual_disks
+                      else "no virtual disk reported"))
+    bad_csvs = _bad(r.csvs, "Online")
+    out.append(_check("csvs", bool(r.csvs) and not bad_csvs,
+                      "not Online: " + ", ".join(bad_csvs) if bad_csvs else
+                      f"all {len(r.csvs)} cluster shared volume(s) Online" if r.csvs
+                      else "no cluster shared volume reported"))
+    out.append(_cluster_ip_check(r, test_ip=test_ip, ip_status=ip_status))
+    return out
+
+
+def _cluster_ip_check(r: HealthReport, *, test_ip: str | None, ip_status: str | None) -> DrillCheck:
+    if ip_status == "no-ip-resource" and not r.ip_resources:
+        return _check("cluster-ip", True, "no IP Address resource (distributed network name): clients use the "
+                                          "node addresses")
+    if test_ip is None:
+        return _check("cluster-ip", False, "the IP step gave the cluster no test IP")
+    at_ip = [(name, state) for name, address, state in r.ip_resources if address == test_ip]
+    if any(state.lower() == "online" for _name, state in at_ip):
+        return _check("cluster-ip", True, f"'{at_ip[0][0]}' Online at {test_ip}")
+    if at_ip:
+        return _check("cluster-ip", False, f"'{at_ip[0][0]}' holds {test_ip} but is {at_ip[0][1]}")
+    seen = ", ".join(f"{name} {address or '?'} {state}" for name, address, state in r.ip_resources) or "none"
+    return _check("cluster-ip", False, f"no IP Address resource holds the test IP {test_ip} (resources: {seen})")
+
+
+def summary(checks: Sequence[DrillCheck]) -> str:
+    passed = sum(1 for c in checks if c.ok)
+    return f"{passed}/{len(checks)} check(s) passed"

@@ -1,0 +1,149 @@
+"""The way back on the emulator + Azurite: after a committed failover, reprotect with ALLOW_REPROTECT, and
+only a report (with the exact steps) without it; the drift audit does the same for a committed cluster.
+
+The demo cluster is enrolled, failed over with the operator's Site Recovery client and committed; what the
+app changed is read back from the emulator (the items, their direction and cache account, the load
+balancers, the request journal) and the outcome records from Azurite.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from emulator import Emulator
+from shared import cli, drift, ids, reprotect
+from shared.runtime import Runtime
+from tests.functions.conftest import writes_since
+from tests.functions.drill_world import CLUSTER, World
+
+FAILBACK_LB = f"lb-asr-s2d-{CLUSTER}-failback"
+
+
+@pytest.fixture
+def world(emu: Emulator, demo: dict[str, Any], runtime: Runtime, operator_sdk: Callable[..., Any]) -> World:
+    return World(emu, demo, runtime, operator_sdk)
+
+
+@pytest.fixture
+def committed(world: World) -> World:
+    world.enroll()
+    world.unplanned_failover()
+    world.commit()
+    assert {i.protection_state for i in world.items()} == {"UnplannedFailoverCommitted"}
+    return world
+
+
+def raw_items(emu: Emulator) -> list[dict[str, Any]]:
+    return sorted((r for r in emu.world.all() if r.get("type", "").endswith("/replicationProtectedItems")),
+                  key=lambda r: r["id"].lower())
+
+
+def test_without_the_setting_reprotect_is_only_reported_with_the_exact_steps(committed: World) -> None:
+    seq = committed.emu.journal.last_seq
+
+    outcome = reprotect.reprotect_cluster(CLUSTER, committed.rt)
+
+    assert outcome.kind == "unchanged" and "reported only (ALLOW_REPROTECT is off)" in outcome.reason
+    assert writes_since(committed.emu, seq) == []
+    [finding] = outcome.findings
+    assert (finding.code, finding.severity.value) == ("reprotect-needed", "warning")
+    assert "s2d-node1" in finding.fix and "s2d-node2" in finding.fix and "Re-protect" in finding.fix
+    assert "Update-AzRecoveryServicesAsrProtectionDirection -AzureToAzure" in finding.fix
+    assert "stasrcachene01" in finding.fix and "ALLOW_REPROTECT=true" in finding.fix
+    assert [a.split(":")[0] for a in outcome.plan] == ["reprotect s2d-node1", "reprotect s2d-node2"]
+    assert {i.protection_state for i in committed.items()} == {"UnplannedFailoverCommitted"}
+
+
+def test_with_the_setting_the_whole_group_is_reprotected_through_the_dr_cache(
+        committed: World, make_runtime: Callable[..., Runtime]) -> None:
+    rt = make_runtime(ALLOW_REPROTECT="true")
+    before = {i.vm_id.lower(): i.recovery_vm_id for i in committed.items()}
+
+    outcome = reprotect.reprotect_cluster(CLUSTER, rt)
+
+    assert outcome.kind == "changed" and outcome.writes == 2, outcome.reason
+    assert "2 node(s) of s2dclu01 reprotected" in outcome.reason
+    items = raw_items(committed.emu)
+    assert len(items) == 2
+    for item in items:
+        details = item["properties"]["providerSpecificDetails"]
+        # The failed-over VM now replicates back, from the DR container, staged through the DR cache.
+        assert "/replicationFabrics/asr-s2d-northeurope/" in item["id"]
+        assert details["primaryFabricLocation"] == "northeurope" and details["recoveryFabricLocation"] == "westeurope"
+        assert {d["primaryStagingAzureStorageAccountId"] for d in details["protectedManagedDisks"]} == {
+            committed.demo["dr_cache_storage_account_id"]}
+        assert details["multiVmGroupName"] == CLUSTER
+    assert sorted(i.vm_id.lower() for i in committed.items()) == sorted(str(v).lower() for v in before.values())
+    plan = committed.rt.asr.get_plan(f"asr-s2d-{CLUSTER}")
+    assert plan is not None and sorted(ids.key(i) for i in plan.item_ids) == sorted(ids.key(i["id"]) for i in items)
+    # The original load balancer still fronts the original nodes: nothing to stage for the failback.
+    assert not any(r["name"] == FAILBACK_LB for r in committed.emu.world.all())
+
+    seq = committed.emu.journal.last_seq
+    again = reprotect.reprotect_cluster(CLUSTER, rt)
+    assert again.kind == "unchanged" and again.details["stage"] == "replicating-back", again.reason
+    assert [f.code for f in again.findings] == ["replicating-back"] and writes_since(committed.emu, seq) == []
+
+
+def test_the_failback_load_balancer_is_staged_when_the_original_one_is_gone(
+        committed: World, make_runtime: Callable[..., Runtime]) -> None:
+    committed.detach_source_load_balancer()
+    rt = make_runtime(ALLOW_REPROTECT="true")
+
+    outcome = reprotect.reprotect_cluster(CLUSTER, rt)
+
+    assert outcome.kind == "changed" and outcome.writes == 5, (outcome.reason, outcome.plan)  # 2 + LB + 2 NICs
+    assert f"failback load balancer {FAILBACK_LB} staged" in outcome.reason
+    lb_id = (f"/subscriptions/{committed.demo['subscription_id']}/resourceGroups/rg-s2d-prod/providers/"
+             f"Microsoft.Network/loadBalancers/{FAILBACK_LB}")
+    lb = committed.rt.network.get_load_balancer(lb_id)
+    assert lb is not None and lb.location == "westeurope" and lb.has_ha_ports_rule and lb.probe_port == 59999
+    assert ids.same(lb.frontend_subnet_id, committed.demo["source_subnet_id"])
+    assert sorted(n.lower() for n in lb.pool_nic_ids) == sorted(n.lower() for n in committed.demo["nic_ids"])
+    assert dict(lb.tags) == {"asr-s2d-cluster": CLUSTER, "managed-by": "asr-s2d", "asr-s2d-purpose": "failback"}
+    seq = committed.emu.journal.last_seq
+    assert reprotect.reprotect_cluster(CLUSTER, rt).kind == "unchanged" and writes_since(committed.emu, seq) == []
+
+
+def test_before_the_commit_nothing_is_reprotected(world: World, make_runtime: Callable[..., Runtime]) -> None:
+    world.enroll()
+    world.unplanned_failover()
+    seq = world.emu.journal.last_seq
+    outcome = reprotect.reprotect_cluster(CLUSTER, make_runtime(ALLOW_REPROTECT="true"))
+    assert outcome.kind == "unchanged" and outcome.details["stage"] == "commit-pending"
+    assert [f.code for f in outcome.findings] == ["failover-commit-pending"] and writes_since(world.emu, seq) == []
+    assert reprotect.reprotect_cluster(CLUSTER, world.rt).details["stage"] == "commit-pending"
+
+
+def test_the_audit_reports_the_way_back_and_with_the_setting_takes_it(committed: World,
+                                                                      make_runtime: Callable[..., Runtime]) -> None:
+    seq = committed.emu.journal.last_seq
+    [reported] = drift.run_audit(committed.rt).clusters
+    way_back = [f for f in reported.findings if f.code == "reprotect-needed"]
+    assert len(way_back) == 1 and "Update-AzRecoveryServicesAsrProtectionDirection" in way_back[0].fix
+    assert writes_since(committed.emu, seq) == []
+
+    [done] = drift.run_audit(make_runtime(ALLOW_REPROTECT="true")).clusters
+    assert [f.code for f in done.findings if f.code.startswith("reprotect")] == ["reprotected"]
+    assert all("/replicationFabrics/asr-s2d-northeurope/" in i["id"] for i in raw_items(committed.emu))
+
+
+def test_cli_reprotect(committed: World, app_settings: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+                       capsys: pytest.CaptureFixture[str]) -> None:
+    from shared.config import get_settings
+    from shared.runtime import default_runtime
+
+    assert cli.main(["reprotect", CLUSTER]) == reprotect.EXIT_REPORTED
+    out = capsys.readouterr().out
+    assert "reprotect-needed" in out and "fix: Portal: Recovery Services vault" in out
+    monkeypatch.setenv("ALLOW_REPROTECT", "true")
+    get_settings.cache_clear()
+    default_runtime.cache_clear()
+    assert cli.main(["reprotect", CLUSTER, "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["outcome"], record["writes"], record["trigger"]) == ("changed", 2, "cli")
+    assert cli.main(["reprotect", "bad name; rm"]) == 2

@@ -1,0 +1,191 @@
+"""The drill's pure verdicts as tables: may a drill start, and what the guest's health report says (no I/O)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from shared.drill_checks import GUEST, PRECONDITIONS, MalformedReport, health_checks, parse_health, preconditions
+from shared.inventory import ProtectedItem, RecoveryPlan
+from tests.unit.builders import SUB, VAULT
+
+PLAN = RecoveryPlan(f"{VAULT}/replicationRecoveryPlans/asr-s2d-s2dclu01", "asr-s2d-s2dclu01", ("i1", "i2"), "f1", "f2",
+                    allowed_operations=("PlannedFailover", "UnplannedFailover", "TestFailover"))
+
+
+def item(n: int, **changes: Any) -> ProtectedItem:
+    base = ProtectedItem(
+        id=f"{VAULT}/replicationFabrics/f/replicationProtectionContainers/c/replicationProtectedItems/i{n}",
+        name=f"0000000{n}-guid", vm_id=f"/subscriptions/{SUB}/resourceGroups/rg-s2d-prod/providers/Microsoft.Compute/"
+        f"virtualMachines/s2d-node{n}", group_name="s2dclu01", group_id="g", protection_state="Protected",
+        replication_health="Normal", active_location="Primary", policy_id="p", rpo_seconds=30,
+        test_failover_state="None", last_test_failover=None, nics=(), cache_account_ids=(), recovery_vm_name=None,
+        current_scenario="None")
+    return replace(base, **changes)
+
+
+def verdict(plan: RecoveryPlan | None, *items: ProtectedItem) -> dict[str, tuple[bool, str]]:
+    return {c.name: (c.ok, c.detail) for c in preconditions("s2dclu01", plan, list(items))}
+
+
+# -- preconditions ---------------------------------------------------------------------------------------
+
+def test_a_protected_healthy_idle_cluster_may_drill() -> None:
+    checks = verdict(PLAN, item(1), item(2))
+    assert list(checks) == list(PRECONDITIONS[:-1]) and all(ok for ok, _ in checks.values())
+
+
+@pytest.mark.parametrize(("changes", "check", "detail"), [
+    ({"protection_state": "UnprotectedStatesBegin"}, "nodes-protected", "s2d-node2 is UnprotectedStatesBegin"),
+    ({"protection_state": "UnplannedFailoverCommitted"}, "nodes-protected", "s2d-node2 is UnplannedFailoverCommitted"),
+    ({"replication_health": "Critical"}, "replication-healthy", "s2d-node2 is Critical"),
+    ({"replication_health": "Warning"}, "replication-healthy", "s2d-node2 is Warning"),
+    ({"test_failover_state": "WaitingForCompletion"}, "no-operation-in-progress",
+     "s2d-node2 test failover WaitingForCompletion"),
+    ({"test_failover_state": "MarkedForDeletion"}, "no-operation-in-progress", "MarkedForDeletion"),
+    ({"current_scenario": "UnplannedFailover", "current_job_id": "j"}, "no-operation-in-progress",
+     "s2d-node2 runs UnplannedFailover"),
+    ({"current_scenario": "TestFailover", "current_job_id": "j"}, "no-operation-in-progress", "runs TestFailover"),
+    ({"current_scenario": "Reprotect", "current_job_id": "j"}, "no-operation-in-progress", "runs Reprotect"),
+])
+def test_a_drill_never_starts_on_an_unhealthy_or_busy_node(changes: dict[str, Any], check: str, detail: str) -> None:
+    checks = verdict(PLAN, item(1), item(2, **changes))
+    failed = {name: text for name, (ok, text) in checks.items() if not ok}
+    assert list(failed) == [check] and detail in failed[check]
+
+
+def test_a_plan_that_does_not_allow_a_test_failover_blocks_the_drill() -> None:
+    checks = verdict(replace(PLAN, allowed_operations=("TestFailoverCleanup",)), item(1), item(2))
+    assert checks["no-operation-in-progress"] == (False, "recovery plan asr-s2d-s2dclu01 does not allow a test "
+                                                         "failover now (allowed: TestFailoverCleanup)")
+
+
+def test_no_plan_or_no_items_is_reported_as_not_enrolled() -> None:
+    assert verdict(None) == {"recovery-plan": (False, "cluster s2dclu01 has no recovery plan asr-s2d-s2dclu01: it is "
+                                                      "not enrolled (or the plan was deleted)")}
+    assert verdict(PLAN)["recovery-plan"][0] is False
+    assert verdict(None, item(1))["recovery-plan"][0] is False
+
+
+# -- the health report ---------------------------------------------------------------------------------------
+
+def report(**changes: Any) -> dict[str, Any]:
+    """What cluster_health.ps1 prints for a healthy two-node cluster, as its README documents it."""
+    base: dict[str, Any] = {
+        "cluster": "s2dclu01", "cluster_service": "Running",
+        "nodes": [{"name": "s2d-node1", "state": "Up"}, {"name": "s2d-node2", "state": "Up"}],
+        "quorum": {"state": "Majority", "has_quorum": True, "votes_up": 2, "votes_total": 2,
+                   "witness": {"type": "Cloud", "state": "Online"}},
+        "pool": {"name": "S2D on s2dclu01", "health": "Healthy"},
+        "virtual_disks": [{"name": "vd01", "health": "Healthy"}],
+        "csv": [{"name": "Cluster Virtual Disk (vd01)", "state": "Online"}],
+        "ip_resources": [{"name": "Cluster IP Address", "address": "10.30.1.50", "state": "Online"}],
+        "truncated": False, "errors": []}
+    base.update(changes)
+    return base
+
+
+def judge(body: dict[str, Any] | str, *, test_ip: str | None = "10.30.1.50", ip_status: str | None = "changed",
+          expected: int = 2) -> dict[str, tuple[bool, str]]:
+    stdout = body if isinstance(body, str) else "WARNING: noise first\n" + json.dumps(body) + "\n"
+    parsed = parse_health(stdout)
+    return {c.name: (c.ok, c.detail) for c in health_checks(parsed, test_ip=test_ip, ip_status=ip_status,
+                                                              expected_nodes=expected)}
+
+
+def failures(checks: dict[str, tuple[bool, str]]) -> dict[str, str]:
+    return {name: detail for name, (ok, detail) in checks.items() if not ok}
+
+
+def test_a_healthy_report_passes_every_in_guest_check() -> None:
+    checks = judge(report())
+    assert list(checks) == list(GUEST) and failures(checks) == {}
+    assert checks["cluster-ip"] == (True, "'Cluster IP Address' Online at 10.30.1.50")
+
+
+@pytest.mark.parametrize(("changes", "check", "detail"), [
+    ({"cluster_service": "Stopped"}, "cluster-service", "cluster service (ClusSvc) Stopped"),
+    ({"cluster_service": None}, "cluster-service", "not found"),
+    ({"nodes": [{"name": "s2d-node1", "state": "Down"}, {"name": "s2d-node2", "state": "Up"}]}, "nodes-up",
+     "1 of 2 node(s) Up; s2d-node1 Down"),
+    ({"nodes": [{"name": "s2d-node1", "state": "Up"}]}, "nodes-up", "1 node(s) Up, the recovery plan holds 2"),
+    ({"nodes": []}, "nodes-up", "no cluster node reported"),
+    ({"quorum": {"state": "Majority", "has_quorum": False, "votes_up": 0, "votes_total": 2,
+                 "witness": {"type": "Cloud", "state": "Online"}}}, "quorum", "NO quorum (Majority, 0/2 node votes)"),
+    ({"quorum": {"state": "Majority", "has_quorum": True, "votes_up": 2, "votes_total": 2,
+                 "witness": {"type": "Cloud", "state": "Failed"}}}, "witness", "Cloud witness Failed"),
+    ({"quorum": {"state": "NodeMajority", "has_quorum": True, "votes_up": 2, "votes_total": 2,
+                 "witness": {"type": "None", "state": None}}}, "witness", "no witness configured (2 node vote(s))"),
+    ({"pool": {"name": "S2D on s2dclu01", "health": "Warning"}}, "storage-pool", "pool 'S2D on s2dclu01' Warning"),
+    ({"pool": None}, "storage-pool", "no S2D storage pool reported"),
+    ({"virtual_disks": [{"name": "vd01", "health": "Degraded"}, {"name": "vd02", "health": "Healthy"}]},
+     "virtual-disks", "not Healthy: vd01 Degraded"),
+    ({"virtual_disks": []}, "virtual-disks", "no virtual disk reported"),
+    ({"csv": [{"name": "Cluster Virtual Disk (vd01)", "state": "Failed"}]}, "csvs", "Cluster Virtual Disk (vd01) Failed"),
+    ({"ip_resources": [{"name": "Cluster IP Address", "address": "10.30.1.50", "state": "Failed"}]}, "cluster-ip",
+     "holds 10.30.1.50 but is Failed"),
+    ({"ip_resources": [{"name": "Cluster IP Address", "address": "10.10.1.10", "state": "Offline"}]}, "cluster-ip",
+     "no IP Address resource holds the test IP 10.30.1.50"),
+    ({"errors": ["storage: Access denied."]}, "guest-report", "1 error(s): storage: Access denied."),
+])
+def test_each_problem_the_guest_reports_fails_its_own_check(changes: dict[str, Any], check: str, detail: str) -> None:
+    failed = failures(judge(report(**changes)))
+    assert list(failed) == [check] and detail in failed[check], failed
+
+
+def test_three_nodes_without_a_witness_keep_quorum_through_a_node_loss() -> None:
+    three = report(nodes=[{"name": f"n{i}", "state": "Up"} for i in range(3)],
+                   quorum={"state": "NodeMajority", "has_quorum": True, "votes_up": 3, "votes_total": 3,
+                           "witness": {"type": "None", "state": None}})
+    assert failures(judge(three, expected=3)) == {}
+
+
+def test_a_truncated_report_is_judged_on_what_it_lists() -> None:
+    checks = judge(report(truncated=True, nodes=[{"name": "s2d-node1", "state": "Up"}]), expected=16)
+    assert failures(checks) == {} and "cut to fit" in checks["guest-report"][1]
+
+
+def test_a_distributed_network_name_has_no_ip_resource_to_check() -> None:
+    checks = judge(report(ip_resources=[]), test_ip=None, ip_status="no-ip-resource")
+    assert failures(checks) == {} and "distributed network name" in checks["cluster-ip"][1]
+    assert failures(judge(report(ip_resources=[]), test_ip=None, ip_status="failed")) == {
+        "cluster-ip": "the IP step gave the cluster no test IP"}
+
+
+@pytest.mark.parametrize(("stdout", "problem"), [
+    ("", "printed nothing"),
+    ("\n  \n", "printed nothing"),
+    ("Get-Cluster : The cluster service is not running", "not JSON"),
+    ('{"cluster": "s2dclu01", "nodes": [', "not JSON"),
+    ("[1, 2]", "not a JSON object"),
+    ('{"nodes": "s2d-node1"}', "nodes is not a list"),
+    ('{"nodes": [{"name": "n1"}]}', "nodes[0].state is not a string"),
+    ('{"nodes": ["n1"]}', "nodes[0] is not an object"),
+    ('{"quorum": {"has_quorum": "yes"}}', "has_quorum is not true or false"),
+    ('{"quorum": {"votes_up": "2"}}', "votes_up is not a whole number"),
+    ('{"quorum": {"votes_up": true}}', "votes_up is not a whole number"),
+    ('{"quorum": "Majority"}', "quorum is not an object"),
+    ('{"pool": {"name": "p"}}', "pool.health is not a string"),
+    ('{"virtual_disks": [{"name": "vd01", "health": 0}]}', "virtual_disks[0].health is not a string"),
+    ('{"ip_resources": "none"}', "ip_resources is not a list"),
+    ('{"errors": "boom"}', "errors is not a list"),
+    ('{"cluster_service": 4}', "cluster_service is not a string"),
+])
+def test_malformed_output_is_a_reason_never_an_exception_from_the_checks(stdout: str, problem: str) -> None:
+    with pytest.raises(MalformedReport, match=problem.replace("[", r"\[").replace("]", r"\]")):
+        parse_health(stdout)
+    checks = {c.name: (c.ok, c.detail) for c in health_checks(f"no usable health report: {problem}", test_ip="10.30.1.50",
+                                                                ip_status="changed", expected_nodes=2)}
+    assert list(checks) == list(GUEST) and not any(ok for ok, _ in checks.values())
+    assert problem in checks["guest-report"][1]
+
+
+def test_only_the_last_line_counts_and_long_details_are_cut() -> None:
+    first = json.dumps(report(cluster_service="Stopped"))
+    assert failures(judge(first + "\n" + json.dumps(report()))) == {}
+    many = report(virtual_disks=[{"name": f"vd{i:03d}-" + "x" * 40, "health": "Degraded"} for i in range(20)])
+    detail = failures(judge(many))["virtual-disks"]
+    assert len(detail) == 300 and detail.endswith("…")
