@@ -6,18 +6,15 @@ are fed to the same entry point the Event Grid trigger calls, decoded by the azu
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from azure.functions.eventgrid import EventGridEventInConverter
-from azure.functions.meta import Datum
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-from emulator import Emulator
+from emulator import Emulator, delivery
 from shared import enrollment
 from shared.errors import TransientError
 from shared.runtime import Runtime
@@ -33,19 +30,7 @@ def tag(operator_sdk: Callable[..., Any], resource_id: str, tags: dict[str, str]
 
 def deliver(events: list[dict[str, Any]], rt: Runtime) -> list[Any]:
     """Through the azure-functions converter, like the host; a transient error is redelivered (Event Grid)."""
-    outcomes = []
-    for body in events:
-        for _attempt in range(5):
-            trigger_event = EventGridEventInConverter.decode(Datum(type="json", value=json.dumps(body)),
-                                                             trigger_metadata={})
-            try:
-                outcomes.append(enrollment.handle(trigger_event, rt))
-                break
-            except TransientError:
-                continue
-        else:
-            raise AssertionError(f"event {body['id']} failed five deliveries")
-    return outcomes
+    return delivery.deliver(events, lambda event: enrollment.handle(event, rt), retry_on=(TransientError,), attempts=5)
 
 
 def acted(outcomes: list[Any]) -> list[str]:

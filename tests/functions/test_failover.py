@@ -22,7 +22,7 @@ from azure.functions.meta import Datum
 from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-from emulator import Emulator
+from emulator import Emulator, delivery
 from emulator.core.events import Subscriber
 from functions import failover_completed
 from shared import cli, enrollment, failover
@@ -58,19 +58,7 @@ def tag(operator_sdk: Callable[..., Any], resource_id: str, tags: dict[str, str]
 
 def deliver(events: list[dict[str, Any]], rt: Runtime) -> list[Outcome]:
     """Through the azure-functions converter, like the host; a transient error is redelivered (Event Grid)."""
-    outcomes = []
-    for body in events:
-        for _attempt in range(5):
-            trigger_event = EventGridEventInConverter.decode(Datum(type="json", value=json.dumps(body)),
-                                                             trigger_metadata={})
-            try:
-                outcomes.append(failover.handle(trigger_event, rt))
-                break
-            except TransientError:
-                continue
-        else:
-            raise AssertionError(f"event {body['id']} failed five deliveries")
-    return outcomes
+    return delivery.deliver(events, lambda event: failover.handle(event, rt), retry_on=(TransientError,), attempts=5)
 
 
 def failover_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
