@@ -121,3 +121,11 @@ def operator_sdk(emulator_server: Emulator) -> Callable[..., Any]:
                           connection_verify=emulator_server.ca_bundle, polling_interval=0, **kwargs)
 
     return build
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The reliability suite counts what it tried (inputs, faults, examples) and writes the figures of the README's
+    Guarantees section (``tests/reliability/figures.py``)."""
+    from tests.reliability.figures import FiguresPlugin
+
+    session.config.pluginmanager.register(FiguresPlugin(session.config), "asr-s2d-reliability-figures")

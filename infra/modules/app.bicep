@@ -1,0 +1,214 @@
+// The function app and what it runs on, in the app's resource group (main.bicep step 2).
+//
+// Storage: two accounts, neither allows shared keys nor public blob access.
+//   host   the Functions host's storage (AzureWebJobsStorage: keys, timer locks) and the Flex deployment
+//          package; reached with the app's identity only (Flex Consumption deployment storage supports
+//          authentication type SystemAssignedIdentity, and the host supports identity-based AzureWebJobsStorage),
+//          so shared keys can be off. The identity gets Storage Blob Data Owner there: Microsoft's documented
+//          minimum for host storage.
+//   state  the app's own state (STATE_CONTAINER: locks, outcomes, audits, drills) and Event Grid's dead letters.
+//          The identity gets Storage Blob Data Contributor: read, write and lease blobs, create its container;
+//          nothing else. The system topic's identity gets the same role on the dead-letter container only.
+
+param environmentName string
+param location string
+param tags object
+param maximumInstanceCount int
+
+@description('The required settings of shared/config.py, by app-setting name.')
+param requiredSettings object
+
+@description('Optional settings of shared/config.py, by app-setting name.')
+param optionalSettings object
+
+var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
+var functionAppName = 'func-${environmentName}-${take(token, 6)}'
+var deploymentContainerName = 'app-package'
+var stateContainerName = 'asr-s2d'
+var deadLetterContainerName = 'deadletter'
+var blobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+var blobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+
+// -- storage ---------------------------------------------------------------------------------------------------
+resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: 'st${take(token, 13)}host'
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: { name: 'Standard_LRS' }
+  properties: {
+    allowSharedKeyAccess: false
+    allowBlobPublicAccess: false
+    defaultToOAuthAuthentication: true
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+  }
+}
+
+resource hostBlobs 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: hostStorage
+  name: 'default'
+}
+
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: hostBlobs
+  name: deploymentContainerName
+  properties: { publicAccess: 'None' }
+}
+
+resource stateStorage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: 'st${take(token, 13)}state'
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: { name: 'Standard_LRS' }
+  properties: {
+    allowSharedKeyAccess: false
+    allowBlobPublicAccess: false
+    defaultToOAuthAuthentication: true
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+  }
+}
+
+resource stateBlobs 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: stateStorage
+  name: 'default'
+}
+
+resource stateContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: stateBlobs
+  name: stateContainerName
+  properties: { publicAccess: 'None' }
+}
+
+resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: stateBlobs
+  name: deadLetterContainerName
+  properties: { publicAccess: 'None' }
+}
+
+// -- monitoring ------------------------------------------------------------------------------------------------
+resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: 'log-${environmentName}-${take(token, 6)}'
+  location: location
+  tags: tags
+  properties: {
+    sku: { name: 'PerGB2018' }
+    retentionInDays: 30
+  }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: 'appi-${environmentName}-${take(token, 6)}'
+  location: location
+  tags: tags
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: workspace.id
+  }
+}
+
+// -- the function app ------------------------------------------------------------------------------------------
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: 'plan-${environmentName}-${take(token, 6)}'
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: { tier: 'FlexConsumption', name: 'FC1' }
+  properties: { reserved: true }
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  name: functionAppName
+  location: location
+  tags: union(tags, { 'azd-service-name': 'app' })
+  kind: 'functionapp,linux'
+  identity: { type: 'SystemAssigned' }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${hostStorage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: { type: 'SystemAssignedIdentity' }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: 2048
+      }
+      runtime: { name: 'python', version: '3.11' }
+    }
+  }
+}
+
+// No basic-auth publishing: code is deployed with Microsoft Entra tokens (azd, Core Tools).
+resource ftpCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'ftp'
+  properties: { allow: false }
+}
+
+resource scmCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'scm'
+  properties: { allow: false }
+}
+
+// App settings live in their own resource, written after the site exists: APP_PRINCIPAL_ID is the site's own
+// identity, which a setting inside the site's definition could not reference. This resource holds ALL of them
+// (it replaces the whole set); the ones computed here win over the parameters.
+resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: site
+  name: 'appsettings'
+  properties: union(optionalSettings, requiredSettings, {
+    AzureWebJobsStorage__accountName: hostStorage.name
+    AzureWebJobsStorage__credential: 'managedidentity'
+    APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
+    APP_PRINCIPAL_ID: site.identity.principalId
+    STATE_STORAGE_ACCOUNT_URL: stateStorage.properties.primaryEndpoints.blob
+    STATE_CONTAINER: stateContainerName
+    AZURE_CREDENTIAL: 'managed_identity'
+  })
+  dependsOn: [
+    hostAccess
+    stateAccess
+  ]
+}
+
+// -- the identity's data roles ---------------------------------------------------------------------------------
+resource hostAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(hostStorage.id, site.id, blobDataOwner)
+  scope: hostStorage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', blobDataOwner)
+    principalId: site.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource stateAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(stateStorage.id, site.id, blobDataContributor)
+  scope: stateStorage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', blobDataContributor)
+    principalId: site.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+output functionAppId string = site.id
+output functionAppName string = site.name
+output functionAppHostName string = site.properties.defaultHostName
+output principalId string = site.identity.principalId
+output stateAccountId string = stateStorage.id
+output stateAccountUrl string = stateStorage.properties.primaryEndpoints.blob
+output deadLetterContainer string = deadLetterContainer.name
