@@ -5,9 +5,10 @@ and the events it handles are the ones the emulator publishes after the operator
 
 ``make chaos`` (``--chaos 0.10 --seed 7``) runs the same story twice on fresh worlds: first clean and
 quietly, for the reference end state; then with that share of every emulated ARM call failing (seeded:
-429 and 503 with ``Retry-After``, 500, dropped connections, and long-running operations ending
-``Failed``) and every event delivered twice in a shuffled order. Event Grid redelivers what raised;
-the hourly drift audit repairs what a permanent failure left. The two end states
+429 and 503 with ``Retry-After``, 500, dropped connections) and of long-running operations ending
+``Failed``, and every event delivered twice in a shuffled order. The app keeps one azure-core retry, so
+faults reach it: Event Grid redelivers what raised (with time passing), the hourly drift audit repairs
+what a permanent failure left, an operator retries a write of theirs that failed. The two end states
 (``emulator.endstate``) must be equal: the exit status is 1 with the differences otherwise.
 """
 
@@ -26,7 +27,7 @@ from typing import Any
 
 CLUSTER_TAGS = {"asr-s2d": "true", "asr-s2d-cluster": "s2dclu01"}
 ACTION = "Microsoft.Resources.ResourceActionSuccess"
-# The chaos mix: each kind takes an equal share of the fault rate (see ``chaos_rules``).
+# The chaos mix: the request-level kinds share the fault rate equally; the rate also fails operations (``chaos_rules``).
 CHAOS_KINDS = (("status", 429), ("status", 500), ("status", 503), ("reset", 0), ("lro_fail", 0))
 MAX_AUDITS = 12
 
@@ -173,7 +174,7 @@ def chaos_rules(rate: float, seed: int) -> list[Any]:
 
 
 def run_story(emu: Any, *, azurite_connection_string: str, chaos: float = 0.0, seed: int = 7,
-              out: Out | None = None) -> StoryRun:
+              out: Out | None = None, drill: bool = False) -> StoryRun:
     """Reset the emulator to the demo world and run the story: tag, enroll, protect, audit, fail over,
     re-address, redeliver, audit. Returns what it did and the normalized end state.
 
@@ -181,13 +182,14 @@ def run_story(emu: Any, *, azurite_connection_string: str, chaos: float = 0.0, s
     out = out or Out()
     throttle = emu.throttle.config
     try:
-        return _story(emu, azurite_connection_string, chaos, seed, out)
+        return _story(emu, azurite_connection_string, chaos, seed, out, drill=drill)
     finally:
         emu.throttle.reset(throttle)
         emu.faults.clear()
 
 
-def _story(emu: Any, azurite_connection_string: str, chaos: float, seed: int, out: Out) -> StoryRun:
+def _story(emu: Any, azurite_connection_string: str, chaos: float, seed: int, out: Out, *,
+           drill: bool = False) -> StoryRun:
     from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
     from azure.mgmt.resource.resources import ResourceManagementClient
 
@@ -232,10 +234,14 @@ def _story(emu: Any, azurite_connection_string: str, chaos: float, seed: int, ou
 
     out.say("Operator tags both nodes asr-s2d=true, asr-s2d-cluster=s2dclu01 through the ARM Tags API")
     for vm_id in world["vm_ids"]:
-        operator(lambda vm_id=vm_id: tags_client.tags.begin_update_at_scope(
-                     vm_id, {"operation": "Merge", "properties": {"tags": CLUSTER_TAGS}}).result(),
-                 lambda vm_id=vm_id: CLUSTER_TAGS.items() <= (emu.world.get(vm_id).get("tags") or {}).items(),
-                 what=f"tag write on {vm_id.split('/')[-1]}", detail=out.detail, run=run)
+        def write(vm_id: str = vm_id) -> None:
+            tags_client.tags.begin_update_at_scope(
+                vm_id, {"operation": "Merge", "properties": {"tags": CLUSTER_TAGS}}).result()
+
+        def tagged(vm_id: str = vm_id) -> bool:
+            return CLUSTER_TAGS.items() <= (emu.world.get(vm_id).get("tags") or {}).items()
+
+        operator(write, tagged, what=f"tag write on {vm_id.split('/')[-1]}", detail=out.detail, run=run)
         out.detail(f"tagged {vm_id.split('/')[-1]}")
 
     events = emu.events.drain(sub.id)
@@ -251,22 +257,29 @@ def _story(emu: Any, azurite_connection_string: str, chaos: float, seed: int, ou
     _time_passes(emu)
     for item in _items(emu):
         out.detail(f"{item['vm']}: {item['state']}, group {item['group']}")
-    grid.retry_pending()
+    _retry_pending(emu, grid)
 
     out.say("The hourly drift audit (AUDIT_REPAIR=true): the backstop for anything an event left undone")
-    _audit(rt, out, run)
+    _audit(emu, rt, out, run)
+    if drill:  # the drill and way-back chapters (emulator.demo_drill): `make demo` only, not the chaos runs
+        from emulator.demo_drill import drill_story
+
+        drill_story(emu, world, rt, out=out)
 
     from emulator.demo_failover import failover_story
 
     failover_story(emu, world, rt, sub.id, client=asr_client, out=out, grid=grid)
     _own_events(emu, sub.id, grid)
-    _time_passes(emu)
-    grid.retry_pending()
+    _retry_pending(emu, grid)
 
     out.say("The next drift audit (AUDIT_REASSIGN_IP=true) would re-address a failover no signal announced")
-    _audit(rt, out, run)
+    _audit(emu, rt, out, run)
     if grid.pending:
         raise SystemExit(f"{len(grid.pending)} event(s) still fail after Event Grid's retries")
+    if drill:
+        from emulator.demo_drill import way_back_story
+
+        way_back_story(emu, world, rt, client=asr_client, out=out, grid=grid, subscriber_id=sub.id)
 
     injected = dict(emu.faults.injected)
     emu.faults.clear()
@@ -304,18 +317,29 @@ def _own_events(emu: Any, subscriber_id: str, grid: EventGrid) -> None:
     grid.out.detail(f"{len(events)} event(s) of the app's own writes and Site Recovery's: {own} ignored")
 
 
+def _retry_pending(emu: Any, grid: EventGrid) -> None:
+    """Event Grid retries what still fails, with time passing in between (for up to 24 hours)."""
+    for _round in range(MAX_AUDITS):
+        if not grid.pending:
+            return
+        _time_passes(emu)
+        grid.retry_pending()
+
+
 def _time_passes(emu: Any) -> None:
     """Minutes pass: running operations and Site Recovery jobs finish, initial replication completes."""
     emu.handle_control("POST", "/_emulator/asr/settle", {}, b"")
     emu.handle_control("POST", "/_emulator/asr/advance", {}, json.dumps({"to": "Protected"}).encode())
 
 
-def _audit(rt: Any, out: Out, run: StoryRun) -> None:
+def _audit(emu: Any, rt: Any, out: Out, run: StoryRun) -> None:
     """Run the audit until one finds nothing to repair and reads everything (the timer runs it every hour)."""
     from shared import drift
     from shared.errors import AsrS2dError
 
-    for _attempt in range(MAX_AUDITS):
+    for attempt in range(MAX_AUDITS):
+        if attempt:
+            _time_passes(emu)
         run.audits += 1
         try:
             report = drift.run_audit(rt, trigger="demo")
@@ -375,8 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         os.environ.update(emu.identity_env())
         if not args.chaos:
-            run_story(emu, azurite_connection_string=azurite.connection_string, out=out)
-            out.say("What comes next: a drill (see README)")
+            run_story(emu, azurite_connection_string=azurite.connection_string, out=out, drill=True)
             out.detail(f"done in {time.monotonic() - started:.1f}s")
             return 0
         result = chaos_compare(emu, azurite_connection_string=azurite.connection_string, rate=args.chaos,

@@ -108,6 +108,8 @@ def _caller(data: dict[str, Any]) -> str:
 
 def from_trigger(event: Any) -> ArmEvent:
     """An ``azure.functions`` EventGridEvent or CloudEvent, as the trigger's converter built it."""
+    if not hasattr(event, "get_json"):  # a JSON value that is no object (a CLI file holding [1, "x", null])
+        return from_dict(event)
     if hasattr(event, "specversion") or (hasattr(event, "source") and not hasattr(event, "event_type")):
         body = {"specversion": getattr(event, "specversion", "1.0"), "id": event.id, "type": event.type,
                 "subject": getattr(event, "subject", None), "data": event.get_json()}
@@ -124,6 +126,8 @@ def parse_payload(text: str | bytes) -> list[Any]:
         payload = json.loads(text)
     except (ValueError, UnicodeDecodeError) as err:
         raise RejectedInput(f"payload is not JSON: {err}") from None
+    except RecursionError:  # nesting deeper than the parser's recursion limit: not an event anyway
+        raise RejectedInput("payload is not JSON: nested too deeply") from None
     if isinstance(payload, list):
         return payload
     return [payload]

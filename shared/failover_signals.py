@@ -135,6 +135,8 @@ def parse_recovery_plan_context(body: bytes) -> FailoverSignal:
         parsed = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
         raise RejectedInput(f"RecoveryPlanContext is not UTF-8 JSON: {str(err)[:120]}") from None
+    except RecursionError:  # 64 KB of brackets nest deeper than the parser's recursion limit
+        raise RejectedInput("RecoveryPlanContext is not UTF-8 JSON: nested too deeply") from None
     if not isinstance(parsed, dict):
         raise RejectedInput(f"RecoveryPlanContext must be a JSON object, got {type(parsed).__name__}")
     unknown = sorted(str(k)[:40] for k in parsed if k not in CONTEXT_FIELDS)

@@ -201,9 +201,9 @@ def parse_script_result(stdout: str) -> dict[str, Any]:
         return {"status": "failed", "reason": "the script printed no JSON result line"}
     try:
         result = json.loads(lines[-1])
-    except ValueError:
+    except (ValueError, RecursionError):  # 4 KB of output can nest deeper than the parser's recursion limit
         return {"status": "failed", "reason": f"the last output line is not JSON: {lines[-1][:200]}"}
-    if not isinstance(result, dict) or result.get("status") not in GUEST_STATUSES:
+    if not isinstance(result, dict) or not isinstance(result.get("status"), str) or result["status"] not in GUEST_STATUSES:
         return {"status": "failed", "reason": f"the result has no known status: {lines[-1][:200]}"}
     return result
 

@@ -1,0 +1,14 @@
+"""503 with Retry-After at every ARM call site of an enrollment (two tag events, one cluster): Event Grid's
+redelivery converges to the clean run's end state, and the outcome records say what failed, then what worked."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.reliability.matrix import EVERY_SITE, Case, run_case
+from tests.reliability.story import Story
+
+
+@pytest.mark.parametrize("case", [c for c in EVERY_SITE if c.site.phase == "enroll"], ids=lambda c: c.id)
+def test_a_fault_at_any_enrollment_call_site_is_redelivered_to_the_clean_end_state(story: Story, case: Case) -> None:
+    run_case(story, case)
