@@ -1,0 +1,96 @@
+"""``python -m bench`` (``make bench``): run every figure, print the table, write ``bench/results.json`` and
+``bench/results.md``, and update the README's performance section.
+
+    python -m bench                   every figure (the P4 storm at 25 clusters); the README is updated
+    python -m bench --only P2,P5      some figures (the README is left alone unless --write-readme)
+    python -m bench --no-readme       every figure, the README left alone
+    python -m bench --only P4 --storm-clusters 100
+                                      the issue's full storm (~15 min), recorded in bench/storm-full.json
+
+Progress goes to stderr. Exit 0 when every figure ran (a goal not met is a result, not an error), 1 when a
+figure could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from collections.abc import Callable
+
+from bench import audit_scale, cold_start, enrollment_economy, event_storm, post_failover, report
+from bench.lab import Lab, progress
+from bench.report import Figure, Goal
+
+ALL = ("P1", "P2", "P3", "P4", "P5")
+TITLES = {"P1": "cold start", "P2": "enrollment economy", "P3": "drift audit at scale", "P4": "event storm",
+          "P5": "after a recovery-plan failover"}
+
+
+def _broken(key: str, err: BaseException) -> Figure:
+    detail = "".join(traceback.format_exception_only(type(err), err)).strip()
+    return Figure(key, TITLES[key], measured=f"did not run: {detail}",
+                  goals=[Goal("the figure runs", f"did not run: {detail}"[:500], False)], data={"error": detail})
+
+
+def _run(key: str, work: Callable[[], Figure]) -> Figure:
+    started = time.monotonic()
+    progress(f"{key} {TITLES[key]}: starting")
+    try:
+        figure = work()
+    except Exception as err:
+        traceback.print_exc()
+        figure = _broken(key, err)
+    figure.data.setdefault("bench_seconds", round(time.monotonic() - started, 1))
+    progress(f"{key} {TITLES[key]}: {'met' if figure.met else 'NOT met'} ({time.monotonic() - started:.0f}s)")
+    return figure
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(ALL), help="comma-separated figures to run (default: all)")
+    parser.add_argument("--write-readme", action="store_true",
+                        help="update the README's performance section even when only some figures ran (a full run "
+                             "always does)")
+    parser.add_argument("--no-readme", action="store_true", help="leave the README alone")
+    parser.add_argument("--storm-clusters", type=int, default=event_storm.DEFAULT_CLUSTERS,
+                        help=f"clusters in the P4 storm (default {event_storm.DEFAULT_CLUSTERS}; the issue's full storm is "
+                             f"{event_storm.SPEC_CLUSTERS}: ~15 minutes of ARM's read budget, recorded in "
+                             "bench/storm-full.json)")
+    parser.add_argument("--runs", type=int, default=9, help="fresh processes per P1 measurement (at least 7)")
+    args = parser.parse_args(argv)
+    chosen = [k.strip().upper() for k in args.only.split(",") if k.strip()]
+    unknown = sorted(set(chosen) - set(ALL))
+    if unknown:
+        parser.error(f"unknown figures {unknown}; known: {', '.join(ALL)}")
+
+    started = time.monotonic()
+    figures: list[Figure] = []
+    if "P1" in chosen:
+        figures.append(_run("P1", lambda: cold_start.run(runs=max(7, args.runs))))
+    lab_figures = [k for k in chosen if k != "P1"]
+    if lab_figures:
+        progress("starting the ARM emulator (HTTPS, ARM's throttling on) and Azurite")
+        with Lab.started() as lab:
+            work: dict[str, Callable[[], Figure]] = {
+                "P2": lambda: enrollment_economy.run(lab),
+                "P5": lambda: post_failover.run(lab),
+                "P3": lambda: audit_scale.run(lab),
+                "P4": lambda: event_storm.run(lab, clusters=args.storm_clusters),
+            }
+            for key in ("P2", "P5", "P3", "P4"):  # quick ones first
+                if key in lab_figures:
+                    figures.append(_run(key, work[key]))
+    figures.sort(key=lambda f: ALL.index(f.key))
+    env = report.environment(time.monotonic() - started)
+    readme = not args.no_readme and (args.write_readme or chosen == list(ALL))
+    table = report.write(figures, env, readme=readme)
+    print(table)
+    progress(f"wrote {report.RESULTS_JSON.relative_to(report.ROOT)} and {report.RESULTS_MD.relative_to(report.ROOT)}"
+             + (" and the README's performance section" if readme else ""))
+    return 1 if any("error" in f.data for f in figures) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
