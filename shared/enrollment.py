@@ -7,6 +7,7 @@ service decides relevance from the event, then re-reads the world and plans from
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -20,11 +21,23 @@ from shared.findings import Finding, Severity
 from shared.inventory import AsrState, TaggedScope, Vm
 from shared.observability import log_context
 from shared.outcomes import Outcome, most_significant
-from shared.replication import DrNetwork, NodeFacts, Plan, ReplicationSpec, plan_enrollment
+from shared.replication import (
+    CreateContainer,
+    CreateContainerMapping,
+    CreateFabric,
+    CreateNetworkMapping,
+    DrNetwork,
+    EnsurePolicy,
+    NodeFacts,
+    Plan,
+    ReplicationSpec,
+    plan_enrollment,
+)
 from shared.runtime import Runtime, default_runtime
 
 log = logging.getLogger(__name__)
 
+PLUMBING = (CreateFabric, CreateContainer, EnsurePolicy, CreateContainerMapping, CreateNetworkMapping)
 WRITE_OPERATIONS = {
     "microsoft.resources/tags/write": None,  # any scope: decided by the target's type
     "microsoft.compute/virtualmachines/write": "vm",
@@ -190,7 +203,14 @@ def enroll_cluster(cluster: Cluster, rt: Runtime, *, event_id: str, correlation_
             return rt.record(replace(base, kind="waiting", reason=plan.waiting, findings=plan.findings,
                                      plan=tuple(plan.describe())))
         try:
-            applied = Executor(rt, lock=lock, dry_run=rt.settings.dry_run, correlation_id=correlation_id).apply(plan)
+            with contextlib.ExitStack() as shared_plumbing:
+                if not rt.settings.dry_run and any(isinstance(a, PLUMBING) for a in plan.actions):
+                    # Fabrics, containers, the policy and the mappings serve every cluster of the vault: one writer
+                    # at a time, and a re-plan under the vault's lock sees what a concurrent enrollment just made.
+                    shared_plumbing.enter_context(rt.lock(f"vault/{rt.settings.vault_id.lower()}"))
+                    plan = plan_cluster(rt, cluster)
+                applied = Executor(rt, lock=lock, dry_run=rt.settings.dry_run,
+                                   correlation_id=correlation_id).apply(plan)
         except PermanentError as err:
             return rt.record(replace(base, kind="failed", reason=str(err), plan=tuple(plan.describe()),
                                      findings=plan.findings))

@@ -54,6 +54,9 @@ def test_p4_a_small_storm_enables_each_node_once_and_loses_no_event(lab: Lab) ->
     assert data["lost"] == 0 and sum(data["outcomes"].values()) == 30
     assert data["all_nodes_protected_in_their_group"] is True
     assert data["writes_by_kind"]["recovery plan"] == 5 and data["writes_by_kind"]["load balancer"] == 5
+    # The shared plumbing is written once, under the vault's lock, however many clusters enroll at once.
+    assert data["shared_plumbing_writes"] == sum(SHARED_PLUMBING.values())
+    assert data["written_twice"] == []
 
 
 def test_p5_a_prestaged_cluster_fails_over_with_one_run_command_and_no_other_write(lab: Lab) -> None:
