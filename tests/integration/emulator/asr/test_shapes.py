@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import sys
 import typing
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +21,8 @@ from azure.mgmt.recoveryservicessiterecovery import models
 from azure.mgmt.recoveryservicessiterecovery import models as m
 
 from tests.integration.emulator.asr.conftest import VAULT, VAULT_RG, cluster_plan, enable, set_pools
+from tests.integration.emulator.shapes import EXAMPLES
 
-EXAMPLES = Path(__file__).resolve().parents[4].parent / "shared" / "api-examples"
 API = "2025-08-01"
 # Dict[str, str] in the models: their keys are data (Hyper-V names in the examples), not shape.
 FREE_FORM = {"affectedObjectDetails", "tags"}
