@@ -5,6 +5,7 @@ Each test gets its own state container, so locks and outcome records never leak 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -86,3 +87,43 @@ def app_settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterat
     yield env
     get_settings.cache_clear()
     default_runtime.cache_clear()
+
+
+@pytest.fixture
+def topic(emu: Emulator, tmp_path: Any) -> Iterator[dict[str, Any]]:
+    """A custom Event Grid topic over HTTPS that keeps what EventGridPublisherClient posts; its CA joins the
+    emulator's in the one bundle the app trusts (ARM_CA_BUNDLE)."""
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import trustme
+
+    ca = trustme.CA()
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            ok = self.headers.get("aeg-sas-key") == "topic-key"
+            if ok:
+                received.extend(json.loads(body))
+            self.send_response(200 if ok else 401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    bundle = tmp_path / "ca-bundle.pem"
+    with open(emu.ca_bundle or "", "rb") as emulator_ca:
+        bundle.write_bytes(emulator_ca.read() + ca.cert_pem.bytes())
+    yield {"endpoint": f"https://127.0.0.1:{server.server_address[1]}/api/events", "ca_bundle": str(bundle),
+           "events": received}
+    server.shutdown()
+    server.server_close()

@@ -13,7 +13,7 @@ that fails while the drill's own cleanup fails too, as when its process dies).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,44 +37,6 @@ def world(emu: Emulator, demo: dict[str, Any], runtime: Runtime, operator_sdk: C
     return World(emu, demo, runtime, operator_sdk)
 
 
-@pytest.fixture
-def topic(emu: Emulator, tmp_path: Any) -> Iterator[dict[str, Any]]:
-    """A custom Event Grid topic over HTTPS that keeps what EventGridPublisherClient posts; its CA joins the
-    emulator's in the one bundle the app trusts (ARM_CA_BUNDLE)."""
-    import ssl
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    import trustme
-
-    ca = trustme.CA()
-    received: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            ok = self.headers.get("aeg-sas-key") == "topic-key"
-            if ok:
-                received.extend(json.loads(body))
-            self.send_response(200 if ok else 401)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    bundle = tmp_path / "ca-bundle.pem"
-    with open(emu.ca_bundle or "", "rb") as emulator_ca:
-        bundle.write_bytes(emulator_ca.read() + ca.cert_pem.bytes())
-    yield {"endpoint": f"https://127.0.0.1:{server.server_address[1]}/api/events", "ca_bundle": str(bundle),
-           "events": received}
-    server.shutdown()
-    server.server_close()
 
 
 def failing(record: drill.DrillRecord) -> dict[str, str]:
