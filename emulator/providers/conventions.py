@@ -258,6 +258,31 @@ def check_name(name: str, *, kind: str, max_length: int = 80) -> None:
 Shape = Any  # a type, a dict of field -> Shape, or a one-item list [Shape] for "array of"
 
 
+@dataclass(frozen=True)
+class PutTarget:
+    """What every create-or-replace starts from: the stored resource (if any), its ID as first written,
+    its name, and the body's validated location and tags."""
+
+    existing: dict[str, Any] | None
+    id: str
+    name: str
+    location: str
+    tags: dict[str, str]
+
+
+def begin_put(world: World, resource_id_: str, body: dict[str, Any], shape: Shape, *, kind: str) -> PutTarget:
+    """The checks every PUT shares: body shape, name, location (fixed once created) and tags."""
+    check_shape(body, shape)
+    existing = world.get(resource_id_)
+    rid = existing["id"] if existing else resource_id_
+    name = rid.rsplit("/", 1)[-1]
+    check_name(name, kind=kind)
+    location = location_of(body)
+    assert location is not None
+    check_same_location(existing, location)
+    return PutTarget(existing, rid, name, location, tags_of(body))
+
+
 def check_shape(value: Any, shape: Shape, path: str = "") -> None:
     """Type-check a request body against ``shape`` before any rule runs, as ARM deserialises a body before its
     resource provider sees it: a wrong type anywhere is ``InvalidRequestContent``, whatever else is wrong.

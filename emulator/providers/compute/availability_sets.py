@@ -15,30 +15,19 @@ from emulator.providers.compute.schema import (
     invalid,
 )
 from emulator.providers.conventions import (
-    check_name,
-    check_same_location,
-    check_shape,
+    begin_put,
     field,
-    location_of,
     obj,
     ref,
     resource_id,
     same_id,
-    tags_of,
 )
 
 
 def put_availability_set(world: World, *, avset_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """Create or update an availability set; fault/update domain counts are fixed once it has members."""
-    check_shape(body, AVSET_SHAPE)
-    existing = world.get(avset_id)
-    avset_id = existing["id"] if existing else avset_id
-    name = avset_id.rsplit("/", 1)[-1]
-    check_name(name, kind="an availability set")
-    location = location_of(body)
-    assert location is not None
-    tags = tags_of(body)
-    check_same_location(existing, location)
+    target = begin_put(world, avset_id, body, AVSET_SHAPE, kind="an availability set")
+    existing, avset_id, name, location, tags = target.existing, target.id, target.name, target.location, target.tags
     props = obj(body, "properties", path="")
     faults = field(props, "platformFaultDomainCount", int, path="properties", default=2)
     updates = field(props, "platformUpdateDomainCount", int, path="properties", default=5)

@@ -11,19 +11,15 @@ from typing import Any
 from emulator.core.errors import ArmError
 from emulator.core.world import World
 from emulator.providers.conventions import (
-    check_name,
-    check_same_location,
-    check_shape,
+    begin_put,
     field,
     items,
-    location_of,
     new_etag,
     obj,
     ref,
     reference,
     resource_id,
     same_id,
-    tags_of,
 )
 from emulator.providers.network.addressing import IPv4
 from emulator.providers.network.nics import (
@@ -54,15 +50,8 @@ _RULE = "InvalidLoadBalancingRule"  # one code for rule-shape errors; ARM's mess
 
 def put_load_balancer(world: World, *, lb_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """Create or replace a load balancer from an ARM request body (internal frontends, NIC-based pools)."""
-    check_shape(body, LB_SHAPE)
-    existing = world.get(lb_id)
-    lb_id = existing["id"] if existing else lb_id
-    name = lb_id.rsplit("/", 1)[-1]
-    check_name(name, kind="a load balancer")
-    location = location_of(body)
-    assert location is not None
-    tags = tags_of(body)
-    check_same_location(existing, location)
+    target = begin_put(world, lb_id, body, LB_SHAPE, kind="a load balancer")
+    existing, lb_id, name, location, tags = target.existing, target.id, target.name, target.location, target.tags
     sku_in = obj(body, "sku", path="")
     sku = {"name": enum(sku_in.get("name"), ("Basic", "Standard", "Gateway"), where="sku.name", default="Basic"),
            "tier": enum(sku_in.get("tier"), ("Regional", "Global"), where="sku.tier", default="Regional")}

@@ -12,12 +12,9 @@ from typing import Any
 from emulator.core.errors import ArmError
 from emulator.core.world import World, parent_of
 from emulator.providers.conventions import (
-    check_name,
-    check_same_location,
-    check_shape,
+    begin_put,
     field,
     items,
-    location_of,
     new_etag,
     obj,
     parse_id,
@@ -25,7 +22,6 @@ from emulator.providers.conventions import (
     reference,
     resource_id,
     same_id,
-    tags_of,
 )
 from emulator.providers.network.addressing import IPv4
 from emulator.providers.network.schema import (
@@ -50,15 +46,8 @@ from emulator.providers.network.subnets import (
 
 def put_network_interface(world: World, *, nic_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """Create or replace a NIC from an ARM request body; allocates and validates its private IPs."""
-    check_shape(body, NIC_SHAPE)
-    existing = world.get(nic_id)
-    nic_id = existing["id"] if existing else nic_id
-    name = nic_id.rsplit("/", 1)[-1]
-    check_name(name, kind="a network interface")
-    location = location_of(body)
-    assert location is not None
-    tags = tags_of(body)
-    check_same_location(existing, location)
+    target = begin_put(world, nic_id, body, NIC_SHAPE, kind="a network interface")
+    existing, nic_id, name, location, tags = target.existing, target.id, target.name, target.location, target.tags
     props = obj(body, "properties", path="", required=True, missing_code=BAD)
     configs_in = items(props, "ipConfigurations", path="properties")
     if not configs_in:
