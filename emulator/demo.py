@@ -277,9 +277,12 @@ def _story(emu: Any, azurite_connection_string: str, chaos: float, seed: int, ou
     if grid.pending:
         raise SystemExit(f"{len(grid.pending)} event(s) still fail after Event Grid's retries")
     if drill:
-        from emulator.demo_drill import way_back_story
+        from emulator.demo_drill import drill_story, way_back_story
 
         way_back_story(emu, world, rt, client=asr_client, out=out, grid=grid, subscriber_id=sub.id)
+        out.say("The hourly drift audit after the reprotect: the cluster replicates back, and says how to fail back")
+        _audit(emu, rt, out, run)
+        drill_story(emu, world, rt, out=out, way_back=True)
 
     injected = dict(emu.faults.injected)
     emu.faults.clear()
@@ -353,6 +356,8 @@ def _audit(emu: Any, rt: Any, out: Out, run: StoryRun) -> None:
             out.detail(f"cluster {cluster.name}: {cluster.status}, {len(cluster.findings)} finding(s)"
                        + (f"; repair {cluster.repair.outcome}: {cluster.repair.reason}" if cluster.repair else "")
                        + (f"; IP step {cluster.reassign.get('outcome')}" if cluster.reassign else ""))
+            for finding in cluster.findings:
+                out.detail(f"  {finding.severity.value} {finding.code}: {finding.message[:220]}")
         if not busy and not report.errors:
             return
         out.detail("the next audit checks again")

@@ -5,6 +5,8 @@ real ``shared.drill.run_drill`` test-fails the recovery plan over into the test 
 IP there, checks the cluster from inside a test node and cleans up; every check is printed.
 ``way_back_story`` runs after the failover chapter: the operator commits, the app reports the way back
 without ALLOW_REPROTECT (the exact steps), then reprotects with it and shows the nodes replicating back.
+The demo then audits (the cluster replicates back: amber, with the failback steps) and ends with
+``drill_story(way_back=True)``: the drill of the way back, into the test network in the original region.
 """
 
 from __future__ import annotations
@@ -16,12 +18,17 @@ if TYPE_CHECKING:
     from emulator.demo import EventGrid, Out
 
 
-def drill_story(emu: Any, world: dict[str, Any], rt: Any, *, out: Out) -> None:
+def drill_story(emu: Any, world: dict[str, Any], rt: Any, *, out: Out, way_back: bool = False) -> None:
     from shared import drill
 
     cluster = world["cluster_name"]
-    out.say(f"A monthly drill of {cluster} (asr-s2d drill, or the DRILL_SCHEDULE timer): test failover into "
-            f"{rt.settings.test_vnet_id.split('/')[-1]}, the IP step, checks from inside a node, cleanup")
+    if way_back:
+        out.say(f"The monthly drill now tests the way back: {cluster} test-fails over from {world['target_region']} "
+                f"into {rt.settings.failback_test_vnet_id.split('/')[-1]} in {world['source_region']} "
+                "(FAILBACK_TEST_VNET_ID), the IP step there, checks from inside a node, cleanup")
+    else:
+        out.say(f"A monthly drill of {cluster} (asr-s2d drill, or the DRILL_SCHEDULE timer): test failover into "
+                f"{rt.settings.test_vnet_id.split('/')[-1]}, the IP step, checks from inside a node, cleanup")
     record = drill.run_drill(cluster, rt, trigger="demo", report=lambda message: out.detail(f"… {message}"))
     for check in record.checks:
         out.detail(f"{'ok    ' if check.ok else 'FAILED'} {check.name:<25} {check.detail}")

@@ -47,6 +47,10 @@ def seed_demo(emu: Emulator) -> dict[str, Any]:
                                            location=SOURCE_REGION, address_prefixes=["10.10.0.0/16"],
                                            subnets={"snet-s2d": "10.10.1.0/24"})
         subnet_id = vnet["properties"]["subnets"][0]["id"]
+        # Isolated, like the DR test network: drills of the way back (after a reprotect) come up here.
+        vnet_failback_test = network.add_virtual_network(
+            world, subscription_id=sub, resource_group=prod, name="vnet-prod-test", location=SOURCE_REGION,
+            address_prefixes=["10.40.0.0/16"], subnets={"snet-s2d": "10.40.1.0/24"})
         avset = compute.add_availability_set(world, subscription_id=sub, resource_group=prod, name="avset-s2d",
                                              location=SOURCE_REGION)
         vm_ids, nic_ids, disk_ids = [], [], []
@@ -93,6 +97,8 @@ def seed_demo(emu: Emulator) -> dict[str, Any]:
         "vault_id": vault["id"], "recovery_resource_group_id": group_id(sub, dr),
         "recovery_vnet_id": vnet_dr["id"], "recovery_subnet_id": vnet_dr["properties"]["subnets"][0]["id"],
         "test_vnet_id": vnet_test["id"], "test_subnet_id": vnet_test["properties"]["subnets"][0]["id"],
+        "failback_test_vnet_id": vnet_failback_test["id"],
+        "failback_test_subnet_id": vnet_failback_test["properties"]["subnets"][0]["id"],
         "cache_storage_account_id": cache["id"], "witness_storage_account_id": witness["id"],
         "dr_cache_storage_account_id": dr_cache["id"],
         "cluster_name": CLUSTER_NAME, "cluster_ip": CLUSTER_IP,

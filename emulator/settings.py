@@ -29,6 +29,7 @@ def app_env(emu: Emulator, world: dict[str, Any], *, azurite_connection_string: 
             "RECOVERY_RESOURCE_GROUP_ID": world["recovery_resource_group_id"],
             "RECOVERY_VNET_ID": world["recovery_vnet_id"],
             "TEST_FAILOVER_VNET_ID": world["test_vnet_id"],
+            "FAILBACK_TEST_VNET_ID": world["failback_test_vnet_id"],
             "CACHE_STORAGE_ACCOUNT_ID": world["cache_storage_account_id"],
             "DR_CACHE_STORAGE_ACCOUNT_ID": world["dr_cache_storage_account_id"],
         })

@@ -64,6 +64,9 @@ param cacheStorageAccountId string
 @description('TEST_FAILOVER_VNET_ID: isolated VNet for test failovers and drills; empty disables drills.')
 param testFailoverVnetId string = ''
 
+@description('FAILBACK_TEST_VNET_ID: isolated VNet in the original region for drills of the way back (after a reprotect).')
+param failbackTestVnetId string = ''
+
 @description('RECOVERY_SUBNET_NAME: subnet of the recovery VNet; empty = the source subnet\'s name.')
 param recoverySubnetName string = ''
 
@@ -123,6 +126,7 @@ module app 'modules/app.bicep' = {
     }
     optionalSettings: union(extraAppSettings, safety, {
       TEST_FAILOVER_VNET_ID: testFailoverVnetId
+      FAILBACK_TEST_VNET_ID: failbackTestVnetId
       RECOVERY_SUBNET_NAME: recoverySubnetName
       DR_CACHE_STORAGE_ACCOUNT_ID: drCacheStorageAccountId
       DRIFT_AUDIT_SCHEDULE: driftAuditSchedule

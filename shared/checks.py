@@ -66,6 +66,7 @@ CACHE_WRONG_REGION = "cache-wrong-region"
 CACHE_SHARED_KEY_DISABLED = "cache-shared-key-disabled"
 FAILOVER_UNANNOUNCED = "failover-unannounced"
 FAILED_OVER = "failed-over"
+REPLICATING_BACK = "replicating-back"
 CLUSTER_REJECTED = "cluster-rejected"
 NODES_MISSING = "nodes-missing"
 PLAN_PENDING = "plan-pending"
@@ -106,7 +107,7 @@ def parse_time(text: str | None) -> datetime | None:
 
 def is_failed_over(item: ProtectedItem) -> bool:
     """The item runs in the recovery region (failed over, committed or not)."""
-    return item.active_location.lower() == "recovery" or "failover" in item.protection_state.lower()
+    return item.failed_over
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,11 @@ class ClusterView:
     def item_of(self, vm: Vm) -> ProtectedItem | None:
         if self.items_by_vm is not None:
             return self.items_by_vm.get(ids.key(vm.id))
-        return self.asr.item_for_vm(vm.id)
+        return self.asr.item_for_node(vm.id, self.spec.target_region)
+
+    def replicating_back(self) -> list[tuple[Vm, ProtectedItem]]:
+        """(node, its item) for nodes whose item was reprotected and replicates back into them."""
+        return [(vm, item) for vm, item in self.node_items() if self.asr.replicates_back(item, self.spec.target_region)]
 
     def node_items(self) -> list[tuple[Vm, ProtectedItem]]:
         """(node, its item) for nodes replicating in the cluster's group."""
@@ -194,8 +199,9 @@ def check_group_members(view: ClusterView) -> list[Finding]:
     out = []
     for item in view.asr.items_in_group(view.name):
         key = ids.key(item.vm_id)
-        if key in nodes:
-            continue
+        if key in nodes or (item.recovery_vm_id and ids.key(item.recovery_vm_id) in nodes
+                            and view.asr.replicates_back(item, view.spec.target_region)):
+            continue  # a node's item (replicating back into the node since a reprotect)
         vm = view.inventory.get(key)
         name = vm.name if vm is not None else ids.name_of(item.vm_id)
         if key in view.rejected:
@@ -459,6 +465,21 @@ def check_failover(view: ClusterView) -> list[Finding]:
                      "commit the failover and reprotect (ALLOW_REPROTECT=true lets asr-s2d do it)")]
 
 
+def check_replicating_back(view: ClusterView) -> list[Finding]:
+    """A cluster reprotected after a committed failover: it runs in the DR region and replicates back."""
+    back = view.replicating_back()
+    if not back:
+        return []
+    names = ", ".join(sorted(vm.name for vm, _ in back))
+    states = ", ".join(sorted({item.protection_state for _vm, item in back}))
+    return [_finding(REPLICATING_BACK, Severity.WARNING, view.name,
+                     f"{view.name} runs in {view.spec.target_region} since a committed failover and replicates back "
+                     f"into {names} ({states}): drills test the way back (FAILBACK_TEST_VNET_ID)",
+                     f"when ready, fail back: planned failover of recovery plan {plan_name(view.name)} with direction "
+                     "RecoveryToPrimary, check the cluster, commit, then reprotect; after the failback, move the cluster "
+                     "IP back to its original address (asr-s2d re-addresses failovers into the DR region only)")]
+
+
 CHECKS: tuple[tuple[str, Callable[[ClusterView], list[Finding]]], ...] = (
     ("every node protected, in the cluster's group", check_nodes_protected),
     ("no foreign VM in the group; no node lost its tag", check_group_members),
@@ -478,11 +499,23 @@ FAILED_OVER_CHECKS: tuple[tuple[str, Callable[[ClusterView], list[Finding]]], ..
 )
 
 
+WAY_BACK_CHECKS: tuple[tuple[str, Callable[[ClusterView], list[Finding]]], ...] = (
+    ("replicating back after a reprotect", check_replicating_back),
+    ("every node protected, in the cluster's group", check_nodes_protected),
+    ("no foreign VM in the group; no node lost its tag", check_group_members),
+    ("replication health normal", check_replication_health),
+    ("RPO under the threshold", check_rpo),
+    ("recent successful test failover", check_test_failover),
+)
+
+
 def run_checks(view: ClusterView) -> list[Finding]:
-    """Every check, in order. A failed-over cluster gets only the checks that still mean something."""
+    """Every check, in order. A failed-over cluster gets only the checks that still mean something; so does
+    one that was reprotected and replicates back (``WAY_BACK_CHECKS``)."""
     failed_over = any(is_failed_over(item) for _vm, item in view.node_items())
+    chosen = WAY_BACK_CHECKS if view.replicating_back() else FAILED_OVER_CHECKS if failed_over else CHECKS
     out: list[Finding] = []
-    for _title, check in (FAILED_OVER_CHECKS if failed_over else CHECKS):
+    for _title, check in chosen:
         out += check(view)
     return out
 

@@ -58,6 +58,12 @@ class Settings:
         "TEST_FAILOVER_VNET_ID", "Isolated VNet in the target region for test failovers and drills; empty disables "
         "drills.", default="", example="/subscriptions/<sub>/resourceGroups/rg-s2d-dr/providers/Microsoft.Network/"
         "virtualNetworks/vnet-dr-test", group="scope")
+    failback_test_vnet_id: str = _setting(
+        "FAILBACK_TEST_VNET_ID", "Isolated VNet in the clusters' original (source) region for drills of the way back: "
+        "once a failed-over cluster is reprotected it replicates back there, and its drills test-fail it over into "
+        "this VNet; empty = those drills are skipped with this reason.", default="",
+        example="/subscriptions/<sub>/resourceGroups/rg-s2d-prod/providers/Microsoft.Network/virtualNetworks/"
+        "vnet-prod-test", group="scope")
     cache_storage_account_id: str = _setting(
         "CACHE_STORAGE_ACCOUNT_ID", "Cache storage account for replication: same region and subscription as the "
         "source VMs, shared-key access allowed.", example="/subscriptions/<sub>/resourceGroups/rg-s2d-prod/providers/"
@@ -189,6 +195,7 @@ class Settings:
         for attr, env, rtype in (("vault_id", "VAULT_ID", "microsoft.recoveryservices/vaults"),
                                  ("recovery_vnet_id", "RECOVERY_VNET_ID", "microsoft.network/virtualnetworks"),
                                  ("test_vnet_id", "TEST_FAILOVER_VNET_ID", "microsoft.network/virtualnetworks"),
+                                 ("failback_test_vnet_id", "FAILBACK_TEST_VNET_ID", "microsoft.network/virtualnetworks"),
                                  ("cache_storage_account_id", "CACHE_STORAGE_ACCOUNT_ID", "microsoft.storage/storageaccounts"),
                                  ("dr_cache_storage_account_id", "DR_CACHE_STORAGE_ACCOUNT_ID",
                                   "microsoft.storage/storageaccounts")):

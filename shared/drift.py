@@ -279,9 +279,19 @@ def observe(rt: Runtime, *, report: Progress = _quiet) -> Observed:
             errors.append(f"storage accounts of subscription {sub}: {err}")
     notes = frozenset(rt.blobs.list_names("clusters/"))
     return Observed(clusters=tuple(sorted(found, key=lambda c: c.key)), rejected=rejected, inventory=inventory,
-                    nics=nics, asr=asr, items_by_vm={ids.key(i.vm_id): i for i in asr.items},
+                    nics=nics, asr=asr, items_by_vm=_items_by_node(asr, target),
                     load_balancers=lbs, dr_subnets=subnets, accounts=accounts, notes=notes,
                     membership={ids.key(n.id): c.key for c in found for n in c.nodes}, errors=tuple(errors))
+
+
+def _items_by_node(asr: AsrState, target_region: str) -> dict[str, ProtectedItem]:
+    """Every item by the VM it replicates, and a reprotected item also by the original node it replicates back
+    into (``AsrState.item_for_node``, as an index)."""
+    index = {ids.key(i.vm_id): i for i in asr.items}
+    for item in asr.items:
+        if item.recovery_vm_id and asr.replicates_back(item, target_region):
+            index.setdefault(ids.key(item.recovery_vm_id), item)
+    return index
 
 
 # -- decide: checks and the enrollment plan, per cluster ----------------------------------------------
@@ -346,7 +356,8 @@ def audit_cluster(rt: Runtime, cluster: Cluster, observed: Observed, *, now: dat
         thresholds=checks.Thresholds(settings.rpo_threshold_seconds,
                                      timedelta(days=settings.test_failover_max_age_days)),
         now=now, items_by_vm=observed.items_by_vm)
-    failed_over = any(checks.is_failed_over(item) for _vm, item in view.node_items())
+    # Failed over, or reprotected and replicating back: the way back's business, never enrollment's.
+    failed_over = any(checks.is_failed_over(item) for _vm, item in view.node_items()) or bool(view.replicating_back())
     findings = checks.run_checks(view)
     plan = Plan(cluster.name)
     if not failed_over:

@@ -42,8 +42,10 @@ from shared.checks import parse_time
 from shared.cli import EXIT_FAILED, EXIT_OK, command, progress, table
 from shared.drill_checks import (
     DrillCheck,
+    DrillNetwork,
     HealthReport,
     MalformedReport,
+    drill_network,
     first_failure,
     health_checks,
     node_name,
@@ -128,6 +130,8 @@ class DrillRecord:
     node: str | None = None
     last_passed: str | None = None
     blob: str | None = None
+    direction: str | None = None  # PrimaryToRecovery, or RecoveryToPrimary for a drill of the way back
+    test_network: str | None = None  # the VNet the test failover went into
 
     @property
     def passed(self) -> bool:
@@ -140,7 +144,8 @@ class DrillRecord:
                 "recovery_point_age_seconds": self.recovery_point_age_seconds,
                 "recovery_point_time": self.recovery_point_time, "test_ip": self.test_ip, "node": self.node,
                 "checks": [c.to_json() for c in self.checks], "result": self.result.value, "reason": self.reason,
-                "cleanup": self.cleanup.to_json(), "last_passed": self.last_passed, "record": self.blob}
+                "cleanup": self.cleanup.to_json(), "last_passed": self.last_passed, "record": self.blob,
+                "direction": self.direction, "test_network": self.test_network}
 
 
 def record_from_json(body: Any) -> DrillRecord | None:
@@ -159,7 +164,8 @@ def record_from_json(body: Any) -> DrillRecord | None:
             cleanup=CleanupReport(bool(cleanup.get("attempted")), bool(cleanup.get("ok")), str(cleanup.get("detail", ""))),
             recovery_point_age_seconds=body.get("recovery_point_age_seconds"),
             recovery_point_time=body.get("recovery_point_time"), test_ip=body.get("test_ip"), node=body.get("node"),
-            last_passed=body.get("last_passed"), blob=body.get("record"))
+            last_passed=body.get("last_passed"), blob=body.get("record"), direction=body.get("direction"),
+            test_network=body.get("test_network"))
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -190,6 +196,7 @@ class _Run:
     node: str | None = None
     point_time: str | None = None
     point_age: int | None = None
+    network: DrillNetwork | None = None
     marker: dict[str, Any] = field(default_factory=dict)
 
     def step(self, name: str, message: str) -> None:
@@ -203,7 +210,8 @@ class _Run:
             started=self.started, ended=now_iso(), drill_seconds=round(time.monotonic() - self.clock, 3),
             result=result, reason=reason, checks=tuple(self.checks), cleanup=cleanup,
             recovery_point_age_seconds=self.point_age, recovery_point_time=self.point_time, test_ip=self.test_ip,
-            node=self.node)
+            node=self.node, direction=self.network.direction if self.network else None,
+            test_network=self.network.vnet_id or None if self.network else None)
 
 
 def run_drill(cluster_name: str, rt: Runtime, *, trigger: str = "cli", report: Progress = _quiet) -> DrillRecord:
@@ -213,7 +221,7 @@ def run_drill(cluster_name: str, rt: Runtime, *, trigger: str = "cli", report: P
     name = tags.cluster_name(cluster_name, "drill")
     run = _Run(rt, name, trigger, report, drill_id=f"{trigger}-{uuid.uuid4().hex[:12]}")
     s = rt.settings
-    if not s.test_vnet_id:
+    if not s.test_vnet_id and not s.failback_test_vnet_id:
         return _store(rt, run.record(Result.SKIPPED, "drills are off: TEST_FAILOVER_VNET_ID is empty"))
     if s.dry_run:
         return _store(rt, run.record(Result.SKIPPED, "dry run: a drill writes (a test failover), so none was started"))
@@ -246,6 +254,10 @@ def _drill_locked(run: _Run, lock: ClusterLock) -> DrillRecord:
     plan, items = _observe(rt, name)
     run.key = _cluster_key(name, items)
     run.checks += preconditions(name, plan, items)
+    if plan is not None and items:
+        s = rt.settings
+        run.network = drill_network(s.test_vnet_id, s.failback_test_vnet_id, s.target_region, plan, items)
+        run.checks.append(run.network.check())
     run.checks.append(DrillCheck("no-other-drill", True, "this drill holds the vault's drill lock"))
     failed = first_failure(run.checks)
     if failed is not None or plan is None:
@@ -288,12 +300,14 @@ def _drill_locked(run: _Run, lock: ClusterLock) -> DrillRecord:
 
 
 def _steps(run: _Run, lock: ClusterLock, plan: RecoveryPlan, items: list[ProtectedItem]) -> None:
-    rt, name, s = run.rt, run.cluster, run.rt.settings
-    vnet = ids.name_of(s.test_vnet_id)
-    run.step("test-failover", f"test failover of recovery plan {plan.name} into {vnet} from the latest processed "
-                              "recovery point")
+    rt, name, network = run.rt, run.cluster, run.network
+    assert network is not None and network.vnet_id  # the test-network precondition passed
+    vnet = ids.name_of(network.vnet_id)
+    run.step("test-failover", f"test failover of recovery plan {plan.name} ({network.direction}) into {vnet} "
+                              f"({network.region}) from the latest processed recovery point")
     requested = datetime.now(UTC)
-    rt.asr.test_failover_plan(plan.name, network_id=s.test_vnet_id, recovery_point_type=RECOVERY_POINT)
+    rt.asr.test_failover_plan(plan.name, network_id=network.vnet_id, recovery_point_type=RECOVERY_POINT,
+                              direction=network.direction)
     lock.check()
     _plan, after = _observe(rt, name)
     run.test_vm_ids = sorted({i.test_vm_id for i in after if i.test_vm_id}, key=str.lower)

@@ -20,7 +20,7 @@ from shared.inventory import ProtectedItem, RecoveryPlan
 # The checks a drill records, in order. Preconditions first (a failing one skips the drill), then the
 # steps, then what the guest reports. A drill that stops early records the checks it reached.
 PRECONDITIONS = ("recovery-plan", "nodes-protected", "replication-healthy", "no-operation-in-progress",
-                 "no-other-drill")
+                 "test-network", "no-other-drill")
 STEPS = ("test-failover", "ip-step")
 GUEST = ("guest-report", "cluster-service", "nodes-up", "quorum", "witness", "storage-pool", "virtual-disks",
          "csvs", "cluster-ip")
@@ -86,6 +86,58 @@ def preconditions(cluster: str, plan: RecoveryPlan | None, items: Sequence[Prote
     out.append(_check("no-operation-in-progress", not busy, "; ".join(busy) if busy
                       else "no failover, test failover or cleanup in progress"))
     return out
+
+
+# -- where the test failover goes -----------------------------------------------------------------------
+
+FORWARD, BACK = "PrimaryToRecovery", "RecoveryToPrimary"
+
+
+@dataclass(frozen=True)
+class DrillNetwork:
+    """Where a drill's test failover goes: into ``TEST_FAILOVER_VNET_ID`` in the DR region while the cluster
+    replicates there (``PrimaryToRecovery``), or, once a committed failover was reprotected and the cluster
+    replicates back to its original region, into ``FAILBACK_TEST_VNET_ID`` there (``RecoveryToPrimary``: a
+    drill of the way back). ``vnet_id`` is empty when the setting is."""
+
+    direction: str
+    region: str
+    vnet_id: str
+    setting: str
+    problem: str = ""  # the nodes disagree on their direction
+
+    @property
+    def way_back(self) -> bool:
+        return self.direction == BACK
+
+    def check(self) -> DrillCheck:
+        if self.problem:
+            return _check("test-network", False, self.problem)
+        if not self.vnet_id:
+            why = (f"the cluster replicates back to {self.region} since its reprotect, so a drill tests the way back "
+                   f"there, in {self.setting}, which is empty" if self.way_back else f"{self.setting} is empty")
+            return _check("test-network", False, f"{why}: set it to an isolated VNet in {self.region}")
+        way = "the way back, " if self.way_back else ""
+        return _check("test-network", True, f"{way}{self.direction} into {ids.name_of(self.vnet_id)} ({self.region}, "
+                                            f"{self.setting})")
+
+
+def drill_network(test_vnet_id: str, failback_test_vnet_id: str, target_region: str, plan: RecoveryPlan,
+                  items: Sequence[ProtectedItem]) -> DrillNetwork:
+    """Which way the cluster's items replicate, seen from its recovery plan (whose fabrics never change), and
+    so which test network a drill uses. ``items`` must not be empty."""
+    def direction(item: ProtectedItem) -> str:
+        fabric = item.container_id.split("/replicationProtectionContainers/")[0]
+        return FORWARD if ids.same(fabric, plan.primary_fabric_id) else BACK
+
+    ways = {direction(i) for i in items}
+    first = direction(items[0])
+    region = items[0].recovery_region or (target_region.lower() if first == FORWARD else "the original region")
+    problem = "" if len(ways) == 1 else (f"the nodes replicate in both directions ({', '.join(sorted(ways))}): "
+                                         "a reprotect is unfinished")
+    if first == BACK:
+        return DrillNetwork(BACK, region, failback_test_vnet_id, "FAILBACK_TEST_VNET_ID", problem)
+    return DrillNetwork(FORWARD, region, test_vnet_id, "TEST_FAILOVER_VNET_ID", problem)
 
 
 # -- the in-guest health report ------------------------------------------------------------------------

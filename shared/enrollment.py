@@ -199,6 +199,8 @@ def enroll_cluster(cluster: Cluster, rt: Runtime, *, event_id: str, correlation_
             return rt.record(replace(base, kind="rejected", reason=str(err)))
         log.info("cluster %s plan (%d actions, %d findings): %s", cluster.name, len(plan.actions),
                  len(plan.findings), plan.describe())
+        if plan.away:
+            return rt.record(replace(base, kind="unchanged", reason=plan.away, findings=plan.findings))
         if plan.waiting and not plan.actions:
             return rt.record(replace(base, kind="waiting", reason=plan.waiting, findings=plan.findings,
                                      plan=tuple(plan.describe())))

@@ -201,16 +201,23 @@ def _resolve(signal: FailoverSignal, rt: Runtime) -> _Target | str:
     return _Target(cluster=cluster, plan_name=name, key=f"{ids.subscription_of(items[0].vm_id).lower()}/{cluster.lower()}")
 
 
-def _spec(rt: Runtime, cluster: str, *, test: bool) -> rd.ReaddressSpec:
+def _spec(rt: Runtime, cluster: str, *, test: bool, items: tuple[ProtectedItem, ...]) -> rd.ReaddressSpec:
+    """Where the recovered (or test) nodes must be. A test failover of a cluster that was reprotected and
+    replicates back goes to its original region, into ``FAILBACK_TEST_VNET_ID`` (a drill of the way back)."""
     s = rt.settings
+    lb_id = ReplicationSpec.from_settings(s).load_balancer_id(cluster, test=test)
+    back = next((i.recovery_region for i in items
+                 if i.recovery_region and i.recovery_region != s.target_region.lower()), None)
+    if test and back is not None:
+        return rd.ReaddressSpec(target_region=back, vnet_id=s.failback_test_vnet_id, lb_id=lb_id, way_back=True)
     return rd.ReaddressSpec(target_region=s.target_region, vnet_id=s.test_vnet_id if test else s.recovery_vnet_id,
-                            lb_id=ReplicationSpec.from_settings(s).load_balancer_id(cluster, test=test))
+                            lb_id=lb_id)
 
 
 def _run(signal: FailoverSignal, target: _Target, rt: Runtime, lock: ClusterLock, base: Outcome) -> Outcome:
     test = signal.scenario.is_test
-    spec = _spec(rt, target.cluster, test=test)
     view = _observe_asr(signal, target, rt)
+    spec = _spec(rt, target.cluster, test=test, items=view.items)
     early = rd.asr_verdict(view)
     if early is None:
         view = _observe_network(view, target, rt, spec)
@@ -281,7 +288,7 @@ def _observe_network(view: rd.FailoverView, target: _Target, rt: Runtime, spec: 
     subnet = (rt.network.get_subnet(first.subnet_id.split("/subnets/")[0], ids.name_of(first.subnet_id))
               if first is not None and "/subnets/" in first.subnet_id else None)
     dr_lb = dr_subnet = None
-    if test and first is not None:
+    if test and first is not None and not spec.way_back:
         s = rt.settings
         dr_lb = rt.network.get_load_balancer(ReplicationSpec.from_settings(s).load_balancer_id(target.cluster))
         dr_subnet = rt.network.get_subnet(s.recovery_vnet_id, s.recovery_subnet_name or ids.name_of(first.subnet_id))

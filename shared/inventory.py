@@ -177,6 +177,10 @@ class ProtectedItem:
     test_vm_id: str | None = None
     current_job_id: str | None = None
     last_failover: str | None = None
+    # A2A primaryFabricLocation / recoveryFabricLocation: where the item replicates from and to now (a reprotect
+    # after a committed failover swaps them: the cluster then replicates back to its original region).
+    primary_region: str | None = None
+    recovery_region: str | None = None
 
     @property
     def container_id(self) -> str:
@@ -185,6 +189,11 @@ class ProtectedItem:
     @property
     def is_protected(self) -> bool:
         return self.protection_state.lower() == "protected"
+
+    @property
+    def failed_over(self) -> bool:
+        """The item runs in its recovery region (failed over, committed or not)."""
+        return self.active_location.lower() == "recovery" or "failover" in self.protection_state.lower()
 
 
 @dataclass(frozen=True)
@@ -253,6 +262,24 @@ class AsrState:
 
     def item_for_vm(self, vm_id: str) -> ProtectedItem | None:
         return next((i for i in self.items if ids.same(i.vm_id, vm_id)), None)
+
+    def region_of(self, container_id: str) -> str:
+        """The location of the fabric a protection container belongs to ("" when unknown)."""
+        container = next((c for c in self.containers if ids.same(c.id, container_id)), None)
+        fabric = next((f for f in self.fabrics if container is not None and ids.same(f.id, container.fabric_id)), None)
+        return fabric.location.lower() if fabric is not None else ""
+
+    def replicates_back(self, item: ProtectedItem, target_region: str) -> bool:
+        """Reprotected after a committed failover: the item replicates from the DR region back to the region its
+        cluster came from (A2A ``primaryFabricLocation``, or its container's fabric)."""
+        return (item.primary_region or self.region_of(item.container_id)) == target_region.lower()
+
+    def item_for_node(self, vm_id: str, target_region: str) -> ProtectedItem | None:
+        """The item of a source node: the one replicating it, or, once the cluster was reprotected, the one
+        replicating back into it (the original VM is then the failback target)."""
+        return self.item_for_vm(vm_id) or next(
+            (i for i in self.items if i.recovery_vm_id and ids.same(i.recovery_vm_id, vm_id)
+             and self.replicates_back(i, target_region)), None)
 
     def items_in_group(self, group_name: str) -> tuple[ProtectedItem, ...]:
         return tuple(i for i in self.items if (i.group_name or "").lower() == group_name.lower())

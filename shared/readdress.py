@@ -83,6 +83,9 @@ class ReaddressSpec:
     target_region: str
     vnet_id: str  # where the recovered NICs must be: the recovery VNet, or the test VNet ("" = any)
     lb_id: str
+    # A drill of the way back: the reprotected cluster test-fails over into its original region, where the DR
+    # address (and the DR subnet it mirrors) means nothing; the test load balancer takes the first free address.
+    way_back: bool = False
 
     @property
     def pool_id(self) -> str:

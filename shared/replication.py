@@ -242,6 +242,7 @@ class Plan:
     actions: tuple[Action, ...] = ()
     findings: tuple[Finding, ...] = ()
     waiting: str | None = None
+    away: str | None = None  # the cluster runs in the DR region (failed over, or reprotected): nothing is planned
 
     def describe(self) -> list[str]:
         return [a.describe() for a in self.actions]
@@ -269,6 +270,26 @@ def usable_ip(address: ipaddress.IPv4Address, prefix: str) -> bool:
     return address not in reserved
 
 
+def _away(name: str, asr: AsrState, spec: ReplicationSpec) -> Finding | None:
+    """A cluster whose group failed over, or was reprotected and replicates back, is the way back's business
+    (``shared.reprotect``), not enrollment's: re-planning it from the original nodes would enable them again."""
+    items = asr.items_in_group(name)
+    back = [i for i in items if asr.replicates_back(i, spec.target_region)]
+    if back:
+        return Finding("cluster-replicating-back", Severity.INFO, name,
+                       f"cluster {name} runs in {spec.target_region} and replicates back to its original region "
+                       f"({len(back)} node(s)): enrollment changes nothing until it fails back",
+                       f"fail back with a planned failover of recovery plan {plan_name(name)} (RecoveryToPrimary), "
+                       "commit it and reprotect")
+    failed = [i for i in items if i.failed_over]
+    if failed:
+        return Finding("cluster-failed-over", Severity.INFO, name,
+                       f"cluster {name} runs in {spec.target_region} after a failover ({len(failed)} node(s), "
+                       f"{failed[0].protection_state}): enrollment changes nothing until it is back",
+                       "commit the failover and reprotect it (asr-s2d reprotect); fail back when ready")
+    return None
+
+
 def plan_enrollment(cluster: Cluster, nodes: Mapping[str, NodeFacts], asr: AsrState, spec: ReplicationSpec,
                     dr: DrNetwork) -> Plan:
     """What must be written so every node of ``cluster`` replicates in one group, and what to report.
@@ -290,6 +311,9 @@ def plan_enrollment(cluster: Cluster, nodes: Mapping[str, NodeFacts], asr: AsrSt
     if asr.vault_location and asr.vault_location.lower() != spec.target_region.lower():
         raise RejectedInput(f"vault {ids.name_of(spec.vault_id)} is in {asr.vault_location}, not in the target "
                             f"region {spec.target_region}")
+    away = _away(name, asr, spec)
+    if away is not None:
+        return Plan(name, findings=(away,), away=away.message)
     expected = cluster.intent.expected_nodes
     if expected is not None and len(cluster.nodes) < expected:
         return Plan(name, waiting=f"{len(cluster.nodes)} of {expected} nodes tagged")

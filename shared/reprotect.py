@@ -151,17 +151,6 @@ def _state(item: ProtectedItem) -> str:
     return item.protection_state.lower()
 
 
-def _fabric_location(asr: AsrState, container_id: str) -> str:
-    container = next((c for c in asr.containers if ids.same(c.id, container_id)), None)
-    fabric = next((f for f in asr.fabrics if container is not None and ids.same(f.id, container.fabric_id)), None)
-    return fabric.location.lower() if fabric is not None else ""
-
-
-def replicates_back(item: ProtectedItem, asr: AsrState, target_region: str) -> bool:
-    """The item was reprotected: it now replicates from the DR region's container back to the original one."""
-    return _fabric_location(asr, item.container_id) == target_region.lower()
-
-
 def committed_failover(items: tuple[ProtectedItem, ...] | list[ProtectedItem]) -> bool:
     """Some node's failover is committed: it runs in the DR region for good, and nothing protects it."""
     return any(_state(i) in COMMITTED for i in items)
@@ -175,8 +164,8 @@ def plan_way_back(view: WayBackView, spec: WayBackSpec) -> WayBack:
         return WayBack(name, Stage.NOT_FAILED_OVER, f"cluster {name} has no protected items")
     pending = [i for i in items if _state(i) in COMMIT_PENDING]
     committed = [i for i in items if _state(i) in COMMITTED]
-    back = [i for i in items if replicates_back(i, view.asr, target)]
-    source_region = next((loc for loc in (_fabric_location(view.asr, i.container_id) for i in committed + pending)
+    back = [i for i in items if view.asr.replicates_back(i, target)]
+    source_region = next((loc for loc in (view.asr.region_of(i.container_id) for i in committed + pending)
                           if loc), "") or (view.source_vms[0].location if view.source_vms else "the source region")
     if pending:
         nodes = ", ".join(node_name(i) for i in pending)
@@ -380,7 +369,7 @@ def observe(rt: Runtime, cluster: str) -> WayBackView:
     failed_over: dict[str, Vm] = {}
     sources: list[Vm] = []
     for item in items:
-        back = replicates_back(item, asr, s.target_region)
+        back = asr.replicates_back(item, s.target_region)
         if _state(item) in COMMITTED and item.recovery_vm_id:
             vm = rt.compute.get_vm(item.recovery_vm_id)
             if vm is not None:

@@ -95,7 +95,14 @@ def item_from_wire(raw: dict[str, Any]) -> ProtectedItem:
         recovery_vm_id=details.get("recoveryFabricObjectId") or None,
         test_vm_id=details.get("testFailoverRecoveryFabricObjectId") or None,
         current_job_id=_scenario_job(props.get("currentScenario")),
-        last_failover=props.get("lastSuccessfulFailoverTime") or None)
+        last_failover=props.get("lastSuccessfulFailoverTime") or None,
+        primary_region=_region(details.get("primaryFabricLocation")),
+        recovery_region=_region(details.get("recoveryFabricLocation")))
+
+
+def _region(location: Any) -> str | None:
+    """An A2A fabric location as a location name (``West Europe`` and ``westeurope`` alike)."""
+    return str(location).lower().replace(" ", "") or None if location else None
 
 
 def _scenario_job(scenario: dict[str, Any] | None) -> str | None:
@@ -313,9 +320,11 @@ class SiteRecoveryGateway:
         return job_from_wire(_wire(raw))
 
     # -- drills and the way back ----------------------------------------------------------------
-    def test_failover_plan(self, name: str, *, network_id: str, recovery_point_type: str = "LatestProcessed") -> None:
-        """Test-fail the recovery plan over into the isolated ``network_id`` (A2A ``VmNetworkAsInput``)."""
-        body = {"properties": {"failoverDirection": "PrimaryToRecovery", "networkType": "VmNetworkAsInput",
+    def test_failover_plan(self, name: str, *, network_id: str, recovery_point_type: str = "LatestProcessed",
+                           direction: str = "PrimaryToRecovery") -> None:
+        """Test-fail the recovery plan over into the isolated ``network_id`` (A2A ``VmNetworkAsInput``);
+        ``RecoveryToPrimary`` once its items were reprotected and replicate back (a drill of the way back)."""
+        body = {"properties": {"failoverDirection": direction, "networkType": "VmNetworkAsInput",
                                "networkId": network_id,
                                "providerSpecificDetails": [{"instanceType": "A2A",
                                                             "recoveryPointType": recovery_point_type}]}}

@@ -27,7 +27,8 @@ PLAN = f"asr-s2d-{CLUSTER}"
 TAGS = {"asr-s2d": "true", "asr-s2d-cluster": CLUSTER}
 A2A_LATEST = [{"instanceType": "A2A", "recoveryPointType": "Latest"}]
 HEALTH_SCRIPT = Path(__file__).resolve().parents[2] / "shared" / "scripts" / "cluster_health.ps1"
-EVERY_CHECK = ["recovery-plan", "nodes-protected", "replication-healthy", "no-operation-in-progress", "no-other-drill",
+EVERY_CHECK = ["recovery-plan", "nodes-protected", "replication-healthy", "no-operation-in-progress", "test-network",
+               "no-other-drill",
                "test-failover", "ip-step", "guest-report", "cluster-service", "nodes-up", "quorum", "witness",
                "storage-pool", "virtual-disks", "csvs", "cluster-ip"]
 

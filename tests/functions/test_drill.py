@@ -113,7 +113,7 @@ def test_a_degraded_virtual_disk_fails_the_drill_and_the_test_failover_is_still_
     page = status.render_latest(world.rt)  # the status page shows each cluster's last drill
     section = page.split("Last drill", 1)[1].split("<h3>Drift</h3>", 1)[0]
     assert "FAILED" in section and "virtual-disks" in section and "vd01 Degraded" in section
-    assert "15 of 16" in section and "Last passed drill</dt><dd>never" in section
+    assert "16 of 17" in section and "Last passed drill</dt><dd>never" in section
 
 
 @pytest.mark.parametrize(("change", "check", "detail"), [
@@ -219,7 +219,9 @@ def test_a_drill_never_starts_while_another_drill_holds_the_vault_lock(world: Wo
 
 
 @pytest.mark.parametrize(("setting", "reason"), [
-    ({"TEST_FAILOVER_VNET_ID": ""}, "drills are off: TEST_FAILOVER_VNET_ID is empty"),
+    ({"TEST_FAILOVER_VNET_ID": "", "FAILBACK_TEST_VNET_ID": ""}, "drills are off: TEST_FAILOVER_VNET_ID is empty"),
+    ({"TEST_FAILOVER_VNET_ID": ""}, "test-network: TEST_FAILOVER_VNET_ID is empty: set it to an isolated VNet in "
+                                    "northeurope"),
     ({"DRY_RUN": "true"}, "dry run: a drill writes (a test failover), so none was started"),
 ])
 def test_a_drill_without_a_test_network_or_in_a_dry_run_is_skipped(world: World, make_runtime: Callable[..., Runtime],

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from emulator import Emulator
-from shared import cli, drift, ids, reprotect
+from shared import cli, drift, drill, enrollment, ids, reprotect
 from shared.runtime import Runtime
 from tests.functions.conftest import writes_since
-from tests.functions.drill_world import CLUSTER, World
+from tests.functions.drill_world import CLUSTER, EVERY_CHECK, World, control
 
 FAILBACK_LB = f"lb-asr-s2d-{CLUSTER}-failback"
 
@@ -147,3 +147,60 @@ def test_cli_reprotect(committed: World, app_settings: dict[str, str], monkeypat
     record = json.loads(capsys.readouterr().out)
     assert (record["outcome"], record["writes"], record["trigger"]) == ("changed", 2, "cli")
     assert cli.main(["reprotect", "bad name; rm"]) == 2
+
+
+# -- replicating back: the audit, enrollment and drills after the reprotect ----------------------------------
+
+@pytest.fixture
+def replicating_back(committed: World, make_runtime: Callable[..., Runtime]) -> World:
+    assert reprotect.reprotect_cluster(CLUSTER, make_runtime(ALLOW_REPROTECT="true")).kind == "changed"
+    control(committed.emu, "POST", "asr/settle", {})
+    assert {(i.protection_state, i.recovery_region) for i in committed.items()} == {("Protected", "westeurope")}
+    return committed
+
+
+def test_a_cluster_replicating_back_is_amber_with_the_failback_steps_and_never_re_enrolled(
+        replicating_back: World, make_runtime: Callable[..., Runtime]) -> None:
+    rt = make_runtime(AUDIT_REPAIR="true", ALLOW_REPROTECT="true")
+    seq = replicating_back.emu.journal.last_seq
+
+    [report] = drift.run_audit(rt).clusters
+    # The original nodes are the failback targets of the reprotected items: they replicate, in the group.
+    assert report.status == "amber" and report.repair is None
+    assert [f.code for f in report.findings] == ["replicating-back", "test-failover-never"]
+    [back] = [f for f in report.findings if f.code == "replicating-back"]
+    assert "s2d-node1, s2d-node2 (Protected)" in back.message and "RecoveryToPrimary" in back.fix
+    # A tag event on an original node re-plans nothing: enabling it again would replicate it twice.
+    outcome = enrollment.enroll_cluster(enrollment.find_cluster(rt, CLUSTER), rt, event_id="retag")
+    assert outcome.kind == "unchanged" and "replicates back to its original region" in outcome.reason
+    assert [f.code for f in outcome.findings] == ["cluster-replicating-back"]
+    assert writes_since(replicating_back.emu, seq) == [] and len(raw_items(replicating_back.emu)) == 2
+
+
+def test_the_drill_of_a_cluster_replicating_back_tests_the_way_back(
+        replicating_back: World, make_runtime: Callable[..., Runtime]) -> None:
+    demo = replicating_back.demo
+    record = drill.run_drill(CLUSTER, replicating_back.rt)
+
+    assert record.passed, record.reason
+    assert [c.name for c in record.checks] == EVERY_CHECK
+    assert (record.direction, record.test_network) == ("RecoveryToPrimary", demo["failback_test_vnet_id"])
+    network = next(c for c in record.checks if c.name == "test-network")
+    assert network.detail == "the way back, RecoveryToPrimary into vnet-prod-test (westeurope, FAILBACK_TEST_VNET_ID)"
+    # The test nodes came up in the original region's test subnet, with the test load balancer there.
+    assert record.test_ip is not None and record.test_ip.startswith("10.40.1.")
+    assert record.cleanup.ok and "2 test VM(s) gone" in record.cleanup.detail
+    replicating_back.assert_clean()
+    # The audit now counts it: the way back was drilled.
+    [report] = drift.run_audit(replicating_back.rt).clusters
+    assert [f.code for f in report.findings] == ["replicating-back"]
+
+
+def test_without_a_failback_test_network_the_drill_of_the_way_back_is_skipped(
+        replicating_back: World, make_runtime: Callable[..., Runtime]) -> None:
+    seq = replicating_back.emu.journal.last_seq
+    record = drill.run_drill(CLUSTER, make_runtime(FAILBACK_TEST_VNET_ID=""))
+    assert record.result is drill.Result.SKIPPED and writes_since(replicating_back.emu, seq) == []
+    assert record.reason == ("test-network: the cluster replicates back to westeurope since its reprotect, so a drill "
+                             "tests the way back there, in FAILBACK_TEST_VNET_ID, which is empty: set it to an "
+                             "isolated VNet in westeurope")

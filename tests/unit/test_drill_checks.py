@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from shared.drill_checks import GUEST, PRECONDITIONS, MalformedReport, health_checks, parse_health, preconditions
+from shared.drill_checks import (
+    GUEST,
+    PRECONDITIONS,
+    MalformedReport,
+    drill_network,
+    health_checks,
+    parse_health,
+    preconditions,
+)
 from shared.inventory import ProtectedItem, RecoveryPlan
 from tests.unit.builders import SUB, VAULT
 
@@ -35,7 +43,7 @@ def verdict(plan: RecoveryPlan | None, *items: ProtectedItem) -> dict[str, tuple
 
 def test_a_protected_healthy_idle_cluster_may_drill() -> None:
     checks = verdict(PLAN, item(1), item(2))
-    assert list(checks) == list(PRECONDITIONS[:-1]) and all(ok for ok, _ in checks.values())
+    assert list(checks) == list(PRECONDITIONS[:-2]) and all(ok for ok, _ in checks.values())
 
 
 @pytest.mark.parametrize(("changes", "check", "detail"), [
@@ -189,3 +197,37 @@ def test_only_the_last_line_counts_and_long_details_are_cut() -> None:
     many = report(virtual_disks=[{"name": f"vd{i:03d}-" + "x" * 40, "health": "Degraded"} for i in range(20)])
     detail = failures(judge(many))["virtual-disks"]
     assert len(detail) == 300 and detail.endswith("…")
+
+
+# -- which test network: the DR one, or the original region's for the way back ----------------------------
+
+FORWARD_ITEM = f"{VAULT}/replicationFabrics/f1/replicationProtectionContainers/c1/replicationProtectedItems/i"
+BACK_ITEM = f"{VAULT}/replicationFabrics/f2/replicationProtectionContainers/c2/replicationProtectedItems/i"
+DR_TEST, FAILBACK_TEST = "/subscriptions/s/resourceGroups/dr/providers/Microsoft.Network/virtualNetworks/vnet-dr-test", \
+    "/subscriptions/s/resourceGroups/prod/providers/Microsoft.Network/virtualNetworks/vnet-prod-test"
+PLAN_F = replace(PLAN, primary_fabric_id=f"{VAULT}/replicationFabrics/F1", recovery_fabric_id=f"{VAULT}/replicationFabrics/f2")
+
+
+@pytest.mark.parametrize(("prefix", "failback", "ok", "direction", "detail"), [
+    (FORWARD_ITEM, FAILBACK_TEST, True, "PrimaryToRecovery",
+     "PrimaryToRecovery into vnet-dr-test (northeurope, TEST_FAILOVER_VNET_ID)"),
+    (BACK_ITEM, FAILBACK_TEST, True, "RecoveryToPrimary",
+     "the way back, RecoveryToPrimary into vnet-prod-test (westeurope, FAILBACK_TEST_VNET_ID)"),
+    (BACK_ITEM, "", False, "RecoveryToPrimary",
+     "the cluster replicates back to westeurope since its reprotect, so a drill tests the way back there, in "
+     "FAILBACK_TEST_VNET_ID, which is empty: set it to an isolated VNet in westeurope"),
+])
+def test_the_drill_network_follows_the_way_the_items_replicate(prefix: str, failback: str, ok: bool, direction: str,
+                                                                detail: str) -> None:
+    region = "westeurope" if prefix == BACK_ITEM else "northeurope"
+    items = [item(n, id=f"{prefix}{n}", recovery_region=region) for n in (1, 2)]
+    network = drill_network(DR_TEST, failback, "NorthEurope", PLAN_F, items)
+    check = network.check()
+    assert (network.direction, check.ok, check.detail) == (direction, ok, detail)
+    assert network.way_back is (direction == "RecoveryToPrimary")
+
+
+def test_nodes_replicating_both_ways_never_drill() -> None:
+    items = [item(1, id=f"{FORWARD_ITEM}1"), item(2, id=f"{BACK_ITEM}2", recovery_region="westeurope")]
+    check = drill_network(DR_TEST, FAILBACK_TEST, "northeurope", PLAN_F, items).check()
+    assert not check.ok and "a reprotect is unfinished" in check.detail

@@ -129,6 +129,14 @@ def item_protecting(world: World, vm_id: str) -> dict[str, Any] | None:
     return next((i for i in all_items(world) if same_id(a2a(i).get("fabricObjectId"), vm_id)), None)
 
 
+def item_replicating_into(world: World, vm_id: str) -> dict[str, Any] | None:
+    """The reprotected item (in any vault) replicating back into ``vm_id``, if any: after a committed failover
+    and a reprotect, the original VM is the failback target, written by Site Recovery, not a source."""
+    return next((i for i in all_items(world) if same_id(a2a(i).get("recoveryFabricObjectId"), vm_id)
+                 and i["properties"].get("activeLocation") == "Primary"
+                 and i["properties"].get("protectionState") in ("Protected", "InitialReplicationInProgress")), None)
+
+
 def group_members(world: World, vault: dict[str, Any], group_id: str) -> list[dict[str, Any]]:
     return [i for i in items_in_vault(world, vault) if same_id(a2a(i).get("multiVmGroupId"), group_id)]
 
@@ -233,6 +241,13 @@ def enable(world: World, container: dict[str, Any], name: str, body_props: dict[
                               f"The virtual machine '{vm['name']}' is already protected{where} "
                               f"(item '{existing['name']}').{move}",
                               action="Disable replication of the virtual machine before enabling it again.")
+    target_of = item_replicating_into(world, vm["id"])
+    if target_of is not None:
+        raise errors.conflict(errors.VM_ALREADY_PROTECTED,
+                              f"The virtual machine '{vm['name']}' is the failback target of the replicated item "
+                              f"'{target_of['name']}', which replicates back into it.",
+                              action="Fail back (planned failover) and commit, then reprotect; or disable replication "
+                                     "of that item first.")
     rid = f"{container['id']}/replicationProtectedItems/{name}"
     if world.get(rid) is not None:
         raise errors.conflict(errors.VM_ALREADY_PROTECTED, f"The replicated item '{name}' already exists.")

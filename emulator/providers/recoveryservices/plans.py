@@ -258,9 +258,31 @@ def _check_whole_groups(world: World, members: list[dict[str, Any]]) -> None:
                 action="Add every virtual machine of the group to the recovery plan.")
 
 
+def plan_direction(world: World, plan: dict[str, Any], item: dict[str, Any]) -> str:
+    """Which way the item replicates, seen from the plan: from the plan's primary fabric (``PrimaryToRecovery``)
+    or, after a reprotect, back from its recovery fabric (``RecoveryToPrimary``)."""
+    primary = fabric_of(world, container_of(world, item))["id"]
+    return "PrimaryToRecovery" if same_id(primary, plan["properties"]["primaryFabricId"]) else "RecoveryToPrimary"
+
+
+def _check_direction(world: World, plan: dict[str, Any], members: list[dict[str, Any]], direction: Any) -> None:
+    """A plan's failover and test failover go the way its items replicate now: ``RecoveryToPrimary`` after a
+    reprotect, else ``PrimaryToRecovery``."""
+    failover.check_direction(direction)
+    for member in members:
+        expected = plan_direction(world, plan, member)
+        if direction != expected:
+            raise errors.bad_request(
+                errors.OPERATION_NOT_ALLOWED,
+                f"The recovery plan '{plan['name']}' cannot fail over {direction}: the replicated item "
+                f"'{member['properties']['friendlyName']}' replicates {expected} (from "
+                f"'{items.a2a(member)['primaryFabricLocation']}' to '{items.a2a(member)['recoveryFabricLocation']}').",
+                action=f"Use failoverDirection '{expected}'.")
+
+
 def _plan_action(req: ArmRequest, scenario: str, check_item: CheckItem, transition_item: TransitionItem, *,
                  whole_groups: bool = False, only: Callable[[dict[str, Any]], bool] | None = None,
-                 last_time: str | None = None) -> ArmResponse:
+                 last_time: str | None = None, direction: Any = None) -> ArmResponse:
     world = req.ctx.world
     vault = scope.vault(req)
 
@@ -271,6 +293,8 @@ def _plan_action(req: ArmRequest, scenario: str, check_item: CheckItem, transiti
             raise errors.bad_request(errors.OPERATION_NOT_ALLOWED, f"The recovery plan '{plan['name']}' is empty.")
         if whole_groups:
             _check_whole_groups(world, members)
+        if direction is not None:
+            _check_direction(world, plan, members, direction)
         chosen = [m for m in members if only is None or only(m)]
         if not chosen:
             chosen = members  # let the item check explain why nothing qualifies
@@ -320,7 +344,7 @@ def _a2a_details(given: dict[str, Any]) -> dict[str, Any]:
 
 def _failover(req: ArmRequest, *, planned: bool) -> ArmResponse:
     given = scope.properties(req)
-    failover.check_direction(given.get("failoverDirection"))
+    direction = _required_direction(given)
     a2a = _a2a_details(given)
     point_type = a2a.get("recoveryPointType") or "Latest"
     source_ops = given.get("sourceSiteOperations")
@@ -336,7 +360,7 @@ def _failover(req: ArmRequest, *, planned: bool) -> ArmResponse:
                            shut_down_source=source_ops == "Required", changes=changes)
 
     return _plan_action(req, "PlannedFailover" if planned else "UnplannedFailover", check, transition,
-                        whole_groups=True,
+                        whole_groups=True, direction=direction,
                         last_time="lastPlannedFailoverTime" if planned else "lastUnplannedFailoverTime")
 
 
@@ -350,7 +374,7 @@ def planned_failover(req: ArmRequest) -> ArmResponse:
 
 def test_failover(req: ArmRequest) -> ArmResponse:
     given = scope.properties(req)
-    failover.check_direction(given.get("failoverDirection"))
+    direction = _required_direction(given)
     a2a = _a2a_details(given)
     point_type = a2a.get("recoveryPointType") or "Latest"
 
@@ -362,7 +386,17 @@ def test_failover(req: ArmRequest) -> ArmResponse:
     def transition(world: World, item: dict[str, Any], prepared: Prepared, changes: Changes) -> None:
         failover.test_fail_over(world, item, network_id=prepared["network"], point=prepared["point"], changes=changes)
 
-    return _plan_action(req, "TestFailover", check, transition, whole_groups=True, last_time="lastTestFailoverTime")
+    return _plan_action(req, "TestFailover", check, transition, whole_groups=True, direction=direction,
+                        last_time="lastTestFailoverTime")
+
+
+def _required_direction(given: dict[str, Any]) -> str:
+    """``failoverDirection`` is required on a recovery plan's failover and test failover input."""
+    direction = given.get("failoverDirection")
+    if direction is None:
+        raise errors.invalid_input("failoverDirection is required (PrimaryToRecovery or RecoveryToPrimary).")
+    failover.check_direction(direction)
+    return str(direction)
 
 
 def test_failover_cleanup(req: ArmRequest) -> ArmResponse:

@@ -52,7 +52,7 @@ def test_virtual_network_create_get_and_list(emu: Emulator, demo: dict[str, Any]
     assert subnet.properties.address_prefix == "10.40.2.0/28"
     names = {v.name for v in net.virtual_networks.list(DR)}
     assert names == {"vnet-dr", "vnet-dr-test", "vnet-extra"}
-    assert {v.name for v in net.virtual_networks.list_all()} == names | {"vnet-prod"}
+    assert {v.name for v in net.virtual_networks.list_all()} == names | {"vnet-prod", "vnet-prod-test"}
 
 
 @pytest.mark.parametrize(("subnets", "code"), [

@@ -4,6 +4,7 @@ updates, listing, disabling, recovery points, health, and failover of a VM that 
 from __future__ import annotations
 
 import pytest
+from azure.core.exceptions import HttpResponseError
 from azure.mgmt.recoveryservicessiterecovery import models as m
 
 from emulator.providers.network import state as network
@@ -243,6 +244,12 @@ def test_a_vm_in_no_group_fails_over_commits_and_reprotects_on_its_own(emu, worl
                if e["eventType"] == "Microsoft.Resources.ResourceActionSuccess"]
     assert actions == [f"{ITEM_ACTION}/unplannedFailover/action", f"{ITEM_ACTION}/failoverCommit/action",
                        f"{ITEM_ACTION}/reProtect/action"]
+
+    # The original VM is now the failback target, written by Site Recovery: it cannot be enabled as a source.
+    with pytest.raises(HttpResponseError) as refused:
+        enable(asr, world, plumbing, "solo", group=None)
+    assert refused.value.status_code == 409 and refused.value.error.code == "VmAlreadyProtected"
+    assert "failback target" in refused.value.error.message
 
 
 def test_planned_failover_shuts_the_source_down_first(emu, world, asr, plumbing):

@@ -157,6 +157,35 @@ def test_plan_reprotect_reverses_replication_and_renames_the_plan_items(emu, wor
     assert disk.primary_staging_azure_storage_account_id == world.dr_cache_id  # the cache in the DR region
 
 
+def test_after_a_reprotect_the_plan_fails_over_recovery_to_primary_only(emu, world, asr, plumbing, cluster):
+    unplanned(asr)
+    asr.replication_recovery_plans.begin_failover_commit(VAULT_RG, VAULT, RP).result()
+    asr.replication_recovery_plans.begin_reprotect(VAULT_RG, VAULT, RP).result()
+
+    def test_failover(direction):
+        body = {"properties": {"networkType": "VmNetworkAsInput", "networkId": world.test_vnet_id,
+                               "providerSpecificDetails": [{"instanceType": "A2A", "recoveryPointType": "Latest"}]}}
+        if direction:
+            body["properties"]["failoverDirection"] = direction
+        return asr.replication_recovery_plans.begin_test_failover(VAULT_RG, VAULT, RP, body).result()
+
+    with pytest.raises(HttpResponseError) as wrong_way:
+        test_failover("PrimaryToRecovery")
+    assert wrong_way.value.status_code == 400
+    assert wrong_way.value.error.code == "OperationNotAllowedInCurrentState"
+    assert "cannot fail over PrimaryToRecovery" in str(wrong_way.value) and "replicates RecoveryToPrimary" in str(
+        wrong_way.value)
+    with pytest.raises(HttpResponseError) as no_direction:
+        test_failover(None)
+    assert no_direction.value.status_code == 400 and "failoverDirection is required" in str(no_direction.value)
+    # The right direction passes that rule; the test network must then be in the region it replicates back to.
+    with pytest.raises(HttpResponseError) as wrong_region:
+        test_failover("RecoveryToPrimary")
+    assert "is not in the recovery region" in str(wrong_region.value)
+    item = item_of(asr, plumbing, "s2d-node1", fabric=plumbing.target_fabric, container=plumbing.target_container)
+    assert item.properties.test_failover_state == "None"  # nothing started
+
+
 def test_a_deleted_plan_is_gone(world, asr, plumbing, cluster):
     asr.replication_recovery_plans.begin_delete(VAULT_RG, VAULT, RP).result()
     with pytest.raises(ResourceNotFoundError):
