@@ -22,7 +22,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 CLUSTER_TAGS = {"asr-s2d": "true", "asr-s2d-cluster": "s2dclu01"}
@@ -277,12 +277,17 @@ def _story(emu: Any, azurite_connection_string: str, chaos: float, seed: int, ou
     if grid.pending:
         raise SystemExit(f"{len(grid.pending)} event(s) still fail after Event Grid's retries")
     if drill:
-        from emulator.demo_drill import drill_story, way_back_story
+        from emulator.demo_drill import drill_story, failback_story, way_back_story
 
         way_back_story(emu, world, rt, client=asr_client, out=out, grid=grid, subscriber_id=sub.id)
         out.say("The hourly drift audit after the reprotect: the cluster replicates back, and says how to fail back")
         _audit(emu, rt, out, run)
         drill_story(emu, world, rt, out=out, way_back=True)
+        failback_story(emu, world, rt, client=asr_client, out=out, grid=grid, subscriber_id=sub.id)
+        out.say("The hourly drift audit (ALLOW_REPROTECT=true): reprotects the cluster to the DR region again, "
+                "then repairs what the reprotect reset")
+        _audit(emu, Runtime.build(replace(rt.settings, allow_reprotect=True), clients=rt.clients), out, run)
+        drill_story(emu, world, rt, out=out, again=True)
 
     injected = dict(emu.faults.injected)
     emu.faults.clear()
@@ -351,6 +356,7 @@ def _audit(emu: Any, rt: Any, out: Out, run: StoryRun) -> None:
             continue
         busy = [c for c in report.clusters
                 if (c.repair is not None and c.repair.outcome in ("changed", "failed"))
+                or any(f.code in ("reprotected", "reprotect-failed") for f in c.findings)
                 or (c.reassign is not None and c.reassign.get("outcome") not in ("unchanged", "ignored", "skipped"))]
         for cluster in report.clusters:
             out.detail(f"cluster {cluster.name}: {cluster.status}, {len(cluster.findings)} finding(s)"

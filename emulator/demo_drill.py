@@ -5,8 +5,10 @@ real ``shared.drill.run_drill`` test-fails the recovery plan over into the test 
 IP there, checks the cluster from inside a test node and cleans up; every check is printed.
 ``way_back_story`` runs after the failover chapter: the operator commits, the app reports the way back
 without ALLOW_REPROTECT (the exact steps), then reprotects with it and shows the nodes replicating back.
-The demo then audits (the cluster replicates back: amber, with the failback steps) and ends with
-``drill_story(way_back=True)``: the drill of the way back, into the test network in the original region.
+The demo then audits (the cluster replicates back: amber, with the failback steps) and drills the way back
+(``drill_story(way_back=True)``, into the test network in the original region). ``failback_story`` takes
+it: the operator fails back, the failover function moves the cluster IP home, the operator commits; the
+demo's audit then reprotects the cluster to the DR region again and ends with a drill of the normal kind.
 """
 
 from __future__ import annotations
@@ -18,11 +20,15 @@ if TYPE_CHECKING:
     from emulator.demo import EventGrid, Out
 
 
-def drill_story(emu: Any, world: dict[str, Any], rt: Any, *, out: Out, way_back: bool = False) -> None:
+def drill_story(emu: Any, world: dict[str, Any], rt: Any, *, out: Out, way_back: bool = False,
+                again: bool = False) -> None:
     from shared import drill
 
     cluster = world["cluster_name"]
-    if way_back:
+    if again:
+        out.say(f"Home and protected again: the monthly drill of {cluster} proves it, test-failing over into "
+                f"{rt.settings.test_vnet_id.split('/')[-1]} in {world['target_region']} as before the disaster")
+    elif way_back:
         out.say(f"The monthly drill now tests the way back: {cluster} test-fails over from {world['target_region']} "
                 f"into {rt.settings.failback_test_vnet_id.split('/')[-1]} in {world['source_region']} "
                 "(FAILBACK_TEST_VNET_ID), the IP step there, checks from inside a node, cleanup")
@@ -71,3 +77,39 @@ def way_back_story(emu: Any, world: dict[str, Any], rt: Any, *, client: Any, out
     for item in rt.asr.list_items():
         out.detail(f"{item.vm_id.split('/')[-1]} replicates back to {world['source_region']}: {item.protection_state}, "
                    f"active location {item.active_location}")
+
+
+def failback_story(emu: Any, world: dict[str, Any], rt: Any, *, client: Any, out: Out, grid: EventGrid,
+                   subscriber_id: str) -> None:
+    from emulator.demo_failover import _cluster_ip
+
+    cluster, home = world["cluster_name"], world["source_region"]
+    plan = f"asr-s2d-{cluster}"
+    vault_rg, vault = world["vault_id"].split("/")[4], world["vault_id"].split("/")[-1]
+    node = world["vm_ids"][0]
+    grid.deliver(emu.events.drain(subscriber_id))  # the chapter before's last events
+    out.say(f"The way home: the operator fails {cluster} back to {home} (planned failover of {plan}, "
+            "RecoveryToPrimary)")
+    client.replication_recovery_plans.begin_planned_failover(
+        vault_rg, vault, plan, {"properties": {"failoverDirection": "RecoveryToPrimary",
+                                               "providerSpecificDetails": [{"instanceType": "A2A"}]}}).result()
+    for item in rt.asr.list_items():
+        out.detail(f"{(item.recovery_vm_id or '?').split('/')[-1]} runs in {item.recovery_region}: "
+                   f"{item.protection_state}")
+    out.detail(f"the original node boots the replicated disks: its cluster IP resource holds {_cluster_ip(emu, node)}")
+
+    events = emu.events.drain(subscriber_id)
+    out.say(f"Event Grid delivered {len(events)} event(s); the failover-completed function sees the failback and "
+            "moves the cluster IP back to the address the original load balancer holds")
+    for outcome in grid.deliver(events):
+        if outcome.kind != "ignored":
+            out.detail(f"event {outcome.event_id[:8]} -> {outcome.kind}: {outcome.reason}")
+            for line in outcome.plan:
+                out.detail(f"  - {line}")
+    out.detail(f"after: {_cluster_ip(emu, node)}")
+
+    out.say(f"The cluster works in {home}: the operator commits the failback")
+    client.replication_recovery_plans.begin_failover_commit(vault_rg, vault, plan).result()
+    grid.deliver(emu.events.drain(subscriber_id))
+    for item in rt.asr.list_items():
+        out.detail(f"{(item.recovery_vm_id or '?').split('/')[-1]}: {item.protection_state}: nothing protects it now")

@@ -450,24 +450,25 @@ def check_failover(view: ClusterView) -> list[Finding]:
     if not failed:
         return []
     names = ", ".join(sorted(vm.name for vm, _ in failed))
+    region = failed[0][1].recovery_region or view.spec.target_region  # the DR region, or home after a failback
     times = [t for t in (parse_time(item.last_failover) for _vm, item in failed) if t is not None]
     when = max(times) if times else None
     recorded = view.failover_recorded
     if recorded is None or (when is not None and recorded < when):
         at = f" at {when.strftime('%Y-%m-%d %H:%M UTC')}" if when else ""
         return [_finding(FAILOVER_UNANNOUNCED, Severity.CRITICAL, view.name,
-                         f"{names} failed over to {view.spec.target_region}{at}, but asr-s2d has no record of moving "
+                         f"{names} failed over to {region}{at}, but asr-s2d has no record of moving "
                          "the cluster IP: no failover signal reached it, or the IP step did not finish",
                          f"run `asr-s2d reassign-ip {view.name}`, or set AUDIT_REASSIGN_IP=true")]
     return [_finding(FAILED_OVER, Severity.WARNING, view.name,
-                     f"{names} run in {view.spec.target_region} after a failover: the cluster is not protected until "
+                     f"{names} run in {region} after a failover: the cluster is not protected until "
                      "it is reprotected",
                      "commit the failover and reprotect (ALLOW_REPROTECT=true lets asr-s2d do it)")]
 
 
 def check_replicating_back(view: ClusterView) -> list[Finding]:
     """A cluster reprotected after a committed failover: it runs in the DR region and replicates back."""
-    back = view.replicating_back()
+    back = [(vm, item) for vm, item in view.replicating_back() if not is_failed_over(item)]
     if not back:
         return []
     names = ", ".join(sorted(vm.name for vm, _ in back))
@@ -476,8 +477,8 @@ def check_replicating_back(view: ClusterView) -> list[Finding]:
                      f"{view.name} runs in {view.spec.target_region} since a committed failover and replicates back "
                      f"into {names} ({states}): drills test the way back (FAILBACK_TEST_VNET_ID)",
                      f"when ready, fail back: planned failover of recovery plan {plan_name(view.name)} with direction "
-                     "RecoveryToPrimary, check the cluster, commit, then reprotect; after the failback, move the cluster "
-                     "IP back to its original address (asr-s2d re-addresses failovers into the DR region only)")]
+                     "RecoveryToPrimary (asr-s2d moves the cluster IP home), check the cluster, commit, then reprotect "
+                     "(ALLOW_REPROTECT=true lets asr-s2d do it)")]
 
 
 CHECKS: tuple[tuple[str, Callable[[ClusterView], list[Finding]]], ...] = (
@@ -513,7 +514,9 @@ def run_checks(view: ClusterView) -> list[Finding]:
     """Every check, in order. A failed-over cluster gets only the checks that still mean something; so does
     one that was reprotected and replicates back (``WAY_BACK_CHECKS``)."""
     failed_over = any(is_failed_over(item) for _vm, item in view.node_items())
-    chosen = WAY_BACK_CHECKS if view.replicating_back() else FAILED_OVER_CHECKS if failed_over else CHECKS
+    # Replicating back, not failed back yet: the way back's checks; failed (back) over: the failover's.
+    chosen = (WAY_BACK_CHECKS if view.replicating_back() and not failed_over
+              else FAILED_OVER_CHECKS if failed_over else CHECKS)
     out: list[Finding] = []
     for _title, check in chosen:
         out += check(view)

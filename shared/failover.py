@@ -40,7 +40,15 @@ from shared.findings import Finding, Severity
 from shared.inventory import AsrJob, ProtectedItem, RecoveryPlan
 from shared.observability import log_context
 from shared.outcomes import Outcome, now_iso
-from shared.replication import LB_FRONTEND, LB_POOL, LB_PROBE, LB_RULE, ReplicationSpec, plan_name
+from shared.replication import (
+    LB_FRONTEND,
+    LB_POOL,
+    LB_PROBE,
+    LB_RULE,
+    ReplicationSpec,
+    failback_lb_name,
+    plan_name,
+)
 from shared.runtime import Runtime, default_runtime
 from shared.state import ClusterLock
 
@@ -202,14 +210,16 @@ def _resolve(signal: FailoverSignal, rt: Runtime) -> _Target | str:
 
 
 def _spec(rt: Runtime, cluster: str, *, test: bool, items: tuple[ProtectedItem, ...]) -> rd.ReaddressSpec:
-    """Where the recovered (or test) nodes must be. A test failover of a cluster that was reprotected and
-    replicates back goes to its original region, into ``FAILBACK_TEST_VNET_ID`` (a drill of the way back)."""
+    """Where the recovered (or test) nodes must be. A cluster that was reprotected replicates back to its
+    original region: a test failover goes into ``FAILBACK_TEST_VNET_ID`` there (a drill of the way back), a
+    failover is the failback (the load balancer at home is found from the nodes' NICs: ``_home``)."""
     s = rt.settings
     lb_id = ReplicationSpec.from_settings(s).load_balancer_id(cluster, test=test)
     back = next((i.recovery_region for i in items
                  if i.recovery_region and i.recovery_region != s.target_region.lower()), None)
-    if test and back is not None:
-        return rd.ReaddressSpec(target_region=back, vnet_id=s.failback_test_vnet_id, lb_id=lb_id, way_back=True)
+    if back is not None:
+        return rd.ReaddressSpec(target_region=back, vnet_id=s.failback_test_vnet_id if test else "",
+                                lb_id=lb_id if test else "", way_back=True)
     return rd.ReaddressSpec(target_region=s.target_region, vnet_id=s.test_vnet_id if test else s.recovery_vnet_id,
                             lb_id=lb_id)
 
@@ -221,6 +231,8 @@ def _run(signal: FailoverSignal, target: _Target, rt: Runtime, lock: ClusterLock
     early = rd.asr_verdict(view)
     if early is None:
         view = _observe_network(view, target, rt, spec)
+        if spec.way_back and not test:
+            spec, view = _home(view, target, rt, spec)
     plan = early or rd.plan_readdress(view, spec)
     details = {**base.details, "identity": plan.identity, "plan": target.plan_name,
                "job": view.job.name if view.job else None, "load_balancer": ids.name_of(spec.lb_id)}
@@ -236,7 +248,8 @@ def _run(signal: FailoverSignal, target: _Target, rt: Runtime, lock: ClusterLock
     applied = _apply(plan, rt, lock, correlation=signal.correlation_id)
     if signal.scenario is Scenario.CLEANUP:
         return _cleanup_outcome(plan, applied, rt, target, base, spec)
-    return _readdress_outcome(plan, applied, rt, target, base, test=test, note=view.note)
+    return _readdress_outcome(plan, applied, rt, target, base, test=test, note=view.note,
+                              where="test IP" if test else "original IP" if spec.way_back else "DR IP")
 
 
 def _observe_asr(signal: FailoverSignal, target: _Target, rt: Runtime) -> rd.FailoverView:
@@ -273,8 +286,26 @@ def _find_job(rt: Runtime, scenario: Scenario, plan: RecoveryPlan | None,
     return max(found, key=lambda j: j.start_time or "", default=None)
 
 
+def _home(view: rd.FailoverView, target: _Target, rt: Runtime,
+          spec: rd.ReaddressSpec) -> tuple[rd.ReaddressSpec, rd.FailoverView]:
+    """After a failback: the load balancer that fronts the nodes at home, found from the pools their NICs are
+    in (the original one, usually), else asr-s2d's failback load balancer beside the first node."""
+    nics = [n.nic for n in view.nodes if n.nic is not None]
+    subnet_id = nics[0].subnet_id if nics else ""
+    candidates = list(dict.fromkeys(p.split("/backendAddressPools/")[0] for n in nics for p in n.pool_ids))
+    vm = next((n.vm for n in view.nodes if n.vm is not None), None)
+    if vm is not None:
+        candidates.append(f"{ids.group_id(vm.id)}/providers/Microsoft.Network/loadBalancers/"
+                          f"{failback_lb_name(target.cluster)}")
+    for lb_id in dict.fromkeys(candidates):
+        lb = rt.network.get_load_balancer(lb_id)
+        if lb is not None and lb.frontend_ip and ids.same(lb.frontend_subnet_id, subnet_id):
+            return replace(spec, lb_id=lb.id), replace(view, load_balancer=lb)
+    return spec, replace(view, load_balancer=None)
+
+
 def _observe_network(view: rd.FailoverView, target: _Target, rt: Runtime, spec: rd.ReaddressSpec) -> rd.FailoverView:
-    lb = rt.network.get_load_balancer(spec.lb_id)
+    lb = rt.network.get_load_balancer(spec.lb_id) if spec.lb_id else None
     if view.scenario is Scenario.CLEANUP:
         return replace(view, load_balancer=lb)
     test = view.scenario is Scenario.TEST
@@ -349,7 +380,7 @@ def _apply(plan: rd.Readdress, rt: Runtime, lock: ClusterLock, *, correlation: s
 
 
 def _readdress_outcome(plan: rd.Readdress, applied: _Applied, rt: Runtime, target: _Target, base: Outcome, *,
-                       test: bool, note: Mapping[str, Any] | None) -> Outcome:
+                       test: bool, note: Mapping[str, Any] | None, where: str) -> Outcome:
     guest = applied.guest
     status = guest.get("status") if guest else None
     recorded = str((note or {}).get("status")) if plan.guest_done else None
@@ -358,7 +389,6 @@ def _readdress_outcome(plan: rd.Readdress, applied: _Applied, rt: Runtime, targe
                "node": applied.node or (note or {}).get("node"), "status": status or recorded, "guest": guest,
                "lb_writes": applied.lb_writes}
     out = replace(base, writes=applied.writes, details=details)
-    where = "test IP" if test else "DR IP"
     if rt.settings.dry_run:
         return rt.record(replace(out, kind="unchanged" if not plan.actions else "waiting",
                                  reason=f"dry run: {len(plan.actions)} action(s) planned, none written"))

@@ -1,4 +1,5 @@
-"""Re-addressing a failed-over cluster: what must change so it answers on its DR IP (DESIGN.md rules 9-12).
+"""Re-addressing a failed-over cluster: what must change so it answers on its DR IP (DESIGN.md rules 9-12),
+and, after a failback (the reprotected cluster failed over back home), on its original IP again.
 
 ``plan_readdress`` is side-effect free: what the service observed (Site Recovery's plan, items and job;
 the recovered VMs, their NICs and subnet; the target load balancer; the per-cluster record) in, a
@@ -9,7 +10,9 @@ report them. It decides:
   over); otherwise ``not-yet``, and nothing is planned;
 - the cluster IP: the ``asr-s2d-dr-ip`` tag (untrusted, validated) or else the frontend the pre-staged
   DR load balancer holds; for a test failover the test load balancer's frontend, or the DR address's
-  host part in the test subnet when it fits, or else the first free address;
+  host part in the test subnet when it fits, or else the first free address; after a failback the
+  frontend of the load balancer that fronts the nodes at home (the original one, or the failback one the
+  reprotect staged), which asr-s2d never rewrites;
 - the load balancer writes: none when the frontend, probe, HA-ports rule and pool are already right
   (ASR attaches the failed-over NICs itself when the items name the pool);
 - the in-guest step on ONE recovered node, unless the record shows it done for this same failover.
@@ -83,8 +86,9 @@ class ReaddressSpec:
     target_region: str
     vnet_id: str  # where the recovered NICs must be: the recovery VNet, or the test VNet ("" = any)
     lb_id: str
-    # A drill of the way back: the reprotected cluster test-fails over into its original region, where the DR
-    # address (and the DR subnet it mirrors) means nothing; the test load balancer takes the first free address.
+    # The cluster was reprotected and replicates back: a test failover (a drill of the way back) goes into its
+    # original region, where the DR address (and the DR subnet it mirrors) means nothing, so the test load
+    # balancer takes the first free address; a failover is the failback, home to ``lb_id``'s frontend.
     way_back: bool = False
 
     @property
@@ -347,6 +351,17 @@ def plan_readdress(view: FailoverView, spec: ReaddressSpec) -> Readdress:
         reference = dr_ip or (view.dr_load_balancer.frontend_ip if view.dr_load_balancer is not None else None)
         ip = lb_here.frontend_ip if lb_here is not None and lb_here.frontend_ip else (
             mirrored_address(reference, dr_prefix, prefix, node_ips) if reference and dr_prefix else None)
+    elif spec.way_back:
+        if lb_here is None or not lb_here.frontend_ip:
+            finding = Finding("failback-lb-missing", Severity.WARNING, name,
+                              f"cluster {name} failed back to {spec.target_region}, but no internal load balancer "
+                              f"with a frontend in subnet {ids.name_of(subnet_id)} fronts its nodes: the original "
+                              "cluster IP is unknown",
+                              f"create one with the original cluster IP (HA-ports floating-IP rule, probe "
+                              f"{intent.probe_port}), then run `asr-s2d reassign-ip {name}`")
+            return Readdress(name, Verdict.IGNORED, f"cluster {name} failed back, but no load balancer fronts its "
+                             "nodes there: the cluster IP was not moved", identity, findings=(finding,))
+        ip = lb_here.frontend_ip
     elif dr_ip is not None:
         if not usable_ip(ipaddress.IPv4Address(dr_ip), prefix):
             raise RejectedInput(f"cluster {name}: tag {tags.DR_IP} {dr_ip} is not a usable address of the DR subnet "
@@ -356,18 +371,22 @@ def plan_readdress(view: FailoverView, spec: ReaddressSpec) -> Readdress:
         ip = lb_here.frontend_ip if lb_here is not None else None
     if ip is not None and ip in node_ips:
         raise RejectedInput(f"cluster {name}: the cluster IP {ip} is the address of a recovered node's NIC")
-    port = intent.probe_port
+    # After a failback the guest answers the probe the load balancer at home sends.
+    port = (lb_here.probe_port if spec.way_back and not test and lb_here is not None and lb_here.probe_port
+            else intent.probe_port)
     if ip is not None:
         script_parameters(ip=ip, probe_port=port, subnet_prefix=prefix)  # rejects before anything is written
 
     actions: list[ReaddressAction] = []
-    if (lb_here is None or not lb_here.has_ha_ports_rule or lb_here.probe_port != port
-            or (ip is not None and lb_here.frontend_ip != ip) or not ids.same(lb_here.pool_id, spec.pool_id)):
+    failback = spec.way_back and not test
+    # After a failback the load balancer at home is the customer's (or the reprotect's): never rewritten.
+    pool_id = (lb_here.pool_id if failback and lb_here is not None else None) or spec.pool_id
+    if not failback and (lb_here is None or not lb_here.has_ha_ports_rule or lb_here.probe_port != port
+                         or (ip is not None and lb_here.frontend_ip != ip) or not ids.same(lb_here.pool_id, pool_id)):
         actions.append(StageLoadBalancer(spec.lb_id, spec.target_region.lower(), subnet_id, ip, port, name, test))
     for node in nodes:
-        if node.nic is not None and node.vm is not None and not any(ids.same(p, spec.pool_id)
-                                                                    for p in node.nic.pool_ids):
-            actions.append(JoinPool(node.nic.id, node.vm.name, spec.pool_id))
+        if node.nic is not None and node.vm is not None and not any(ids.same(p, pool_id) for p in node.nic.pool_ids):
+            actions.append(JoinPool(node.nic.id, node.vm.name, pool_id))
 
     note = view.note or {}
     guest_done = (ip is not None and note.get("identity") == identity and note.get("status") in DONE

@@ -59,6 +59,11 @@ def load_balancer_name(cluster: str, *, test: bool = False) -> str:
     return f"lb-asr-s2d-{cluster}" + ("-test" if test else "")
 
 
+def failback_lb_name(cluster: str) -> str:
+    """asr-s2d's load balancer in the original region, staged by the reprotect when none fronts the nodes there."""
+    return f"lb-asr-s2d-{cluster}-failback"
+
+
 @dataclass(frozen=True)
 class ReplicationSpec:
     """The settings that shape enrollment, resolved once."""
@@ -274,6 +279,13 @@ def _away(name: str, asr: AsrState, spec: ReplicationSpec) -> Finding | None:
     """A cluster whose group failed over, or was reprotected and replicates back, is the way back's business
     (``shared.reprotect``), not enrollment's: re-planning it from the original nodes would enable them again."""
     items = asr.items_in_group(name)
+    failed = [i for i in items if i.failed_over]
+    if failed:
+        region = failed[0].recovery_region or spec.target_region
+        return Finding("cluster-failed-over", Severity.INFO, name,
+                       f"cluster {name} runs in {region} after a failover ({len(failed)} node(s), "
+                       f"{failed[0].protection_state}): enrollment changes nothing until it is reprotected",
+                       "commit the failover and reprotect it (asr-s2d reprotect, or ALLOW_REPROTECT=true)")
     back = [i for i in items if asr.replicates_back(i, spec.target_region)]
     if back:
         return Finding("cluster-replicating-back", Severity.INFO, name,
@@ -281,12 +293,6 @@ def _away(name: str, asr: AsrState, spec: ReplicationSpec) -> Finding | None:
                        f"({len(back)} node(s)): enrollment changes nothing until it fails back",
                        f"fail back with a planned failover of recovery plan {plan_name(name)} (RecoveryToPrimary), "
                        "commit it and reprotect")
-    failed = [i for i in items if i.failed_over]
-    if failed:
-        return Finding("cluster-failed-over", Severity.INFO, name,
-                       f"cluster {name} runs in {spec.target_region} after a failover ({len(failed)} node(s), "
-                       f"{failed[0].protection_state}): enrollment changes nothing until it is back",
-                       "commit the failover and reprotect it (asr-s2d reprotect); fail back when ready")
     return None
 
 

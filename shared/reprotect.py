@@ -1,6 +1,7 @@
 """The way back: after a committed failover the cluster runs in the DR region with nothing protecting it.
 Reprotect it (replicate every node back to the region it came from) and pre-stage the load balancer it
-needs there for the failback.
+needs there for the failback. After the failback is committed too, the same step reprotects it to the DR
+region again, staging through the source region's cache (``CACHE_STORAGE_ACCOUNT_ID``).
 
 ``plan_way_back`` is side-effect free: what the service observed (the cluster's items and the vault's
 containers and mappings, the failed-over VMs, the original nodes, their NICs, subnet and load balancers)
@@ -38,7 +39,7 @@ from shared.errors import AsrS2dError, PermanentError, TransientError
 from shared.findings import Finding, Severity
 from shared.inventory import AsrState, LoadBalancer, Nic, ProtectedItem, Subnet, Vm
 from shared.outcomes import Outcome
-from shared.replication import LB_FRONTEND, LB_POOL, LB_PROBE, LB_RULE, ReplicationSpec, plan_name
+from shared.replication import LB_FRONTEND, LB_POOL, LB_PROBE, LB_RULE, ReplicationSpec, failback_lb_name, plan_name
 from shared.runtime import Runtime, default_runtime
 
 log = logging.getLogger(__name__)
@@ -47,10 +48,6 @@ COMMITTED = frozenset({"unplannedfailovercommitted", "plannedfailovercommitted"}
 COMMIT_PENDING = frozenset({"unplannedfailovercommitpendingstatesbegin", "plannedfailovercommitpendingstatesbegin"})
 MANAGED_BY, OWNER = "managed-by", "asr-s2d"
 EXIT_REPORTED = 3
-
-
-def failback_lb_name(cluster: str) -> str:
-    return f"lb-asr-s2d-{cluster}-failback"
 
 
 class Stage(str, Enum):
@@ -83,6 +80,7 @@ class WayBackSpec:
     allow_reprotect: bool
     dr_cache_account_id: str
     vault_name: str
+    cache_account_id: str = ""  # the source region's cache: reprotecting after a failback stages through it
 
 
 # -- actions --------------------------------------------------------------------------------------
@@ -140,6 +138,7 @@ class WayBack:
     actions: tuple[WayBackAction, ...] = ()
     findings: tuple[Finding, ...] = ()
     allowed: bool = False  # the settings let asr-s2d apply the actions
+    home: bool = False  # the committed failover was the failback: reprotecting makes it replicate to the DR region again
 
     def describe(self) -> list[str]:
         return [a.describe() for a in self.actions]
@@ -167,31 +166,38 @@ def plan_way_back(view: WayBackView, spec: WayBackSpec) -> WayBack:
     back = [i for i in items if view.asr.replicates_back(i, target)]
     source_region = next((loc for loc in (view.asr.region_of(i.container_id) for i in committed + pending)
                           if loc), "") or (view.source_vms[0].location if view.source_vms else "the source region")
+    # Where the committed (or pending) failover brought the cluster: the DR region, or home after a failback.
+    here = next((i.recovery_region for i in committed + pending if i.recovery_region), None) or target
+    home = here != target
     if pending:
         nodes = ", ".join(node_name(i) for i in pending)
+        what = "failed back" if home else "failed over"
         finding = Finding("failover-commit-pending", Severity.WARNING, name,
-                          f"{nodes} failed over to {target} and the failover is not committed: the cluster cannot be "
+                          f"{nodes} {what} to {here} and the failover is not committed: the cluster cannot be "
                           "reprotected yet",
                           f"commit the failover of recovery plan {plan_name(name)} (Recovery Services vault "
                           f"{spec.vault_name} > Recovery Plans > {plan_name(name)} > Commit) once the cluster works in "
-                          f"{target}; asr-s2d then reprotects it")
-        return WayBack(name, Stage.COMMIT_PENDING, f"failover of {nodes} not committed yet", findings=(finding,))
+                          f"{here}; asr-s2d then reprotects it")
+        return WayBack(name, Stage.COMMIT_PENDING, f"failover of {nodes} not committed yet", findings=(finding,),
+                       home=home)
     if not committed and not back:
         return WayBack(name, Stage.NOT_FAILED_OVER, f"cluster {name} runs where it is protected from: nothing to do")
 
     findings: list[Finding] = []
     actions: list[WayBackAction] = []
-    dr_fabric = view.asr.fabric_for(target)
-    dr_container = view.asr.container_in(dr_fabric.id) if dr_fabric is not None else None
+    here_fabric = view.asr.fabric_for(here)
+    here_container = view.asr.container_in(here_fabric.id) if here_fabric is not None else None
+    cache = spec.cache_account_id if home else spec.dr_cache_account_id
     for item in committed:
-        reverse = (view.asr.mapping_between(dr_container.id, item.container_id) if dr_container is not None else None)
+        reverse = (view.asr.mapping_between(here_container.id, item.container_id) if here_container is not None
+                   else None)
         vm = view.failed_over_vms.get(ids.key(item.id))
         if reverse is None:
             findings.append(Finding("reverse-mapping-missing", Severity.CRITICAL, name,
-                                    f"no container mapping from {target} back to {source_region}: {node_name(item)} cannot "
+                                    f"no container mapping from {here} to {source_region}: {node_name(item)} cannot "
                                     "be reprotected",
                                     "re-tag a node or run the audit with AUDIT_REPAIR=true (enrollment creates the "
-                                    "reverse mapping), then reprotect"))
+                                    "mappings both ways), then reprotect"))
             continue
         if vm is None:
             findings.append(Finding("failed-over-vm-missing", Severity.CRITICAL, node_name(item),
@@ -199,20 +205,24 @@ def plan_way_back(view: WayBackView, spec: WayBackSpec) -> WayBack:
                                     "does not exist: nothing to replicate back",
                                     "disable replication of the item and enable it again from the VM that runs now"))
             continue
-        actions.append(ReprotectItem(item.id, node_name(item), item.container_id, spec.dr_cache_account_id,
+        actions.append(ReprotectItem(item.id, node_name(item), item.container_id, cache,
                                      tuple(d.id for d in vm.disks), ids.group_id(item.vm_id), reverse.policy_id))
 
-    actions += _failback_lb(view, findings)
-    allowed = spec.allow_reprotect and bool(spec.dr_cache_account_id)
+    if not home:  # after the failback the DR load balancer, pre-staged at enrollment, serves the next failover
+        actions += _failback_lb(view, findings)
+    allowed = spec.allow_reprotect and bool(cache)
     reprotects = [a for a in actions if isinstance(a, ReprotectItem)]
     if reprotects and not allowed:
+        after = "a committed failback" if home else "a committed failover"
         findings.append(Finding("reprotect-needed", Severity.WARNING, name,
-                                f"{name} runs in {target} after a committed failover and nothing replicates it back "
-                                f"to {source_region}: it is not protected",
-                                steps(view, spec, reprotects, source_region)))
+                                f"{name} runs in {here} after {after} and nothing replicates it "
+                                f"{'to' if home else 'back to'} {source_region}: "
+                                "it is not protected",
+                                steps(view, spec, reprotects, here=here, there=source_region, cache_id=cache,
+                                      home=home)))
     if committed:
-        stage, reason = Stage.READY, (f"{len(committed)} node(s) committed in {target}: reprotect them back to "
-                                      f"{source_region}")
+        stage, reason = Stage.READY, (f"{len(committed)} node(s) committed in {here}: reprotect them "
+                                      f"{'to' if home else 'back to'} {source_region}")
     else:
         states = sorted({i.protection_state for i in back})
         stage, reason = Stage.REPLICATING_BACK, (f"every node replicates back to {source_region} "
@@ -221,7 +231,7 @@ def plan_way_back(view: WayBackView, spec: WayBackSpec) -> WayBack:
                                 f"back to {source_region} ({', '.join(states)})",
                                 f"when it is Protected, fail back with a planned failover of recovery plan "
                                 f"{plan_name(name)}"))
-    return WayBack(name, stage, reason, tuple(actions), tuple(findings), allowed)
+    return WayBack(name, stage, reason, tuple(actions), tuple(findings), allowed, home)
 
 
 def _failback_lb(view: WayBackView, findings: list[Finding]) -> list[WayBackAction]:
@@ -255,26 +265,27 @@ def _failback_lb(view: WayBackView, findings: list[Finding]) -> list[WayBackActi
     return out
 
 
-def steps(view: WayBackView, spec: WayBackSpec, reprotects: list[ReprotectItem], source_region: str) -> str:
-    """The exact steps an operator takes when asr-s2d may not (the finding's fix)."""
+def steps(view: WayBackView, spec: WayBackSpec, reprotects: list[ReprotectItem], *, here: str, there: str,
+          cache_id: str, home: bool = False) -> str:
+    """The exact steps an operator takes when asr-s2d may not (the finding's fix): reprotect from ``here``
+    (where the committed failover brought the cluster) to ``there``, staging through ``cache_id``."""
     nodes = ", ".join(a.vm_name for a in reprotects)
     group = ids.name_of(reprotects[0].recovery_resource_group_id)
-    cache = ids.name_of(spec.dr_cache_account_id) if spec.dr_cache_account_id else \
-        f"<a storage account in {spec.target_region}, shared-key access allowed>"
+    cache = ids.name_of(cache_id) if cache_id else f"<a storage account in {here}, shared-key access allowed>"
     portal = (f"Portal: Recovery Services vault {spec.vault_name} > Replicated items > for each of {nodes}: "
-              f"Re-protect, direction {spec.target_region} to {source_region}, target resource group {group}, cache "
-              f"storage account {cache} (in {spec.target_region}, the failed-over VMs' subscription).")
+              f"Re-protect, direction {here} to {there}, target resource group {group}, cache "
+              f"storage account {cache} (in {here}, the failed-over VMs' subscription).")
     powershell = (f"PowerShell: $map = Get-AzRecoveryServicesAsrProtectionContainerMapping -ProtectionContainer "
-                  f"<the {spec.target_region} container> | Where-Object TargetProtectionContainerId -eq "
+                  f"<the {here} container> | Where-Object TargetProtectionContainerId -eq "
                   f"'{reprotects[0].recovery_container_id}'; for each node: Update-AzRecoveryServicesAsrProtection"
                   f"Direction -AzureToAzure -ReplicationProtectedItem $rpi -ProtectionContainerMapping $map "
                   f"-LogStorageAccountId <cache account ID> -RecoveryResourceGroupId "
                   f"'{reprotects[0].recovery_resource_group_id}'.")
-    failback = (f"Before failing back, make sure an internal Standard load balancer in {source_region} (HA-ports "
-                f"floating-IP rule, TCP probe {view.probe_port}) fronts the nodes' NICs.")
-    automatic = (f"Or let asr-s2d do it: set ALLOW_REPROTECT=true and DR_CACHE_STORAGE_ACCOUNT_ID, then run "
-                 f"`asr-s2d reprotect {view.cluster}` (the hourly audit does it too).")
-    return " ".join((portal, powershell, failback, automatic))
+    failback = "" if home else (f"Before failing back, make sure an internal Standard load balancer in {there} "
+                                f"(HA-ports floating-IP rule, TCP probe {view.probe_port}) fronts the nodes' NICs.")
+    automatic = (f"Or let asr-s2d do it: set ALLOW_REPROTECT=true{'' if home else ' and DR_CACHE_STORAGE_ACCOUNT_ID'}, "
+                 f"then run `asr-s2d reprotect {view.cluster}` (the hourly audit does it too).")
+    return " ".join(part for part in (portal, powershell, failback, automatic) if part)
 
 
 # -- the service ----------------------------------------------------------------------------------
@@ -326,8 +337,12 @@ def reprotect_cluster(cluster_name: str, rt: Runtime, *, trigger: str = "cli") -
             return rt.record(replace(out, kind="failed", writes=writes, reason=str(err)))
     done = sum(1 for a in plan.actions if isinstance(a, ReprotectItem))
     staged = [a for a in plan.actions if isinstance(a, StageFailbackLoadBalancer)]
-    reason = (f"{done} node(s) of {name} reprotected: replicating back from {rt.settings.target_region}"
-              if done else f"{name} already replicates back")
+    if plan.home:
+        reason = (f"{done} node(s) of {name} reprotected after the failback: replicating to {rt.settings.target_region} "
+                  "again" if done else f"{name} already replicates to {rt.settings.target_region}")
+    else:
+        reason = (f"{done} node(s) of {name} reprotected: replicating back from {rt.settings.target_region}"
+                  if done else f"{name} already replicates back")
     if staged:
         reason += f"; failback load balancer {ids.name_of(staged[0].id)} staged"
     return rt.record(replace(out, kind="changed", writes=writes, reason=reason))
@@ -350,7 +365,8 @@ def _apply(rt: Runtime, action: WayBackAction) -> int:
 def _spec(rt: Runtime) -> WayBackSpec:
     s = rt.settings
     return WayBackSpec(target_region=s.target_region, allow_reprotect=s.allow_reprotect,
-                       dr_cache_account_id=s.dr_cache_storage_account_id, vault_name=ids.name_of(s.vault_id))
+                       dr_cache_account_id=s.dr_cache_storage_account_id, vault_name=ids.name_of(s.vault_id),
+                       cache_account_id=s.cache_storage_account_id)
 
 
 def _items(rt: Runtime, cluster: str, asr: AsrState | None = None) -> tuple[ProtectedItem, ...]:
@@ -435,7 +451,8 @@ exit status:
 @command
 def _register_cli(sub: Any) -> None:
     p = sub.add_parser("reprotect", help="after a committed failover of CLUSTER, replicate it back and stage the "
-                                         "failback load balancer (or, without ALLOW_REPROTECT, print the steps)",
+                                         "failback load balancer; after a committed failback, replicate it to the DR "
+                                         "region again (without ALLOW_REPROTECT, print the steps)",
                        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("cluster")
     p.add_argument("--json", action="store_true", help="one JSON object (the outcome record) on stdout")

@@ -103,6 +103,12 @@ class World:
     def commit(self) -> None:
         self.asr.replication_recovery_plans.begin_failover_commit(self.rg, self.vault, PLAN).result()
 
+    def failback(self) -> None:
+        """A planned failover of the reprotected plan back home (``RecoveryToPrimary``), as an operator runs it."""
+        self.asr.replication_recovery_plans.begin_planned_failover(
+            self.rg, self.vault, PLAN, {"properties": {"failoverDirection": "RecoveryToPrimary",
+                                                       "providerSpecificDetails": A2A_LATEST}}).result()
+
     def test_failover(self, *, wait: bool = True) -> None:
         """A test failover of the plan through the Site Recovery API (an operator's, or a drill's whose
         process then died)."""

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from emulator import Emulator
-from shared import cli, drift, drill, enrollment, ids, reprotect
+from emulator import Emulator, delivery
+from shared import cli, drift, drill, enrollment, failover, ids, reprotect
+from shared.errors import TransientError
 from shared.runtime import Runtime
 from tests.functions.conftest import writes_since
 from tests.functions.drill_world import CLUSTER, EVERY_CHECK, World, control
@@ -152,11 +153,16 @@ def test_cli_reprotect(committed: World, app_settings: dict[str, str], monkeypat
 # -- replicating back: the audit, enrollment and drills after the reprotect ----------------------------------
 
 @pytest.fixture
-def replicating_back(committed: World, make_runtime: Callable[..., Runtime]) -> World:
+def replicating_back(world: World, make_runtime: Callable[..., Runtime]) -> World:
+    """Failed over (and re-addressed, as the failover event does), committed and reprotected."""
+    world.enroll()
+    world.unplanned_failover()
+    assert failover.reassign_cluster(CLUSTER, world.rt).kind == "reassigned"
+    world.commit()
     assert reprotect.reprotect_cluster(CLUSTER, make_runtime(ALLOW_REPROTECT="true")).kind == "changed"
-    control(committed.emu, "POST", "asr/settle", {})
-    assert {(i.protection_state, i.recovery_region) for i in committed.items()} == {("Protected", "westeurope")}
-    return committed
+    control(world.emu, "POST", "asr/settle", {})
+    assert {(i.protection_state, i.recovery_region) for i in world.items()} == {("Protected", "westeurope")}
+    return world
 
 
 def test_a_cluster_replicating_back_is_amber_with_the_failback_steps_and_never_re_enrolled(
@@ -204,3 +210,75 @@ def test_without_a_failback_test_network_the_drill_of_the_way_back_is_skipped(
     assert record.reason == ("test-network: the cluster replicates back to westeurope since its reprotect, so a drill "
                              "tests the way back there, in FAILBACK_TEST_VNET_ID, which is empty: set it to an "
                              "isolated VNet in westeurope")
+
+
+# -- the failback, and protected again: the whole round trip ------------------------------------------------
+
+def guest_ip(emu: Emulator, vm_id: str) -> tuple[str, str]:
+    resource = control(emu, "GET", "guest", id=vm_id)["ip_resources"][0]
+    return resource["address"], resource["state"]
+
+
+def test_a_failback_moves_the_cluster_ip_home_through_the_failover_event(
+        replicating_back: World, event_queue: Callable[[], list[dict[str, Any]]]) -> None:
+    w, node = replicating_back, replicating_back.demo["vm_ids"][0]
+    event_queue()
+    w.failback()
+    # The original node booted the disks replicated from the DR side: its cluster IP is the DR one, offline.
+    address, state = guest_ip(w.emu, node)
+    assert address.startswith("10.20.1.") and state == "Offline"
+    events = event_queue()
+    seq = w.emu.journal.last_seq
+
+    outcomes = delivery.deliver(events, lambda e: failover.handle(e, w.rt), retry_on=(TransientError,))
+
+    [home] = [o for o in outcomes if o.kind == "reassigned"]
+    assert home.reason.startswith(f"cluster {CLUSTER} answers on its original IP {w.demo['cluster_ip']} (probe 59999)")
+    assert guest_ip(w.emu, node) == (w.demo["cluster_ip"], "Online")
+    # The original load balancer still fronts the nodes: the one write is the Run Command, values as parameters.
+    assert [(x.method, x.path.rsplit("/", 1)[-1]) for x in writes_since(w.emu, seq)] == [("POST", "runCommand")]
+    [run] = [r for r in control(w.emu, "GET", "guest/run-commands") if ids.same(r["vm_id"], node)]
+    assert {p["name"]: p["value"] for p in run["parameters"]} == {
+        "IPAddress": w.demo["cluster_ip"], "ProbePort": "59999", "SubnetPrefix": "10.10.1.0/24"}
+    # Event Grid delivers at least once: the same event again changes nothing.
+    seq = w.emu.journal.last_seq
+    again = [o for o in delivery.deliver(events, lambda e: failover.handle(e, w.rt), retry_on=(TransientError,))
+             if o.kind != "ignored"]
+    assert [o.kind for o in again] == ["unchanged"] and writes_since(w.emu, seq) == []
+
+
+def test_after_the_committed_failback_the_way_back_protects_it_to_the_dr_region_again(
+        replicating_back: World, make_runtime: Callable[..., Runtime]) -> None:
+    w = replicating_back
+    w.failback()
+    w.commit()
+    seq = w.emu.journal.last_seq
+
+    reported = reprotect.reprotect_cluster(CLUSTER, w.rt)
+    assert reported.kind == "unchanged" and writes_since(w.emu, seq) == []
+    [finding] = reported.findings
+    assert finding.code == "reprotect-needed" and "runs in westeurope after a committed failback" in finding.message
+    assert "direction westeurope to northeurope" in finding.fix and "stasrcachewe01" in finding.fix
+    assert "DR_CACHE_STORAGE_ACCOUNT_ID" not in finding.fix and "Before failing back" not in finding.fix
+
+    rt = make_runtime(ALLOW_REPROTECT="true", AUDIT_REPAIR="true")
+    done = reprotect.reprotect_cluster(CLUSTER, rt)
+    assert done.kind == "changed" and done.writes == 2, (done.reason, done.plan)
+    assert done.reason == f"2 node(s) of {CLUSTER} reprotected after the failback: replicating to northeurope again"
+    for raw in raw_items(w.emu):
+        details = raw["properties"]["providerSpecificDetails"]
+        assert "/replicationFabrics/asr-s2d-westeurope/" in raw["id"]
+        assert (details["primaryFabricLocation"], details["recoveryFabricLocation"]) == ("westeurope", "northeurope")
+        assert {d["primaryStagingAzureStorageAccountId"] for d in details["protectedManagedDisks"]} == {
+            w.demo["cache_storage_account_id"]}
+    assert not any(r["name"] == FAILBACK_LB for r in w.emu.world.all())
+    control(w.emu, "POST", "asr/settle", {})
+
+    # Back to normal: the audit repairs what the reprotect reset (the DR pool on each item), a drill passes the
+    # normal way, and the audit then has nothing above info to say.
+    [repaired] = drift.run_audit(rt).clusters
+    assert repaired.repair is not None and repaired.repair.kinds == ("SetPoolMapping", "SetPoolMapping")
+    record = drill.run_drill(CLUSTER, rt)
+    assert record.passed and record.direction == "PrimaryToRecovery", record.reason
+    [report] = drift.run_audit(rt).clusters
+    assert report.status == "green" and report.repair is None, [(f.code, f.message) for f in report.findings]

@@ -360,3 +360,48 @@ def test_parse_script_result(stdout: str, status: str) -> None:
 ])
 def test_mirrored_address(dr_ip: str, dr_prefix: str, test_prefix: str, taken: set[str], expected: str | None) -> None:
     assert rd.mirrored_address(dr_ip, dr_prefix, test_prefix, taken) == expected
+
+
+# -- the failback: home to the address the load balancer there holds -------------------------------------
+
+PROD_RG = f"/subscriptions/{SUB}/resourceGroups/rg-s2d-prod"
+HOME_SUBNET = Subnet(f"{PROD_RG}/providers/Microsoft.Network/virtualNetworks/vnet-prod/subnets/snet-s2d", "10.10.1.0/24")
+HOME_LB_ID = f"{PROD_RG}/providers/Microsoft.Network/loadBalancers/lb-s2d-cluster"
+HOME = rd.ReaddressSpec(target_region="westeurope", vnet_id="", lb_id=HOME_LB_ID, way_back=True)
+
+
+def failback_view(**changes: Any) -> rd.FailoverView:
+    """The reprotected cluster failed back into its original VMs, whose NICs the original load balancer fronts."""
+    pools = (f"{HOME_LB_ID}/backendAddressPools/backend",)
+    items = (item(1, state="PlannedFailoverCommitPendingStatesBegin"),
+             item(2, state="PlannedFailoverCommitPendingStatesBegin"))
+    nodes = tuple(node(n, subnet=HOME_SUBNET, pools=pools, location="westeurope", scenario_item=items[n - 1],
+                       tags={**TAGS, "asr-s2d-dr-ip": "10.20.1.50"}) for n in (1, 2))
+    home = replace(lb(HOME_LB_ID, ip="10.10.1.10", subnet=HOME_SUBNET, port=59001, owner=None),
+                   pool_id=f"{HOME_LB_ID}/backendAddressPools/backend")
+    base = rd.FailoverView(cluster="s2dclu01", scenario=Scenario.FAILOVER, source="event", plan=PLAN, items=items,
+                           job=job("PlannedFailover"), nodes=nodes, subnet=HOME_SUBNET, load_balancer=home)
+    return replace(base, **changes)
+
+
+def test_a_failback_moves_the_cluster_ip_home_and_never_rewrites_the_load_balancer_there() -> None:
+    plan = rd.plan_readdress(failback_view(), HOME)
+    # The DR IP tag means nothing at home; the guest answers the probe the home load balancer sends.
+    assert plan.verdict is rd.Verdict.PROCEED and kinds(plan) == ["SetClusterIp"]
+    step = guest_step(plan)
+    assert (step.ip, step.probe_port, step.subnet_prefix) == ("10.10.1.10", 59001, "10.10.1.0/24")
+
+
+def test_a_failback_node_outside_the_home_pool_joins_it_and_the_pool_is_the_load_balancers_own() -> None:
+    nodes = failback_view().nodes
+    plan = rd.plan_readdress(failback_view(nodes=(nodes[0], replace(nodes[1], nic=replace(nodes[1].nic, pool_ids=())))),
+                             HOME)
+    assert kinds(plan) == ["JoinPool", "SetClusterIp"]
+    assert plan.actions[0].pool_id == f"{HOME_LB_ID}/backendAddressPools/backend"  # type: ignore[union-attr]
+
+
+def test_a_failback_with_no_load_balancer_at_home_moves_nothing_and_says_why() -> None:
+    plan = rd.plan_readdress(failback_view(load_balancer=None), HOME)
+    assert plan.verdict is rd.Verdict.IGNORED and plan.actions == ()
+    [finding] = plan.findings
+    assert finding.code == "failback-lb-missing" and "reassign-ip s2dclu01" in finding.fix

@@ -295,8 +295,11 @@ def fail_over(world: World, item: dict[str, Any], *, planned: bool, point: dict[
         infra.set_power(world, details["fabricObjectId"], "deallocated")
     existing = infra.get(world, details.get("recoveryFabricObjectId"))
     if existing is not None:
-        # Failback: the VM on the other side is the one replication targets; ASR starts it again.
+        # Failback: the VM on the other side is the one replication targets; ASR starts it again, on the disks
+        # replication wrote: its guest is the failed-over node's (the cluster IP as the DR side left it).
         infra.set_power(world, existing["id"], "running")
+        infra.clone_guest(world, details["fabricObjectId"], existing["id"])
+        changes.wrote(existing["id"], VM_TYPE)
     else:
         vm_id, nic_ids = _recover_vm(world, item, test=False, network_id=None, changes=changes)
         details["recoveryFabricObjectId"] = vm_id
