@@ -103,11 +103,8 @@ def handle_runbook(body: bytes, *, rt: Runtime | None = None) -> tuple[int, dict
         outcome = runtime.record(Outcome(f"runbook-{digest}", "rejected", f"bad RecoveryPlanContext: {err}",
                                          trigger="runbook"))
         return 400, _response(outcome)
-    if signal.direction != "PrimaryToSecondary":
-        outcome = runtime.record(Outcome(signal.id, "ignored", f"failover direction {signal.direction} (failback): the "
-                                         "source region's load balancer and cluster IP apply again", trigger="runbook",
-                                         details={"plan": signal.plan_name}))
-        return 200, _response(outcome)
+    # Both directions: a failback (SecondaryToPrimary) moves the cluster IP home; the service tells which from
+    # what Site Recovery says, not from the context.
     try:
         outcome = readdress_for(signal, runtime)
     except TransientError as err:

@@ -282,3 +282,19 @@ def test_after_the_committed_failback_the_way_back_protects_it_to_the_dr_region_
     assert record.passed and record.direction == "PrimaryToRecovery", record.reason
     [report] = drift.run_audit(rt).clusters
     assert report.status == "green" and report.repair is None, [(f.code, f.message) for f in report.findings]
+
+
+def test_the_recovery_plan_runbook_of_a_failback_moves_the_cluster_ip_home(replicating_back: World) -> None:
+    w = replicating_back
+    w.failback()
+    vm_map = {f"00000000-0000-0000-0000-00000000000{n}": {
+        "SubscriptionId": w.demo["subscription_id"], "ResourceGroupName": "rg-s2d-prod", "CloudServiceName": None,
+        "RoleName": f"s2d-node{n}", "RecoveryPointId": None, "RecoveryPointTime": None} for n in (1, 2)}
+    context = json.dumps({"RecoveryPlanName": f"asr-s2d-{CLUSTER}", "FailoverType": "Planned",
+                          "FailoverDirection": "SecondaryToPrimary", "GroupId": "1", "VmMap": vm_map}).encode()
+
+    status, body = failover.handle_runbook(context, rt=w.rt)
+
+    assert (status, body["outcome"]) == (200, "reassigned"), body
+    assert body["details"]["ip"] == w.demo["cluster_ip"]
+    assert guest_ip(w.emu, w.demo["vm_ids"][0]) == (w.demo["cluster_ip"], "Online")
