@@ -205,6 +205,8 @@ def parse_health(stdout: str) -> HealthReport:
         data = json.loads(lines[-1])
     except ValueError:
         raise MalformedReport(f"the last output line is not JSON: {lines[-1][:120]}") from None
+    except RecursionError:  # 4 KB of output can nest deeper than the parser's recursion limit
+        raise MalformedReport("the last output line is JSON nested too deeply to be the report") from None
     if not isinstance(data, dict):
         raise MalformedReport("the last output line is not a JSON object")
     quorum = data.get("quorum")

@@ -181,6 +181,7 @@ def test_a_distributed_network_name_has_no_ip_resource_to_check() -> None:
     ('{"ip_resources": "none"}', "ip_resources is not a list"),
     ('{"errors": "boom"}', "errors is not a list"),
     ('{"cluster_service": 4}', "cluster_service is not a string"),
+    ("[" * 4000 + "]" * 4000, "nested too deeply"),  # Run Command's 4 KB of output, all brackets
 ])
 def test_malformed_output_is_a_reason_never_an_exception_from_the_checks(stdout: str, problem: str) -> None:
     with pytest.raises(MalformedReport, match=problem.replace("[", r"\[").replace("]", r"\]")):
