@@ -83,7 +83,8 @@ def handle(raw: Any, rt: Runtime) -> Outcome:
         except PermanentError as err:
             return rt.record(Outcome(event.id, "rejected", str(err), correlation_id=event.correlation_id))
         except TransientError as err:
-            rt.record(Outcome(event.id, "failed", f"will retry: {err}", correlation_id=event.correlation_id))
+            if not err.recorded:
+                rt.record(Outcome(event.id, "failed", f"will retry: {err}", correlation_id=event.correlation_id))
             raise
         return most_significant(outcomes)
 
@@ -218,6 +219,7 @@ def enroll_cluster(cluster: Cluster, rt: Runtime, *, event_id: str, correlation_
                                      findings=plan.findings))
         except TransientError as err:
             rt.record(replace(base, kind="failed", reason=f"will retry: {err}", plan=tuple(plan.describe())))
+            err.recorded = True
             raise
     enabled = sum(1 for d in plan.describe() if d.startswith("enable replication"))
     if rt.settings.dry_run:

@@ -14,7 +14,12 @@ class AsrS2dError(Exception):
 
 
 class TransientError(AsrS2dError):
-    """Worth retrying: the world may look different in a moment."""
+    """Worth retrying: the world may look different in a moment.
+
+    ``recorded`` is set by the service that already wrote this failure's outcome record (with its cluster
+    and plan), so the trigger that lets it propagate does not write a second one."""
+
+    recorded: bool = False
 
 
 class PermanentError(AsrS2dError):

@@ -114,6 +114,7 @@ def check_outcome(story: Story, case: Case, clean: dict[str, object], mechanism:
     named = [i for i, r in enumerate(records) if r["outcome"] == "failed" and signature(case.kind) in r["reason"]]
     assert named, (f"{case.id}: no failed outcome names {signature(case.kind)!r}: "
                    f"{[(r['outcome'], r['reason'][:100]) for r in records]}")
+    assert len(named) == 1, f"{case.id}: the one failure was recorded {len(named)} times"
     later = [r for r in records[named[0] + 1:] if r.get("cluster") and r["outcome"] != "ignored"]
     assert later and later[-1]["outcome"] in SUCCESS, f"{case.id}: no success recorded after the failure: {later}"
     allowed = ("first delivery", "redelivery") if case.kind in TRANSIENT_KINDS else PERMANENT_BACKSTOP[case.site.phase]
