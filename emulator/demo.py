@@ -48,6 +48,14 @@ class Out:
         if not self.quiet:
             print(f"    {text}", flush=True)
 
+    def outcomes(self, outcomes: list[Any], *, ignored: bool = True) -> None:
+        """Each event's outcome and the plan it applied (``ignored=False``: only the events that did something)."""
+        for outcome in outcomes:
+            if ignored or outcome.kind != "ignored":
+                self.detail(f"event {outcome.event_id[:8]} -> {outcome.kind}: {outcome.reason}")
+                for line in outcome.plan:
+                    self.detail(f"  - {line}")
+
 
 class OperatorCredential:
     def __init__(self) -> None:
@@ -114,13 +122,11 @@ class EventGrid:
         return outcomes
 
     def _attempts(self, body: dict[str, Any], handle: Callable[[Any, Any], Any], *, first: bool) -> Any:
-        from azure.functions.eventgrid import EventGridEventInConverter
-        from azure.functions.meta import Datum
-
+        from emulator.delivery import as_trigger_event
         from shared.errors import TransientError
 
         for attempt in range(self.attempts):
-            event = EventGridEventInConverter.decode(Datum(type="json", value=json.dumps(body)), trigger_metadata={})
+            event = as_trigger_event(body)
             self.run.deliveries += 1
             self.run.redeliveries += attempt > 0 or not first
             try:
@@ -247,10 +253,7 @@ def _story(emu: Any, azurite_connection_string: str, chaos: float, seed: int, ou
     events = emu.events.drain(sub.id)
     out.say(f"Event Grid delivered {len(events)} Microsoft.Resources.ResourceWriteSuccess event(s); the "
             "VM-tags-changed function handles them")
-    for outcome in grid.deliver(events):
-        out.detail(f"event {outcome.event_id[:8]} -> {outcome.kind}: {outcome.reason}")
-        for line in outcome.plan:
-            out.detail(f"  - {line}")
+    out.outcomes(grid.deliver(events))
     _own_events(emu, sub.id, grid)
 
     out.say("Site Recovery replicates: initial replication, then Protected")

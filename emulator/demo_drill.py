@@ -101,11 +101,7 @@ def failback_story(emu: Any, world: dict[str, Any], rt: Any, *, client: Any, out
     events = emu.events.drain(subscriber_id)
     out.say(f"Event Grid delivered {len(events)} event(s); the failover-completed function sees the failback and "
             "moves the cluster IP back to the address the original load balancer holds")
-    for outcome in grid.deliver(events):
-        if outcome.kind != "ignored":
-            out.detail(f"event {outcome.event_id[:8]} -> {outcome.kind}: {outcome.reason}")
-            for line in outcome.plan:
-                out.detail(f"  - {line}")
+    out.outcomes(grid.deliver(events), ignored=False)
     out.detail(f"after: {_cluster_ip(emu, node)}")
 
     out.say(f"The cluster works in {home}: the operator commits the failback")

@@ -74,11 +74,7 @@ def failover_story(emu: Any, world: dict[str, Any], rt: Any, subscriber_id: str,
     out.say(f"Event Grid delivered {len(events)} event(s), {len(actions)} of them the plan's failover action; "
             "the failover-completed function handles the actions, the VM-tags function the rest (ignored: "
             "recovered VMs carry the source's tags but live in the target region)")
-    for outcome in grid.deliver(events):
-        if outcome.kind != "ignored":
-            out.detail(f"event {outcome.event_id[:8]} -> {outcome.kind}: {outcome.reason}")
-            for line in outcome.plan:
-                out.detail(f"  - {line}")
+    out.outcomes(grid.deliver(events), ignored=False)
 
     lb = rt.network.get_load_balancer(ReplicationSpec.from_settings(rt.settings).load_balancer_id(world["cluster_name"]))
     out.say("The cluster answers on its DR IP")

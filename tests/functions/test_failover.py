@@ -17,8 +17,6 @@ from typing import Any
 
 import azure.functions as func
 import pytest
-from azure.functions.eventgrid import EventGridEventInConverter
-from azure.functions.meta import Datum
 from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
@@ -445,7 +443,7 @@ def test_the_triggers_as_the_host_calls_them(world: World, app_settings: None) -
 
     bad = runbook(func.HttpRequest("POST", "https://app/api/failover/runbook", body=b'{"RecoveryPlanName": 1}'))
     assert bad.status_code == 400 and "RecoveryPlanName" in json.loads(bad.get_body())["reason"]
-    on_event(EventGridEventInConverter.decode(Datum(type="json", value=json.dumps(event)), trigger_metadata={}))
+    on_event(delivery.as_trigger_event(event))
     assert last_record(world.rt)["outcome"] == "reassigned"
     ok = runbook(func.HttpRequest("POST", "https://app/api/failover/runbook", body=world.context()))
     assert ok.status_code == 200 and json.loads(ok.get_body())["outcome"] == "unchanged"

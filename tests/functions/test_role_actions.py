@@ -19,12 +19,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from azure.functions.eventgrid import EventGridEventInConverter
-from azure.functions.meta import Datum
 from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-from emulator import Emulator
+from emulator import Emulator, delivery
 from emulator.core.identity import APP_PRINCIPAL_ID
 from shared import cli, enrollment, failover
 from shared.errors import TransientError
@@ -46,17 +44,7 @@ def control(emu: Emulator, method: str, path: str, body: Any = None) -> Any:
 
 def deliver(events: list[dict[str, Any]], handle: Callable[[Any, Runtime], Outcome], rt: Runtime) -> list[Outcome]:
     """Through the azure-functions converter, like the host; a transient error is redelivered (Event Grid)."""
-    outcomes = []
-    for body in events:
-        for _attempt in range(5):
-            event = EventGridEventInConverter.decode(Datum(type="json", value=json.dumps(body)), trigger_metadata={})
-            try:
-                outcomes.append(handle(event, rt))
-                break
-            except TransientError:
-                continue
-        else:
-            raise AssertionError(f"event {body['id']} failed five deliveries")
+    outcomes = delivery.deliver(events, lambda event: handle(event, rt), retry_on=(TransientError,), attempts=5)
     return [o for o in outcomes if o.kind != "ignored"]
 
 

@@ -7,9 +7,8 @@ from typing import Any
 
 import azure.functions as func
 import pytest
-from azure.functions.eventgrid import EventGridEventInConverter
-from azure.functions.meta import Datum
 
+from emulator.delivery import as_trigger_event
 from shared import events
 from shared.errors import RejectedInput
 
@@ -32,7 +31,7 @@ def cloud(**over: Any) -> dict[str, Any]:
 
 
 def through_converter(body: dict[str, Any]) -> Any:
-    return EventGridEventInConverter.decode(Datum(type="json", value=json.dumps(body)), trigger_metadata={})
+    return as_trigger_event(body)
 
 
 @pytest.mark.parametrize("body,schema", [(grid(), "EventGridSchema"), (cloud(), "CloudEvents")])
