@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 
 from shared import ids
@@ -256,18 +257,52 @@ class AsrState:
     def policy_named(self, name: str) -> Policy | None:
         return next((p for p in self.policies if p.name.lower() == name.lower()), None)
 
+    # Indexes, built once per observation on first use: the audit asks per cluster, so a scan per question
+    # would make it O(clusters x items). The first match wins, as a scan would have it.
+    @cached_property
+    def _items_by_vm(self) -> dict[str, ProtectedItem]:
+        index: dict[str, ProtectedItem] = {}
+        for item in self.items:
+            index.setdefault(ids.key(item.vm_id), item)
+        return index
+
+    @cached_property
+    def _items_by_recovery_vm(self) -> dict[str, tuple[ProtectedItem, ...]]:
+        index: dict[str, list[ProtectedItem]] = {}
+        for item in self.items:
+            if item.recovery_vm_id:
+                index.setdefault(ids.key(item.recovery_vm_id), []).append(item)
+        return {k: tuple(v) for k, v in index.items()}
+
+    @cached_property
+    def _items_by_group(self) -> dict[str, tuple[ProtectedItem, ...]]:
+        index: dict[str, list[ProtectedItem]] = {}
+        for item in self.items:
+            index.setdefault((item.group_name or "").lower(), []).append(item)
+        return {k: tuple(v) for k, v in index.items()}
+
+    @cached_property
+    def _plans_by_name(self) -> dict[str, RecoveryPlan]:
+        index: dict[str, RecoveryPlan] = {}
+        for plan in self.plans:
+            index.setdefault(plan.name.lower(), plan)
+        return index
+
+    @cached_property
+    def _container_regions(self) -> dict[str, str]:
+        fabrics = {ids.key(f.id): f.location.lower() for f in self.fabrics}
+        return {ids.key(c.id): fabrics.get(ids.key(c.fabric_id), "") for c in self.containers}
+
     def mapping_between(self, source_container_id: str, target_container_id: str) -> ContainerMapping | None:
         return next((m for m in self.mappings if ids.same(m.source_container_id, source_container_id)
                      and ids.same(m.target_container_id, target_container_id)), None)
 
     def item_for_vm(self, vm_id: str) -> ProtectedItem | None:
-        return next((i for i in self.items if ids.same(i.vm_id, vm_id)), None)
+        return self._items_by_vm.get(ids.key(vm_id))
 
     def region_of(self, container_id: str) -> str:
         """The location of the fabric a protection container belongs to ("" when unknown)."""
-        container = next((c for c in self.containers if ids.same(c.id, container_id)), None)
-        fabric = next((f for f in self.fabrics if container is not None and ids.same(f.id, container.fabric_id)), None)
-        return fabric.location.lower() if fabric is not None else ""
+        return self._container_regions.get(ids.key(container_id), "")
 
     def replicates_back(self, item: ProtectedItem, target_region: str) -> bool:
         """Reprotected after a committed failover: the item replicates from the DR region back to the region its
@@ -278,14 +313,14 @@ class AsrState:
         """The item of a source node: the one replicating it, or, once the cluster was reprotected, the one
         replicating back into it (the original VM is then the failback target)."""
         return self.item_for_vm(vm_id) or next(
-            (i for i in self.items if i.recovery_vm_id and ids.same(i.recovery_vm_id, vm_id)
-             and self.replicates_back(i, target_region)), None)
+            (i for i in self._items_by_recovery_vm.get(ids.key(vm_id), ()) if self.replicates_back(i, target_region)),
+            None)
 
     def items_in_group(self, group_name: str) -> tuple[ProtectedItem, ...]:
-        return tuple(i for i in self.items if (i.group_name or "").lower() == group_name.lower())
+        return self._items_by_group.get(group_name.lower(), ())
 
     def plan_named(self, name: str) -> RecoveryPlan | None:
-        return next((p for p in self.plans if p.name.lower() == name.lower()), None)
+        return self._plans_by_name.get(name.lower())
 
     def network_mapping_for(self, primary_network_id: str) -> NetworkMapping | None:
         return next((m for m in self.network_mappings if ids.same(m.primary_network_id, primary_network_id)), None)
