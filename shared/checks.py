@@ -557,8 +557,8 @@ def splits_a_group(action: Action, asr: AsrState) -> str | None:
     if not isinstance(action, UpsertRecoveryPlan):
         return None
     wanted = {ids.key(item_id) for item_id, _vm in action.items}
-    by_id = {ids.key(i.id): i for i in asr.items}
-    groups = {(by_id[k].group_name or "").lower() for k in wanted if k in by_id and by_id[k].group_name}
+    found = [item for item in (asr.item(k) for k in wanted) if item is not None]
+    groups = {item.group_name.lower() for item in found if item.group_name}
     left_out = sorted(ids.name_of(i.vm_id) for g in groups for i in asr.items_in_group(g) if ids.key(i.id) not in wanted)
     if left_out:
         return (f"{action.describe()} would leave {', '.join(left_out)} of the same multi-VM group out of the plan "

@@ -260,6 +260,10 @@ class AsrState:
     # Indexes, built once per observation on first use: the audit asks per cluster, so a scan per question
     # would make it O(clusters x items). The first match wins, as a scan would have it.
     @cached_property
+    def _items_by_id(self) -> dict[str, ProtectedItem]:
+        return {ids.key(item.id): item for item in self.items}
+
+    @cached_property
     def _items_by_vm(self) -> dict[str, ProtectedItem]:
         index: dict[str, ProtectedItem] = {}
         for item in self.items:
@@ -296,6 +300,9 @@ class AsrState:
     def mapping_between(self, source_container_id: str, target_container_id: str) -> ContainerMapping | None:
         return next((m for m in self.mappings if ids.same(m.source_container_id, source_container_id)
                      and ids.same(m.target_container_id, target_container_id)), None)
+
+    def item(self, item_id: str) -> ProtectedItem | None:
+        return self._items_by_id.get(ids.key(item_id))
 
     def item_for_vm(self, vm_id: str) -> ProtectedItem | None:
         return self._items_by_vm.get(ids.key(vm_id))

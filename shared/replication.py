@@ -459,11 +459,10 @@ def plan_enrollment(cluster: Cluster, nodes: Mapping[str, NodeFacts], asr: AsrSt
                                           cluster.intent.probe_port, name,
                                           lb.pool_nic_ids if lb is not None else ()))
     pool_id = spec.pool_id(name)
-    existing_items = {ids.key(i.id): i for i in asr.items}
     for item_id, facts in pool_targets:
         if facts.nic is None:
             continue
-        item = existing_items.get(ids.key(item_id))
+        item = asr.item(item_id)
         nic_state = next((n for n in item.nics if ids.same(n.nic_id, facts.nic.id)), None) if item else None
         if nic_state is not None and any(ids.same(p, pool_id) for p in nic_state.recovery_pool_ids):
             continue

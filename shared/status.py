@@ -160,6 +160,10 @@ def _drill(record: Mapping[str, Any] | None) -> str:
     seconds = record.get("drill_seconds")
     facts = [("Result", f"{result.upper()}: {record.get('reason') or ''}"), ("When", _when(record.get("ended"))),
              ("Checks passed", f"{passed} of {len(checks)}"),
+             ("Direction", {"PrimaryToRecovery": "to the DR region",
+                            "RecoveryToPrimary": "the way back (replicating back to the original region)"}.get(
+                                str(record.get("direction")), "-")),
+             ("Test network", str(record.get("test_network") or "-").rsplit("/", 1)[-1]),
              ("Drill time", f"{float(seconds):.0f} s" if isinstance(seconds, (int, float)) else "-"),
              ("Recovery point age", f"{age} s" if age is not None else "-"),
              ("Cleanup", ("done: " if cleanup.get("ok") else "NOT DONE: ") + str(cleanup.get("detail") or "")),

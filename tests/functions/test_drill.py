@@ -114,6 +114,7 @@ def test_a_degraded_virtual_disk_fails_the_drill_and_the_test_failover_is_still_
     section = page.split("Last drill", 1)[1].split("<h3>Drift</h3>", 1)[0]
     assert "FAILED" in section and "virtual-disks" in section and "vd01 Degraded" in section
     assert "16 of 17" in section and "Last passed drill</dt><dd>never" in section
+    assert "Direction</dt><dd>to the DR region" in section and "Test network</dt><dd>vnet-dr-test" in section
 
 
 @pytest.mark.parametrize(("change", "check", "detail"), [

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from emulator import Emulator, delivery
-from shared import cli, drift, drill, enrollment, failover, ids, reprotect
+from shared import cli, drift, drill, enrollment, failover, ids, reprotect, status
 from shared.errors import TransientError
 from shared.runtime import Runtime
 from tests.functions.conftest import writes_since
@@ -197,9 +197,12 @@ def test_the_drill_of_a_cluster_replicating_back_tests_the_way_back(
     assert record.test_ip is not None and record.test_ip.startswith("10.40.1.")
     assert record.cleanup.ok and "2 test VM(s) gone" in record.cleanup.detail
     replicating_back.assert_clean()
-    # The audit now counts it: the way back was drilled.
+    # The audit now counts it: the way back was drilled; the status page says which way the drill went.
     [report] = drift.run_audit(replicating_back.rt).clusters
     assert [f.code for f in report.findings] == ["replicating-back"]
+    section = status.render_latest(replicating_back.rt).split("Last drill", 1)[1]
+    assert "Direction</dt><dd>the way back (replicating back to the original region)" in section
+    assert "Test network</dt><dd>vnet-prod-test" in section
 
 
 def test_without_a_failback_test_network_the_drill_of_the_way_back_is_skipped(
