@@ -2,8 +2,8 @@
 
 One re-entrant lock guards the whole world; handlers hold it while they read-modify-write so
 concurrent requests see ARM's serialized view of a resource. An index by type keeps a list page's cost
-proportional to the resources of that type, not to the whole world (ARM serves a page in constant time). Providers keep extra state (ASR jobs,
-guest models) in ``extras`` under their own key.
+proportional to the resources of that type, not to the whole world (ARM serves a page in constant time).
+Providers keep extra state (ASR jobs, guest models) in ``extras`` under their own key.
 """
 
 from __future__ import annotations
