@@ -1,7 +1,8 @@
 """P2 enrollment economy: the ARM calls to enroll the demo two-node cluster in a fresh vault, and on a re-run.
 
 The operator tags both nodes (two ARM events). The first event enrolls the cluster; the re-run is the second
-node's event plus both events delivered again (Event Grid's duplicates). Counted from the journal, the app's
+node's event plus both events delivered again (Event Grid's duplicates, answered from the record of the event
+without an ARM read). Counted from the journal, the app's
 principal only, long-running-operation polls apart. Goal: the writes are the plumbing plus one enable PUT per
 node, each resource written once (nothing redundant), and the re-run writes nothing.
 """

@@ -7,6 +7,7 @@ one-line reason on failure (2: bad input or settings, 1: the work failed).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import sys
@@ -88,7 +89,7 @@ def _handler_for(item: Any) -> Callable[[Any, Any], Any]:
         from shared import failover
 
         return failover.handle
-    return enrollment.handle
+    return functools.partial(enrollment.handle, fresh=True)  # an operator's request: not a duplicate delivery
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

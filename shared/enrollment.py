@@ -38,6 +38,9 @@ from shared.runtime import Runtime, default_runtime
 log = logging.getLogger(__name__)
 
 PLUMBING = (CreateFabric, CreateContainer, EnsurePolicy, CreateContainerMapping, CreateNetworkMapping)
+# Outcomes that answer an event for good: a duplicate delivery of it is answered from the record, no ARM read.
+# Not "waiting" (the next delivery may find every node tagged) and not "failed" (it is worth another try).
+ANSWERED = frozenset({"enabled", "changed", "unchanged", "ignored", "rejected"})
 WRITE_OPERATIONS = {
     "microsoft.resources/tags/write": None,  # any scope: decided by the target's type
     "microsoft.compute/virtualmachines/write": "vm",
@@ -68,8 +71,10 @@ def handle_trigger(event: Any) -> Outcome:
     return handle(event, default_runtime())
 
 
-def handle(raw: Any, rt: Runtime) -> Outcome:
-    """One event (an ``azure.functions`` event or a JSON object) -> one recorded outcome."""
+def handle(raw: Any, rt: Runtime, *, fresh: bool = False) -> Outcome:
+    """One event (an ``azure.functions`` event or a JSON object) -> one recorded outcome. A duplicate delivery
+    of an event answered for good is answered from its record, without reading Azure; ``fresh`` (the CLI's
+    ``handle-event``, an operator's explicit request) handles it again all the same."""
     try:
         event = events.from_dict(raw) if isinstance(raw, dict) else events.from_trigger(raw)
     except RejectedInput as err:
@@ -78,15 +83,25 @@ def handle(raw: Any, rt: Runtime) -> Outcome:
         reason = _irrelevant(event, rt)
         if reason:
             return rt.record(Outcome(event.id, "ignored", reason, correlation_id=event.correlation_id))
+        earlier = None if fresh else rt.records.answered(event.id)
+        if earlier is not None:
+            return rt.record(Outcome(event.id, "ignored", f"a duplicate delivery: this event was answered already "
+                                     f"({earlier.get('outcome')}: {str(earlier.get('reason'))[:300]})",
+                                     cluster=earlier.get("cluster") if isinstance(earlier.get("cluster"), str) else None,
+                                     correlation_id=event.correlation_id))
         try:
             outcomes = _enroll_for_event(event, rt)
         except PermanentError as err:
-            return rt.record(Outcome(event.id, "rejected", str(err), correlation_id=event.correlation_id))
+            outcome = rt.record(Outcome(event.id, "rejected", str(err), correlation_id=event.correlation_id))
+            outcomes = [outcome]
         except TransientError as err:
             if not err.recorded:
                 rt.record(Outcome(event.id, "failed", f"will retry: {err}", correlation_id=event.correlation_id))
             raise
-        return most_significant(outcomes)
+        answer = most_significant(outcomes)
+        if all(o.kind in ANSWERED for o in outcomes) and not rt.settings.dry_run:
+            rt.records.mark_answered(event.id, answer.line())
+        return answer
 
 
 def _irrelevant(event: events.ArmEvent, rt: Runtime) -> str | None:

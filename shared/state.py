@@ -103,6 +103,17 @@ class Records:
             self.blobs.put_json(f"clusters/{blob_key(str(cluster))}/last-{record.get('trigger', 'event')}.json", record)
         return name
 
+    def answered(self, event_id: str) -> dict[str, Any] | None:
+        """What an event's earlier delivery answered (``mark_answered``), or None."""
+        doc = self.blobs.get_json(f"events/{blob_key(event_id)}.json")
+        return doc.body if doc is not None and isinstance(doc.body, dict) else None
+
+    def mark_answered(self, event_id: str, outcome: dict[str, Any]) -> None:
+        """Remember that the event was handled for good, so a duplicate delivery is answered without ARM reads."""
+        self.blobs.put_json(f"events/{blob_key(event_id)}.json", {
+            "event_id": event_id, "outcome": outcome.get("outcome"), "reason": outcome.get("reason"),
+            "cluster": outcome.get("cluster"), "at": datetime.now(UTC).isoformat().replace("+00:00", "Z")})
+
     def cluster_note(self, cluster_key: str, kind: str) -> Any:
         doc = self.blobs.get_json(f"clusters/{blob_key(cluster_key)}/{kind}.json")
         return doc.body if doc else None
