@@ -586,7 +586,9 @@ def print_record(record: DrillRecord) -> None:
     age = f"{record.recovery_point_age_seconds} s" if record.recovery_point_age_seconds is not None else "-"
     rows = [("cluster", record.cluster), ("result", record.result.value.upper()), ("reason", record.reason),
             ("started", record.started), ("ended", record.ended), ("drill time", f"{record.drill_seconds:.1f} s"),
-            ("recovery point age", age), ("test IP", record.test_ip or "-"), ("checked on", record.node or "-"),
+            ("recovery point age", age), ("direction", record.direction or "-"),
+            ("test network", ids.name_of(record.test_network) if record.test_network else "-"),
+            ("test IP", record.test_ip or "-"), ("checked on", record.node or "-"),
             ("cleanup", ("ok: " if record.cleanup.ok else "NOT DONE: ") + record.cleanup.detail),
             ("record", record.blob or "-")]
     print(table([{"field": k, "value": v} for k, v in rows], ["field", "value"]))
@@ -597,8 +599,9 @@ def _register_cli(sub: Any) -> None:
     p = sub.add_parser("drill", help="test-fail CLUSTER over into the test network, check it from inside a node, "
                                      "clean up, and record the result",
                        description="A DR drill: preconditions, test failover of the cluster's recovery plan into "
-                                   "TEST_FAILOVER_VNET_ID (latest processed recovery point), the IP step in the test "
-                                   "network, cluster_health.ps1 on a test node, and test-failover cleanup (always). "
+                                   "TEST_FAILOVER_VNET_ID (latest processed recovery point; after a reprotect, the way "
+                                   "back into FAILBACK_TEST_VNET_ID), the IP step in the test network, "
+                                   "cluster_health.ps1 on a test node, and test-failover cleanup (always). "
                                    "Progress goes to stderr.",
                        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("cluster")

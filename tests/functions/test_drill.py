@@ -383,6 +383,7 @@ def test_cli_drill(world: World, app_settings: dict[str, str], capsys: pytest.Ca
     assert cli.main(["drill", CLUSTER]) == 1
     out = capsys.readouterr().out
     assert "storage-pool" in out and "FAILED" in out and "pool 'S2D on s2dclu01' Warning" in out
+    assert "PrimaryToRecovery" in out and "vnet-dr-test" in out  # which way the drill went, and where
 
     item = world.items()[0]
     control(world.emu, "POST", "asr/health", {"item": item.id, "replicationHealth": "Warning"})
