@@ -88,6 +88,33 @@ resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   properties: { publicAccess: 'None' }
 }
 
+// Retention of the app's records, by prefix and days since the last write. Never locks/ (leases) or clusters/
+// (the notes the services read: a note of a cluster that stays failed over must not vanish).
+var retentionDays = {
+  outcomes: 90 // one record per event and per run
+  events: 7 // a duplicate delivery's answer: Event Grid retries for 24 hours
+  audits: 90 // one report per hour; latest.json is rewritten every hour
+  drills: 400 // the evidence of a year of monthly drills
+}
+
+resource stateRetention 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
+  parent: stateStorage
+  name: 'default'
+  properties: {
+    policy: {
+      rules: [for prefix in items(retentionDays): {
+        enabled: true
+        name: 'asrs2d${prefix.key}' // rule names: letters and digits only
+        type: 'Lifecycle'
+        definition: {
+          filters: { blobTypes: [ 'blockBlob' ], prefixMatch: [ '${stateContainerName}/${prefix.key}/' ] }
+          actions: { baseBlob: { delete: { daysAfterModificationGreaterThan: prefix.value } } }
+        }
+      }]
+    }
+  }
+}
+
 // -- monitoring ------------------------------------------------------------------------------------------------
 resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: 'log-${environmentName}-${take(token, 6)}'

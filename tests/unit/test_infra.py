@@ -254,6 +254,21 @@ def test_storage_allows_no_shared_key_and_no_public_blob() -> None:
         assert "publicAccess: 'None'" in container.body
 
 
+def test_the_state_records_expire_by_prefix_and_the_notes_and_locks_never_do() -> None:
+    [policy] = of_type("Microsoft.Storage/storageAccounts/managementPolicies")
+    assert "parent: stateStorage" in policy.body and "daysAfterModificationGreaterThan: prefix.value" in policy.body
+    assert "'${stateContainerName}/${prefix.key}/'" in policy.body
+    assert "name: 'asrs2d${prefix.key}'" in policy.body  # a lifecycle rule's name is letters and digits only
+    text = bicep_files()["modules/app.bicep"]
+    block = text[text.index("var retentionDays = {"):]
+    days = {m.group(1): int(m.group(2)) for m in re.finditer(r"^\s*(\w+): (\d+)", block[:block.index("}")], re.M)}
+    assert days == {"outcomes": 90, "events": 7, "audits": 90, "drills": 400}
+    # Every expiring prefix is one the app writes; what the services read back is never expired.
+    code = "".join(p.read_text() for p in (ROOT / "shared").glob("*.py"))
+    assert all(f'"{prefix}/' in code or f"f\"{prefix}/" in code for prefix in days)
+    assert not {"locks", "clusters"} & set(days)
+
+
 def test_the_function_app_is_flex_consumption_python_311_with_a_system_identity() -> None:
     [plan] = of_type("Microsoft.Web/serverfarms")
     assert "sku: { tier: 'FlexConsumption', name: 'FC1' }" in plan.body and "reserved: true" in plan.body
