@@ -1,4 +1,5 @@
-"""Failover: after Site Recovery fails a cluster over, make it answer on its DR IP without a human.
+"""Failover: after Site Recovery fails a cluster over, make it answer on its DR IP without a human (and,
+after a failback of a reprotected cluster, on its original IP again).
 
 One service, four entry points: ``handle_trigger`` (the Event Grid trigger: ``ResourceActionSuccess``
 for a failover action on a recovery plan or a protected item), ``handle`` (one decoded or raw event;
