@@ -301,3 +301,19 @@ def test_the_recovery_plan_runbook_of_a_failback_moves_the_cluster_ip_home(repli
     assert (status, body["outcome"]) == (200, "reassigned"), body
     assert body["details"]["ip"] == w.demo["cluster_ip"]
     assert guest_ip(w.emu, w.demo["vm_ids"][0]) == (w.demo["cluster_ip"], "Online")
+
+
+def test_a_failback_no_signal_announced_is_moved_home_by_the_audit(replicating_back: World,
+                                                                   make_runtime: Callable[..., Runtime]) -> None:
+    w = replicating_back
+    w.failback()
+    [before] = drift.run_audit(w.rt).clusters
+    [unannounced] = [f for f in before.findings if f.code == "failover-unannounced"]
+    assert "failed over to westeurope" in unannounced.message and before.status == "red"
+
+    [after] = drift.run_audit(make_runtime(AUDIT_REASSIGN_IP="true")).clusters
+
+    assert after.reassign is not None and after.reassign["outcome"] == "reassigned", after.reassign
+    assert guest_ip(w.emu, w.demo["vm_ids"][0]) == (w.demo["cluster_ip"], "Online")
+    [settled] = drift.run_audit(w.rt).clusters
+    assert [f.code for f in settled.findings if f.severity.value != "info"] == ["failed-over"]
