@@ -81,7 +81,7 @@ def way_back_story(emu: Any, world: dict[str, Any], rt: Any, *, client: Any, out
 
 def failback_story(emu: Any, world: dict[str, Any], rt: Any, *, client: Any, out: Out, grid: EventGrid,
                    subscriber_id: str) -> None:
-    from emulator.demo_failover import _cluster_ip
+    from emulator.demo_failover import cluster_ip
 
     cluster, home = world["cluster_name"], world["source_region"]
     plan = f"asr-s2d-{cluster}"
@@ -96,13 +96,13 @@ def failback_story(emu: Any, world: dict[str, Any], rt: Any, *, client: Any, out
     for item in rt.asr.list_items():
         out.detail(f"{(item.recovery_vm_id or '?').split('/')[-1]} runs in {item.recovery_region}: "
                    f"{item.protection_state}")
-    out.detail(f"the original node boots the replicated disks: its cluster IP resource holds {_cluster_ip(emu, node)}")
+    out.detail(f"the original node boots the replicated disks: its cluster IP resource holds {cluster_ip(emu, node)}")
 
     events = emu.events.drain(subscriber_id)
     out.say(f"Event Grid delivered {len(events)} event(s); the failover-completed function sees the failback and "
             "moves the cluster IP back to the address the original load balancer holds")
     out.outcomes(grid.deliver(events), ignored=False)
-    out.detail(f"after: {_cluster_ip(emu, node)}")
+    out.detail(f"after: {cluster_ip(emu, node)}")
 
     out.say(f"The cluster works in {home}: the operator commits the failback")
     client.replication_recovery_plans.begin_failover_commit(vault_rg, vault, plan).result()

@@ -23,7 +23,8 @@ def _control(emu: Any, method: str, path: str, **query: str) -> Any:
     return payload
 
 
-def _cluster_ip(emu: Any, vm_id: str) -> str:
+def cluster_ip(emu: Any, vm_id: str) -> str:
+    """The guest cluster's first IP Address resource on ``vm_id``, as the demo prints it."""
     cluster = _control(emu, "GET", "guest", id=vm_id)
     resources = cluster.get("ip_resources") or []
     if not resources:
@@ -47,7 +48,7 @@ def failover_story(emu: Any, world: dict[str, Any], rt: Any, subscriber_id: str,
 
     plan = f"asr-s2d-{world['cluster_name']}"
     vault_rg, vault = world["vault_id"].split("/")[4], world["vault_id"].split("/")[-1]
-    before = _cluster_ip(emu, world["vm_ids"][0])
+    before = cluster_ip(emu, world["vm_ids"][0])
     grid.deliver(emu.events.drain(subscriber_id))  # the chapter before's last events
 
     out.say(f"Disaster in {world['source_region']}: the operator runs an unplanned failover of recovery plan {plan}")
@@ -65,7 +66,7 @@ def failover_story(emu: Any, world: dict[str, Any], rt: Any, subscriber_id: str,
     recovered = sorted(v["id"] for v in emu.world.by_type("Microsoft.Compute/virtualMachines")
                        if v.get("location") == world["target_region"])
     if recovered:
-        out.detail(f"the recovered cluster's IP resource still holds {_cluster_ip(emu, recovered[0])}: ASR cannot "
+        out.detail(f"the recovered cluster's IP resource still holds {cluster_ip(emu, recovered[0])}: ASR cannot "
                    "change it")
 
     events = emu.events.drain(subscriber_id)
@@ -80,7 +81,7 @@ def failover_story(emu: Any, world: dict[str, Any], rt: Any, subscriber_id: str,
     out.say("The cluster answers on its DR IP")
     out.detail(f"before: {before} on {world['source_region']}'s load balancer")
     if recovered:
-        out.detail(f"after:  {_cluster_ip(emu, recovered[0])}")
+        out.detail(f"after:  {cluster_ip(emu, recovered[0])}")
     if lb is not None:
         out.detail(f"DR load balancer {lb.id.split('/')[-1]}: frontend {lb.frontend_ip}, probe {lb.probe_port}, "
                    f"{len(lb.pool_nic_ids)} recovered NIC(s) in its pool")

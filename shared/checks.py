@@ -130,7 +130,6 @@ class ClusterView:
     inventory: Mapping[str, Vm]  # every VM of the allowed subscriptions, by key
     membership: Mapping[str, str]  # enrolled VM key -> its cluster key
     rejected: Mapping[str, str] = field(default_factory=dict)  # VM key -> why its tags were refused
-    items_by_vm: Mapping[str, ProtectedItem] | None = None  # index of asr.items by VM key (None: search the list)
     last_drill: datetime | None = None
     failover_recorded: datetime | None = None  # when asr-s2d last recorded handling a failover of this cluster
     thresholds: Thresholds = Thresholds(1800, timedelta(days=180))
@@ -141,8 +140,6 @@ class ClusterView:
         return self.cluster.name
 
     def item_of(self, vm: Vm) -> ProtectedItem | None:
-        if self.items_by_vm is not None:
-            return self.items_by_vm.get(ids.key(vm.id))
         return self.asr.item_for_node(vm.id, self.spec.target_region)
 
     def replicating_back(self) -> list[tuple[Vm, ProtectedItem]]:

@@ -32,7 +32,7 @@ from shared.cluster import Cluster
 from shared.enrollment import observe_inventory, plan_cluster
 from shared.errors import AsrS2dError, PermanentError, RejectedInput, TransientError
 from shared.findings import Finding, Severity
-from shared.inventory import AsrState, LoadBalancer, Nic, ProtectedItem, StorageAccount, Subnet, Vm
+from shared.inventory import AsrState, LoadBalancer, Nic, StorageAccount, Subnet, Vm
 from shared.outcomes import Outcome, now_iso
 from shared.replication import (
     Action,
@@ -229,7 +229,6 @@ class Observed:
     inventory: Mapping[str, Vm]  # every VM of the allowed subscriptions
     nics: Mapping[str, Nic]
     asr: AsrState
-    items_by_vm: Mapping[str, ProtectedItem]
     load_balancers: Mapping[str, LoadBalancer]
     dr_subnets: Mapping[str, Subnet]  # lower-cased subnet name -> subnet
     accounts: Mapping[str, StorageAccount]
@@ -279,19 +278,9 @@ def observe(rt: Runtime, *, report: Progress = _quiet) -> Observed:
             errors.append(f"storage accounts of subscription {sub}: {err}")
     notes = frozenset(rt.blobs.list_names("clusters/"))
     return Observed(clusters=tuple(sorted(found, key=lambda c: c.key)), rejected=rejected, inventory=inventory,
-                    nics=nics, asr=asr, items_by_vm=_items_by_node(asr, target),
+                    nics=nics, asr=asr,
                     load_balancers=lbs, dr_subnets=subnets, accounts=accounts, notes=notes,
                     membership={ids.key(n.id): c.key for c in found for n in c.nodes}, errors=tuple(errors))
-
-
-def _items_by_node(asr: AsrState, target_region: str) -> dict[str, ProtectedItem]:
-    """Every item by the VM it replicates, and a reprotected item also by the original node it replicates back
-    into (``AsrState.item_for_node``, as an index)."""
-    index = {ids.key(i.vm_id): i for i in asr.items}
-    for item in asr.items:
-        if item.recovery_vm_id and asr.replicates_back(item, target_region):
-            index.setdefault(ids.key(item.recovery_vm_id), item)
-    return index
 
 
 # -- decide: checks and the enrollment plan, per cluster ----------------------------------------------
@@ -355,7 +344,7 @@ def audit_cluster(rt: Runtime, cluster: Cluster, observed: Observed, *, now: dat
         failover_recorded=_note_time(rt, observed, cluster, FAILOVER_NOTE, drill=False),
         thresholds=checks.Thresholds(settings.rpo_threshold_seconds,
                                      timedelta(days=settings.test_failover_max_age_days)),
-        now=now, items_by_vm=observed.items_by_vm)
+        now=now)
     # Failed over, or reprotected and replicating back: the way back's business, never enrollment's.
     failed_over = any(checks.is_failed_over(item) for _vm, item in view.node_items()) or bool(view.replicating_back())
     findings = checks.run_checks(view)
@@ -378,7 +367,9 @@ def audit_cluster(rt: Runtime, cluster: Cluster, observed: Observed, *, now: dat
 def global_findings(observed: Observed, spec: ReplicationSpec) -> list[Finding]:
     """Findings about no single cluster: VMs whose tags were refused, and asr-s2d items outside every cluster."""
     names = {c.name.lower() for c in observed.clusters}
-    in_a_clusters_group = {k for k, item in observed.items_by_vm.items() if (item.group_name or "").lower() in names}
+    in_a_clusters_group = {k for k in observed.rejected
+                           if (item := observed.asr.item_for_node(k, spec.target_region)) is not None
+                           and (item.group_name or "").lower() in names}
     out = [Finding(checks.TAGS_REJECTED, Severity.WARNING, observed.inventory[k].name if k in observed.inventory
                    else ids.name_of(k), reason, "correct the asr-s2d tags the message names")
            for k, reason in sorted(observed.rejected.items()) if k not in in_a_clusters_group]

@@ -218,8 +218,7 @@ def plan_way_back(view: WayBackView, spec: WayBackSpec) -> WayBack:
                                 f"{name} runs in {here} after {after} and nothing replicates it "
                                 f"{'to' if home else 'back to'} {source_region}: "
                                 "it is not protected",
-                                steps(view, spec, reprotects, here=here, there=source_region, cache_id=cache,
-                                      home=home)))
+                                steps(view, spec, reprotects, here=here, there=source_region, cache_id=cache)))
     if committed:
         stage, reason = Stage.READY, (f"{len(committed)} node(s) committed in {here}: reprotect them "
                                       f"{'to' if home else 'back to'} {source_region}")
@@ -266,9 +265,11 @@ def _failback_lb(view: WayBackView, findings: list[Finding]) -> list[WayBackActi
 
 
 def steps(view: WayBackView, spec: WayBackSpec, reprotects: list[ReprotectItem], *, here: str, there: str,
-          cache_id: str, home: bool = False) -> str:
+          cache_id: str) -> str:
     """The exact steps an operator takes when asr-s2d may not (the finding's fix): reprotect from ``here``
-    (where the committed failover brought the cluster) to ``there``, staging through ``cache_id``."""
+    (where the committed failover brought the cluster: the DR region, or home after a failback) to ``there``,
+    staging through ``cache_id``."""
+    home = here != spec.target_region.lower()
     nodes = ", ".join(a.vm_name for a in reprotects)
     group = ids.name_of(reprotects[0].recovery_resource_group_id)
     cache = ids.name_of(cache_id) if cache_id else f"<a storage account in {here}, shared-key access allowed>"

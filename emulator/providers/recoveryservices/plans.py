@@ -258,19 +258,18 @@ def _check_whole_groups(world: World, members: list[dict[str, Any]]) -> None:
                 action="Add every virtual machine of the group to the recovery plan.")
 
 
-def plan_direction(world: World, plan: dict[str, Any], item: dict[str, Any]) -> str:
+def _plan_direction(world: World, plan: dict[str, Any], item: dict[str, Any]) -> str:
     """Which way the item replicates, seen from the plan: from the plan's primary fabric (``PrimaryToRecovery``)
     or, after a reprotect, back from its recovery fabric (``RecoveryToPrimary``)."""
     primary = fabric_of(world, container_of(world, item))["id"]
     return "PrimaryToRecovery" if same_id(primary, plan["properties"]["primaryFabricId"]) else "RecoveryToPrimary"
 
 
-def _check_direction(world: World, plan: dict[str, Any], members: list[dict[str, Any]], direction: Any) -> None:
+def _check_direction(world: World, plan: dict[str, Any], members: list[dict[str, Any]], direction: str) -> None:
     """A plan's failover and test failover go the way its items replicate now: ``RecoveryToPrimary`` after a
-    reprotect, else ``PrimaryToRecovery``."""
-    failover.check_direction(direction)
+    reprotect, else ``PrimaryToRecovery`` (``direction`` is one of the two: ``_required_direction``)."""
     for member in members:
-        expected = plan_direction(world, plan, member)
+        expected = _plan_direction(world, plan, member)
         if direction != expected:
             raise errors.bad_request(
                 errors.OPERATION_NOT_ALLOWED,
@@ -282,7 +281,7 @@ def _check_direction(world: World, plan: dict[str, Any], members: list[dict[str,
 
 def _plan_action(req: ArmRequest, scenario: str, check_item: CheckItem, transition_item: TransitionItem, *,
                  whole_groups: bool = False, only: Callable[[dict[str, Any]], bool] | None = None,
-                 last_time: str | None = None, direction: Any = None) -> ArmResponse:
+                 last_time: str | None = None, direction: str | None = None) -> ArmResponse:
     world = req.ctx.world
     vault = scope.vault(req)
 
