@@ -76,7 +76,7 @@ def _measure(lab: Lab, work: Any) -> tuple[Any, Any, float, float]:
 
 
 def run(lab: Lab, *, sizes: tuple[int, ...] = SIZES, baseline: bool = True) -> Figure:
-    from shared import drift
+    from shared.audit import service
 
     world = lab.fresh()
     rt = lab.runtime(world)
@@ -90,7 +90,7 @@ def run(lab: Lab, *, sizes: tuple[int, ...] = SIZES, baseline: bool = True) -> F
         add_enrolled_clusters(lab, world, have - 1, size - have)
         have = size
         progress(f"P3: {size} clusters seeded ({time.monotonic() - started:.1f}s); auditing")
-        report, audit, audit_s, audit_cpu = _measure(lab, lambda: drift.run_audit(rt, repair=False))
+        report, audit, audit_s, audit_cpu = _measure(lab, lambda: service.run_audit(rt, repair=False))
         statuses: dict[str, int] = {}
         for c in report.clusters:
             statuses[c.status] = statuses.get(c.status, 0) + 1
@@ -151,6 +151,6 @@ def figure(rows: list[dict[str, Any]]) -> Figure:
     gaps = []
     if not cpu_linear:
         gaps.append("the app's CPU per cluster grows with the number of clusters: some per-cluster lookup scans the "
-                    "whole vault state instead of AsrState's indexes (profile drift.run_audit to find it)")
+                    "whole vault state instead of AsrState's indexes (profile service.run_audit to find it)")
     return Figure("P3", "drift audit at scale", measured=sizes, goals=goals, data={"sizes": rows}, notes=notes,
                   gaps=gaps)

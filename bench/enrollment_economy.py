@@ -26,7 +26,7 @@ PER_NODE = frozenset({ENABLE, "DR pool mapping (protected item PATCH)"})
 
 
 def run(lab: Lab) -> Figure:
-    from shared import enrollment
+    from shared.enrollment import service as enrollment
 
     world = lab.fresh()
     rt = lab.runtime(world)

@@ -40,7 +40,7 @@ READS_PER_SECOND = 25
 
 
 def run(lab: Lab, *, clusters: int = DEFAULT_CLUSTERS, duplicate: int = 5, workers: int = 16, seed: int = 7) -> Figure:
-    from shared import enrollment
+    from shared.enrollment import service as enrollment
 
     world = lab.fresh()
     seeded = add_untagged_clusters(lab, world, clusters)

@@ -27,7 +27,8 @@ def run(lab: Lab) -> Figure:
     from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 
     from emulator.core.events import Subscriber
-    from shared import failover, ids
+    from shared import ids
+    from shared.failover import service as failover
 
     world = lab.fresh()
     rt = lab.runtime(world)

@@ -74,7 +74,7 @@ def tag_demo(lab: Lab, world: dict[str, Any]) -> list[dict[str, Any]]:
 
 def enroll_demo(lab: Lab, world: dict[str, Any], rt: Runtime) -> Delivery:
     """The demo cluster enrolled by the app from the operator's two tag events."""
-    from shared import enrollment
+    from shared.enrollment import service as enrollment
 
     delivery = deliver(tag_demo(lab, world), enrollment.handle, rt)
     assert not delivery.lost and "enabled" in delivery.kinds, delivery

@@ -140,7 +140,8 @@ class EventGrid:
 
 
 def handler_for(body: dict[str, Any]) -> Callable[[Any, Any], Any]:
-    from shared import enrollment, failover
+    from shared.enrollment import service as enrollment
+    from shared.failover import service as failover
 
     return failover.handle if (body.get("eventType") or body.get("type")) == ACTION else enrollment.handle
 
@@ -345,7 +346,7 @@ def _time_passes(emu: Any) -> None:
 
 def _audit(emu: Any, rt: Any, out: Out, run: StoryRun) -> None:
     """Run the audit until one finds nothing to repair and reads everything (the timer runs it every hour)."""
-    from shared import drift
+    from shared.audit import service as drift
     from shared.errors import AsrS2dError
 
     for attempt in range(MAX_AUDITS):

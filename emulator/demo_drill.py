@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 def drill_story(emu: Any, world: dict[str, Any], rt: Any, *, out: Out, way_back: bool = False,
                 again: bool = False) -> None:
-    from shared import drill
+    from shared.drill import service as drill
 
     cluster = world["cluster_name"]
     if again:
@@ -47,8 +47,8 @@ def drill_story(emu: Any, world: dict[str, Any], rt: Any, *, out: Out, way_back:
 
 def way_back_story(emu: Any, world: dict[str, Any], rt: Any, *, client: Any, out: Out, grid: EventGrid,
                    subscriber_id: str) -> None:
-    from shared import reprotect
     from shared.runtime import Runtime
+    from shared.way_back import service as reprotect
 
     cluster = world["cluster_name"]
     plan = f"asr-s2d-{cluster}"

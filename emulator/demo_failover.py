@@ -43,8 +43,8 @@ def _failed_over(emu: Any) -> bool:
 def failover_story(emu: Any, world: dict[str, Any], rt: Any, subscriber_id: str, *, client: Any, out: Out,
                    grid: EventGrid) -> None:
     from emulator.demo import operator
-    from shared import failover
-    from shared.replication import ReplicationSpec
+    from shared.enrollment.plan import ReplicationSpec
+    from shared.failover import service as failover
 
     plan = f"asr-s2d-{world['cluster_name']}"
     vault_rg, vault = world["vault_id"].split("/")[4], world["vault_id"].split("/")[-1]

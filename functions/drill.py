@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 @bp.function_name("on_drill_schedule")
 @bp.timer_trigger(arg_name="timer", schedule="%DRILL_SCHEDULE%", run_on_startup=False, use_monitor=True)
 def on_drill_schedule(timer: func.TimerRequest) -> None:
-    from shared import drill
+    from shared.drill import service as drill
 
     records = drill.run_scheduled(past_due=timer.past_due)
     log.info("drills: %s", ", ".join(f"{r.cluster} {r.result.value}" for r in records) or "no cluster opted in")

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 @bp.function_name("on_failover_completed")
 @bp.event_grid_trigger(arg_name="event")
 def on_failover_completed(event: func.EventGridEvent) -> None:
-    from shared import failover
+    from shared.failover import service as failover
 
     outcome = failover.handle_trigger(event)
     log.info("event %s -> %s (%s)", event.id, outcome.kind, outcome.reason)
@@ -27,7 +27,7 @@ def on_failover_completed(event: func.EventGridEvent) -> None:
 @bp.function_name("on_recovery_plan_runbook")
 @bp.route(route="failover/runbook", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def on_recovery_plan_runbook(req: func.HttpRequest) -> func.HttpResponse:
-    from shared import failover
+    from shared.failover import service as failover
 
     status, body = failover.handle_runbook(req.get_body())
     return func.HttpResponse(json.dumps(body), status_code=status, mimetype="application/json")

@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 @bp.function_name("on_vm_tags_changed")
 @bp.event_grid_trigger(arg_name="event")
 def on_vm_tags_changed(event: func.EventGridEvent) -> None:
-    from shared import enrollment
+    from shared.enrollment import service as enrollment
 
     outcome = enrollment.handle_trigger(event)
     log.info("event %s -> %s (%s)", event.id, outcome.kind, outcome.reason)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from shared import ids, tags
 from shared.errors import RejectedInput
 from shared.inventory import TaggedScope, Vm
+from shared.names import cluster_key
 
 
 @dataclass(frozen=True)
@@ -26,15 +27,11 @@ class Cluster:
     @property
     def key(self) -> str:
         """Lock and record key: clusters are per subscription and case-insensitive."""
-        sub = self.nodes[0].subscription_id.lower() if self.nodes else "none"
-        return f"{sub}/{self.name.lower()}"
+        return cluster_key(self.nodes[0].subscription_id if self.nodes else "none", self.name)
 
     @property
     def source_region(self) -> str:
         return self.nodes[0].location.lower() if self.nodes else ""
-
-    def node_ids(self) -> tuple[str, ...]:
-        return tuple(n.id for n in self.nodes)
 
 
 @dataclass(frozen=True)
@@ -86,7 +83,7 @@ def clusters(vms: Iterable[Vm], scopes: Iterable[TaggedScope]) -> tuple[dict[str
             rejected[ids.key(vm.id)] = str(err)
             continue
         if member is not None:
-            grouped.setdefault(f"{vm.subscription_id.lower()}/{member.cluster.lower()}", []).append(member)
+            grouped.setdefault(cluster_key(vm.subscription_id, member.cluster), []).append(member)
     found: dict[str, Cluster] = {}
     for key, members in grouped.items():
         members.sort(key=lambda m: ids.key(m.vm.id))
@@ -109,3 +106,20 @@ def clusters(vms: Iterable[Vm], scopes: Iterable[TaggedScope]) -> tuple[dict[str
             found[key] = Cluster(name=first.cluster, nodes=tuple(m.vm for m in members), intent=intent,
                                  enrolled_by=first.enrolled_by)
     return found, rejected
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """One subscription's VMs and cluster-level scopes, from three paged lists."""
+
+    vms: tuple[Vm, ...]
+    scopes: tuple[TaggedScope, ...]
+
+    def vm(self, vm_id: str) -> Vm | None:
+        return next((v for v in self.vms if ids.same(v.id, vm_id)), None)
+
+    def clusters(self, target_region: str) -> tuple[dict[str, Cluster], dict[str, str]]:
+        """The enrolled clusters and the rejected VMs. VMs in the target region are never nodes: recovered
+        and test-failover VMs carry the source's tags (rule 8)."""
+        sources = [v for v in self.vms if v.location.lower() != target_region.lower()]
+        return clusters(sources, self.scopes)

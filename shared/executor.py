@@ -1,20 +1,19 @@
-"""The one executor: applies a plan's actions in order through the gateways.
+"""The one executor: applies any plan's actions in order through the gateways, by one dispatch table.
 
 It logs each action before writing it, checks the cluster lease before every write (a lost lease
-stops the run; the retry converges), honours dry-run, and counts the writes it made.
+stops the run; the retry converges), honours dry-run, and counts the writes it made. It decides
+nothing: which actions to write, and in what order, is the planners' business.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from shared import ids
-from shared.replication import (
-    LB_FRONTEND,
-    LB_POOL,
-    LB_PROBE,
-    LB_RULE,
+from shared import ids, scripts
+from shared.actions import (
     Action,
     CreateContainer,
     CreateContainerMapping,
@@ -24,10 +23,15 @@ from shared.replication import (
     EnableNode,
     EnsureLoadBalancer,
     EnsurePolicy,
-    Plan,
+    JoinPool,
+    RemoveTestLoadBalancer,
+    ReprotectItem,
+    SetClusterIp,
     SetPoolMapping,
     UpsertRecoveryPlan,
 )
+from shared.errors import PermanentError
+from shared.failover.plan import parse_script_result, script_parameters
 from shared.runtime import Runtime
 from shared.state import ClusterLock
 
@@ -36,9 +40,92 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Applied:
+    """What applying a plan did: the writes, and what the writes answered."""
+
     writes: int = 0
+    network_writes: int = 0  # load balancer and NIC writes
     done: list[str] = field(default_factory=list)
-    dr_ip: str | None = None
+    frontend_ip: str | None = None  # the frontend the last load balancer write got (the first free address)
+    guest_ip: str | None = None  # the cluster IP the in-guest step set
+    guest: dict[str, Any] | None = None  # set_cluster_ip.ps1's result
+    node: str | None = None  # the node it ran on
+
+
+Handler = Callable[[Any, Runtime, Applied], int]  # applies one action; returns the writes it made
+
+
+def _load_balancer(action: EnsureLoadBalancer, rt: Runtime, applied: Applied) -> int:
+    lb = rt.network.put_internal_load_balancer(action.id, location=action.location, subnet_id=action.subnet_id,
+                                               frontend_ip=action.frontend_ip, probe_port=action.probe_port,
+                                               tags=action.tags())
+    applied.frontend_ip = lb.frontend_ip
+    applied.network_writes += 1
+    log.info("load balancer %s frontend %s", ids.name_of(action.id), lb.frontend_ip)
+    return 1
+
+
+def _join_pool(action: JoinPool, rt: Runtime, applied: Applied) -> int:
+    if not rt.network.add_nic_to_pool(action.nic_id, action.pool_id):
+        return 0
+    applied.network_writes += 1
+    return 1
+
+
+def _remove_test_load_balancer(action: RemoveTestLoadBalancer, rt: Runtime, applied: Applied) -> int:
+    return 1 if rt.network.delete_load_balancer(action.id) else 0
+
+
+def _set_cluster_ip(action: SetClusterIp, rt: Runtime, applied: Applied) -> int:
+    ip = action.ip or applied.frontend_ip
+    if ip is None:
+        raise PermanentError(f"the load balancer has no frontend address for {action.vm_name}'s cluster IP")
+    # Validated again here: a frontend read back from Azure goes through the same checks as a tag.
+    parameters = script_parameters(ip=ip, probe_port=action.probe_port, subnet_prefix=action.subnet_prefix)
+    result = rt.compute.run_command(action.vm_id, list(scripts.lines(scripts.SET_CLUSTER_IP)), parameters)
+    applied.guest_ip, applied.node = ip, action.vm_name
+    applied.guest = parse_script_result(result.stdout)
+    if not result.succeeded and applied.guest.get("status") != "failed":
+        applied.guest = {"status": "failed", "reason": f"Run Command failed: {result.stderr[-300:]}"}
+    log.info("set_cluster_ip on %s: %s", action.vm_name, applied.guest.get("status"))
+    return 1
+
+
+def _one_write(call: Callable[[Any, Runtime], object]) -> Handler:
+    def handler(action: Any, rt: Runtime, applied: Applied) -> int:
+        call(action, rt)
+        return 1
+    return handler
+
+
+HANDLERS: dict[type, Handler] = {
+    CreateFabric: _one_write(lambda a, rt: rt.asr.create_fabric(a.name, a.region)),
+    CreateContainer: _one_write(lambda a, rt: rt.asr.create_container(a.fabric, a.name)),
+    EnsurePolicy: _one_write(lambda a, rt: rt.asr.ensure_policy(a.name, retention_minutes=a.retention_minutes,
+                                                                exists=a.exists)),
+    CreateContainerMapping: _one_write(lambda a, rt: rt.asr.create_container_mapping(
+        a.fabric, a.container, a.name, target_container_id=a.target_container_id, policy_id=a.policy_id)),
+    CreateNetworkMapping: _one_write(lambda a, rt: rt.asr.create_network_mapping(
+        a.fabric, a.name, primary_network_id=a.primary_network_id, recovery_fabric=a.recovery_fabric,
+        recovery_network_id=a.recovery_network_id)),
+    EnableNode: _one_write(lambda a, rt: rt.asr.enable(
+        fabric=a.fabric, container=a.container, item=a.item, vm_id=a.vm_id, group=a.group, policy_id=a.policy_id,
+        recovery_container_id=a.recovery_container_id, disks=a.disks, cache_account_id=a.cache_account_id,
+        recovery_resource_group_id=a.recovery_resource_group_id, recovery_vnet_id=a.recovery_vnet_id,
+        recovery_subnet=a.recovery_subnet)),
+    DisableNode: _one_write(lambda a, rt: rt.asr.disable(a.item_id)),
+    UpsertRecoveryPlan: _one_write(lambda a, rt: rt.asr.upsert_plan(
+        a.name, primary_fabric_id=a.primary_fabric_id, recovery_fabric_id=a.recovery_fabric_id, items=a.items,
+        exists=a.exists)),
+    SetPoolMapping: _one_write(lambda a, rt: rt.asr.set_pool_mapping(
+        a.item_id, nic_id=a.nic_id, ip_config_name=a.ip_config_name, pool_ids=a.pool_ids, test=a.test)),
+    ReprotectItem: _one_write(lambda a, rt: rt.asr.reprotect_item(
+        a.item_id, recovery_container_id=a.recovery_container_id, cache_account_id=a.cache_account_id,
+        disk_ids=a.disk_ids, recovery_resource_group_id=a.recovery_resource_group_id, policy_id=a.policy_id)),
+    EnsureLoadBalancer: _load_balancer,
+    JoinPool: _join_pool,
+    RemoveTestLoadBalancer: _remove_test_load_balancer,
+    SetClusterIp: _set_cluster_ip,
+}
 
 
 class Executor:
@@ -48,55 +135,15 @@ class Executor:
         self._dry_run = dry_run
         self._correlation = correlation_id
 
-    def apply(self, plan: Plan) -> Applied:
+    def apply(self, cluster: str, actions: Sequence[Action]) -> Applied:
         applied = Applied()
-        for action in plan.actions:
-            log.info("cluster %s correlation=%s%s: %s", plan.cluster, self._correlation,
+        for action in actions:
+            log.info("cluster %s correlation=%s%s: %s", cluster, self._correlation,
                      " (dry run)" if self._dry_run else "", action.describe())
             if self._dry_run:
                 continue
             if self._lock is not None:
                 self._lock.check()
-            self._apply(action, applied)
+            applied.writes += HANDLERS[type(action)](action, self._rt, applied)
             applied.done.append(action.describe())
         return applied
-
-    def _apply(self, action: Action, applied: Applied) -> None:
-        asr, rt = self._rt.asr, self._rt
-        applied.writes += 1
-        if isinstance(action, CreateFabric):
-            asr.create_fabric(action.name, action.region)
-        elif isinstance(action, CreateContainer):
-            asr.create_container(action.fabric, action.name)
-        elif isinstance(action, EnsurePolicy):
-            asr.ensure_policy(action.name, retention_minutes=action.retention_minutes, exists=action.exists)
-        elif isinstance(action, CreateContainerMapping):
-            asr.create_container_mapping(action.fabric, action.container, action.name,
-                                         target_container_id=action.target_container_id, policy_id=action.policy_id)
-        elif isinstance(action, CreateNetworkMapping):
-            asr.create_network_mapping(action.fabric, action.name, primary_network_id=action.primary_network_id,
-                                       recovery_fabric=action.recovery_fabric,
-                                       recovery_network_id=action.recovery_network_id)
-        elif isinstance(action, EnableNode):
-            asr.enable(fabric=action.fabric, container=action.container, item=action.item, vm_id=action.vm_id,
-                       group=action.group, policy_id=action.policy_id, recovery_container_id=action.recovery_container_id,
-                       disks=action.disks, cache_account_id=action.cache_account_id,
-                       recovery_resource_group_id=action.recovery_resource_group_id,
-                       recovery_vnet_id=action.recovery_vnet_id, recovery_subnet=action.recovery_subnet)
-        elif isinstance(action, DisableNode):
-            asr.disable(action.item_id)
-        elif isinstance(action, UpsertRecoveryPlan):
-            asr.upsert_plan(action.name, primary_fabric_id=action.primary_fabric_id,
-                            recovery_fabric_id=action.recovery_fabric_id, items=action.items, exists=action.exists)
-        elif isinstance(action, EnsureLoadBalancer):
-            lb = rt.network.put_internal_load_balancer(
-                action.id, location=action.location, subnet_id=action.subnet_id, frontend_ip=action.frontend_ip,
-                probe_port=action.probe_port, tags={"asr-s2d-cluster": action.cluster, "managed-by": "asr-s2d"},
-                names=(LB_FRONTEND, LB_POOL, LB_PROBE, LB_RULE))
-            applied.dr_ip = lb.frontend_ip
-            log.info("load balancer %s frontend %s", ids.name_of(action.id), lb.frontend_ip)
-        elif isinstance(action, SetPoolMapping):
-            asr.set_pool_mapping(action.item_id, nic_id=action.nic_id, ip_config_name=action.ip_config_name,
-                                 pool_ids=action.pool_ids, test=action.test)
-        else:  # pragma: no cover - the Action union is closed
-            raise TypeError(f"unknown action {action!r}")

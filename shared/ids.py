@@ -85,3 +85,29 @@ def subscription_of(resource_id: str) -> str:
 def group_id(resource_id: str) -> str:
     """The resource group ID that holds a resource."""
     return "/".join(resource_id.split("/")[:5])
+
+
+def _parent(resource_id: str, child: str) -> str:
+    """The ID before ``/<child>/`` (case-insensitive, as ARM compares), or the ID itself when it has no such child."""
+    at = resource_id.lower().find(f"/{child.lower()}/")
+    return resource_id if at < 0 else resource_id[:at]
+
+
+def vnet_of(subnet_id: str) -> str:
+    """The VNet of a subnet ID."""
+    return _parent(subnet_id, "subnets")
+
+
+def load_balancer_of(pool_id: str) -> str:
+    """The load balancer of a backend pool ID."""
+    return _parent(pool_id, "backendAddressPools")
+
+
+def container_of(item_id: str) -> str:
+    """The protection container of a protected item ID."""
+    return _parent(item_id, "replicationProtectedItems")
+
+
+def fabric_of(container_id: str) -> str:
+    """The replication fabric of a protection container ID."""
+    return _parent(container_id, "replicationProtectionContainers")

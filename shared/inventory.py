@@ -7,12 +7,14 @@ with ``shared.ids.same``.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
 
 from shared import ids
+from shared.names import cluster_key, plan_name
 
 
 def frozen_tags(tags: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -79,6 +81,15 @@ class Nic:
 class Subnet:
     id: str
     prefix: str  # CIDR
+
+
+def usable_ip(address: ipaddress.IPv4Address, prefix: str) -> bool:
+    """Inside the subnet and not one of the five addresses Azure reserves in every subnet."""
+    net = ipaddress.IPv4Network(prefix, strict=False)
+    if address not in net:
+        return False
+    reserved = {net.network_address + i for i in range(4)} | {net.broadcast_address}
+    return address not in reserved
 
 
 @dataclass(frozen=True)
@@ -185,7 +196,12 @@ class ProtectedItem:
 
     @property
     def container_id(self) -> str:
-        return self.id.split("/replicationProtectedItems/")[0]
+        return ids.container_of(self.id)
+
+    @property
+    def node_name(self) -> str:
+        """The node's VM name (an A2A item is named by the VM's GUID, which tells an operator nothing)."""
+        return ids.name_of(self.vm_id) if self.vm_id else self.name
 
     @property
     def is_protected(self) -> bool:
@@ -328,6 +344,18 @@ class AsrState:
 
     def plan_named(self, name: str) -> RecoveryPlan | None:
         return self._plans_by_name.get(name.lower())
+
+    def cluster_items(self, cluster: str) -> tuple[ProtectedItem, ...]:
+        """The cluster's items: its multi-VM group's members and whatever its recovery plan holds (a node that
+        left the group stays in the plan until the plan is rewritten), in the vault's order."""
+        plan = self.plan_named(plan_name(cluster))
+        wanted = {ids.key(i) for i in plan.item_ids} if plan is not None else set()
+        return tuple(i for i in self.items if ids.key(i.id) in wanted or (i.group_name or "").lower() == cluster.lower())
+
+    def cluster_key(self, cluster: str) -> str | None:
+        """The cluster's lock and record key, as enrollment names it (the nodes' subscription), from its items."""
+        anchor = next((i.vm_id for i in self.cluster_items(cluster) if i.vm_id), None)
+        return cluster_key(ids.subscription_of(anchor), cluster) if anchor else None
 
     def network_mapping_for(self, primary_network_id: str) -> NetworkMapping | None:
         return next((m for m in self.network_mappings if ids.same(m.primary_network_id, primary_network_id)), None)

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from shared.findings import Finding
+from shared.times import now_iso
 
 # Ordered by how much an operator needs to see it when one event touched several clusters.
 KINDS = ("failed", "rejected", "enabled", "reassigned", "changed", "waiting", "not-yet", "unchanged", "ignored")
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)

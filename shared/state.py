@@ -1,7 +1,9 @@
-"""State kept in blob storage: one lock per cluster (a renewed blob lease) and the outcome records.
+"""State kept in blob storage: one lock per cluster (a renewed blob lease), the records, and the blob layout.
 
 No state lives in memory between invocations: any instance can take any event; the lease is the
 only coordination, and every event ends in a record here (or in a raised error Event Grid retries).
+Every blob's name is made here and nowhere else (the layout below); services read and write records
+through ``Records`` and turn them into their own typed values (``DrillRecord.from_json``, ...).
 """
 
 from __future__ import annotations
@@ -17,8 +19,19 @@ from typing import Any
 
 from shared.azure.blobs import BlobGateway, LeaseHeld
 from shared.errors import LeaseLost, TransientError
+from shared.times import now_iso, utc_stamp
 
 log = logging.getLogger(__name__)
+
+# -- the blob layout of the state container --------------------------------------------------------
+CLUSTERS = "clusters/"  # clusters/<cluster key>/<note>.json: per-cluster notes
+LATEST_AUDIT = "audits/latest.json"  # the last audit report (the status page reads it)
+DRILL_MARKER = "drills/active.json"  # which drill holds the vault's drill lock, and how far it got
+# Per-cluster notes: the last drill record, the failover service's record of the last re-addressing
+# (after a failover, and after a test failover), and ``last-<trigger>`` (the last outcome of each trigger).
+LAST_DRILL = "last-drill"
+READDRESS = "readdress"
+READDRESS_TEST = "readdress-test"
 
 
 def blob_key(text: str) -> str:
@@ -26,8 +39,29 @@ def blob_key(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", text)[:200]
 
 
-def utc_stamp(now: datetime | None = None) -> str:
-    return (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H-%M-%S.%fZ")
+def lock_blob(key: str) -> str:
+    return f"locks/{blob_key(key)}"
+
+
+def note_blob(cluster_key: str, note: str) -> str:
+    return f"{CLUSTERS}{blob_key(cluster_key)}/{note}.json"
+
+
+def outcome_blob(moment: datetime, event_id: str) -> str:
+    return f"outcomes/{moment:%Y/%m/%d}/{utc_stamp(moment)}-{blob_key(event_id)}.json"
+
+
+def event_blob(event_id: str) -> str:
+    return f"events/{blob_key(event_id)}.json"
+
+
+def audit_blob(moment: datetime) -> str:
+    return f"audits/{utc_stamp(moment)}.json"
+
+
+def drill_blob(cluster: str, moment: datetime | None = None) -> str:
+    """One drill's record: ``drills/<cluster key, or name>/<UTC time>.json``."""
+    return f"drills/{blob_key(cluster)}/{utc_stamp(moment)}.json"
 
 
 class ClusterLock:
@@ -40,7 +74,7 @@ class ClusterLock:
     def __init__(self, blobs: BlobGateway, key: str, *, seconds: int, wait_seconds: float = 30.0,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self._blobs = blobs
-        self.name = f"locks/{blob_key(key)}"
+        self.name = lock_blob(key)
         self._seconds = seconds
         self._wait = wait_seconds
         self._sleep = sleep
@@ -76,10 +110,6 @@ class ClusterLock:
         if self._lost.is_set():
             raise LeaseLost(f"lost the lease on {self.name}; stopping before the next write")
 
-    def lose(self) -> None:
-        """Mark the lease lost (what a failed renewal does); used by fault tests through the real path."""
-        self._lost.set()
-
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self._stop.set()
         if self._thread is not None:
@@ -95,28 +125,35 @@ class Records:
         self.blobs = blobs
 
     def outcome(self, record: dict[str, Any]) -> str:
-        now = datetime.now(UTC)
-        name = f"outcomes/{now:%Y/%m/%d}/{utc_stamp(now)}-{blob_key(str(record.get('event_id', 'none')))}.json"
+        name = outcome_blob(datetime.now(UTC), str(record.get("event_id", "none")))
         self.blobs.put_json(name, record)
         cluster = record.get("cluster_key")
         if cluster:
-            self.blobs.put_json(f"clusters/{blob_key(str(cluster))}/last-{record.get('trigger', 'event')}.json", record)
+            self.blobs.put_json(note_blob(str(cluster), f"last-{record.get('trigger', 'event')}"), record)
         return name
 
     def answered(self, event_id: str) -> dict[str, Any] | None:
         """What an event's earlier delivery answered (``mark_answered``), or None."""
-        doc = self.blobs.get_json(f"events/{blob_key(event_id)}.json")
-        return doc.body if doc is not None and isinstance(doc.body, dict) else None
+        return self.json(event_blob(event_id))
 
     def mark_answered(self, event_id: str, outcome: dict[str, Any]) -> None:
         """Remember that the event was handled for good, so a duplicate delivery is answered without ARM reads."""
-        self.blobs.put_json(f"events/{blob_key(event_id)}.json", {
+        self.blobs.put_json(event_blob(event_id), {
             "event_id": event_id, "outcome": outcome.get("outcome"), "reason": outcome.get("reason"),
-            "cluster": outcome.get("cluster"), "at": datetime.now(UTC).isoformat().replace("+00:00", "Z")})
+            "cluster": outcome.get("cluster"), "at": now_iso()})
 
-    def cluster_note(self, cluster_key: str, kind: str) -> Any:
-        doc = self.blobs.get_json(f"clusters/{blob_key(cluster_key)}/{kind}.json")
-        return doc.body if doc else None
+    def json(self, name: str) -> dict[str, Any] | None:
+        """A JSON object blob, or None when it is missing or holds something else."""
+        doc = self.blobs.get_json(name)
+        return doc.body if doc is not None and isinstance(doc.body, dict) else None
 
-    def set_cluster_note(self, cluster_key: str, kind: str, body: Any) -> None:
-        self.blobs.put_json(f"clusters/{blob_key(cluster_key)}/{kind}.json", body)
+    def cluster_note(self, cluster_key: str, note: str) -> dict[str, Any] | None:
+        return self.json(note_blob(cluster_key, note))
+
+    def set_cluster_note(self, cluster_key: str, note: str, body: dict[str, Any]) -> None:
+        self.blobs.put_json(note_blob(cluster_key, note), body)
+
+    def notes(self) -> frozenset[str]:
+        """The names of every per-cluster note (one paged list): ``note_blob(key, note) in notes`` says whether a
+        note exists without reading it."""
+        return frozenset(self.blobs.list_names(CLUSTERS))

@@ -71,12 +71,6 @@ class BlobGateway:
             raise EtagMismatch(f"{name} changed concurrently") from err
         return str(result["etag"])
 
-    def put_text(self, name: str, text: str, *, content_type: str) -> None:
-        from azure.storage.blob import ContentSettings
-
-        self._container.get_blob_client(name).upload_blob(
-            text.encode(), overwrite=True, content_settings=ContentSettings(content_type=content_type))
-
     def list_names(self, prefix: str) -> list[str]:
         return [b.name for b in self._container.list_blobs(name_starts_with=prefix)]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from shared import ids
 from shared.azure.clients import Clients
-from shared.azure.errors import is_not_found, translate
+from shared.azure.errors import read, read_all, read_or_none
 from shared.inventory import Disk, TaggedScope, Vm, frozen_tags
 
 
@@ -17,10 +17,6 @@ class RunCommandResult:
     stdout: str
     stderr: str
     succeeded: bool
-
-
-def _wire(model: Any) -> dict[str, Any]:
-    return model.as_dict() if hasattr(model, "as_dict") else dict(model)
 
 
 def vm_from_wire(raw: dict[str, Any]) -> Vm:
@@ -54,30 +50,20 @@ class ComputeGateway:
 
     def list_vms(self, subscription_id: str) -> list[Vm]:
         """Every VM of a subscription in one paged list (no power state: that needs a GET per VM)."""
-        client = self._clients.compute(subscription_id)
-        try:
-            return [vm_from_wire(_wire(v)) for v in client.virtual_machines.list_all()]
-        except Exception as err:
-            raise translate(err, f"list VMs of subscription {subscription_id}") from err
+        return [vm_from_wire(v) for v in read_all(f"list VMs of subscription {subscription_id}",
+                                                  self._clients.compute(subscription_id).virtual_machines.list_all)]
 
     def get_vm(self, vm_id: str) -> Vm | None:
         """One VM with its power state, or None when it does not exist."""
         rid = ids.parse(vm_id)
         client = self._clients.compute(rid.subscription)
-        try:
-            raw = client.virtual_machines.get(rid.resource_group, rid.name, expand="instanceView")
-        except Exception as err:
-            if is_not_found(err):
-                return None
-            raise translate(err, f"read VM {rid.name}") from err
-        return vm_from_wire(_wire(raw))
+        raw = read_or_none(f"read VM {rid.name}",
+                           lambda: client.virtual_machines.get(rid.resource_group, rid.name, expand="instanceView"))
+        return vm_from_wire(raw) if raw is not None else None
 
     def list_availability_sets(self, subscription_id: str) -> list[TaggedScope]:
-        client = self._clients.compute(subscription_id)
-        try:
-            sets = [_wire(a) for a in client.availability_sets.list_by_subscription()]
-        except Exception as err:
-            raise translate(err, f"list availability sets of subscription {subscription_id}") from err
+        sets = read_all(f"list availability sets of subscription {subscription_id}",
+                        self._clients.compute(subscription_id).availability_sets.list_by_subscription)
         return [TaggedScope(id=a["id"], name=a["name"], kind="availability_set", tags=frozen_tags(a.get("tags")),
                             member_vm_ids=tuple(v["id"] for v in (a.get("properties") or {}).get("virtualMachines") or []
                                                 if v.get("id")))
@@ -89,10 +75,8 @@ class ComputeGateway:
         client = self._clients.compute(rid.subscription)
         body = {"commandId": "RunPowerShellScript", "script": script,
                 "parameters": [{"name": k, "value": v} for k, v in parameters.items()]}
-        try:
-            result = _wire(client.virtual_machines.begin_run_command(rid.resource_group, rid.name, body).result())
-        except Exception as err:
-            raise translate(err, f"run command on {rid.name}") from err
+        result = read(f"run command on {rid.name}",
+                      lambda: client.virtual_machines.begin_run_command(rid.resource_group, rid.name, body).result())
         stdout = stderr = ""
         succeeded = True
         for status in result.get("value") or []:

@@ -1,7 +1,12 @@
-"""SDK errors mapped to the domain's error tree (``raise ... from err`` keeps the cause)."""
+"""SDK calls and their errors, mapped to the domain's error tree (``raise ... from err`` keeps the cause).
+
+``read`` and ``read_or_none`` run one SDK call and return its wire form (a plain dict) or, for a list, the
+dicts of every page; a 404 is ``None`` (or ``[]``) only where the gateway asks for that.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from shared.errors import AsrS2dError, PermanentError, TransientError
@@ -41,3 +46,36 @@ def is_not_found(err: Exception) -> bool:
     from azure.core.exceptions import ResourceNotFoundError
 
     return isinstance(err, ResourceNotFoundError)
+
+
+def wire(model: Any) -> dict[str, Any]:
+    """An SDK model (or a plain mapping) as its JSON dict: gateways map dicts, never SDK models, to domain values."""
+    return model.as_dict() if hasattr(model, "as_dict") else dict(model)
+
+
+def read(doing: str, call: Callable[[], Any]) -> dict[str, Any]:
+    """One SDK read as a dict; every error translated (``doing`` says what was attempted)."""
+    try:
+        return wire(call())
+    except Exception as err:
+        raise translate(err, doing) from err
+
+
+def read_or_none(doing: str, call: Callable[[], Any]) -> dict[str, Any] | None:
+    """One SDK read as a dict, or None when the resource does not exist."""
+    try:
+        return wire(call())
+    except Exception as err:
+        if is_not_found(err):
+            return None
+        raise translate(err, doing) from err
+
+
+def read_all(doing: str, pages: Callable[[], Iterable[Any]], *, missing_is_empty: bool = False) -> list[dict[str, Any]]:
+    """Every item of a paged SDK list as dicts; with ``missing_is_empty``, a 404 of the parent is an empty list."""
+    try:
+        return [wire(x) for x in pages()]
+    except Exception as err:
+        if missing_is_empty and is_not_found(err):
+            return []
+        raise translate(err, doing) from err

@@ -10,12 +10,9 @@ from typing import Any
 
 from shared import ids
 from shared.azure.clients import Clients
-from shared.azure.errors import is_not_found, translate
+from shared.azure.errors import is_not_found, read, read_all, read_or_none, translate, wire
 from shared.inventory import LoadBalancer, Nic, Subnet, frozen_tags
-
-
-def _wire(model: Any) -> dict[str, Any]:
-    return model.as_dict() if hasattr(model, "as_dict") else dict(model)
+from shared.names import LB_FRONTEND, LB_POOL, LB_PROBE, LB_RULE
 
 
 def _primary_ip_config(raw: dict[str, Any]) -> dict[str, Any]:
@@ -69,66 +66,51 @@ class NetworkGateway:
 
     def get_nic(self, nic_id: str) -> Nic | None:
         rid = ids.parse(nic_id)
-        try:
-            return nic_from_wire(_wire(self._client(nic_id).network_interfaces.get(rid.resource_group, rid.name)))
-        except Exception as err:
-            if is_not_found(err):
-                return None
-            raise translate(err, f"read NIC {rid.name}") from err
+        raw = read_or_none(f"read NIC {rid.name}",
+                           lambda: self._client(nic_id).network_interfaces.get(rid.resource_group, rid.name))
+        return nic_from_wire(raw) if raw is not None else None
 
     def get_subnet(self, vnet_id: str, subnet_name: str) -> Subnet | None:
         rid = ids.parse(vnet_id)
-        try:
-            raw = _wire(self._client(vnet_id).subnets.get(rid.resource_group, rid.name, subnet_name))
-        except Exception as err:
-            if is_not_found(err):
-                return None
-            raise translate(err, f"read subnet {rid.name}/{subnet_name}") from err
-        return _subnet_from_wire(raw)
+        raw = read_or_none(f"read subnet {rid.name}/{subnet_name}",
+                           lambda: self._client(vnet_id).subnets.get(rid.resource_group, rid.name, subnet_name))
+        return _subnet_from_wire(raw) if raw is not None else None
+
+    def get_subnet_of(self, subnet_id: str) -> Subnet | None:
+        """The subnet a NIC names (``.../virtualNetworks/<vnet>/subnets/<name>``); None for anything else."""
+        vnet_id = ids.vnet_of(subnet_id)
+        return self.get_subnet(vnet_id, ids.name_of(subnet_id)) if vnet_id != subnet_id else None
 
     def get_load_balancer(self, lb_id: str) -> LoadBalancer | None:
         rid = ids.parse(lb_id)
-        try:
-            return lb_from_wire(_wire(self._client(lb_id).load_balancers.get(rid.resource_group, rid.name)))
-        except Exception as err:
-            if is_not_found(err):
-                return None
-            raise translate(err, f"read load balancer {rid.name}") from err
+        raw = read_or_none(f"read load balancer {rid.name}",
+                           lambda: self._client(lb_id).load_balancers.get(rid.resource_group, rid.name))
+        return lb_from_wire(raw) if raw is not None else None
 
     def list_nics(self, subscription_id: str) -> list[Nic]:
         """Every NIC of a subscription in one paged list (the audit's bulk read; never a GET per VM)."""
-        client = self._clients.network(subscription_id)
-        try:
-            return [nic_from_wire(_wire(n)) for n in client.network_interfaces.list_all()]
-        except Exception as err:
-            raise translate(err, f"list NICs of subscription {subscription_id}") from err
+        return [nic_from_wire(n) for n in read_all(f"list NICs of subscription {subscription_id}",
+                                                   self._clients.network(subscription_id).network_interfaces.list_all)]
 
     def list_load_balancers(self, resource_group_id: str) -> list[LoadBalancer]:
         """Every load balancer of one resource group (the DR load balancers) in one paged list."""
         sub, group = ids.subscription_of(resource_group_id), ids.resource_group_of(resource_group_id)
-        try:
-            return [lb_from_wire(_wire(lb)) for lb in self._clients.network(sub).load_balancers.list(group)]
-        except Exception as err:
-            if is_not_found(err):
-                return []
-            raise translate(err, f"list load balancers of resource group {group}") from err
+        return [lb_from_wire(lb) for lb in read_all(f"list load balancers of resource group {group}",
+                                                    lambda: self._clients.network(sub).load_balancers.list(group),
+                                                    missing_is_empty=True)]
 
     def list_subnets(self, vnet_id: str) -> list[Subnet]:
         """The subnets of one virtual network in one paged list; empty when the network does not exist."""
         rid = ids.parse(vnet_id)
-        try:
-            raw = [_wire(s) for s in self._client(vnet_id).subnets.list(rid.resource_group, rid.name)]
-        except Exception as err:
-            if is_not_found(err):
-                return []
-            raise translate(err, f"list subnets of {rid.name}") from err
-        return [_subnet_from_wire(s) for s in raw]
+        return [_subnet_from_wire(s) for s in read_all(
+            f"list subnets of {rid.name}", lambda: self._client(vnet_id).subnets.list(rid.resource_group, rid.name),
+            missing_is_empty=True)]
 
     def put_internal_load_balancer(self, lb_id: str, *, location: str, subnet_id: str, frontend_ip: str | None,
-                                   probe_port: int, tags: dict[str, str], names: tuple[str, str, str, str]) -> LoadBalancer:
+                                   probe_port: int, tags: dict[str, str]) -> LoadBalancer:
         """Create or replace a Standard internal LB: one frontend, one pool, a TCP probe, one HA-ports
         floating-IP rule (what a Windows cluster IP needs). Pool members come from the NICs, not from here."""
-        frontend, pool, probe, rule = names
+        frontend, pool, probe, rule = LB_FRONTEND, LB_POOL, LB_PROBE, LB_RULE
         rid = ids.parse(lb_id)
         ip_config: dict[str, Any] = {"subnet": {"id": subnet_id}, "privateIPAllocationMethod": "Dynamic"}
         if frontend_ip:
@@ -151,7 +133,7 @@ class NetworkGateway:
         }
         try:
             poller = self._client(lb_id).load_balancers.begin_create_or_update(rid.resource_group, rid.name, body)
-            return lb_from_wire(_wire(poller.result()))
+            return lb_from_wire(wire(poller.result()))
         except Exception as err:
             raise translate(err, f"write load balancer {rid.name}") from err
 
@@ -170,10 +152,7 @@ class NetworkGateway:
         """Put the NIC's primary IP configuration into the pool; False when it already was (no write)."""
         rid = ids.parse(nic_id)
         client = self._client(nic_id)
-        try:
-            raw = _wire(client.network_interfaces.get(rid.resource_group, rid.name))
-        except Exception as err:
-            raise translate(err, f"read NIC {rid.name}") from err
+        raw = read(f"read NIC {rid.name}", lambda: client.network_interfaces.get(rid.resource_group, rid.name))
         config = _primary_ip_config(raw)
         props = config.setdefault("properties", {})
         pools = props.setdefault("loadBalancerBackendAddressPools", [])

@@ -5,16 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import ids
 from shared.azure.clients import Clients
-from shared.azure.errors import is_not_found, translate
+from shared.azure.errors import read_all, translate
 from shared.inventory import StorageAccount, TaggedScope, frozen_tags
 
 STORAGE_API_VERSION = "2024-01-01"
-
-
-def _wire(model: Any) -> dict[str, Any]:
-    return model.as_dict() if hasattr(model, "as_dict") else dict(model)
 
 
 class ResourcesGateway:
@@ -22,11 +17,8 @@ class ResourcesGateway:
         self._clients = clients
 
     def list_resource_groups(self, subscription_id: str) -> list[TaggedScope]:
-        client = self._clients.resources(subscription_id)
-        try:
-            groups = [_wire(g) for g in client.resource_groups.list()]
-        except Exception as err:
-            raise translate(err, f"list resource groups of subscription {subscription_id}") from err
+        groups = read_all(f"list resource groups of subscription {subscription_id}",
+                          self._clients.resources(subscription_id).resource_groups.list)
         return [TaggedScope(id=g["id"], name=g["name"], kind="resource_group", tags=frozen_tags(g.get("tags")))
                 for g in groups]
 
@@ -52,17 +44,6 @@ class ResourcesGateway:
         except Exception as err:
             raise translate(err, f"list storage accounts of subscription {subscription_id}") from err
         return found
-
-    def get_storage_account(self, account_id: str) -> StorageAccount | None:
-        rid = ids.parse(account_id)
-        client = self._clients.resources(rid.subscription)
-        try:
-            raw = _wire(client.resources.get_by_id(account_id, api_version=STORAGE_API_VERSION))
-        except Exception as err:
-            if is_not_found(err):
-                return None
-            raise translate(err, f"read storage account {rid.name}") from err
-        return _account_from_wire(raw)
 
 
 def _account_from_wire(raw: dict[str, Any]) -> StorageAccount:

@@ -7,7 +7,7 @@ from typing import Any
 
 from shared import ids
 from shared.azure.clients import Clients
-from shared.azure.errors import is_not_found, translate
+from shared.azure.errors import is_not_found, read, read_all, read_or_none, translate, wire
 from shared.inventory import (
     AsrJob,
     AsrState,
@@ -22,13 +22,10 @@ from shared.inventory import (
     RecoveryPlan,
     frozen_tags,
 )
+from shared.names import plan_name
 
 VAULT_API_VERSION = "2024-04-01"
 A2A_NETWORK = "azureNetwork"
-
-
-def _wire(model: Any) -> dict[str, Any]:
-    return model.as_dict() if hasattr(model, "as_dict") else dict(model)
 
 
 def _props(raw: dict[str, Any]) -> dict[str, Any]:
@@ -41,7 +38,7 @@ def fabric_from_wire(raw: dict[str, Any]) -> Fabric:
 
 
 def container_from_wire(raw: dict[str, Any]) -> Container:
-    return Container(id=raw["id"], name=raw["name"], fabric_id=raw["id"].split("/replicationProtectionContainers/")[0])
+    return Container(id=raw["id"], name=raw["name"], fabric_id=ids.fabric_of(raw["id"]))
 
 
 def mapping_from_wire(raw: dict[str, Any]) -> ContainerMapping:
@@ -157,17 +154,12 @@ class SiteRecoveryGateway:
         return self._clients.site_recovery(self._sub)
 
     def _list(self, what: str, pager: Any) -> list[dict[str, Any]]:
-        try:
-            return [_wire(x) for x in pager(self._rg, self._vault)]
-        except Exception as err:
-            raise translate(err, f"list {what} of vault {self._vault}") from err
+        return read_all(f"list {what} of vault {self._vault}", lambda: pager(self._rg, self._vault))
 
     def vault_location(self) -> str:
         client = self._clients.resources(self._sub)
-        try:
-            raw = _wire(client.resources.get_by_id(self.vault_id, api_version=VAULT_API_VERSION))
-        except Exception as err:
-            raise translate(err, f"read vault {self._vault}") from err
+        raw = read(f"read vault {self._vault}",
+                   lambda: client.resources.get_by_id(self.vault_id, api_version=VAULT_API_VERSION))
         return (raw.get("location") or "").lower()
 
     def observe(self, *, location: str | None = None) -> AsrState:
@@ -192,15 +184,19 @@ class SiteRecoveryGateway:
     def list_items(self) -> list[ProtectedItem]:
         return [item_from_wire(r) for r in self._list("protected items", self._client.replication_protected_items.list)]
 
-    def list_plans(self) -> list[RecoveryPlan]:
-        return [plan_from_wire(r) for r in self._list("recovery plans", self._client.replication_recovery_plans.list)]
+    def observe_cluster(self, cluster: str, *, with_plan: bool = True) -> AsrState:
+        """What ``AsrState.cluster_items`` and ``cluster_key`` need about one cluster: its recovery plan (one GET,
+        unless ``with_plan`` is off) and the vault's protected items (one paged list)."""
+        plan = self.get_plan(plan_name(cluster)) if with_plan else None
+        return AsrState(vault_id=self.vault_id, vault_location="", items=tuple(self.list_items()),
+                        plans=(plan,) if plan is not None else ())
 
     def _wait(self, doing: str, start: Any, *args: Any) -> dict[str, Any] | None:
         try:
             result = start(self._rg, self._vault, *args).result()
         except Exception as err:
             raise translate(err, doing) from err
-        return _wire(result) if result is not None else None
+        return wire(result) if result is not None else None
 
     # -- plumbing -------------------------------------------------------------------------------
     def create_fabric(self, name: str, region: str) -> None:
@@ -273,13 +269,9 @@ class SiteRecoveryGateway:
 
     def get_item(self, item_id: str) -> ProtectedItem | None:
         fabric, container, item = _item_parts(item_id)
-        try:
-            raw = self._client.replication_protected_items.get(self._rg, self._vault, fabric, container, item)
-        except Exception as err:
-            if is_not_found(err):
-                return None
-            raise translate(err, f"read protected item {item}") from err
-        return item_from_wire(_wire(raw))
+        raw = read_or_none(f"read protected item {item}", lambda: self._client.replication_protected_items.get(
+            self._rg, self._vault, fabric, container, item))
+        return item_from_wire(raw) if raw is not None else None
 
     # -- recovery plans -------------------------------------------------------------------------
     def upsert_plan(self, name: str, *, primary_fabric_id: str, recovery_fabric_id: str,
@@ -295,13 +287,9 @@ class SiteRecoveryGateway:
                                        "failoverDeploymentModel": "ResourceManager", "groups": groups}})
 
     def get_plan(self, name: str) -> RecoveryPlan | None:
-        try:
-            raw = self._client.replication_recovery_plans.get(self._rg, self._vault, name)
-        except Exception as err:
-            if is_not_found(err):
-                return None
-            raise translate(err, f"read recovery plan {name}") from err
-        return plan_from_wire(_wire(raw))
+        raw = read_or_none(f"read recovery plan {name}",
+                           lambda: self._client.replication_recovery_plans.get(self._rg, self._vault, name))
+        return plan_from_wire(raw) if raw is not None else None
 
     # -- jobs -----------------------------------------------------------------------------------
     def list_jobs(self) -> list[AsrJob]:
@@ -311,13 +299,8 @@ class SiteRecoveryGateway:
     def get_job(self, job_id: str) -> AsrJob | None:
         """One job by ID or name, or None when ASR no longer knows it."""
         name = ids.name_of(job_id)
-        try:
-            raw = self._client.replication_jobs.get(self._rg, self._vault, name)
-        except Exception as err:
-            if is_not_found(err):
-                return None
-            raise translate(err, f"read job {name}") from err
-        return job_from_wire(_wire(raw))
+        raw = read_or_none(f"read job {name}", lambda: self._client.replication_jobs.get(self._rg, self._vault, name))
+        return job_from_wire(raw) if raw is not None else None
 
     # -- drills and the way back ----------------------------------------------------------------
     def test_failover_plan(self, name: str, *, network_id: str, recovery_point_type: str = "LatestProcessed",
@@ -356,11 +339,11 @@ class SiteRecoveryGateway:
         fabric, container, item = _item_parts(item_id)
         c = self._client
         try:
-            raw = _wire(c.replication_protected_items.get(self._rg, self._vault, fabric, container, item))
+            raw = wire(c.replication_protected_items.get(self._rg, self._vault, fabric, container, item))
             point_id = _props(raw).get("failoverRecoveryPointId") or ""
             if not point_id:
                 return None
-            point = _wire(c.recovery_points.get(self._rg, self._vault, fabric, container, item, ids.name_of(point_id)))
+            point = wire(c.recovery_points.get(self._rg, self._vault, fabric, container, item, ids.name_of(point_id)))
         except Exception as err:
             if is_not_found(err):
                 return None

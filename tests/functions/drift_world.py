@@ -14,7 +14,8 @@ from typing import Any
 from emulator import Emulator
 from emulator.providers.compute import state as compute
 from emulator.providers.network import state as network
-from shared import enrollment, ids
+from shared import ids
+from shared.enrollment import service as enrollment
 from shared.runtime import Runtime
 
 CLUSTER = "s2dclu01"

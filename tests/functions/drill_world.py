@@ -18,7 +18,8 @@ from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 from emulator import Emulator
-from shared import enrollment
+from shared import state
+from shared.enrollment import service as enrollment
 from shared.runtime import Runtime
 from shared.state import blob_key
 
@@ -123,9 +124,8 @@ class World:
 
     def dead_drill(self, *, step: str, **marker: Any) -> None:
         """The marker a drill process leaves when it is killed during ``step`` (its lock lease then expires)."""
-        from shared import drill
 
-        self.rt.blobs.put_json(drill.MARKER, {
+        self.rt.blobs.put_json(state.DRILL_MARKER, {
             "state": "running", "drill_id": "timer-dead", "cluster": CLUSTER, "cluster_key": self.key.lower(),
             "plan": PLAN, "started": "2026-01-01T03:00:00Z", "trigger": "timer", "step": step, "checks": [],
             "test_vms": self.test_vms(), **marker})

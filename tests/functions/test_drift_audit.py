@@ -23,7 +23,11 @@ from emulator import Emulator
 from emulator.providers.compute import state as compute
 from emulator.providers.network import state as network
 from emulator.providers.storage.state import add_storage_account
-from shared import checks, drift, ids
+from shared import ids, state
+from shared.audit import checks, service
+from shared.audit import report as audit_report
+from shared.cli.output import EXIT_CRITICAL
+from shared.drill.record import DrillRecord, Result
 from shared.findings import Severity
 from shared.runtime import Runtime
 from tests.functions.conftest import writes_since
@@ -44,24 +48,24 @@ from tests.functions.drift_world import (
     set_tags,
 )
 
-SCHEMA = json.loads(drift.SCHEMA_PATH.read_text())
+SCHEMA = json.loads(audit_report.SCHEMA_PATH.read_text())
 
 
-def audit(rt: Runtime, **kwargs: Any) -> drift.Report:
-    report = drift.run_audit(rt, **kwargs)
+def audit(rt: Runtime, **kwargs: Any) -> audit_report.Report:
+    report = service.run_audit(rt, **kwargs)
     Draft202012Validator(SCHEMA).validate(report.to_json())
     return report
 
 
-def cluster_of(report: drift.Report, cluster: str = CLUSTER) -> drift.ClusterReport:
+def cluster_of(report: audit_report.Report, cluster: str = CLUSTER) -> audit_report.ClusterReport:
     return next(c for c in report.clusters if c.name == cluster)
 
 
-def codes(report: drift.Report, cluster: str = CLUSTER) -> list[str]:
+def codes(report: audit_report.Report, cluster: str = CLUSTER) -> list[str]:
     return sorted(f.code for f in cluster_of(report, cluster).findings)
 
 
-def severity_of(report: drift.Report, code: str, cluster: str = CLUSTER) -> Severity:
+def severity_of(report: audit_report.Report, code: str, cluster: str = CLUSTER) -> Severity:
     return next(f.severity for f in cluster_of(report, cluster).findings if f.code == code)
 
 
@@ -86,16 +90,16 @@ ALL_CHECKS = (*checks.CHECKS, *checks.FAILED_OVER_CHECKS[:1])
 @pytest.mark.parametrize("title,check", ALL_CHECKS, ids=[t for t, _ in ALL_CHECKS])
 def test_every_check_passes_on_a_converged_cluster(title: str, check: Callable[..., Any], emu: Emulator,
                                                    converged: dict[str, Any], runtime: Runtime) -> None:
-    observed = drift.observe(runtime)
+    observed = service.observe(runtime)
     [cluster] = observed.clusters
-    view = drift.audit_cluster(runtime, cluster, observed, now=NOW).view
+    view = service.audit_cluster(runtime, cluster, observed, now=NOW).view
     assert check(view) == [], title
 
 
 def test_the_report_is_stored_as_latest_and_by_time_and_validates_against_its_schema(
         converged: dict[str, Any], runtime: Runtime) -> None:
     report = audit(runtime)
-    stored = runtime.blobs.get_json(drift.LATEST)
+    stored = runtime.blobs.get_json(state.LATEST_AUDIT)
     assert stored is not None and stored.body["audit_id"] == report.audit_id
     by_time = runtime.blobs.get_json(report.blob_name)
     assert by_time is not None and by_time.body == stored.body
@@ -330,11 +334,17 @@ def test_a_cluster_never_tested_is_a_warning(emu: Emulator, converged: dict[str,
     assert codes(audit(runtime)) == ["test-failover-never"]
 
 
+def drill_record(key: str, result: Result) -> DrillRecord:
+    """A drill record as the drill service stores it, ended now."""
+    return DrillRecord(drill_id="cli-1", cluster=CLUSTER, cluster_key=key, trigger="cli", started=iso(NOW),
+                       ended=iso(NOW), drill_seconds=1.0, result=result, reason=result.value)
+
+
 def test_a_recent_successful_drill_record_counts_as_a_test_failover(
         emu: Emulator, converged: dict[str, Any], runtime: Runtime) -> None:
     mark_tested(emu, iso(NOW - timedelta(days=400)))
     key = cluster_of(audit(runtime)).key
-    runtime.records.set_cluster_note(key, drift.DRILL_NOTE, {"outcome": "changed", "finished": iso(NOW)})
+    runtime.records.set_cluster_note(key, state.LAST_DRILL, drill_record(key, Result.PASSED).to_json())
     report = audit(runtime)
     assert codes(report) == [] and cluster_of(report).last_test_failover is not None
 
@@ -342,7 +352,7 @@ def test_a_recent_successful_drill_record_counts_as_a_test_failover(
 def test_a_failed_drill_record_does_not_count(emu: Emulator, converged: dict[str, Any], runtime: Runtime) -> None:
     mark_tested(emu, None)
     key = cluster_of(audit(runtime)).key
-    runtime.records.set_cluster_note(key, drift.DRILL_NOTE, {"outcome": "failed", "finished": iso(NOW)})
+    runtime.records.set_cluster_note(key, state.LAST_DRILL, drill_record(key, Result.FAILED).to_json())
     assert codes(audit(runtime)) == ["test-failover-never"]
 
 
@@ -402,8 +412,7 @@ def test_a_dr_load_balancer_with_another_probe_port_is_a_warning(
     lb = runtime.network.get_load_balancer(lb_id)
     assert lb is not None and lb.frontend_subnet_id is not None
     runtime.network.put_internal_load_balancer(lb_id, location="northeurope", subnet_id=lb.frontend_subnet_id,
-                                               frontend_ip=DR_IP, probe_port=1234, tags={},
-                                               names=("fe-cluster", "be-nodes", "probe-cluster", "ha-ports"))
+                                               frontend_ip=DR_IP, probe_port=1234, tags={})
     report = audit(runtime)
     assert codes(report) == ["dr-lb-misconfigured"] and "1234" in cluster_of(report).findings[0].message
 
@@ -512,7 +521,7 @@ def test_a_failover_asr_s2d_recorded_is_reported_as_failed_over_not_unannounced(
         emu: Emulator, converged: dict[str, Any], runtime: Runtime, asr_sdk: Any) -> None:
     _fail_over(asr_sdk, runtime, emu)
     key = cluster_of(audit(runtime)).key
-    runtime.records.set_cluster_note(key, drift.FAILOVER_NOTE, {"status": "changed", "ip": DR_IP, "at": iso(
+    runtime.records.set_cluster_note(key, state.READDRESS, {"status": "changed", "ip": DR_IP, "at": iso(
         datetime.now(UTC) + timedelta(seconds=1))})
     report = audit(runtime)
     assert codes(report) == ["failed-over"] and cluster_of(report).status == "amber"
@@ -616,7 +625,7 @@ def test_a_drifted_cluster_is_published_as_a_drift_event_when_a_topic_is_configu
     mark_tested(emu, None)
     report = audit(rt)
     [event] = topic["events"]
-    assert event["eventType"] == drift.DRIFT_EVENT and event["subject"] == f"asr-s2d/{CLUSTER}"
+    assert event["eventType"] == service.DRIFT_EVENT and event["subject"] == f"asr-s2d/{CLUSTER}"
     assert event["data"]["status"] == "amber" and event["data"]["audit_id"] == report.audit_id
     assert [f["code"] for f in event["data"]["findings"]] == ["test-failover-never"]
 
@@ -695,7 +704,7 @@ def seed_clusters(emu: Emulator, demo: dict[str, Any], count: int) -> None:
                                                           for m in members]}]}})
 
 
-def audit_reads(emu: Emulator, runtime: Runtime) -> tuple[list[str], int, drift.Report]:
+def audit_reads(emu: Emulator, runtime: Runtime) -> tuple[list[str], int, audit_report.Report]:
     """(the audit's first-page requests as paths, its continuation pages, the report)."""
     seq = emu.journal.last_seq
     report = audit(runtime)
@@ -740,14 +749,14 @@ def test_the_timer_trigger_audits_and_stores_the_report(converged: dict[str, Any
     from functions.drift_audit import on_drift_audit
 
     on_drift_audit(TimerRequest(past_due=True))
-    stored = runtime.blobs.get_json(drift.LATEST)
+    stored = runtime.blobs.get_json(state.LATEST_AUDIT)
     assert stored is not None and stored.body["trigger"] == "timer" and stored.body["past_due"] is True
     assert [c["status"] for c in stored.body["clusters"]] == ["green"]
 
 
 def test_cli_audit_prints_a_table_progress_on_stderr_and_exits_0_when_nothing_is_critical(
         emu: Emulator, converged: dict[str, Any], app_settings: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
-    from shared.cli import main
+    from shared.cli.main import main
 
     mark_tested(emu, None)
     assert main(["audit"]) == 0
@@ -760,12 +769,12 @@ def test_cli_audit_prints_a_table_progress_on_stderr_and_exits_0_when_nothing_is
 def test_cli_audit_json_prints_the_report_and_exits_3_on_a_critical_finding(
         emu: Emulator, converged: dict[str, Any], app_settings: dict[str, str], capsys: pytest.CaptureFixture[str],
         asr_sdk: Any) -> None:
-    from shared.cli import main
+    from shared.cli.main import main
 
     vault = ids.parse(app_settings["VAULT_ID"])
     asr_sdk.replication_recovery_plans.begin_delete(vault.resource_group, vault.name, f"asr-s2d-{CLUSTER}").result()
     seq = emu.journal.last_seq
-    assert main(["audit", "--json"]) == drift.EXIT_CRITICAL
+    assert main(["audit", "--json"]) == EXIT_CRITICAL
     report = json.loads(capsys.readouterr().out)
     Draft202012Validator(SCHEMA).validate(report)
     assert [f["code"] for f in report["clusters"][0]["findings"]] == ["recovery-plan-missing"]
@@ -778,7 +787,7 @@ def test_cli_audit_json_prints_the_report_and_exits_3_on_a_critical_finding(
 
 
 def test_cli_audit_help_documents_the_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
-    from shared.cli import main
+    from shared.cli.main import main
 
     with pytest.raises(SystemExit):
         main(["audit", "--help"])

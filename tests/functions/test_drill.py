@@ -23,11 +23,16 @@ from azure.functions.timer import TimerRequest
 from emulator import Emulator
 from emulator.core.faults import FaultRule
 from functions import drill as drill_trigger
-from shared import cli, drift, drill, status
-from shared.checks import parse_time
-from shared.drill import Result
+from shared import state
+from shared.audit import service as audit
+from shared.audit import status_page
+from shared.cli import main as cli
+from shared.cli.output import EXIT_SKIPPED
+from shared.drill import service as drill
+from shared.drill.record import DrillRecord, Result
 from shared.runtime import Runtime
 from shared.state import blob_key
+from shared.times import parse_time
 from tests.functions.conftest import writes_since
 from tests.functions.drill_world import CLUSTER, EVERY_CHECK, HEALTH_SCRIPT, World, control
 
@@ -39,7 +44,7 @@ def world(emu: Emulator, demo: dict[str, Any], runtime: Runtime, operator_sdk: C
 
 
 
-def failing(record: drill.DrillRecord) -> dict[str, str]:
+def failing(record: DrillRecord) -> dict[str, str]:
     return {c.name: c.detail for c in record.checks if not c.ok}
 
 
@@ -109,8 +114,8 @@ def test_a_degraded_virtual_disk_fails_the_drill_and_the_test_failover_is_still_
     world.assert_clean()
     assert world.stored()["result"] == "failed" and world.stored()["last_passed"] is None
 
-    drift.run_audit(world.rt)
-    page = status.render_latest(world.rt)  # the status page shows each cluster's last drill
+    audit.run_audit(world.rt)
+    page = status_page.render_latest(world.rt)  # the status page shows each cluster's last drill
     section = page.split("Last drill", 1)[1].split("<h3>Drift</h3>", 1)[0]
     assert "FAILED" in section and "virtual-disks" in section and "vd01 Degraded" in section
     assert "16 of 17" in section and "Last passed drill</dt><dd>never" in section
@@ -205,7 +210,7 @@ def test_a_drill_never_starts_during_a_failover_or_after_it(world: World) -> Non
 def test_a_drill_never_starts_while_another_drill_holds_the_vault_lock(world: World) -> None:
     world.enroll()
     lease = world.rt.blobs.acquire_lease("locks/drills_vault", 60)  # another instance's drill
-    world.rt.blobs.put_json(drill.MARKER, {"state": "running", "drill_id": "timer-other", "cluster": "otherclu",
+    world.rt.blobs.put_json(state.DRILL_MARKER, {"state": "running", "drill_id": "timer-other", "cluster": "otherclu",
                                            "started": "2026-01-01T03:00:00Z"})
     seq = world.emu.journal.last_seq
     try:
@@ -263,7 +268,7 @@ def test_a_drill_that_dies_between_two_steps_leaves_no_test_vm_after_the_next_au
         assert not record.cleanup.ok and world.test_vms() != []
     world.emu.faults.clear()
 
-    report = drift.run_audit(world.rt)
+    report = audit.run_audit(world.rt)
 
     world.assert_clean()
     assert report.errors == []
@@ -283,14 +288,14 @@ def test_a_drill_whose_process_died_is_recorded_and_cleaned_up_by_the_next_audit
     world.dead_drill(step="ip-step", checks=[{"name": "test-failover", "ok": True,
                                               "detail": "2 node(s) test-failed over"}])
 
-    drift.run_audit(world.rt)
+    audit.run_audit(world.rt)
 
     world.assert_clean()
     stored = world.stored()
     assert (stored["drill_id"], stored["result"]) == ("timer-dead", "failed")
     assert "stopped during step ip-step" in stored["reason"] and stored["cleanup"]["ok"] is True
     assert [c["name"] for c in stored["checks"]] == ["test-failover"]
-    assert world.rt.blobs.get_json(drill.MARKER).body["state"] == "idle"  # type: ignore[union-attr]
+    assert world.rt.blobs.get_json(state.DRILL_MARKER).body["state"] == "idle"  # type: ignore[union-attr]
     assert drill.cleanup_stale(world.rt) == []  # nothing left: one blob read, no ARM call
 
 
@@ -300,14 +305,14 @@ def test_a_test_failover_job_still_running_is_not_taken_for_clean(world: World) 
     world.test_failover(wait=False)
     world.dead_drill(step="test-failover")
 
-    report = drift.run_audit(world.rt)
+    report = audit.run_audit(world.rt)
 
     assert [e for e in report.errors if "still running" in e], report.errors
-    assert world.rt.blobs.get_json(drill.MARKER).body["state"] == "cleanup-pending"  # type: ignore[union-attr]
+    assert world.rt.blobs.get_json(state.DRILL_MARKER).body["state"] == "cleanup-pending"  # type: ignore[union-attr]
     control(world.emu, "PUT", "config", {"lro_polls": 0})
     control(world.emu, "POST", "asr/settle")  # the job ends: now there is something to clean up
     assert world.test_vms() != []
-    assert drift.run_audit(world.rt).errors == []
+    assert audit.run_audit(world.rt).errors == []
     world.assert_clean()
     assert world.stored()["cleanup"]["ok"] is True
 
@@ -323,7 +328,7 @@ def mark_tested(world: World, when: datetime) -> None:
 
 
 def audit_codes(rt: Runtime) -> tuple[list[str], str | None]:
-    [cluster] = drift.run_audit(rt).clusters
+    [cluster] = audit.run_audit(rt).clusters
     return sorted(f.code for f in cluster.findings), cluster.last_test_failover
 
 
@@ -387,7 +392,7 @@ def test_cli_drill(world: World, app_settings: dict[str, str], capsys: pytest.Ca
 
     item = world.items()[0]
     control(world.emu, "POST", "asr/health", {"item": item.id, "replicationHealth": "Warning"})
-    assert cli.main(["drill", CLUSTER]) == drill.EXIT_SKIPPED
+    assert cli.main(["drill", CLUSTER]) == EXIT_SKIPPED
     assert "SKIPPED" in capsys.readouterr().out
     assert cli.main(["drill", "bad name; rm"]) == 2
     with pytest.raises(SystemExit):

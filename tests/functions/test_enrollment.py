@@ -15,7 +15,7 @@ import pytest
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 from emulator import Emulator, delivery
-from shared import enrollment
+from shared.enrollment import service as enrollment
 from shared.errors import TransientError
 from shared.runtime import Runtime
 from tests.functions.conftest import writes_since
@@ -181,7 +181,7 @@ def test_the_pre_staged_dr_load_balancer_and_pool_mappings(
     for vm_id in demo["vm_ids"]:
         tag(operator_sdk, vm_id, {**CLUSTER_TAGS, "asr-s2d-dr-ip": "10.20.1.10", "asr-s2d-probe-port": "59998"})
     deliver(event_queue(), runtime)
-    from shared.replication import ReplicationSpec
+    from shared.enrollment.plan import ReplicationSpec
 
     spec = ReplicationSpec.from_settings(runtime.settings)
     lb = runtime.network.get_load_balancer(spec.load_balancer_id("s2dclu01"))

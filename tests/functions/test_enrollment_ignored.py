@@ -14,7 +14,7 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 
 from emulator import Emulator
 from emulator.core.identity import APP_PRINCIPAL_ID
-from shared import enrollment
+from shared.enrollment import service as enrollment
 from shared.runtime import Runtime
 from tests.functions.conftest import writes_since
 from tests.functions.test_enrollment import CLUSTER_TAGS, tag

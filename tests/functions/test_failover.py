@@ -23,9 +23,11 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 from emulator import Emulator, delivery
 from emulator.core.events import Subscriber
 from functions import failover_completed
-from shared import cli, enrollment, failover
+from shared.cli import main as cli
 from shared.config import get_settings
+from shared.enrollment import service as enrollment
 from shared.errors import TransientError
+from shared.failover import service as failover
 from shared.outcomes import Outcome
 from shared.runtime import Runtime, default_runtime
 from shared.state import blob_key

@@ -15,9 +15,18 @@ from typing import Any
 import pytest
 
 from emulator import Emulator, delivery
-from shared import cli, drift, drill, enrollment, failover, ids, reprotect, status
+from shared import ids
+from shared.audit import service as audit
+from shared.audit import status_page
+from shared.cli import main as cli
+from shared.cli.output import EXIT_REPORTED
+from shared.drill import service as drill
+from shared.drill.record import Result
+from shared.enrollment import service as enrollment
 from shared.errors import TransientError
+from shared.failover import service as failover
 from shared.runtime import Runtime
+from shared.way_back import service as way_back
 from tests.functions.conftest import writes_since
 from tests.functions.drill_world import CLUSTER, EVERY_CHECK, World, control
 
@@ -46,7 +55,7 @@ def raw_items(emu: Emulator) -> list[dict[str, Any]]:
 def test_without_the_setting_reprotect_is_only_reported_with_the_exact_steps(committed: World) -> None:
     seq = committed.emu.journal.last_seq
 
-    outcome = reprotect.reprotect_cluster(CLUSTER, committed.rt)
+    outcome = way_back.reprotect_cluster(CLUSTER, committed.rt)
 
     assert outcome.kind == "unchanged" and "reported only (ALLOW_REPROTECT is off)" in outcome.reason
     assert writes_since(committed.emu, seq) == []
@@ -64,7 +73,7 @@ def test_with_the_setting_the_whole_group_is_reprotected_through_the_dr_cache(
     rt = make_runtime(ALLOW_REPROTECT="true")
     before = {i.vm_id.lower(): i.recovery_vm_id for i in committed.items()}
 
-    outcome = reprotect.reprotect_cluster(CLUSTER, rt)
+    outcome = way_back.reprotect_cluster(CLUSTER, rt)
 
     assert outcome.kind == "changed" and outcome.writes == 2, outcome.reason
     assert "2 node(s) of s2dclu01 reprotected" in outcome.reason
@@ -85,7 +94,7 @@ def test_with_the_setting_the_whole_group_is_reprotected_through_the_dr_cache(
     assert not any(r["name"] == FAILBACK_LB for r in committed.emu.world.all())
 
     seq = committed.emu.journal.last_seq
-    again = reprotect.reprotect_cluster(CLUSTER, rt)
+    again = way_back.reprotect_cluster(CLUSTER, rt)
     assert again.kind == "unchanged" and again.details["stage"] == "replicating-back", again.reason
     assert [f.code for f in again.findings] == ["replicating-back"] and writes_since(committed.emu, seq) == []
 
@@ -95,7 +104,7 @@ def test_the_failback_load_balancer_is_staged_when_the_original_one_is_gone(
     committed.detach_source_load_balancer()
     rt = make_runtime(ALLOW_REPROTECT="true")
 
-    outcome = reprotect.reprotect_cluster(CLUSTER, rt)
+    outcome = way_back.reprotect_cluster(CLUSTER, rt)
 
     assert outcome.kind == "changed" and outcome.writes == 5, (outcome.reason, outcome.plan)  # 2 + LB + 2 NICs
     assert f"failback load balancer {FAILBACK_LB} staged" in outcome.reason
@@ -107,28 +116,28 @@ def test_the_failback_load_balancer_is_staged_when_the_original_one_is_gone(
     assert sorted(n.lower() for n in lb.pool_nic_ids) == sorted(n.lower() for n in committed.demo["nic_ids"])
     assert dict(lb.tags) == {"asr-s2d-cluster": CLUSTER, "managed-by": "asr-s2d", "asr-s2d-purpose": "failback"}
     seq = committed.emu.journal.last_seq
-    assert reprotect.reprotect_cluster(CLUSTER, rt).kind == "unchanged" and writes_since(committed.emu, seq) == []
+    assert way_back.reprotect_cluster(CLUSTER, rt).kind == "unchanged" and writes_since(committed.emu, seq) == []
 
 
 def test_before_the_commit_nothing_is_reprotected(world: World, make_runtime: Callable[..., Runtime]) -> None:
     world.enroll()
     world.unplanned_failover()
     seq = world.emu.journal.last_seq
-    outcome = reprotect.reprotect_cluster(CLUSTER, make_runtime(ALLOW_REPROTECT="true"))
+    outcome = way_back.reprotect_cluster(CLUSTER, make_runtime(ALLOW_REPROTECT="true"))
     assert outcome.kind == "unchanged" and outcome.details["stage"] == "commit-pending"
     assert [f.code for f in outcome.findings] == ["failover-commit-pending"] and writes_since(world.emu, seq) == []
-    assert reprotect.reprotect_cluster(CLUSTER, world.rt).details["stage"] == "commit-pending"
+    assert way_back.reprotect_cluster(CLUSTER, world.rt).details["stage"] == "commit-pending"
 
 
 def test_the_audit_reports_the_way_back_and_with_the_setting_takes_it(committed: World,
                                                                       make_runtime: Callable[..., Runtime]) -> None:
     seq = committed.emu.journal.last_seq
-    [reported] = drift.run_audit(committed.rt).clusters
+    [reported] = audit.run_audit(committed.rt).clusters
     way_back = [f for f in reported.findings if f.code == "reprotect-needed"]
     assert len(way_back) == 1 and "Update-AzRecoveryServicesAsrProtectionDirection" in way_back[0].fix
     assert writes_since(committed.emu, seq) == []
 
-    [done] = drift.run_audit(make_runtime(ALLOW_REPROTECT="true")).clusters
+    [done] = audit.run_audit(make_runtime(ALLOW_REPROTECT="true")).clusters
     assert [f.code for f in done.findings if f.code.startswith("reprotect")] == ["reprotected"]
     assert all("/replicationFabrics/asr-s2d-northeurope/" in i["id"] for i in raw_items(committed.emu))
 
@@ -138,7 +147,7 @@ def test_cli_reprotect(committed: World, app_settings: dict[str, str], monkeypat
     from shared.config import get_settings
     from shared.runtime import default_runtime
 
-    assert cli.main(["reprotect", CLUSTER]) == reprotect.EXIT_REPORTED
+    assert cli.main(["reprotect", CLUSTER]) == EXIT_REPORTED
     out = capsys.readouterr().out
     assert "reprotect-needed" in out and "fix: Portal: Recovery Services vault" in out
     monkeypatch.setenv("ALLOW_REPROTECT", "true")
@@ -159,7 +168,7 @@ def replicating_back(world: World, make_runtime: Callable[..., Runtime]) -> Worl
     world.unplanned_failover()
     assert failover.reassign_cluster(CLUSTER, world.rt).kind == "reassigned"
     world.commit()
-    assert reprotect.reprotect_cluster(CLUSTER, make_runtime(ALLOW_REPROTECT="true")).kind == "changed"
+    assert way_back.reprotect_cluster(CLUSTER, make_runtime(ALLOW_REPROTECT="true")).kind == "changed"
     control(world.emu, "POST", "asr/settle", {})
     assert {(i.protection_state, i.recovery_region) for i in world.items()} == {("Protected", "westeurope")}
     return world
@@ -170,7 +179,7 @@ def test_a_cluster_replicating_back_is_amber_with_the_failback_steps_and_never_r
     rt = make_runtime(AUDIT_REPAIR="true", ALLOW_REPROTECT="true")
     seq = replicating_back.emu.journal.last_seq
 
-    [report] = drift.run_audit(rt).clusters
+    [report] = audit.run_audit(rt).clusters
     # The original nodes are the failback targets of the reprotected items: they replicate, in the group.
     assert report.status == "amber" and report.repair is None
     assert [f.code for f in report.findings] == ["replicating-back", "test-failover-never"]
@@ -198,9 +207,9 @@ def test_the_drill_of_a_cluster_replicating_back_tests_the_way_back(
     assert record.cleanup.ok and "2 test VM(s) gone" in record.cleanup.detail
     replicating_back.assert_clean()
     # The audit now counts it: the way back was drilled; the status page says which way the drill went.
-    [report] = drift.run_audit(replicating_back.rt).clusters
+    [report] = audit.run_audit(replicating_back.rt).clusters
     assert [f.code for f in report.findings] == ["replicating-back"]
-    section = status.render_latest(replicating_back.rt).split("Last drill", 1)[1]
+    section = status_page.render_latest(replicating_back.rt).split("Last drill", 1)[1]
     assert "Direction</dt><dd>the way back (replicating back to the original region)" in section
     assert "Test network</dt><dd>vnet-prod-test" in section
 
@@ -209,7 +218,7 @@ def test_without_a_failback_test_network_the_drill_of_the_way_back_is_skipped(
         replicating_back: World, make_runtime: Callable[..., Runtime]) -> None:
     seq = replicating_back.emu.journal.last_seq
     record = drill.run_drill(CLUSTER, make_runtime(FAILBACK_TEST_VNET_ID=""))
-    assert record.result is drill.Result.SKIPPED and writes_since(replicating_back.emu, seq) == []
+    assert record.result is Result.SKIPPED and writes_since(replicating_back.emu, seq) == []
     assert record.reason == ("test-network: the cluster replicates back to westeurope since its reprotect, so a drill "
                              "tests the way back there, in FAILBACK_TEST_VNET_ID, which is empty: set it to an "
                              "isolated VNet in westeurope")
@@ -257,7 +266,7 @@ def test_after_the_committed_failback_the_way_back_protects_it_to_the_dr_region_
     w.commit()
     seq = w.emu.journal.last_seq
 
-    reported = reprotect.reprotect_cluster(CLUSTER, w.rt)
+    reported = way_back.reprotect_cluster(CLUSTER, w.rt)
     assert reported.kind == "unchanged" and writes_since(w.emu, seq) == []
     [finding] = reported.findings
     assert finding.code == "reprotect-needed" and "runs in westeurope after a committed failback" in finding.message
@@ -265,7 +274,7 @@ def test_after_the_committed_failback_the_way_back_protects_it_to_the_dr_region_
     assert "DR_CACHE_STORAGE_ACCOUNT_ID" not in finding.fix and "Before failing back" not in finding.fix
 
     rt = make_runtime(ALLOW_REPROTECT="true", AUDIT_REPAIR="true")
-    done = reprotect.reprotect_cluster(CLUSTER, rt)
+    done = way_back.reprotect_cluster(CLUSTER, rt)
     assert done.kind == "changed" and done.writes == 2, (done.reason, done.plan)
     assert done.reason == f"2 node(s) of {CLUSTER} reprotected after the failback: replicating to northeurope again"
     for raw in raw_items(w.emu):
@@ -279,11 +288,11 @@ def test_after_the_committed_failback_the_way_back_protects_it_to_the_dr_region_
 
     # Back to normal: the audit repairs what the reprotect reset (the DR pool on each item), a drill passes the
     # normal way, and the audit then has nothing above info to say.
-    [repaired] = drift.run_audit(rt).clusters
+    [repaired] = audit.run_audit(rt).clusters
     assert repaired.repair is not None and repaired.repair.kinds == ("SetPoolMapping", "SetPoolMapping")
     record = drill.run_drill(CLUSTER, rt)
     assert record.passed and record.direction == "PrimaryToRecovery", record.reason
-    [report] = drift.run_audit(rt).clusters
+    [report] = audit.run_audit(rt).clusters
     assert report.status == "green" and report.repair is None, [(f.code, f.message) for f in report.findings]
 
 
@@ -307,13 +316,13 @@ def test_a_failback_no_signal_announced_is_moved_home_by_the_audit(replicating_b
                                                                    make_runtime: Callable[..., Runtime]) -> None:
     w = replicating_back
     w.failback()
-    [before] = drift.run_audit(w.rt).clusters
+    [before] = audit.run_audit(w.rt).clusters
     [unannounced] = [f for f in before.findings if f.code == "failover-unannounced"]
     assert "failed over to westeurope" in unannounced.message and before.status == "red"
 
-    [after] = drift.run_audit(make_runtime(AUDIT_REASSIGN_IP="true")).clusters
+    [after] = audit.run_audit(make_runtime(AUDIT_REASSIGN_IP="true")).clusters
 
     assert after.reassign is not None and after.reassign["outcome"] == "reassigned", after.reassign
     assert guest_ip(w.emu, w.demo["vm_ids"][0]) == (w.demo["cluster_ip"], "Online")
-    [settled] = drift.run_audit(w.rt).clusters
+    [settled] = audit.run_audit(w.rt).clusters
     assert [f.code for f in settled.findings if f.severity.value != "info"] == ["failed-over"]

@@ -24,8 +24,10 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 
 from emulator import Emulator, delivery
 from emulator.core.identity import APP_PRINCIPAL_ID
-from shared import cli, enrollment, failover
+from shared.cli import main as cli
+from shared.enrollment import service as enrollment
 from shared.errors import TransientError
+from shared.failover import service as failover
 from shared.outcomes import Outcome
 from shared.runtime import Runtime
 from tests import arm_actions
@@ -77,9 +79,9 @@ def journey(emu: Emulator, demo: dict[str, Any], rt: Runtime, operator_sdk: Call
     done.append(f"test failover cleanup: {[o.kind for o in deliver(queue(), failover.handle, rt)]}")
 
     if has_module("shared.drift"):
-        from shared import drift
+        from shared.audit import service as audit
 
-        report = drift.run_audit(rt, repair=True)
+        report = audit.run_audit(rt, repair=True)
         done.append(f"audit with repair: {len(report.clusters)} cluster(s)")
     if has_module("shared.drill"):
         exit_code = cli.main(["drill", CLUSTER, "--json"])
@@ -99,9 +101,9 @@ def journey(emu: Emulator, demo: dict[str, Any], rt: Runtime, operator_sdk: Call
     plans.begin_failover_commit(rg, vault, PLAN).result()
     done.append(f"commit: {[o.kind for o in deliver(queue(), failover.handle, rt)]}")
     if has_module("shared.drift"):
-        from shared import drift
+        from shared.audit import service as audit
 
-        drift.run_audit(rt, repair=True)
+        audit.run_audit(rt, repair=True)
         done.append("audit after the failover")
     return done
 

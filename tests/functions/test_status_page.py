@@ -19,7 +19,9 @@ import azure.functions as func
 import pytest
 
 from emulator import Emulator
-from shared import drift, status
+from shared.audit import service as audit
+from shared.audit import status_page as status
+from shared.audit.report import Report
 from shared.runtime import Runtime
 from tests.functions.drift_world import CLUSTER, DR_IP, control, item_of, mark_tested
 
@@ -91,12 +93,12 @@ def visible_text(dom: str) -> str:
 
 
 @pytest.fixture
-def audited(emu: Emulator, converged: dict[str, Any], runtime: Runtime) -> drift.Report:
+def audited(emu: Emulator, converged: dict[str, Any], runtime: Runtime) -> Report:
     """A real audit: the converged demo cluster, never tested, with node 2's replication critical."""
     mark_tested(emu, None)
     control(emu, "POST", "asr/health", {"item": item_of(emu, converged["vm_ids"][1])["id"],
                                         "replicationHealth": "Critical", "rpoInSeconds": 5400})
-    return drift.run_audit(runtime)
+    return audit.run_audit(runtime)
 
 
 def _status_request() -> func.HttpRequest:
@@ -107,7 +109,7 @@ def _status_request() -> func.HttpRequest:
 
 @pytest.mark.browser
 def test_the_page_shows_each_cluster_its_nodes_health_rpo_drift_by_severity_and_the_audit_time(
-        chromium: str, audited: drift.Report, app_settings: dict[str, str], tmp_path: Path) -> None:
+        chromium: str, audited: Report, app_settings: dict[str, str], tmp_path: Path) -> None:
     from functions.drift_audit import status_page
 
     response = status_page(_status_request())
@@ -129,7 +131,7 @@ def test_the_page_shows_each_cluster_its_nodes_health_rpo_drift_by_severity_and_
 
 
 @pytest.mark.browser
-def test_a_hostile_value_renders_as_text_not_markup(chromium: str, audited: drift.Report, tmp_path: Path) -> None:
+def test_a_hostile_value_renders_as_text_not_markup(chromium: str, audited: Report, tmp_path: Path) -> None:
     report = audited.to_json()
     cluster = report["clusters"][0]
     cluster["name"] = HOSTILE
@@ -153,7 +155,7 @@ def test_before_any_audit_the_page_says_so(chromium: str, runtime: Runtime, tmp_
 
 # -- without a browser ---------------------------------------------------------------------------------
 
-def test_every_value_is_escaped_in_the_html(audited: drift.Report) -> None:
+def test_every_value_is_escaped_in_the_html(audited: Report) -> None:
     report = audited.to_json()
     report["clusters"][0]["name"] = HOSTILE
     report["clusters"][0]["findings"][0]["fix"] = HOSTILE
@@ -162,10 +164,10 @@ def test_every_value_is_escaped_in_the_html(audited: drift.Report) -> None:
     assert "&lt;img src=x onerror=&quot;" in html
 
 
-def test_an_old_report_says_it_is_old(audited: drift.Report) -> None:
+def test_an_old_report_says_it_is_old(audited: Report) -> None:
     from datetime import timedelta
 
-    from shared.checks import parse_time
+    from shared.times import parse_time
 
     finished = parse_time(audited.finished)
     assert finished is not None

@@ -29,9 +29,9 @@ from emulator.providers.compute import state as compute
 from emulator.providers.network import state as network
 from emulator.providers.recoveryservices.state import ITEM_TYPE
 from emulator.settings import app_env
-from shared import enrollment
 from shared.azure.clients import Clients
 from shared.config import Settings
+from shared.enrollment import service as enrollment
 from shared.errors import TransientError
 from shared.runtime import Runtime
 

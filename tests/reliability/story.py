@@ -33,10 +33,12 @@ from emulator.core.faults import FaultRule
 from emulator.core.identity import APP_PRINCIPAL_ID
 from emulator.core.throttle import ThrottleConfig
 from emulator.settings import app_env
-from shared import drift, enrollment, failover
+from shared.audit import service as audit
 from shared.azure.clients import Clients
 from shared.config import Settings
+from shared.enrollment import service as enrollment
 from shared.errors import TransientError
+from shared.failover import service as failover
 from shared.outcomes import Outcome
 from shared.runtime import Runtime
 from shared.state import blob_key
@@ -355,7 +357,7 @@ class Story:
         if endstate.diff(clean, self.snapshot()):
             mechanism = "audit"
             for _run in range(3):
-                drift.run_audit(self.runtime, repair=True, trigger="test")
+                audit.run_audit(self.runtime, repair=True, trigger="test")
                 self.time_passes()
                 if not endstate.diff(clean, self.snapshot()):
                     break

@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-from shared import cli, events, failover
+from shared import events
+from shared.cli import main as cli
 from shared.config import get_settings
 from shared.errors import RejectedInput
+from shared.failover import service as failover
 from shared.runtime import default_runtime
 from tests.reliability import figures, hostile
 from tests.reliability.story import Story
@@ -45,7 +47,7 @@ def world(story: Story) -> Iterator[Story]:
 def handle(story: Story, item: Any) -> list[Any]:
     """As the Functions host and the CLI route them: action events to the failover function, the rest to the
     VM-tags function."""
-    from shared import enrollment
+    from shared.enrollment import service as enrollment
 
     return [(failover.handle if isinstance(item, dict) and (item.get("eventType") or item.get("type")) == ACTION
              else enrollment.handle)(item, story.runtime)]
@@ -168,7 +170,7 @@ def test_the_installed_cli_refuses_the_deepest_input_with_exit_2_and_one_line(wo
 
 def test_a_guest_printing_hostile_json_is_a_failed_run_not_a_crash() -> None:
     """Run Command returns the guest's last 4 KB of output: whoever controls the node controls it."""
-    from shared.readdress import parse_script_result
+    from shared.failover.plan import parse_script_result
 
     for stdout in ("[" * 2048 + "]" * 2048, '{"status": "changed"' + "}" * 4000, "\x00\x1b[2J", '{"status": ["x"]}'):
         assert parse_script_result(stdout)["status"] == "failed"

@@ -18,9 +18,10 @@ from emulator.core.identity import APP_PRINCIPAL_ID
 from emulator.providers.compute import state as compute
 from emulator.providers.network import state as network
 from emulator.providers.resources.state import add_group, add_subscription
-from shared import drift, failover
+from shared import scripts
+from shared.audit import service as audit
 from shared.errors import LeaseLost
-from shared.failover import set_cluster_ip_script
+from shared.failover import service as failover
 from tests.reliability import figures, hostile
 from tests.reliability.story import ACTION, CLUSTER, CLUSTER_TAGS, Story
 
@@ -92,7 +93,7 @@ def test_only_allowed_subscriptions_are_read_or_written(story: Story) -> None:
     outcomes = deliver_everything(story, foreign + events)
     assert outcomes[0].kind == "ignored" and "ALLOWED_SUBSCRIPTION_IDS" in outcomes[0].reason
     assert outcomes[1].kind == "enabled"
-    drift.run_audit(story.runtime, repair=True, trigger="test")
+    audit.run_audit(story.runtime, repair=True, trigger="test")
     touched = {e.path.split("/")[2].lower() for e in story.emu.journal.entries(since=since)
                if e.principal == APP_PRINCIPAL_ID and e.path.lower().startswith("/subscriptions/")}
     assert touched == {world["subscription_id"].lower()}
@@ -110,7 +111,7 @@ def test_recovered_and_test_failover_vms_are_never_enrolled_though_they_carry_th
     retagged = deliver_everything(story, story.drain())
     assert [o.kind for o in retagged] == ["ignored"] * len(dr_vms)
     assert all("target region" in o.reason for o in retagged)
-    drift.run_audit(story.runtime, repair=True, trigger="test")
+    audit.run_audit(story.runtime, repair=True, trigger="test")
     enabled = [e.body["properties"]["providerSpecificDetails"]["fabricObjectId"].lower()
                for e in story.emu.journal.entries()
                if e.method == "PUT" and "/replicationprotecteditems/" in e.path.lower() and e.principal == APP_PRINCIPAL_ID]
@@ -142,7 +143,7 @@ def test_run_command_gets_values_only_as_parameters_on_the_normal_path(story: St
               if k.startswith("asr-s2d-")}
     values |= {p["value"] for run in runs for p in run["parameters"]}
     for run in runs:
-        assert run["script"] == list(set_cluster_ip_script()), "the script sent is not the shipped one"
+        assert run["script"] == list(scripts.lines(scripts.SET_CLUSTER_IP)), "the script sent is not the shipped one"
         assert not [(v, line) for line in run["script"] for v in values if len(v) > 3 and v in line]
         assert {p["name"] for p in run["parameters"]} == set(PARAMETERS)
         for p in run["parameters"]:
@@ -170,7 +171,7 @@ def test_hostile_tags_written_after_enrollment_never_reach_the_guest(story: Stor
     assert outcome is not None and outcome.kind == "rejected" and item.spec["reason_contains"] in outcome.reason
     status, body = failover.handle_runbook(story.runbook_context("failover"), rt=story.runtime)
     assert status == 400 and body["outcome"] == "rejected"
-    drift.run_audit(story.runtime, repair=True, trigger="test")
+    audit.run_audit(story.runtime, repair=True, trigger="test")
     assert story.app_writes(since) == []
     assert run_commands(story) == []
     figures.count("hostile_inputs_at_failover")
@@ -200,7 +201,7 @@ def test_no_token_key_or_connection_string_in_any_log_line(story: Story, all_log
         story.emu.faults.add(rule)
         assert story.deliver(event) is None
         story.emu.faults.clear()
-    drift.run_audit(story.runtime, repair=True, trigger="test")
+    audit.run_audit(story.runtime, repair=True, trigger="test")
     failover.reassign_cluster(CLUSTER, story.runtime)
     blob = BlobClient.from_connection_string(story.azurite, story.runtime.settings.state_container, story.lock_blob())
     with story.runtime.lock(f"{story.world['subscription_id'].lower()}/{CLUSTER}") as lock:
@@ -245,7 +246,7 @@ def test_with_default_settings_nothing_is_disabled_or_deleted_but_the_drills_own
     client.tags.begin_update_at_scope(node1, {"operation": "Merge", "properties": {
         "tags": {"asr-s2d-cluster": "elsewhere"}}}).result()
     deliver_everything(story, story.drain())
-    drift.run_audit(story.runtime, repair=True, trigger="test")
+    audit.run_audit(story.runtime, repair=True, trigger="test")
     removals = _removals(story)
     assert [m for m, _ in removals] == ["DELETE"], removals
     staged = next(e for e in story.emu.journal.entries() if e.method == "PUT" and e.path == removals[0][1])

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from shared.cluster import Cluster
+from shared.enrollment.plan import NodeFacts, ReplicationSpec
 from shared.inventory import AsrState, Disk, Nic, Subnet, Vm, frozen_tags
-from shared.replication import NodeFacts, ReplicationSpec
 from shared.tags import ClusterIntent
 
 SUB = "6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b"

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared import checks
-from shared import replication as r
-from shared.drift import status_of
+from shared import actions
+from shared.audit import checks
+from shared.audit.report import status_of
+from shared.enrollment import plan as r
 from shared.findings import Finding, Severity
 from shared.inventory import ItemNic, ProtectedItem
 from tests.unit.builders import cluster, dr_subnet, empty_vault, facts, spec
@@ -101,7 +102,7 @@ def test_every_planned_action_is_explained_by_a_finding_or_becomes_plan_pending(
 def test_a_plan_that_would_leave_a_group_member_out_is_refused() -> None:
     state, _ = converged_vault()
     keep = state.items[0]
-    upsert = r.UpsertRecoveryPlan("asr-s2d-s2dclu01", "pf", "rf", ((keep.id, keep.vm_id),), exists=True)
+    upsert = actions.UpsertRecoveryPlan("asr-s2d-s2dclu01", "pf", "rf", ((keep.id, keep.vm_id),), exists=True)
     reason = checks.splits_a_group(upsert, state)
     assert reason is not None and "s2d-node2" in reason
     whole = replace(upsert, items=tuple((i.id, i.vm_id) for i in state.items))

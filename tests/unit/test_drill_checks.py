@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.drill_checks import (
+from shared.drill.checks import (
     GUEST,
     PRECONDITIONS,
     MalformedReport,

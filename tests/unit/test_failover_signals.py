@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from shared import events
-from shared import failover_signals as signals
 from shared.errors import RejectedInput
-from shared.failover_signals import Scenario
+from shared.failover import signals
+from shared.failover.signals import Scenario
 from tests.unit.builders import SUB, VAULT
 
 PLAN_URI = f"{VAULT}/replicationRecoveryPlans/asr-s2d-s2dclu01"

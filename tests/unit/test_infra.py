@@ -18,9 +18,9 @@ from dataclasses import MISSING, dataclass, fields
 from functools import cache
 from pathlib import Path
 
-from shared import failover_signals as signals
 from shared.config import Settings
-from shared.enrollment import WRITE_OPERATIONS
+from shared.enrollment.service import WRITE_OPERATIONS
+from shared.failover import signals
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from shared import readdress as rd
+from shared import actions
 from shared.errors import RejectedInput
-from shared.failover_signals import Scenario
+from shared.failover import plan as rd
+from shared.failover.signals import Scenario
 from shared.inventory import AsrJob, ItemNic, LoadBalancer, Nic, ProtectedItem, RecoveryPlan, Subnet, Vm, frozen_tags
 from tests.unit.builders import DR_RG, DR_VNET, SUB, VAULT
 
@@ -84,8 +85,8 @@ def kinds(plan: rd.Readdress) -> list[str]:
     return [type(a).__name__ for a in plan.actions]
 
 
-def guest_step(plan: rd.Readdress) -> rd.SetClusterIp:
-    steps = [a for a in plan.actions if isinstance(a, rd.SetClusterIp)]
+def guest_step(plan: rd.Readdress) -> actions.SetClusterIp:
+    steps = [a for a in plan.actions if isinstance(a, actions.SetClusterIp)]
     assert len(steps) == 1
     return steps[0]
 
@@ -102,7 +103,7 @@ def test_asr_attached_the_nics_so_only_the_guest_step_remains() -> None:
 
 def test_recorded_guest_step_for_the_same_failover_means_nothing_to_do() -> None:
     first = rd.plan_readdress(view(), DR)
-    note = {"identity": first.identity, "status": "changed", "ip": "10.20.1.10", "probe_port": 59999}
+    note = rd.ReaddressNote(identity=first.identity, status="changed", at=None, ip="10.20.1.10", probe_port=59999)
     plan = rd.plan_readdress(view(note=note), DR)
     assert plan.verdict is rd.Verdict.PROCEED and plan.actions == () and plan.guest_done
 
@@ -114,22 +115,23 @@ def test_recorded_guest_step_for_the_same_failover_means_nothing_to_do() -> None
 ])
 def test_a_record_of_another_failover_or_a_failed_run_repeats_the_guest_step(note: dict[str, Any]) -> None:
     identity = rd.plan_readdress(view(), DR).identity
-    note = {"identity": identity, **note}
-    assert kinds(rd.plan_readdress(view(note=note), DR)) == ["SetClusterIp"]
+    recorded = rd.ReaddressNote.from_json({"identity": identity, **note})
+    assert kinds(rd.plan_readdress(view(note=recorded), DR)) == ["SetClusterIp"]
 
 
 def test_nics_outside_the_pool_are_joined() -> None:
     plan = rd.plan_readdress(view(nodes=(node(1, pools=()), node(2, pools=()))), DR)
     assert kinds(plan) == ["JoinPool", "JoinPool", "SetClusterIp"]
-    assert {a.pool_id for a in plan.actions if isinstance(a, rd.JoinPool)} == {DR.pool_id}
+    assert {a.pool_id for a in plan.actions if isinstance(a, actions.JoinPool)} == {DR.pool_id}
 
 
 def test_missing_dr_load_balancer_is_staged_on_the_first_free_address() -> None:
     plan = rd.plan_readdress(view(load_balancer=None, nodes=(node(1, pools=()), node(2, pools=()))), DR)
-    assert kinds(plan) == ["StageLoadBalancer", "JoinPool", "JoinPool", "SetClusterIp"]
+    assert kinds(plan) == ["EnsureLoadBalancer", "JoinPool", "JoinPool", "SetClusterIp"]
     stage = plan.actions[0]
-    assert isinstance(stage, rd.StageLoadBalancer)
-    assert (stage.frontend_ip, stage.subnet_id, stage.probe_port, stage.test) == (None, DR_SUBNET.id, 59999, False)
+    assert isinstance(stage, actions.EnsureLoadBalancer)
+    assert (stage.frontend_ip, stage.subnet_id, stage.probe_port, stage.purpose) == (
+        None, DR_SUBNET.id, 59999, actions.Purpose.DR)
     assert stage.tags() == {"asr-s2d-cluster": "s2dclu01", "managed-by": "asr-s2d"}
     assert guest_step(plan).ip is None  # the frontend the write returns
 
@@ -141,15 +143,15 @@ def test_missing_dr_load_balancer_is_staged_on_the_first_free_address() -> None:
 ])
 def test_a_load_balancer_that_is_not_right_is_restaged(lb_changes: dict[str, Any], why: str) -> None:
     plan = rd.plan_readdress(view(load_balancer=lb(**lb_changes)), DR)
-    assert kinds(plan)[0] == "StageLoadBalancer", why
+    assert kinds(plan)[0] == "EnsureLoadBalancer", why
 
 
 def test_dr_ip_tag_wins_over_the_staged_frontend() -> None:
     tagged = {**TAGS, "asr-s2d-dr-ip": "10.20.1.50", "asr-s2d-probe-port": "60001"}
     plan = rd.plan_readdress(view(nodes=(node(1, tags=tagged), node(2, tags=tagged))), DR)
-    assert kinds(plan) == ["StageLoadBalancer", "SetClusterIp"]
+    assert kinds(plan) == ["EnsureLoadBalancer", "SetClusterIp"]
     stage = plan.actions[0]
-    assert isinstance(stage, rd.StageLoadBalancer) and (stage.frontend_ip, stage.probe_port) == ("10.20.1.50", 60001)
+    assert isinstance(stage, actions.EnsureLoadBalancer) and (stage.frontend_ip, stage.probe_port) == ("10.20.1.50", 60001)
     assert (guest_step(plan).ip, guest_step(plan).probe_port) == ("10.20.1.50", 60001)
 
 
@@ -244,12 +246,13 @@ def test_nics_in_two_subnets_or_in_another_vnet_are_rejected() -> None:
 
 def test_test_failover_gets_its_own_load_balancer_on_the_dr_address_host_part() -> None:
     plan = rd.plan_readdress(drill_view(), TEST)
-    assert kinds(plan) == ["StageLoadBalancer", "JoinPool", "JoinPool", "SetClusterIp"]
+    assert kinds(plan) == ["EnsureLoadBalancer", "JoinPool", "JoinPool", "SetClusterIp"]
     stage = plan.actions[0]
-    assert isinstance(stage, rd.StageLoadBalancer)
-    assert (stage.id, stage.frontend_ip, stage.subnet_id, stage.test) == (TEST_LB_ID, "10.30.1.10", TEST_SUBNET.id, True)
+    assert isinstance(stage, actions.EnsureLoadBalancer)
+    assert (stage.id, stage.frontend_ip, stage.subnet_id, stage.purpose) == (
+        TEST_LB_ID, "10.30.1.10", TEST_SUBNET.id, actions.Purpose.TEST)
     assert stage.tags()["asr-s2d-purpose"] == "test-failover"
-    assert all(a.pool_id == TEST.pool_id for a in plan.actions if isinstance(a, rd.JoinPool))
+    assert all(a.pool_id == TEST.pool_id for a in plan.actions if isinstance(a, actions.JoinPool))
     assert (guest_step(plan).ip, guest_step(plan).vm_name) == ("10.30.1.10", "s2d-node1-test")
     assert not any(LB_ID + "/" in str(a) or getattr(a, "id", "") == LB_ID for a in plan.actions)
 
@@ -269,7 +272,7 @@ def test_test_failover_takes_the_first_free_address_when_the_host_part_does_not_
                   enumerate(drill_view().nodes, start=1) if n.nic)
     plan = rd.plan_readdress(drill_view(subnet=small, nodes=nodes, dr_load_balancer=lb(ip="10.20.1.20")), TEST)
     stage = plan.actions[0]
-    assert isinstance(stage, rd.StageLoadBalancer) and stage.frontend_ip is None
+    assert isinstance(stage, actions.EnsureLoadBalancer) and stage.frontend_ip is None
 
 
 @pytest.mark.parametrize(("states", "verdict"), [
@@ -293,7 +296,7 @@ def cleanup_view(**changes: Any) -> rd.FailoverView:
 
 def test_cleanup_removes_only_asr_s2ds_own_empty_test_load_balancer() -> None:
     plan = rd.plan_readdress(cleanup_view(), TEST)
-    assert plan.actions == (rd.RemoveTestLoadBalancer(TEST_LB_ID),)
+    assert plan.actions == (actions.RemoveTestLoadBalancer(TEST_LB_ID),)
     foreign = rd.plan_readdress(cleanup_view(load_balancer=lb(TEST_LB_ID, owner=None)), TEST)
     assert foreign.actions == () and [f.code for f in foreign.findings] == ["test-lb-not-ours"]
     assert rd.plan_readdress(cleanup_view(load_balancer=None), TEST).actions == ()

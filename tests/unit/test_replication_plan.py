@@ -7,7 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from shared import replication as r
+from shared import actions, names
+from shared.enrollment import plan as r
 from shared.errors import RejectedInput
 from shared.inventory import (
     AsrState,
@@ -20,6 +21,7 @@ from shared.inventory import (
     Policy,
     ProtectedItem,
     RecoveryPlan,
+    Vm,
 )
 from shared.tags import ClusterIntent
 from tests.unit.builders import SUBNET, VAULT, cluster, dr_subnet, empty_vault, facts, spec, vm
@@ -37,14 +39,18 @@ def plan_for(nodes: tuple = (NODE1, NODE2), asr: AsrState | None = None, *, lb: 
                              r.DrNetwork(subnet=dr_subnet(), load_balancer=lb))
 
 
+def item_of(node: Vm) -> str:
+    return names.item_name(node.vm_uuid, node.name)
+
+
 def converged() -> tuple[AsrState, LoadBalancer]:
     s = spec()
-    src_f, tgt_f = r.fabric_name("westeurope"), r.fabric_name("northeurope")
-    src_c = s.container_id(src_f, r.container_name("westeurope"))
-    tgt_c = s.container_id(tgt_f, r.container_name("northeurope"))
+    src_f, tgt_f = names.fabric_name("westeurope"), names.fabric_name("northeurope")
+    src_c = s.container_id(src_f, names.container_name("westeurope"))
+    tgt_c = s.container_id(tgt_f, names.container_name("northeurope"))
     pool = s.pool_id("s2dclu01")
     items = tuple(ProtectedItem(
-        id=f"{src_c}/replicationProtectedItems/{r.item_name(n)}", name=r.item_name(n), vm_id=n.id,
+        id=f"{src_c}/replicationProtectedItems/{item_of(n)}", name=item_of(n), vm_id=n.id,
         group_name="s2dclu01", group_id="g1", protection_state="Protected", replication_health="Normal",
         active_location="Primary", policy_id=s.policy_id(), rpo_seconds=30, test_failover_state="None",
         last_test_failover=None, nics=(ItemNic(n.nic_ids[0], "ipconfig1", (pool,), (), None),), cache_account_ids=(),
@@ -59,7 +65,8 @@ def converged() -> tuple[AsrState, LoadBalancer]:
         network_mappings=(NetworkMapping("nm1", "nm1", SUBNET.split("/subnets/")[0], s.recovery_vnet_id),
                           NetworkMapping("nm2", "nm2", s.recovery_vnet_id, SUBNET.split("/subnets/")[0])),
         items=items,
-        plans=(RecoveryPlan(s.plan_id("s2dclu01"), r.plan_name("s2dclu01"), tuple(i.id for i in items), "", ""),))
+        plans=(RecoveryPlan(f"{VAULT}/replicationRecoveryPlans/asr-s2d-s2dclu01", names.plan_name("s2dclu01"),
+                            tuple(i.id for i in items), "", ""),))
     lb = LoadBalancer(id=s.load_balancer_id("s2dclu01"), location="northeurope", frontend_ip="10.20.1.4",
                       frontend_subnet_id=dr_subnet().id, pool_id=pool, pool_nic_ids=(), probe_port=59999,
                       has_ha_ports_rule=True)
@@ -72,12 +79,12 @@ def test_fresh_vault_gets_plumbing_then_one_enable_per_node_in_one_group() -> No
                            "CreateContainerMapping", "CreateContainerMapping", "CreateNetworkMapping",
                            "CreateNetworkMapping", "EnableNode", "EnableNode", "UpsertRecoveryPlan",
                            "EnsureLoadBalancer", "SetPoolMapping", "SetPoolMapping"]
-    enables = [a for a in plan.actions if isinstance(a, r.EnableNode)]
+    enables = [a for a in plan.actions if isinstance(a, actions.EnableNode)]
     assert {a.group for a in enables} == {"s2dclu01"}
     assert {a.recovery_subnet for a in enables} == {"snet-s2d"}
-    policy = next(a for a in plan.actions if isinstance(a, r.EnsurePolicy))
+    policy = next(a for a in plan.actions if isinstance(a, actions.EnsurePolicy))
     assert policy.exists is False and policy.retention_minutes == 1440
-    upsert = next(a for a in plan.actions if isinstance(a, r.UpsertRecoveryPlan))
+    upsert = next(a for a in plan.actions if isinstance(a, actions.UpsertRecoveryPlan))
     assert len(upsert.items) == 2 and not upsert.exists
     assert not plan.findings and plan.waiting is None
 
@@ -91,8 +98,8 @@ def test_converged_state_plans_nothing() -> None:
 def test_existing_fabric_for_a_region_is_reused_whatever_its_name() -> None:
     portal = Fabric(f"{VAULT}/replicationFabrics/asr-a2a-default-westeurope", "asr-a2a-default-westeurope", "westeurope")
     plan = plan_for(asr=replace(empty_vault(), fabrics=(portal,)))
-    assert [a.region for a in plan.actions if isinstance(a, r.CreateFabric)] == ["northeurope"]
-    container = next(a for a in plan.actions if isinstance(a, r.CreateContainer))
+    assert [a.region for a in plan.actions if isinstance(a, actions.CreateFabric)] == ["northeurope"]
+    container = next(a for a in plan.actions if isinstance(a, actions.CreateContainer))
     assert container.fabric == "asr-a2a-default-westeurope"
 
 
@@ -108,7 +115,7 @@ def test_node_protected_in_another_group_is_reported_never_disabled_by_default()
     asr, lb = converged()
     moved = replace(asr, items=(replace(asr.items[0], group_name="othergroup"), asr.items[1]))
     plan = plan_for(asr=moved, lb=lb)
-    assert not any(isinstance(a, (r.DisableNode, r.EnableNode)) for a in plan.actions)
+    assert not any(isinstance(a, (actions.DisableNode, actions.EnableNode)) for a in plan.actions)
     assert [f.code for f in plan.findings] == ["node-outside-group"]
 
 
@@ -116,7 +123,7 @@ def test_node_protected_in_another_group_is_disabled_only_when_allowed() -> None
     asr, lb = converged()
     moved = replace(asr, items=(replace(asr.items[0], group_name="othergroup"), asr.items[1]))
     plan = plan_for(asr=moved, lb=lb, allow_disable=True)
-    assert [type(a).__name__ for a in plan.actions if isinstance(a, r.DisableNode)] == ["DisableNode"]
+    assert [type(a).__name__ for a in plan.actions if isinstance(a, actions.DisableNode)] == ["DisableNode"]
 
 
 def test_waits_for_the_expected_node_count() -> None:
@@ -127,7 +134,7 @@ def test_waits_for_the_expected_node_count() -> None:
 def test_a_stopped_node_is_not_enabled_and_reported() -> None:
     stopped = replace(NODE2, power_state="deallocated")
     plan = plan_for(nodes=(NODE1, stopped))
-    enables = [a.vm_name for a in plan.actions if isinstance(a, r.EnableNode)]
+    enables = [a.vm_name for a in plan.actions if isinstance(a, actions.EnableNode)]
     assert enables == ["s2d-node1"]
     assert [f.code for f in plan.findings] == ["node-not-running"]
 
@@ -135,7 +142,7 @@ def test_a_stopped_node_is_not_enabled_and_reported() -> None:
 def test_only_stopped_nodes_means_waiting() -> None:
     plan = plan_for(nodes=(replace(NODE1, power_state="deallocated"), replace(NODE2, power_state="stopped")))
     assert plan.waiting and "not running" in plan.waiting
-    assert not any(isinstance(a, r.EnableNode) for a in plan.actions)
+    assert not any(isinstance(a, actions.EnableNode) for a in plan.actions)
 
 
 @pytest.mark.parametrize("nodes,message", [
@@ -156,7 +163,7 @@ def test_dr_ip_outside_the_dr_subnet_or_reserved_is_rejected(ip: str) -> None:
 
 def test_dr_ip_tag_drives_the_staged_frontend_and_a_change_restages_it() -> None:
     intent = ClusterIntent(None, None, ipaddress.IPv4Address("10.20.1.50"), 59999, None, False)
-    staged = next(a for a in plan_for(intent=intent).actions if isinstance(a, r.EnsureLoadBalancer))
+    staged = next(a for a in plan_for(intent=intent).actions if isinstance(a, actions.EnsureLoadBalancer))
     assert staged.frontend_ip == "10.20.1.50"
     asr, lb = converged()
     assert kinds(plan_for(asr=asr, lb=lb, intent=intent)) == ["EnsureLoadBalancer"]
@@ -176,5 +183,5 @@ def test_missing_pool_mapping_is_restored_alone() -> None:
 def test_a_group_member_that_lost_its_tag_stays_in_the_recovery_plan() -> None:
     asr, lb = converged()
     plan = r.plan_enrollment(cluster(NODE1), facts(NODE1), asr, spec(), r.DrNetwork(subnet=dr_subnet(), load_balancer=lb))
-    assert not any(isinstance(a, r.UpsertRecoveryPlan) for a in plan.actions)
+    assert not any(isinstance(a, actions.UpsertRecoveryPlan) for a in plan.actions)
     assert [f.code for f in plan.findings] == ["untagged-protected-node"]

@@ -7,16 +7,9 @@ from typing import Any
 
 import pytest
 
+from shared.actions import EnsureLoadBalancer, JoinPool, Purpose, ReprotectItem
 from shared.inventory import AsrState, Container, ContainerMapping, Disk, Fabric, LoadBalancer, Nic, ProtectedItem, Subnet
-from shared.reprotect import (
-    JoinFailbackPool,
-    ReprotectItem,
-    Stage,
-    StageFailbackLoadBalancer,
-    WayBackSpec,
-    WayBackView,
-    plan_way_back,
-)
+from shared.way_back.plan import Stage, WayBackSpec, WayBackView, plan_way_back
 from tests.unit.builders import DR_RG, RG, SUB, SUBNET, VAULT, vm
 
 WE_FABRIC = Fabric(f"{VAULT}/replicationFabrics/asr-s2d-westeurope", "asr-s2d-westeurope", "westeurope")
@@ -130,18 +123,18 @@ def test_the_failback_load_balancer_is_staged_only_when_none_fronts_the_nodes() 
     staged = plan_way_back(view(item(1), item(2), source_nics=nics, source_lbs=()), SPEC)
     lb_actions = [a for a in staged.actions if not isinstance(a, ReprotectItem)]
     pool = f"{FAILBACK_ID}/backendAddressPools/be-nodes"
-    assert lb_actions == [StageFailbackLoadBalancer(FAILBACK_ID, "westeurope", SUBNET, 59999, "s2dclu01"),
-                          JoinFailbackPool(NODES[0].nic_ids[0], "s2d-node1", pool),
-                          JoinFailbackPool(NODES[1].nic_ids[0], "s2d-node2", pool)]
+    assert lb_actions == [EnsureLoadBalancer(FAILBACK_ID, "westeurope", SUBNET, None, 59999, "s2dclu01", Purpose.FAILBACK),
+                          JoinPool(NODES[0].nic_ids[0], "s2d-node1", pool, Purpose.FAILBACK),
+                          JoinPool(NODES[1].nic_ids[0], "s2d-node2", pool, Purpose.FAILBACK)]
     # An original load balancer without the HA-ports rule, or fronting one node only, does not count.
     for partial in (lb(ha=False), lb(members=(NODES[0].nic_ids[0],))):
-        assert any(isinstance(a, StageFailbackLoadBalancer)
+        assert any(isinstance(a, EnsureLoadBalancer)
                    for a in plan_way_back(view(item(1), item(2), source_lbs=(partial,)), SPEC).actions)
     # Our own failback load balancer, already right, with one node missing: only that node joins.
     ours = lb(FAILBACK_ID, members=(NODES[0].nic_ids[0],))
     again = plan_way_back(view(item(1), item(2), source_nics=nics, source_lbs=(), failback_lb=ours), SPEC)
     assert [a for a in again.actions if not isinstance(a, ReprotectItem)] == [
-        JoinFailbackPool(NODES[1].nic_ids[0], "s2d-node2", pool)]
+        JoinPool(NODES[1].nic_ids[0], "s2d-node2", pool, Purpose.FAILBACK)]
 
 
 def test_unknown_original_nics_are_reported_not_guessed() -> None:

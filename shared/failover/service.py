@@ -9,7 +9,7 @@ post-action runbook POSTing its RecoveryPlanContext) and ``reassign_cluster`` (t
 Every signal is a hint, never proof. The service maps it to a cluster (the recovery plan
 ``asr-s2d-<cluster>``, or the item's multi-VM group), locks the cluster, re-reads Site Recovery (plan,
 items, job), then the recovered VMs, NICs, subnet and load balancer and its own per-cluster record,
-plans with ``shared.readdress`` and applies: load balancer writes through the network gateway, then the
+plans with ``shared.failover.plan`` and applies: load balancer writes through the network gateway, then the
 shipped ``set_cluster_ip.ps1`` through Run Command on one recovered node, values only in ``parameters``.
 Every run ends in an outcome record (and a topic event when one is configured).
 
@@ -19,54 +19,33 @@ load balancer (tagged ``managed-by=asr-s2d``).
 
 from __future__ import annotations
 
-import argparse
-import functools
 import hashlib
-import importlib.resources
-import json
 import logging
-import sys
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from shared import events, ids, tags
-from shared import failover_signals as signals
-from shared import readdress as rd
-from shared.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, command, progress, table
+from shared import events, ids, state, tags
+from shared.enrollment.plan import ReplicationSpec
 from shared.errors import PermanentError, RejectedInput, TransientError
-from shared.failover_signals import FailoverSignal, Scenario
+from shared.executor import Applied, Executor
+from shared.failover import plan as rd
+from shared.failover import signals
+from shared.failover.signals import FailoverSignal, Scenario
 from shared.findings import Finding, Severity
-from shared.inventory import AsrJob, ProtectedItem, RecoveryPlan
+from shared.inventory import AsrJob, AsrState, ProtectedItem, RecoveryPlan
+from shared.names import PLAN_PREFIX, failback_lb_id, plan_name
 from shared.observability import log_context
-from shared.outcomes import Outcome, now_iso
-from shared.replication import (
-    LB_FRONTEND,
-    LB_POOL,
-    LB_PROBE,
-    LB_RULE,
-    ReplicationSpec,
-    failback_lb_name,
-    plan_name,
-)
+from shared.outcomes import Outcome
 from shared.runtime import Runtime, default_runtime
 from shared.state import ClusterLock
+from shared.times import now_iso
 
 log = logging.getLogger(__name__)
 
-PLAN_PREFIX = "asr-s2d-"
-SCRIPT = "set_cluster_ip.ps1"
-NOTES = {False: "readdress", True: "readdress-test"}  # per-cluster record of the last re-addressing, by kind
+NOTES = {False: state.READDRESS, True: state.READDRESS_TEST}  # per-cluster record of the last re-addressing, by kind
 # HTTP status for the runbook: 503 and 500 make it retry (the job may finish, the guest may settle).
 RUNBOOK_STATUS = {"rejected": 400, "not-yet": 503, "failed": 500}
-
-
-@functools.lru_cache(maxsize=1)
-def set_cluster_ip_script() -> tuple[str, ...]:
-    """The shipped script, line by line, exactly as in the file (Run Command takes an array of lines)."""
-    text = importlib.resources.files("shared.scripts").joinpath(SCRIPT).read_text(encoding="ascii")
-    return tuple(text.splitlines())
 
 
 # -- entry points ---------------------------------------------------------------------------------
@@ -188,23 +167,24 @@ def _resolve(signal: FailoverSignal, rt: Runtime) -> _Target | str:
         cluster = name[len(PLAN_PREFIX):]
         if not tags.CLUSTER_NAME.match(cluster):
             return f"recovery plan {name} does not name a cluster asr-s2d could have enrolled"
-        items = [i for i in rt.asr.list_items() if (i.group_name or "").lower() == cluster.lower()]
-        if not items:
+        asr = AsrState(vault_id=rt.settings.vault_id, vault_location="", items=tuple(rt.asr.list_items()))
+        if not asr.items_in_group(cluster):
             plan = rt.asr.get_plan(name)
             if plan is None:
                 return f"recovery plan {name} does not exist in vault {ids.name_of(rt.settings.vault_id)}"
-            wanted = {ids.key(i) for i in plan.item_ids}
-            items = [i for i in rt.asr.list_items() if ids.key(i.id) in wanted]
+            asr = replace(asr, plans=(plan,))
     else:
         item = rt.asr.get_item(signal.item_id or "")
         if item is None:
             return f"protected item {ids.name_of(signal.item_id or '')} no longer exists"
         if not item.group_name or not tags.CLUSTER_NAME.match(item.group_name):
             return f"protected item {item.name} is in no multi-VM group asr-s2d could have named after a cluster"
-        cluster, name, items = item.group_name, plan_name(item.group_name), [item]
-    if not items:
+        cluster, name = item.group_name, plan_name(item.group_name)
+        asr = AsrState(vault_id=rt.settings.vault_id, vault_location="", items=(item,))
+    key = asr.cluster_key(cluster)
+    if key is None:
         return f"recovery plan {name} holds no protected item"
-    return _Target(cluster=cluster, plan_name=name, key=f"{ids.subscription_of(items[0].vm_id).lower()}/{cluster.lower()}")
+    return _Target(cluster=cluster, plan_name=name, key=key)
 
 
 def _spec(rt: Runtime, cluster: str, *, test: bool, items: tuple[ProtectedItem, ...]) -> rd.ReaddressSpec:
@@ -243,7 +223,8 @@ def _run(signal: FailoverSignal, target: _Target, rt: Runtime, lock: ClusterLock
         return rt.record(replace(base, kind="ignored", reason=plan.reason))
     if plan.verdict is rd.Verdict.OVER:
         return rt.record(replace(base, kind="unchanged", reason=plan.reason))
-    applied = _apply(plan, rt, lock, correlation=signal.correlation_id)
+    applied = Executor(rt, lock=lock, dry_run=rt.settings.dry_run,
+                       correlation_id=signal.correlation_id).apply(plan.cluster, plan.actions)
     if signal.scenario is Scenario.CLEANUP:
         return _cleanup_outcome(plan, applied, rt, target, base, spec)
     return _readdress_outcome(plan, applied, rt, target, base, test=test, note=view.note,
@@ -251,14 +232,13 @@ def _run(signal: FailoverSignal, target: _Target, rt: Runtime, lock: ClusterLock
 
 
 def _observe_asr(signal: FailoverSignal, target: _Target, rt: Runtime) -> rd.FailoverView:
-    plan = rt.asr.get_plan(target.plan_name)
-    wanted = {ids.key(i) for i in plan.item_ids} if plan is not None else set()
-    items = tuple(i for i in rt.asr.list_items()
-                  if ids.key(i.id) in wanted or (i.group_name or "").lower() == target.cluster.lower())
+    asr = rt.asr.observe_cluster(target.cluster)
+    plan = asr.plan_named(target.plan_name)
+    items = asr.cluster_items(target.cluster)
     job = _find_job(rt, signal.scenario, plan, items)
-    note = rt.records.cluster_note(target.key, NOTES[signal.scenario.is_test])
+    note = rd.ReaddressNote.from_json(rt.records.cluster_note(target.key, NOTES[signal.scenario.is_test]))
     return rd.FailoverView(cluster=target.cluster, scenario=signal.scenario, source=signal.source, plan=plan,
-                           items=items, job=job, note=note if isinstance(note, dict) else None)
+                           items=items, job=job, note=note)
 
 
 def _find_job(rt: Runtime, scenario: Scenario, plan: RecoveryPlan | None,
@@ -290,11 +270,10 @@ def _home(view: rd.FailoverView, target: _Target, rt: Runtime,
     in (the original one, usually), else asr-s2d's failback load balancer beside the first node."""
     nics = [n.nic for n in view.nodes if n.nic is not None]
     subnet_id = nics[0].subnet_id if nics else ""
-    candidates = list(dict.fromkeys(p.split("/backendAddressPools/")[0] for n in nics for p in n.pool_ids))
+    candidates = list(dict.fromkeys(ids.load_balancer_of(p) for n in nics for p in n.pool_ids))
     vm = next((n.vm for n in view.nodes if n.vm is not None), None)
     if vm is not None:
-        candidates.append(f"{ids.group_id(vm.id)}/providers/Microsoft.Network/loadBalancers/"
-                          f"{failback_lb_name(target.cluster)}")
+        candidates.append(failback_lb_id(vm.id, target.cluster))
     for lb_id in dict.fromkeys(candidates):
         lb = rt.network.get_load_balancer(lb_id)
         if lb is not None and lb.frontend_ip and ids.same(lb.frontend_subnet_id, subnet_id):
@@ -314,8 +293,7 @@ def _observe_network(view: rd.FailoverView, target: _Target, rt: Runtime, spec: 
         nic = rt.network.get_nic(vm.primary_nic_id) if vm is not None and vm.primary_nic_id else None
         nodes.append(rd.RecoveredNode(item=item, vm=vm, nic=nic))
     first = next((n.nic for n in nodes if n.nic is not None), None)
-    subnet = (rt.network.get_subnet(first.subnet_id.split("/subnets/")[0], ids.name_of(first.subnet_id))
-              if first is not None and "/subnets/" in first.subnet_id else None)
+    subnet = rt.network.get_subnet_of(first.subnet_id) if first is not None else None
     dr_lb = dr_subnet = None
     if test and first is not None and not spec.way_back:
         s = rt.settings
@@ -325,75 +303,24 @@ def _observe_network(view: rd.FailoverView, target: _Target, rt: Runtime, spec: 
                    dr_subnet=dr_subnet)
 
 
-# -- applying -------------------------------------------------------------------------------------
-
-@dataclass
-class _Applied:
-    ip: str | None
-    writes: int = 0
-    lb_writes: int = 0
-    guest: dict[str, Any] | None = None
-    node: str | None = None
-    done: list[str] = field(default_factory=list)
-
-
-def _apply(plan: rd.Readdress, rt: Runtime, lock: ClusterLock, *, correlation: str) -> _Applied:
-    """Apply the plan's actions in order; log each before writing, check the lease before each write."""
-    applied = _Applied(ip=plan.ip)
-    dry = rt.settings.dry_run
-    for action in plan.actions:
-        log.info("cluster %s correlation=%s%s: %s", plan.cluster, correlation, " (dry run)" if dry else "",
-                 action.describe())
-        if dry:
-            continue
-        lock.check()
-        if isinstance(action, rd.StageLoadBalancer):
-            lb = rt.network.put_internal_load_balancer(
-                action.id, location=action.location, subnet_id=action.subnet_id, frontend_ip=action.frontend_ip,
-                probe_port=action.probe_port, tags=action.tags(), names=(LB_FRONTEND, LB_POOL, LB_PROBE, LB_RULE))
-            applied.ip = lb.frontend_ip
-            applied.writes += 1
-            applied.lb_writes += 1
-        elif isinstance(action, rd.JoinPool):
-            if rt.network.add_nic_to_pool(action.nic_id, action.pool_id):
-                applied.writes += 1
-                applied.lb_writes += 1
-        elif isinstance(action, rd.SetClusterIp):
-            ip = action.ip or applied.ip
-            if ip is None:
-                raise PermanentError(f"load balancer of cluster {plan.cluster} has no frontend address to move to")
-            # Validated again here: a frontend read back from Azure goes through the same checks as a tag.
-            parameters = rd.script_parameters(ip=ip, probe_port=action.probe_port, subnet_prefix=action.subnet_prefix)
-            result = rt.compute.run_command(action.vm_id, list(set_cluster_ip_script()), parameters)
-            applied.writes += 1
-            applied.ip, applied.node = ip, action.vm_name
-            applied.guest = rd.parse_script_result(result.stdout)
-            if not result.succeeded and applied.guest.get("status") != "failed":
-                applied.guest = {"status": "failed", "reason": f"Run Command failed: {result.stderr[-300:]}"}
-            log.info("cluster %s set_cluster_ip on %s: %s", plan.cluster, action.vm_name, applied.guest.get("status"))
-        elif isinstance(action, rd.RemoveTestLoadBalancer) and rt.network.delete_load_balancer(action.id):
-            applied.writes += 1
-        applied.done.append(action.describe())
-    return applied
-
-
-def _readdress_outcome(plan: rd.Readdress, applied: _Applied, rt: Runtime, target: _Target, base: Outcome, *,
-                       test: bool, note: Mapping[str, Any] | None, where: str) -> Outcome:
+def _readdress_outcome(plan: rd.Readdress, applied: Applied, rt: Runtime, target: _Target, base: Outcome, *,
+                       test: bool, note: rd.ReaddressNote | None, where: str) -> Outcome:
     guest = applied.guest
     status = guest.get("status") if guest else None
-    recorded = str((note or {}).get("status")) if plan.guest_done else None
-    ip, port = applied.ip or plan.ip, plan.probe_port
+    recorded = str(note.status) if plan.guest_done and note is not None else None
+    ip, port = applied.guest_ip or applied.frontend_ip or plan.ip, plan.probe_port
+    lb_writes = applied.network_writes
     details = {**base.details, "ip": ip, "probe_port": port, "subnet_prefix": plan.subnet_prefix,
-               "node": applied.node or (note or {}).get("node"), "status": status or recorded, "guest": guest,
-               "lb_writes": applied.lb_writes}
+               "node": applied.node or (note.node if note is not None else None), "status": status or recorded,
+               "guest": guest, "lb_writes": lb_writes}
     out = replace(base, writes=applied.writes, details=details)
     if rt.settings.dry_run:
         return rt.record(replace(out, kind="unchanged" if not plan.actions else "waiting",
                                  reason=f"dry run: {len(plan.actions)} action(s) planned, none written"))
     if guest is not None:
-        rt.records.set_cluster_note(target.key, NOTES[test], {
-            "identity": plan.identity, "status": status, "ip": ip, "probe_port": port, "node": applied.node,
-            "load_balancer": details["load_balancer"], "at": now_iso(), "event_id": base.event_id})
+        rt.records.set_cluster_note(target.key, NOTES[test], rd.ReaddressNote(
+            identity=plan.identity, status=status, at=now_iso(), event_id=base.event_id, ip=ip, probe_port=port,
+            node=applied.node, load_balancer=details["load_balancer"]).to_json())
     if status == "failed":
         return rt.record(replace(out, kind="failed", reason=f"in-guest change on {applied.node} failed: "
                                  f"{str((guest or {}).get('reason'))[:500]}"))
@@ -401,12 +328,12 @@ def _readdress_outcome(plan: rd.Readdress, applied: _Applied, rt: Runtime, targe
         finding = Finding("no-ip-resource", Severity.INFO, target.cluster,
                           f"cluster {target.cluster} has no IP Address resource to move: its access points are "
                           "distributed network names", "nothing to do: clients reach it through the node addresses")
-        return rt.record(replace(out, kind="changed" if applied.lb_writes else "unchanged",
+        return rt.record(replace(out, kind="changed" if lb_writes else "unchanged",
                                  reason=f"cluster {target.cluster}: no IP resource (distributed network name); the "
                                         "guest was left as it is", findings=(*out.findings, finding)))
-    if status == "changed" or applied.lb_writes:
+    if status == "changed" or lb_writes:
         return rt.record(replace(out, kind="reassigned", reason=f"cluster {target.cluster} answers on its {where} {ip} "
-                                 f"(probe {port}): {applied.lb_writes} load balancer write(s), guest "
+                                 f"(probe {port}): {lb_writes} load balancer write(s), guest "
                                  f"{status or 'already done'}"))
     if status == "unchanged":
         return rt.record(replace(out, kind="unchanged", reason=f"cluster {target.cluster} already answers on its "
@@ -415,50 +342,16 @@ def _readdress_outcome(plan: rd.Readdress, applied: _Applied, rt: Runtime, targe
                              f"this failover ({plan.identity}): {where} {ip}, probe {port}, guest {recorded}"))
 
 
-def _cleanup_outcome(plan: rd.Readdress, applied: _Applied, rt: Runtime, target: _Target, base: Outcome,
+def _cleanup_outcome(plan: rd.Readdress, applied: Applied, rt: Runtime, target: _Target, base: Outcome,
                      spec: rd.ReaddressSpec) -> Outcome:
     out = replace(base, writes=applied.writes)
     if rt.settings.dry_run:
         return rt.record(replace(out, kind="unchanged" if not plan.actions else "waiting",
                                  reason=f"dry run: {len(plan.actions)} action(s) planned, none written"))
     if applied.writes:
-        rt.records.set_cluster_note(target.key, NOTES[True], {"identity": plan.identity, "status": "cleaned",
-                                                              "at": now_iso(), "event_id": base.event_id})
+        rt.records.set_cluster_note(target.key, NOTES[True], rd.ReaddressNote(
+            identity=plan.identity, status="cleaned", at=now_iso(), event_id=base.event_id).to_json())
         return rt.record(replace(out, kind="changed", reason=f"test failover of {target.cluster} cleaned up: removed "
                                  f"test load balancer {ids.name_of(spec.lb_id)}"))
     return rt.record(replace(out, kind="unchanged", reason=f"test failover of {target.cluster} cleaned up: no test "
                              "load balancer of asr-s2d's to remove"))
-
-
-# -- CLI ------------------------------------------------------------------------------------------
-
-@command
-def _register_cli(sub: Any) -> None:
-    p = sub.add_parser("reassign-ip", help="after a failover (or with --test, a test failover) of CLUSTER, put its "
-                                           "cluster IP on the DR (test) load balancer and in the guest")
-    p.add_argument("cluster")
-    p.add_argument("--test", action="store_true", help="the test failover's network and load balancer")
-    p.add_argument("--json", action="store_true", help="one JSON object (the outcome record) on stdout")
-    p.set_defaults(func=cmd_reassign_ip)
-
-
-def cmd_reassign_ip(args: argparse.Namespace) -> int:
-    rt = default_runtime()
-    progress(f"re-reading Site Recovery, the recovered nodes and the {'test' if args.test else 'DR'} network of "
-             f"cluster {args.cluster}")
-    outcome = reassign_cluster(args.cluster, rt, test=args.test)
-    if args.json:
-        print(json.dumps(outcome.to_json(), indent=1, sort_keys=True))
-    else:
-        d = outcome.details
-        rows = [{"field": k, "value": v} for k, v in (
-            ("cluster", outcome.cluster), ("outcome", outcome.kind), ("reason", outcome.reason),
-            ("cluster IP", d.get("ip")), ("probe port", d.get("probe_port")), ("load balancer", d.get("load_balancer")),
-            ("node", d.get("node")), ("guest", d.get("status")), ("writes", outcome.writes)) if v is not None]
-        print(table(rows, ["field", "value"]))
-        if outcome.plan:
-            print(table([{"#": i + 1, "action": a} for i, a in enumerate(outcome.plan)], ["#", "action"]))
-    if outcome.kind == "rejected":
-        print(f"asr-s2d: {outcome.reason}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    return EXIT_FAILED if outcome.kind == "failed" else EXIT_OK

@@ -26,20 +26,19 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any
 
 from shared import ids, tags
+from shared.actions import EnsureLoadBalancer, JoinPool, Purpose, RemoveTestLoadBalancer, SetClusterIp
 from shared.errors import RejectedInput
-from shared.failover_signals import Scenario
+from shared.failover.signals import Scenario
 from shared.findings import Finding, Severity
-from shared.inventory import AsrJob, LoadBalancer, Nic, ProtectedItem, RecoveryPlan, Subnet, Vm
-from shared.replication import LB_POOL, usable_ip
+from shared.inventory import AsrJob, LoadBalancer, Nic, ProtectedItem, RecoveryPlan, Subnet, Vm, usable_ip
+from shared.names import MANAGED_BY, OWNER, pool_id
 
-MANAGED_BY = "managed-by"
-OWNER = "asr-s2d"
+# set_cluster_ip.ps1's results that mean the in-guest step is done
 DONE = frozenset({"changed", "unchanged", "no-ip-resource"})
 GUEST_STATUSES = frozenset({*DONE, "failed"})
 FAILED_OVER = frozenset({"unplannedfailovercommitpendingstatesbegin", "plannedfailovercommitpendingstatesbegin",
@@ -66,6 +65,39 @@ class RecoveredNode:
 
 
 @dataclass(frozen=True)
+class ReaddressNote:
+    """The failover service's record of the last re-addressing of a cluster, one per kind (``state.READDRESS``,
+    ``state.READDRESS_TEST``): what was done for which failover. The audit reads it as "a failover handled"."""
+
+    identity: str | None
+    status: str | None  # set_cluster_ip.ps1's status, or "cleaned" after a test-failover cleanup
+    at: str | None
+    event_id: str | None = None
+    ip: str | None = None
+    probe_port: int | None = None
+    node: str | None = None
+    load_balancer: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None or k in ("identity", "status", "at")}
+
+    @classmethod
+    def from_json(cls, body: Any) -> ReaddressNote | None:
+        """A stored note back as a value; None for anything that is not one."""
+        if not isinstance(body, dict):
+            return None
+
+        def text(key: str) -> str | None:
+            value = body.get(key)
+            return value if isinstance(value, str) else None
+
+        port = body.get("probe_port")
+        return cls(identity=text("identity"), status=text("status"), at=text("at"), event_id=text("event_id"),
+                   ip=text("ip"), probe_port=port if isinstance(port, int) and not isinstance(port, bool) else None,
+                   node=text("node"), load_balancer=text("load_balancer"))
+
+
+@dataclass(frozen=True)
 class FailoverView:
     cluster: str
     scenario: Scenario
@@ -78,7 +110,7 @@ class FailoverView:
     load_balancer: LoadBalancer | None = None  # the target: the DR one, or the test one for a drill
     dr_load_balancer: LoadBalancer | None = None  # a drill mirrors the DR frontend's host part
     dr_subnet: Subnet | None = None
-    note: Mapping[str, Any] | None = None  # the record of the last re-addressing of this kind
+    note: ReaddressNote | None = None  # the record of the last re-addressing of this kind
 
 
 @dataclass(frozen=True)
@@ -93,65 +125,12 @@ class ReaddressSpec:
 
     @property
     def pool_id(self) -> str:
-        return f"{self.lb_id}/backendAddressPools/{LB_POOL}"
+        return pool_id(self.lb_id)
 
 
-# -- actions --------------------------------------------------------------------------------------
+# -- the plan --------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class StageLoadBalancer:
-    id: str
-    location: str
-    subnet_id: str
-    frontend_ip: str | None  # None: the first free address (read back after the write)
-    probe_port: int
-    cluster: str
-    test: bool
-
-    def tags(self) -> dict[str, str]:
-        out = {"asr-s2d-cluster": self.cluster, MANAGED_BY: OWNER}
-        if self.test:
-            out["asr-s2d-purpose"] = "test-failover"
-        return out
-
-    def describe(self) -> str:
-        kind = "test internal load balancer" if self.test else "internal load balancer"
-        return (f"stage {kind} {ids.name_of(self.id)}: frontend {self.frontend_ip or 'first free address'}, "
-                f"probe {self.probe_port}, HA-ports floating-IP rule")
-
-
-@dataclass(frozen=True)
-class JoinPool:
-    nic_id: str
-    vm_name: str
-    pool_id: str
-
-    def describe(self) -> str:
-        return f"put {self.vm_name}'s NIC {ids.name_of(self.nic_id)} into pool {ids.name_of(self.pool_id)}"
-
-
-@dataclass(frozen=True)
-class SetClusterIp:
-    vm_id: str
-    vm_name: str
-    ip: str | None  # None: the frontend the load balancer write returned
-    probe_port: int
-    subnet_prefix: str
-
-    def describe(self) -> str:
-        return (f"run set_cluster_ip.ps1 on {self.vm_name}: cluster IP {self.ip or 'the load balancer frontend'}, "
-                f"probe {self.probe_port}, network {self.subnet_prefix}")
-
-
-@dataclass(frozen=True)
-class RemoveTestLoadBalancer:
-    id: str
-
-    def describe(self) -> str:
-        return f"delete test load balancer {ids.name_of(self.id)} (created by asr-s2d for the drill)"
-
-
-ReaddressAction = StageLoadBalancer | JoinPool | SetClusterIp | RemoveTestLoadBalancer
+ReaddressAction = EnsureLoadBalancer | JoinPool | SetClusterIp | RemoveTestLoadBalancer
 
 
 class Verdict(str, Enum):
@@ -329,7 +308,7 @@ def plan_readdress(view: FailoverView, spec: ReaddressSpec) -> Readdress:
         raise RejectedInput(f"cluster {name}: the recovered NICs are in {len(subnet_ids)} subnets; one cluster IP "
                             "lives in one subnet")
     subnet_id = nics[0].subnet_id
-    vnet_id = subnet_id.split("/subnets/")[0]
+    vnet_id = ids.vnet_of(subnet_id)
     if spec.vnet_id and not ids.same(vnet_id, spec.vnet_id):
         raise RejectedInput(f"cluster {name}: the recovered NICs are in VNet {ids.name_of(vnet_id)}, not in "
                             f"{ids.name_of(spec.vnet_id)}")
@@ -383,14 +362,15 @@ def plan_readdress(view: FailoverView, spec: ReaddressSpec) -> Readdress:
     pool_id = (lb_here.pool_id if failback and lb_here is not None else None) or spec.pool_id
     if not failback and (lb_here is None or not lb_here.has_ha_ports_rule or lb_here.probe_port != port
                          or (ip is not None and lb_here.frontend_ip != ip) or not ids.same(lb_here.pool_id, pool_id)):
-        actions.append(StageLoadBalancer(spec.lb_id, spec.target_region.lower(), subnet_id, ip, port, name, test))
+        actions.append(EnsureLoadBalancer(spec.lb_id, spec.target_region.lower(), subnet_id, ip, port, name,
+                                          Purpose.TEST if test else Purpose.DR))
     for node in nodes:
         if node.nic is not None and node.vm is not None and not any(ids.same(p, pool_id) for p in node.nic.pool_ids):
             actions.append(JoinPool(node.nic.id, node.vm.name, pool_id))
 
-    note = view.note or {}
-    guest_done = (ip is not None and note.get("identity") == identity and note.get("status") in DONE
-                  and note.get("ip") == ip and note.get("probe_port") == port)
+    note = view.note
+    guest_done = (ip is not None and note is not None and note.identity == identity and note.status in DONE
+                  and note.ip == ip and note.probe_port == port)
     if not guest_done:
         runner = next((n.vm for n in nodes if n.vm is not None and (n.vm.power_state or "") == "running"), None)
         if runner is None:

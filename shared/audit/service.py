@@ -1,10 +1,10 @@
 """The drift audit: every hour, proof that each tagged cluster would still come back, and safe repairs.
 
-Owns the audit service (``run_audit``, ``run_scheduled``), the report it writes and the ``asr-s2d
-audit`` command. It reads the world in bulk only — per allowed subscription the VM, availability-set,
+Owns the audit service (``run_audit``, ``run_scheduled``); the report it writes is ``shared.audit.report``.
+It reads the world in bulk only — per allowed subscription the VM, availability-set,
 resource-group, NIC and storage-account lists; the vault's state one paged list per kind; the DR load
 balancers and DR subnets one list each — never a GET per VM, item or cluster. The checks are pure
-(``shared.checks``); the plan it reports is the enrollment planner's own (``plan_enrollment``), so the
+(``shared.audit.checks``); the plan it reports is the enrollment planner's own (``plan_enrollment``), so the
 audit and enforcement can never disagree.
 
 Repairs (``AUDIT_REPAIR``) re-plan the cluster under its lock and apply the safe actions through the one
@@ -14,210 +14,58 @@ write anything else to Azure: an audit of a converged world makes zero ARM write
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import json
 import logging
-import sys
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from shared import checks, ids
-from shared.cli import EXIT_FAILED, EXIT_OK, command, progress, table
-from shared.cluster import Cluster
-from shared.enrollment import observe_inventory, plan_cluster
-from shared.errors import AsrS2dError, PermanentError, RejectedInput, TransientError
-from shared.findings import Finding, Severity
-from shared.inventory import AsrState, LoadBalancer, Nic, StorageAccount, Subnet, Vm
-from shared.outcomes import Outcome, now_iso
-from shared.replication import (
+from shared import ids, state
+from shared.actions import (
     Action,
     CreateContainer,
     CreateContainerMapping,
     CreateFabric,
     CreateNetworkMapping,
-    DrNetwork,
     EnableNode,
     EnsureLoadBalancer,
     EnsurePolicy,
-    NodeFacts,
-    Plan,
-    ReplicationSpec,
     SetPoolMapping,
     UpsertRecoveryPlan,
-    load_balancer_name,
-    plan_enrollment,
-    plan_name,
 )
+from shared.audit import checks
+from shared.audit.report import STATUS_WORDS, ClusterReport, NodeReport, RepairReport, Report
+from shared.cluster import Cluster
+from shared.drill import service as drills
+from shared.drill.record import DrillRecord
+from shared.enrollment.plan import DrNetwork, NodeFacts, Plan, ReplicationSpec, plan_enrollment
+from shared.enrollment.service import observe_inventory, plan_cluster
+from shared.errors import AsrS2dError, PermanentError, RejectedInput, TransientError
+from shared.executor import Executor
+from shared.failover import service as failover
+from shared.failover.plan import ReaddressNote
+from shared.findings import Finding, Severity
+from shared.inventory import AsrState, LoadBalancer, Nic, StorageAccount, Subnet, Vm
+from shared.names import load_balancer_name, plan_name
+from shared.outcomes import Outcome
 from shared.runtime import Runtime, default_runtime
-from shared.state import blob_key, utc_stamp
+from shared.times import now_iso, parse_time, utc_stamp
+from shared.way_back import service as way_back
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-SCHEMA_PATH = Path(__file__).parent / "schemas" / "audit-report.v1.json"
-LATEST = "audits/latest.json"
 DRIFT_EVENT = "AsrS2d.DriftDetected"
-# Cluster notes other services write (``Records``): a drill's outcome record, and the failover service's
-# record of re-addressing the cluster after a failover (``shared.failover.NOTES[False]``).
-DRILL_NOTE = "last-drill"
-FAILOVER_NOTE = "readdress"
 # What the audit may apply. DisableNode is absent on purpose: the audit never disables or deletes.
 SAFE_ACTIONS: tuple[type, ...] = (CreateFabric, CreateContainer, EnsurePolicy, CreateContainerMapping,
                                   CreateNetworkMapping, EnableNode, UpsertRecoveryPlan, EnsureLoadBalancer,
                                   SetPoolMapping)
-EXIT_CRITICAL = 3
-
-STATUS_WORDS = {
-    "red": "At risk: would not come back as promised",
-    "amber": "Degraded: needs attention",
-    "green": "Recoverable",
-}
 
 Progress = Callable[[str], None]
 
 
 def _quiet(message: str) -> None:
     log.debug("%s", message)
-
-
-# -- the report ----------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class NodeReport:
-    name: str
-    id: str
-    protected: bool
-    protection_state: str | None
-    replication_health: str | None
-    rpo_seconds: int | None
-    group: str | None
-    active_location: str | None
-    last_test_failover: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "id": self.id, "protected": self.protected,
-                "protection_state": self.protection_state, "replication_health": self.replication_health,
-                "rpo_seconds": self.rpo_seconds, "group": self.group, "active_location": self.active_location,
-                "last_test_failover": self.last_test_failover}
-
-
-@dataclass(frozen=True)
-class RepairReport:
-    outcome: str  # "changed" | "unchanged" | "failed" | "skipped" | "dry-run"
-    reason: str
-    writes: int = 0
-    applied: tuple[str, ...] = ()
-    kinds: tuple[str, ...] = ()  # the planner's action types written (what decides which findings were repaired)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"outcome": self.outcome, "reason": self.reason, "writes": self.writes, "applied": list(self.applied)}
-
-
-@dataclass(frozen=True)
-class ClusterReport:
-    name: str
-    key: str
-    subscription_id: str
-    source_region: str
-    enrolled_by: str
-    nodes: tuple[NodeReport, ...]
-    findings: tuple[Finding, ...]
-    plan: tuple[tuple[str, str, bool], ...]  # (action kind, description, the audit may apply it)
-    recovery_plan: str | None
-    dr_load_balancer: str | None
-    dr_ip: str | None
-    last_test_failover: str | None
-    repair: RepairReport | None = None
-    reassign: dict[str, Any] | None = None
-    repaired_codes: frozenset[str] = frozenset()
-
-    @property
-    def rpo_seconds(self) -> int | None:
-        values = [n.rpo_seconds for n in self.nodes if n.rpo_seconds is not None]
-        return max(values) if values else None
-
-    @property
-    def status(self) -> str:
-        return status_of(self.findings, self.repaired_codes)
-
-    def to_json(self) -> dict[str, Any]:
-        status = self.status
-        return {
-            "name": self.name, "key": self.key, "subscription_id": self.subscription_id,
-            "source_region": self.source_region, "enrolled_by": self.enrolled_by,
-            "status": status, "status_text": STATUS_WORDS[status],
-            "rpo_seconds": self.rpo_seconds, "last_test_failover": self.last_test_failover,
-            "recovery_plan": self.recovery_plan, "dr_load_balancer": self.dr_load_balancer, "dr_ip": self.dr_ip,
-            "nodes": [n.to_json() for n in self.nodes],
-            "findings": [{**f.to_json(), "repaired": f.code in self.repaired_codes} for f in self.findings],
-            "plan": [{"kind": kind, "action": text, "audit_applies": safe} for kind, text, safe in self.plan],
-            "repair": self.repair.to_json() if self.repair else None,
-            "reassign": self.reassign,
-        }
-
-
-def status_of(findings: Iterable[Finding], repaired: frozenset[str] = frozenset()) -> str:
-    """red: a critical finding stands; amber: a warning stands, or something was just repaired; green: neither."""
-    open_severities = {f.severity for f in findings if f.code not in repaired}
-    if Severity.CRITICAL in open_severities:
-        return "red"
-    if Severity.WARNING in open_severities or repaired:
-        return "amber"
-    return "green"
-
-
-@dataclass
-class Report:
-    audit_id: str
-    started: str
-    trigger: str
-    repair: bool
-    dry_run: bool
-    target_region: str
-    vault_id: str
-    rpo_threshold_seconds: int
-    test_failover_max_age_days: int
-    past_due: bool = False
-    clusters: list[ClusterReport] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)  # about no single cluster (rejected tags, orphans)
-    errors: list[str] = field(default_factory=list)
-    finished: str = ""
-    blob_name: str = ""
-
-    @property
-    def finding_count(self) -> int:
-        return len(self.findings) + sum(len(c.findings) for c in self.clusters)
-
-    @property
-    def critical(self) -> bool:
-        return any(c.status == "red" for c in self.clusters) or any(
-            f.severity is Severity.CRITICAL for f in self.findings)
-
-    def to_json(self) -> dict[str, Any]:
-        statuses = [c.status for c in self.clusters]
-        severities = [f.severity.value for c in self.clusters for f in c.findings] + [
-            f.severity.value for f in self.findings]
-        return {
-            "schema_version": SCHEMA_VERSION, "audit_id": self.audit_id, "started": self.started,
-            "finished": self.finished, "trigger": self.trigger, "past_due": self.past_due,
-            "repair": self.repair, "dry_run": self.dry_run,
-            "settings": {"target_region": self.target_region, "vault_id": self.vault_id,
-                         "rpo_threshold_seconds": self.rpo_threshold_seconds,
-                         "test_failover_max_age_days": self.test_failover_max_age_days},
-            "summary": {"clusters": len(self.clusters),
-                        "status": {s: statuses.count(s) for s in ("red", "amber", "green")},
-                        "findings": {s.value: severities.count(s.value) for s in Severity},
-                        "writes": sum(c.repair.writes for c in self.clusters if c.repair)
-                        + sum(int((c.reassign or {}).get("writes") or 0) for c in self.clusters)},
-            "clusters": [c.to_json() for c in self.clusters],
-            "findings": [f.to_json() for f in self.findings],
-            "errors": list(self.errors),
-        }
 
 
 # -- observe: the bulk reads --------------------------------------------------------------------------
@@ -276,7 +124,7 @@ def observe(rt: Runtime, *, report: Progress = _quiet) -> Observed:
             accounts.update({ids.key(a.id): a for a in rt.resources.list_storage_accounts(sub)})
         except PermanentError as err:
             errors.append(f"storage accounts of subscription {sub}: {err}")
-    notes = frozenset(rt.blobs.list_names("clusters/"))
+    notes = rt.records.notes()
     return Observed(clusters=tuple(sorted(found, key=lambda c: c.key)), rejected=rejected, inventory=inventory,
                     nics=nics, asr=asr,
                     load_balancers=lbs, dr_subnets=subnets, accounts=accounts, notes=notes,
@@ -304,29 +152,21 @@ def node_facts(cluster: Cluster, observed: Observed) -> dict[str, NodeFacts]:
     return facts
 
 
-def _note_time(rt: Runtime, observed: Observed, cluster: Cluster, note: str, *, drill: bool) -> datetime | None:
-    """When a cluster note (written by another service through ``Records``) says something last succeeded.
+def _last_drill(rt: Runtime, observed: Observed, cluster: Cluster) -> datetime | None:
+    """When the cluster's last drill that passed ended (its drill record), or None."""
+    if state.note_blob(cluster.key, state.LAST_DRILL) not in observed.notes:
+        return None
+    record = DrillRecord.from_json(rt.records.cluster_note(cluster.key, state.LAST_DRILL))
+    return record.last_passed_at if record is not None else None
 
-    A drill note is a drill record (``shared.drill``: ``ended`` when it passed, else ``last_passed``) or an
-    outcome record (``finished``; it counts only when it did not fail); the re-addressing
-    note says ``at`` and ``status`` (a failed in-guest step does not count as handled).
-    """
-    if f"clusters/{blob_key(cluster.key)}/{note}.json" not in observed.notes:
+
+def _failover_recorded(rt: Runtime, observed: Observed, cluster: Cluster) -> datetime | None:
+    """When the failover service last re-addressed the cluster after a failover (a failed in-guest step does
+    not count as handled), or None."""
+    if state.note_blob(cluster.key, state.READDRESS) not in observed.notes:
         return None
-    body = rt.records.cluster_note(cluster.key, note)
-    if not isinstance(body, dict):
-        return None
-    if drill and body.get("schema_version") is not None and "result" in body:
-        # A drill record (shared.drill): the end of the last drill that passed, even when this one did not.
-        return checks.parse_time(str(body.get("ended") if body.get("result") == "passed" else body.get("last_passed")))
-    raw_details = body.get("details")
-    details: dict[str, Any] = raw_details if isinstance(raw_details, dict) else {}
-    if drill and (str(body.get("outcome", "")).lower() in ("failed", "rejected", "waiting", "ignored", "not-yet")
-                  or details.get("succeeded") is False):
-        return None
-    if str(body.get("status", "")).lower() == "failed":
-        return None
-    return checks.parse_time(str(body.get("at") or body.get("finished") or body.get("started") or ""))
+    note = ReaddressNote.from_json(rt.records.cluster_note(cluster.key, state.READDRESS))
+    return parse_time(note.at) if note is not None and (note.status or "").lower() != "failed" else None
 
 
 def audit_cluster(rt: Runtime, cluster: Cluster, observed: Observed, *, now: datetime) -> ClusterAudit:
@@ -340,13 +180,13 @@ def audit_cluster(rt: Runtime, cluster: Cluster, observed: Observed, *, now: dat
     view = checks.ClusterView(
         cluster=cluster, nodes=nodes, asr=observed.asr, spec=spec, dr_subnet=dr.subnet, load_balancer=dr.load_balancer,
         accounts=observed.accounts, inventory=observed.inventory, membership=observed.membership, rejected=observed.rejected,
-        last_drill=_note_time(rt, observed, cluster, DRILL_NOTE, drill=True),
-        failover_recorded=_note_time(rt, observed, cluster, FAILOVER_NOTE, drill=False),
+        last_drill=_last_drill(rt, observed, cluster),
+        failover_recorded=_failover_recorded(rt, observed, cluster),
         thresholds=checks.Thresholds(settings.rpo_threshold_seconds,
                                      timedelta(days=settings.test_failover_max_age_days)),
         now=now)
     # Failed over, or reprotected and replicating back: the way back's business, never enrollment's.
-    failed_over = any(checks.is_failed_over(item) for _vm, item in view.node_items()) or bool(view.replicating_back())
+    failed_over = any(item.failed_over for _vm, item in view.node_items()) or bool(view.replicating_back())
     findings = checks.run_checks(view)
     plan = Plan(cluster.name)
     if not failed_over:
@@ -398,8 +238,6 @@ def applicable(action: Action, asr: AsrState) -> bool:
 
 def repair_cluster(rt: Runtime, cluster: Cluster, *, audit_id: str) -> RepairReport:
     """Re-plan under the cluster's lock (fresh reads, real power states) and apply the safe actions only."""
-    from shared.executor import Executor
-
     with rt.lock(cluster.key) as lock:
         asr = rt.asr.observe()
         try:
@@ -414,7 +252,7 @@ def repair_cluster(rt: Runtime, cluster: Cluster, *, audit_id: str) -> RepairRep
         log.info("audit %s repairs cluster %s: %s", audit_id, cluster.name, [a.describe() for a in safe])
         try:
             applied = Executor(rt, lock=lock, dry_run=rt.settings.dry_run, correlation_id=audit_id).apply(
-                replace(plan, actions=safe))
+                plan.cluster, safe)
         except AsrS2dError as err:
             outcome = RepairReport("failed", str(err))
             rt.record(Outcome(f"audit-{audit_id}", "failed", f"audit repair failed: {err}", cluster=cluster.name,
@@ -438,28 +276,13 @@ def repair_cluster(rt: Runtime, cluster: Cluster, *, audit_id: str) -> RepairRep
 
 
 def reassign_after_unannounced_failover(rt: Runtime, cluster: Cluster, *, audit_id: str) -> dict[str, Any]:
-    """Run the failover service's IP step for a failover no signal announced (``AUDIT_REASSIGN_IP``).
-
-    The failover service is imported lazily and only used when it offers ``reassign_cluster(name, rt)``;
-    without it the audit reports the failover and does nothing else.
-    """
-    try:
-        failover = importlib.import_module("shared.failover")
-    except ModuleNotFoundError as err:
-        if err.name != "shared.failover":
-            raise
-        return {"outcome": "skipped", "reason": "the failover service is not installed; reported only"}
-    entry = getattr(failover, "reassign_cluster", None)
-    if entry is None:
-        return {"outcome": "skipped", "reason": "the failover service offers no reassign_cluster; reported only"}
+    """Run the failover service's IP step for a failover no signal announced (``AUDIT_REASSIGN_IP``)."""
     try:
         log.info("audit %s: failover of %s without a signal; running the IP step", audit_id, cluster.name)
-        outcome = entry(cluster.name, rt)
+        outcome = failover.reassign_cluster(cluster.name, rt)
     except AsrS2dError as err:
         return {"outcome": "failed", "reason": str(err)}
-    if isinstance(outcome, Outcome):
-        return {"outcome": outcome.kind, "reason": outcome.reason, "writes": outcome.writes}
-    return {"outcome": "done", "reason": str(outcome)}
+    return {"outcome": outcome.kind, "reason": outcome.reason, "writes": outcome.writes}
 
 
 # -- the service ---------------------------------------------------------------------------------------
@@ -516,8 +339,8 @@ def run_audit(rt: Runtime, *, repair: bool | None = None, trigger: str = "manual
                     target_region=settings.target_region, vault_id=settings.vault_id,
                     rpo_threshold_seconds=settings.rpo_threshold_seconds,
                     test_failover_max_age_days=settings.test_failover_max_age_days, past_due=past_due)
-    # Drills (shared.drill): a drill whose process died between two steps left a test failover behind.
-    result.errors += importlib.import_module("shared.drill").audit_backstop(rt)
+    # Drills: a drill whose process died between two steps left a test failover behind.
+    result.errors += drills.audit_backstop(rt)
     observed = observe(rt, report=report)
     result.errors += observed.errors
     spec = ReplicationSpec.from_settings(settings)
@@ -539,18 +362,18 @@ def run_audit(rt: Runtime, *, repair: bool | None = None, trigger: str = "manual
             report(f"running the IP step for cluster {cluster.name} (failover without a signal)")
             cluster_report = replace(cluster_report, reassign=reassign_after_unannounced_failover(
                 rt, cluster, audit_id=audit_id))
-        if audit.failed_over:  # the way back (shared.reprotect): reprotect a committed failover, or say how
-            way_back = importlib.import_module("shared.reprotect").audit_findings(
-                rt, cluster.name, [item for _vm, item in audit.view.node_items()], audit_id=audit_id)
-            cluster_report = replace(cluster_report, findings=(*cluster_report.findings, *way_back))
+        if audit.failed_over:  # the way back: reprotect a committed failover, or say how
+            back = way_back.audit_findings(rt, cluster.name, [item for _vm, item in audit.view.node_items()],
+                                           audit_id=audit_id)
+            cluster_report = replace(cluster_report, findings=(*cluster_report.findings, *back))
         result.clusters.append(cluster_report)
     result.findings += global_findings(observed, spec)
     result.finished = now_iso()
     _publish(rt, result)
-    result.blob_name = f"audits/{utc_stamp(moment)}.json"
+    result.blob_name = state.audit_blob(moment)
     body = result.to_json()
     rt.blobs.put_json(result.blob_name, body)
-    rt.blobs.put_json(LATEST, body)
+    rt.blobs.put_json(state.LATEST_AUDIT, body)
     log.info("audit %s: %d cluster(s), %d finding(s), report %s", audit_id, len(result.clusters),
              result.finding_count, result.blob_name)
     return result
@@ -580,75 +403,3 @@ def run_scheduled(past_due: bool) -> Report:
     return run_audit(default_runtime(), trigger="timer", past_due=past_due)
 
 
-def load_latest(rt: Runtime) -> dict[str, Any] | None:
-    doc = rt.blobs.get_json(LATEST)
-    return doc.body if doc is not None and isinstance(doc.body, dict) else None
-
-
-# -- the CLI -------------------------------------------------------------------------------------------
-
-_EPILOG = """\
-exit status:
-  0  no cluster is at risk (no critical finding stands after this run's repairs)
-  3  at least one critical finding: a cluster would not come back as promised
-  1  the audit itself failed (Azure or storage could not be read)
-  2  bad settings
-
-The report is also written to blob storage (audits/<UTC time>.json and audits/latest.json).
-"""
-
-
-def cmd_audit(args: argparse.Namespace) -> int:
-    from shared.runtime import default_runtime as runtime
-
-    rt = runtime()
-    result = run_audit(rt, repair=args.repair, trigger="cli", report=progress)
-    if args.json:
-        print(json.dumps(result.to_json(), indent=1))
-    else:
-        _print_tables(result)
-    return EXIT_CRITICAL if result.critical else EXIT_OK
-
-
-def _print_tables(result: Report) -> None:
-    if not result.clusters:
-        print("no tagged cluster found in the allowed subscriptions")
-    else:
-        rows = []
-        for c in result.clusters:
-            severities = [f.severity for f in c.findings]
-            counts = ", ".join(f"{severities.count(s)} {s.value}" for s in Severity if s in severities) or "none"
-            rows.append({"cluster": c.name, "status": f"{c.status.upper()}: {STATUS_WORDS[c.status]}",
-                         "nodes": f"{sum(n.protected for n in c.nodes)}/{len(c.nodes)} protected",
-                         "rpo": f"{c.rpo_seconds} s" if c.rpo_seconds is not None else "-",
-                         "findings": counts, "repair": c.repair.outcome if c.repair else "-"})
-        print(table(rows, ["cluster", "status", "nodes", "rpo", "findings", "repair"]))
-    findings = [(c.name, f) for c in result.clusters for f in c.findings] + [("-", f) for f in result.findings]
-    if findings:
-        order = {s: i for i, s in enumerate(Severity)}
-        findings.sort(key=lambda cf: (order[cf[1].severity], cf[0], cf[1].subject))
-        print()
-        print(table([{"severity": f.severity.value, "cluster": name, "subject": f.subject, "finding": f.message,
-                      "fix": f.fix} for name, f in findings], ["severity", "cluster", "subject", "finding", "fix"]))
-    for error in result.errors:
-        print(f"error: {error}", file=sys.stderr)
-    print(f"\nreport: {result.blob_name} ({result.finding_count} finding(s), audit {result.audit_id})")
-
-
-@command
-def _register(sub: Any) -> None:
-    p = sub.add_parser("audit", help="check every tagged cluster for drift; optionally repair what is safe",
-                       description="Audit every tagged cluster: is each node protected in one group, is the policy "
-                                   "crash-consistent, is replication healthy, is the RPO under the threshold, was "
-                                   "there a recent test failover, do the recovery plan, DR load balancer, pool "
-                                   "mappings, witness and cache accounts hold? Progress goes to stderr.",
-                       epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--json", action="store_true", help="print the report (schema audit-report.v1) instead of tables")
-    p.add_argument("--repair", action=argparse.BooleanOptionalAction, default=None,
-                   help="apply the safe repairs (enroll unprotected nodes into the group, restore pool mappings, "
-                        "create a missing recovery plan or DR load balancer); default: the AUDIT_REPAIR setting. "
-                        "Never disables or deletes.")
-    p.set_defaults(func=cmd_audit)
-
-
-__all__ = ["EXIT_CRITICAL", "EXIT_FAILED", "Report", "run_audit", "run_scheduled"]

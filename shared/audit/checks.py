@@ -10,16 +10,12 @@ explained by a finding, so the audit can never report "all well" while enforceme
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from shared import ids, tags
-from shared.cluster import Cluster
-from shared.findings import Finding, Severity
-from shared.inventory import AsrState, LoadBalancer, Policy, ProtectedItem, StorageAccount, Subnet, Vm
-from shared.replication import (
+from shared.actions import (
     Action,
     CreateContainer,
     CreateContainerMapping,
@@ -29,13 +25,15 @@ from shared.replication import (
     EnableNode,
     EnsureLoadBalancer,
     EnsurePolicy,
-    NodeFacts,
-    Plan,
-    ReplicationSpec,
     SetPoolMapping,
     UpsertRecoveryPlan,
-    plan_name,
 )
+from shared.cluster import Cluster
+from shared.enrollment.plan import NodeFacts, Plan, ReplicationSpec
+from shared.findings import Finding, Severity
+from shared.inventory import AsrState, LoadBalancer, Policy, ProtectedItem, StorageAccount, Subnet, Vm
+from shared.names import plan_name
+from shared.times import parse_time
 
 # Finding codes, one per way a cluster can drift (documented in shared/schemas/audit-report.v1.json).
 NODE_UNPROTECTED = "node-unprotected"
@@ -88,27 +86,6 @@ EXPLAINS: dict[type, frozenset[str]] = {
     CreateContainerMapping: frozenset(),
     CreateNetworkMapping: frozenset(),
 }
-
-_FRACTION = re.compile(r"(\.\d{6})\d+")
-
-
-def parse_time(text: str | None) -> datetime | None:
-    """An ARM/ASR timestamp (``...Z``, offsets, up to 7 fractional digits) as an aware datetime; None if unreadable."""
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(_FRACTION.sub(r"\1", text.strip()).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if value.tzinfo is None or value.year < 1900:  # ASR writes 1753-01-01 for "never"
-        return None
-    return value
-
-
-def is_failed_over(item: ProtectedItem) -> bool:
-    """The item runs in the recovery region (failed over, committed or not)."""
-    return item.failed_over
-
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -182,7 +159,7 @@ def check_nodes_protected(view: ClusterView) -> list[Finding]:
                                 "points are not consistent with the other nodes'",
                                 "disable its replication; asr-s2d then enables it in the cluster's group (ASR cannot move "
                                 "a protected VM between groups)"))
-        elif not item.is_protected and not is_failed_over(item):
+        elif not item.is_protected and not item.failed_over:
             out.append(_finding(NODE_NOT_PROTECTED_YET, Severity.WARNING, vm.name,
                                 f"{vm.name} is {item.protection_state or 'not protected'}: no recovery point yet",
                                 "wait for initial replication to finish; if it does not, check the item in the vault"))
@@ -443,7 +420,7 @@ def check_cache_accounts(view: ClusterView) -> list[Finding]:
 
 def check_failover(view: ClusterView) -> list[Finding]:
     """A cluster running in the DR region: announced (asr-s2d recorded handling it) or not (no signal arrived)."""
-    failed = [(vm, item) for vm, item in view.node_items() if is_failed_over(item)]
+    failed = [(vm, item) for vm, item in view.node_items() if item.failed_over]
     if not failed:
         return []
     names = ", ".join(sorted(vm.name for vm, _ in failed))
@@ -465,7 +442,7 @@ def check_failover(view: ClusterView) -> list[Finding]:
 
 def check_replicating_back(view: ClusterView) -> list[Finding]:
     """A cluster reprotected after a committed failover: it runs in the DR region and replicates back."""
-    back = [(vm, item) for vm, item in view.replicating_back() if not is_failed_over(item)]
+    back = [(vm, item) for vm, item in view.replicating_back() if not item.failed_over]
     if not back:
         return []
     names = ", ".join(sorted(vm.name for vm, _ in back))
@@ -510,7 +487,7 @@ WAY_BACK_CHECKS: tuple[tuple[str, Callable[[ClusterView], list[Finding]]], ...] 
 def run_checks(view: ClusterView) -> list[Finding]:
     """Every check, in order. A failed-over cluster gets only the checks that still mean something; so does
     one that was reprotected and replicates back (``WAY_BACK_CHECKS``)."""
-    failed_over = any(is_failed_over(item) for _vm, item in view.node_items())
+    failed_over = any(item.failed_over for _vm, item in view.node_items())
     # Replicating back, not failed back yet: the way back's checks; failed (back) over: the failover's.
     chosen = (WAY_BACK_CHECKS if view.replicating_back() and not failed_over
               else FAILED_OVER_CHECKS if failed_over else CHECKS)

@@ -9,64 +9,47 @@ earlier run created.
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from shared import ids
+from shared.actions import (
+    Action,
+    CreateContainer,
+    CreateContainerMapping,
+    CreateFabric,
+    CreateNetworkMapping,
+    DisableNode,
+    EnableNode,
+    EnsureLoadBalancer,
+    EnsurePolicy,
+    SetPoolMapping,
+    UpsertRecoveryPlan,
+)
 from shared.cluster import Cluster
 from shared.config import Settings
 from shared.errors import RejectedInput
 from shared.findings import Finding, Severity
-from shared.inventory import AsrState, Disk, LoadBalancer, Nic, Subnet, Vm
+from shared.inventory import AsrState, LoadBalancer, Nic, Subnet, Vm, usable_ip
+from shared.names import (
+    container_name,
+    fabric_name,
+    item_name,
+    load_balancer_id,
+    load_balancer_name,
+    mapping_name,
+    network_mapping_name,
+    plan_name,
+    pool_id,
+)
 from shared.tags import MAX_GROUP_SIZE
 
 CRASH_CONSISTENT_MINUTES = 5  # fixed by ASR for A2A; not configurable
-A2A_NETWORK = "azureNetwork"  # the one replicationNetworks entry of an Azure fabric
-LB_FRONTEND, LB_POOL, LB_PROBE, LB_RULE = "fe-cluster", "be-nodes", "probe-cluster", "ha-ports"
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9-]", "-", text)[:60].strip("-")
-
-
-def fabric_name(region: str) -> str:
-    return f"asr-s2d-{region.lower()}"
-
-
-def container_name(region: str) -> str:
-    return f"asr-s2d-{region.lower()}-container"
-
-
-def mapping_name(source_region: str, target_region: str) -> str:
-    return f"asr-s2d-{source_region.lower()}-to-{target_region.lower()}"
-
-
-def network_mapping_name(primary_vnet_id: str, recovery_vnet_id: str) -> str:
-    return _safe(f"asr-s2d-{ids.name_of(primary_vnet_id)}-to-{ids.name_of(recovery_vnet_id)}")
-
-
-def item_name(vm: Vm) -> str:
-    return vm.vm_uuid or _safe(vm.name)
-
-
-def plan_name(cluster: str) -> str:
-    return f"asr-s2d-{cluster}"
-
-
-def load_balancer_name(cluster: str, *, test: bool = False) -> str:
-    return f"lb-asr-s2d-{cluster}" + ("-test" if test else "")
-
-
-def failback_lb_name(cluster: str) -> str:
-    """asr-s2d's load balancer in the original region, staged by the reprotect when none fronts the nodes there."""
-    return f"lb-asr-s2d-{cluster}-failback"
 
 
 @dataclass(frozen=True)
 class ReplicationSpec:
-    """The settings that shape enrollment, resolved once."""
+    """The settings that shape enrollment, resolved once, and the IDs of what enrollment creates."""
 
     vault_id: str
     target_region: str
@@ -96,149 +79,12 @@ class ReplicationSpec:
     def policy_id(self) -> str:
         return f"{self.vault_id}/replicationPolicies/{self.policy_name}"
 
-    def plan_id(self, cluster: str) -> str:
-        return f"{self.vault_id}/replicationRecoveryPlans/{plan_name(cluster)}"
-
     def load_balancer_id(self, cluster: str, *, test: bool = False) -> str:
-        return (f"{self.recovery_resource_group_id}/providers/Microsoft.Network/loadBalancers/"
-                f"{load_balancer_name(cluster, test=test)}")
+        """The cluster's DR load balancer (or, with ``test``, a drill's test load balancer) in the recovery group."""
+        return load_balancer_id(self.recovery_resource_group_id, load_balancer_name(cluster, test=test))
 
     def pool_id(self, cluster: str, *, test: bool = False) -> str:
-        return f"{self.load_balancer_id(cluster, test=test)}/backendAddressPools/{LB_POOL}"
-
-
-# -- actions ----------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class CreateFabric:
-    name: str
-    region: str
-
-    def describe(self) -> str:
-        return f"create replication fabric {self.name} ({self.region})"
-
-
-@dataclass(frozen=True)
-class CreateContainer:
-    fabric: str
-    name: str
-
-    def describe(self) -> str:
-        return f"create protection container {self.name} in fabric {self.fabric}"
-
-
-@dataclass(frozen=True)
-class EnsurePolicy:
-    name: str
-    retention_minutes: int
-    exists: bool
-
-    def describe(self) -> str:
-        verb = "correct" if self.exists else "create"
-        return (f"{verb} policy {self.name}: crash-consistent only (app-consistent 0), multi-VM sync Enable, "
-                f"retention {self.retention_minutes} min")
-
-
-@dataclass(frozen=True)
-class CreateContainerMapping:
-    fabric: str
-    container: str
-    name: str
-    target_container_id: str
-    policy_id: str
-
-    def describe(self) -> str:
-        return f"map container {self.container} -> {ids.name_of(self.target_container_id)} ({self.name})"
-
-
-@dataclass(frozen=True)
-class CreateNetworkMapping:
-    fabric: str
-    name: str
-    primary_network_id: str
-    recovery_fabric: str
-    recovery_network_id: str
-
-    def describe(self) -> str:
-        return (f"map network {ids.name_of(self.primary_network_id)} -> {ids.name_of(self.recovery_network_id)} "
-                f"({self.name})")
-
-
-@dataclass(frozen=True)
-class EnableNode:
-    fabric: str
-    container: str
-    item: str
-    vm_id: str
-    vm_name: str
-    group: str
-    recovery_container_id: str
-    policy_id: str
-    disks: tuple[Disk, ...]
-    cache_account_id: str
-    recovery_resource_group_id: str
-    recovery_vnet_id: str
-    recovery_subnet: str
-
-    def describe(self) -> str:
-        return f"enable replication of {self.vm_name} in multi-VM group {self.group} ({len(self.disks)} disks)"
-
-
-@dataclass(frozen=True)
-class DisableNode:
-    item_id: str
-    vm_name: str
-    reason: str
-
-    def describe(self) -> str:
-        return f"disable replication of {self.vm_name}: {self.reason}"
-
-
-@dataclass(frozen=True)
-class UpsertRecoveryPlan:
-    name: str
-    primary_fabric_id: str
-    recovery_fabric_id: str
-    items: tuple[tuple[str, str], ...]  # (protected item id, VM id)
-    exists: bool
-
-    def describe(self) -> str:
-        verb = "update" if self.exists else "create"
-        return f"{verb} recovery plan {self.name} with {len(self.items)} nodes in one boot group"
-
-
-@dataclass(frozen=True)
-class EnsureLoadBalancer:
-    id: str
-    location: str
-    subnet_id: str
-    frontend_ip: str | None  # None: the first free address, recorded after creation
-    probe_port: int
-    cluster: str
-    pool_nic_ids: tuple[str, ...] = ()
-
-    def describe(self) -> str:
-        where = self.frontend_ip or "first free address"
-        return (f"stage internal load balancer {ids.name_of(self.id)}: frontend {where}, probe {self.probe_port}, "
-                "HA-ports floating-IP rule")
-
-
-@dataclass(frozen=True)
-class SetPoolMapping:
-    item_id: str
-    vm_name: str
-    nic_id: str
-    ip_config_name: str
-    pool_ids: tuple[str, ...]
-    test: bool = False
-
-    def describe(self) -> str:
-        kind = "test-failover" if self.test else "failover"
-        return f"attach {self.vm_name}'s NIC to {kind} pool {ids.name_of(self.pool_ids[0]) if self.pool_ids else '-'}"
-
-
-Action = (CreateFabric | CreateContainer | EnsurePolicy | CreateContainerMapping | CreateNetworkMapping | EnableNode
-          | DisableNode | UpsertRecoveryPlan | EnsureLoadBalancer | SetPoolMapping)
+        return pool_id(self.load_balancer_id(cluster, test=test))
 
 
 @dataclass(frozen=True)
@@ -263,21 +109,11 @@ class NodeFacts:
 class DrNetwork:
     subnet: Subnet | None
     load_balancer: LoadBalancer | None
-    extra: Mapping[str, str] = field(default_factory=dict)
-
-
-def usable_ip(address: ipaddress.IPv4Address, prefix: str) -> bool:
-    """Inside the subnet and not one of the five addresses Azure reserves in every subnet."""
-    net = ipaddress.IPv4Network(prefix, strict=False)
-    if address not in net:
-        return False
-    reserved = {net.network_address + i for i in range(4)} | {net.broadcast_address}
-    return address not in reserved
 
 
 def _away(name: str, asr: AsrState, spec: ReplicationSpec) -> Finding | None:
     """A cluster whose group failed over, or was reprotected and replicates back, is the way back's business
-    (``shared.reprotect``), not enrollment's: re-planning it from the original nodes would enable them again."""
+    (``shared.way_back``), not enrollment's: re-planning it from the original nodes would enable them again."""
     items = asr.items_in_group(name)
     failed = [i for i in items if i.failed_over]
     if failed:
@@ -376,10 +212,10 @@ def plan_enrollment(cluster: Cluster, nodes: Mapping[str, NodeFacts], asr: AsrSt
                                     f"container mapping {existing.name} uses policy {ids.name_of(existing.policy_id)}",
                                     "asr-s2d's nodes are enabled with its own policy through this mapping"))
 
-    primary_vnets = sorted({ids.key(_vnet_of(n.nic.subnet_id)) for n in nodes.values() if n.nic is not None})
+    primary_vnets = sorted({ids.key(ids.vnet_of(n.nic.subnet_id)) for n in nodes.values() if n.nic is not None})
     for vnet_key in primary_vnets:
-        vnet_id = next(_vnet_of(n.nic.subnet_id) for n in nodes.values()
-                       if n.nic is not None and ids.key(_vnet_of(n.nic.subnet_id)) == vnet_key)
+        vnet_id = next(ids.vnet_of(n.nic.subnet_id) for n in nodes.values()
+                       if n.nic is not None and ids.key(ids.vnet_of(n.nic.subnet_id)) == vnet_key)
         if asr.network_mapping_for(vnet_id) is None:
             actions.append(CreateNetworkMapping(src_fabric_name, network_mapping_name(vnet_id, spec.recovery_vnet_id),
                                                 vnet_id, tgt_fabric_name, spec.recovery_vnet_id))
@@ -412,7 +248,7 @@ def plan_enrollment(cluster: Cluster, nodes: Mapping[str, NodeFacts], asr: AsrSt
             continue
         if vm.name in not_running:
             continue
-        iname = item_name(vm)
+        iname = item_name(vm.vm_uuid, vm.name)
         item_id = f"{src_container_id}/replicationProtectedItems/{iname}"
         actions.append(EnableNode(
             fabric=src_fabric_name, container=src_container_name, item=iname, vm_id=vm.id, vm_name=vm.name,
@@ -456,19 +292,14 @@ def plan_enrollment(cluster: Cluster, nodes: Mapping[str, NodeFacts], asr: AsrSt
             frontend is not None and lb.frontend_ip != frontend) or not ids.same(lb.frontend_subnet_id, dr.subnet.id):
         keep = frontend or (lb.frontend_ip if lb is not None and ids.same(lb.frontend_subnet_id, dr.subnet.id) else None)
         actions.append(EnsureLoadBalancer(lb_id, spec.target_region.lower(), dr.subnet.id, keep,
-                                          cluster.intent.probe_port, name,
-                                          lb.pool_nic_ids if lb is not None else ()))
-    pool_id = spec.pool_id(name)
+                                          cluster.intent.probe_port, name))
+    dr_pool = spec.pool_id(name)
     for item_id, facts in pool_targets:
         if facts.nic is None:
             continue
         item = asr.item(item_id)
         nic_state = next((n for n in item.nics if ids.same(n.nic_id, facts.nic.id)), None) if item else None
-        if nic_state is not None and any(ids.same(p, pool_id) for p in nic_state.recovery_pool_ids):
+        if nic_state is not None and any(ids.same(p, dr_pool) for p in nic_state.recovery_pool_ids):
             continue
-        actions.append(SetPoolMapping(item_id, facts.vm.name, facts.nic.id, facts.nic.ip_config_name, (pool_id,)))
+        actions.append(SetPoolMapping(item_id, facts.vm.name, facts.nic.id, facts.nic.ip_config_name, (dr_pool,)))
     return Plan(name, tuple(actions), tuple(findings))
-
-
-def _vnet_of(subnet_id: str) -> str:
-    return subnet_id.split("/subnets/")[0]

@@ -1,14 +1,14 @@
 """Drills: prove, every month, that a cluster really comes back, in the isolated test network, and clean up.
 
-Owns the drill service (``run_drill``, the timer's ``run_scheduled``), the drill record, the backstop that
-cleans up after a drill that died (``cleanup_stale``, called by the timer and by the drift audit through
-``audit_backstop``) and the ``asr-s2d drill`` command. A drill of one cluster:
+Owns the drill service (``run_drill``, the timer's ``run_scheduled``) and the backstop that cleans up after
+a drill that died (``cleanup_stale``, called by the timer and by the drift audit through ``audit_backstop``);
+the record is ``shared.drill.record``, the checks ``shared.drill.checks``. A drill of one cluster:
 
-1. preconditions (``shared.drill_checks.preconditions``): the recovery plan exists and may test-fail over,
+1. preconditions (``shared.drill.checks.preconditions``): the recovery plan exists and may test-fail over,
    every node is Protected with Normal replication health, nothing runs on the plan or its items, and no
    other drill runs in the vault (a renewed blob lease on ``locks/drills_vault``); otherwise it is skipped;
 2. test failover of the recovery plan into ``TEST_FAILOVER_VNET_ID`` from the latest processed recovery point;
-3. the failover service's IP step in the test network (``shared.failover.reassign_cluster(test=True)``);
+3. the failover service's IP step in the test network (``shared.failover.service.reassign_cluster(test=True)``);
 4. ``shared/scripts/cluster_health.ps1`` through Run Command on one test node, judged check by check;
 5. test-failover cleanup, always attempted (also after a failed or crashed step), then verified: every
    item's ``testFailoverState`` back to None, the test VMs and asr-s2d's test load balancer gone;
@@ -23,55 +23,48 @@ the IP step writes in the test network; it never fails over, commits or deletes 
 
 from __future__ import annotations
 
-import argparse
-import functools
-import importlib.resources
-import json
+import contextlib
 import logging
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from enum import Enum
 from typing import Any
 
-from shared import cluster as clusters_mod
-from shared import failover, ids, tags
-from shared.checks import parse_time
-from shared.cli import EXIT_FAILED, EXIT_OK, command, progress, table
-from shared.drill_checks import (
+from shared import ids, scripts, state, tags
+from shared.drill.checks import (
     DrillCheck,
     DrillNetwork,
     HealthReport,
     MalformedReport,
+    checks_from_json,
     drill_network,
     first_failure,
     health_checks,
-    node_name,
     parse_health,
     preconditions,
     summary,
 )
+from shared.drill.record import NOT_STARTED, CleanupReport, DrillRecord, Result
+from shared.enrollment.plan import ReplicationSpec
+from shared.enrollment.service import observe_inventory
 from shared.errors import AsrS2dError, TransientError
-from shared.failover_signals import FailoverSignal, Scenario
-from shared.inventory import ProtectedItem, RecoveryPlan, Vm
-from shared.outcomes import now_iso
-from shared.replication import ReplicationSpec, plan_name
+from shared.failover import service as failover
+from shared.failover.plan import DONE
+from shared.failover.signals import FailoverSignal, Scenario
+from shared.inventory import AsrState, ProtectedItem, RecoveryPlan
+from shared.names import MANAGED_BY, OWNER, plan_name
 from shared.runtime import Runtime, default_runtime
-from shared.state import ClusterLock, blob_key, utc_stamp
+from shared.state import ClusterLock
+from shared.times import iso, now_iso, parse_time
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-NOTE = "last-drill"  # clusters/<key>/last-drill.json, read by the drift audit (shared.drift.DRILL_NOTE)
 VAULT_LOCK = "drills/vault"  # one drill at a time in the vault: the lease on locks/drills_vault
-MARKER = "drills/active.json"
 STALE = ("running", "cleanup-pending")  # marker states that, with the lock free, leave work behind
-HEALTH_SCRIPT = "cluster_health.ps1"
 RECOVERY_POINT = "LatestProcessed"
 DRILL_EVENT = "AsrS2d.DrillCompleted"
-EXIT_SKIPPED = 3
 
 Progress = Callable[[str], None]
 
@@ -80,99 +73,9 @@ def _quiet(message: str) -> None:
     log.info("%s", message)
 
 
-@functools.lru_cache(maxsize=1)
-def health_script() -> tuple[str, ...]:
-    """The shipped health script, line by line, exactly as in the file (it takes no parameters)."""
-    text = importlib.resources.files("shared.scripts").joinpath(HEALTH_SCRIPT).read_text(encoding="ascii")
-    return tuple(text.splitlines())
-
-
-# -- the record ----------------------------------------------------------------------------------------
-
-class Result(str, Enum):
-    PASSED = "passed"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-
-
-@dataclass(frozen=True)
-class CleanupReport:
-    attempted: bool
-    ok: bool
-    detail: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"attempted": self.attempted, "ok": self.ok, "detail": self.detail}
-
-
-NOT_STARTED = CleanupReport(False, True, "the drill did not start a test failover: nothing to clean up")
-
-
-@dataclass(frozen=True)
-class DrillRecord:
-    """One drill, as stored (``to_json``) and published. ``last_passed`` carries the end of the last drill
-    that passed (this one when it passed), so a failed or skipped drill does not hide the last good one."""
-
-    drill_id: str
-    cluster: str
-    cluster_key: str | None
-    trigger: str
-    started: str
-    ended: str
-    drill_seconds: float
-    result: Result
-    reason: str
-    checks: tuple[DrillCheck, ...] = ()
-    cleanup: CleanupReport = NOT_STARTED
-    recovery_point_age_seconds: int | None = None
-    recovery_point_time: str | None = None
-    test_ip: str | None = None
-    node: str | None = None
-    last_passed: str | None = None
-    blob: str | None = None
-    direction: str | None = None  # PrimaryToRecovery, or RecoveryToPrimary for a drill of the way back
-    test_network: str | None = None  # the VNet the test failover went into
-
-    @property
-    def passed(self) -> bool:
-        return self.result is Result.PASSED
-
-    def to_json(self) -> dict[str, Any]:
-        return {"schema_version": SCHEMA_VERSION, "drill_id": self.drill_id, "cluster": self.cluster,
-                "cluster_key": self.cluster_key, "trigger": self.trigger, "started": self.started,
-                "ended": self.ended, "drill_seconds": self.drill_seconds,
-                "recovery_point_age_seconds": self.recovery_point_age_seconds,
-                "recovery_point_time": self.recovery_point_time, "test_ip": self.test_ip, "node": self.node,
-                "checks": [c.to_json() for c in self.checks], "result": self.result.value, "reason": self.reason,
-                "cleanup": self.cleanup.to_json(), "last_passed": self.last_passed, "record": self.blob,
-                "direction": self.direction, "test_network": self.test_network}
-
-
-def record_from_json(body: Any) -> DrillRecord | None:
-    """A stored drill record back as a value; None for anything else (an older note, a broken blob)."""
-    if not isinstance(body, dict) or body.get("schema_version") != SCHEMA_VERSION:
-        return None
-    try:
-        cleanup = body.get("cleanup") or {}
-        return DrillRecord(
-            drill_id=str(body["drill_id"]), cluster=str(body["cluster"]), cluster_key=body.get("cluster_key"),
-            trigger=str(body.get("trigger", "")), started=str(body["started"]), ended=str(body["ended"]),
-            drill_seconds=float(body.get("drill_seconds") or 0), result=Result(body["result"]),
-            reason=str(body.get("reason", "")),
-            checks=tuple(DrillCheck(str(c["name"]), bool(c["ok"]), str(c.get("detail", "")))
-                         for c in body.get("checks") or []),
-            cleanup=CleanupReport(bool(cleanup.get("attempted")), bool(cleanup.get("ok")), str(cleanup.get("detail", ""))),
-            recovery_point_age_seconds=body.get("recovery_point_age_seconds"),
-            recovery_point_time=body.get("recovery_point_time"), test_ip=body.get("test_ip"), node=body.get("node"),
-            last_passed=body.get("last_passed"), blob=body.get("record"), direction=body.get("direction"),
-            test_network=body.get("test_network"))
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
 def last_drill(rt: Runtime, cluster_key: str) -> DrillRecord | None:
     """The cluster's last drill (``clusters/<key>/last-drill.json``), or None."""
-    return record_from_json(rt.records.cluster_note(cluster_key, NOTE))
+    return DrillRecord.from_json(rt.records.cluster_note(cluster_key, state.LAST_DRILL))
 
 
 # -- the service ---------------------------------------------------------------------------------------
@@ -202,7 +105,7 @@ class _Run:
     def step(self, name: str, message: str) -> None:
         self.report(message)
         self.marker.update(step=name, checks=[c.to_json() for c in self.checks], test_vms=self.test_vm_ids)
-        self.rt.blobs.put_json(MARKER, self.marker)
+        self.rt.blobs.put_json(state.DRILL_MARKER, self.marker)
 
     def record(self, result: Result, reason: str, cleanup: CleanupReport = NOT_STARTED) -> DrillRecord:
         return DrillRecord(
@@ -225,22 +128,23 @@ def run_drill(cluster_name: str, rt: Runtime, *, trigger: str = "cli", report: P
         return _store(rt, run.record(Result.SKIPPED, "drills are off: TEST_FAILOVER_VNET_ID is empty"))
     if s.dry_run:
         return _store(rt, run.record(Result.SKIPPED, "dry run: a drill writes (a test failover), so none was started"))
-    lock = ClusterLock(rt.blobs, VAULT_LOCK, seconds=s.lease_seconds, wait_seconds=0)
-    try:
-        lock.__enter__()
-    except TransientError:
-        holder = _marker(rt) or {}
-        _plan, items = _observe(rt, name)
-        run.key = _cluster_key(name, items)
-        run.checks.append(DrillCheck("no-other-drill", False, f"drill {holder.get('drill_id', '?')} of cluster "
-                                     f"{holder.get('cluster', '?')} holds the vault's drill lock (since "
-                                     f"{holder.get('started', '?')})"))
-        return _store(rt, run.record(Result.SKIPPED, f"another drill is running in the vault: "
-                                                     f"{run.checks[-1].detail}"))
-    try:
+    with contextlib.ExitStack() as held:
+        try:
+            lock = held.enter_context(_vault_lock(rt))
+        except TransientError:
+            holder = _marker(rt) or {}
+            run.key = rt.asr.observe_cluster(name).cluster_key(name)
+            run.checks.append(DrillCheck("no-other-drill", False, f"drill {holder.get('drill_id', '?')} of cluster "
+                                         f"{holder.get('cluster', '?')} holds the vault's drill lock (since "
+                                         f"{holder.get('started', '?')})"))
+            return _store(rt, run.record(Result.SKIPPED, f"another drill is running in the vault: "
+                                                         f"{run.checks[-1].detail}"))
         return _drill_locked(run, lock)
-    finally:
-        lock.__exit__(None, None, None)
+
+
+def _vault_lock(rt: Runtime) -> ClusterLock:
+    """One drill at a time in the vault; whoever cannot take it at once does not wait."""
+    return ClusterLock(rt.blobs, VAULT_LOCK, seconds=rt.settings.lease_seconds, wait_seconds=0)
 
 
 def _drill_locked(run: _Run, lock: ClusterLock) -> DrillRecord:
@@ -251,8 +155,7 @@ def _drill_locked(run: _Run, lock: ClusterLock) -> DrillRecord:
                    "not finish")
         _recover(rt, stale, trigger=run.trigger, report=run.report)
     run.report(f"reading recovery plan {plan_name(name)} and its protected items")
-    plan, items = _observe(rt, name)
-    run.key = _cluster_key(name, items)
+    plan, items, run.key = _observe(rt, name)
     run.checks += preconditions(name, plan, items)
     if plan is not None and items:
         s = rt.settings
@@ -293,7 +196,7 @@ def _drill_locked(run: _Run, lock: ClusterLock) -> DrillRecord:
     stored = _store(rt, record)
     run.marker.update(state="idle" if cleanup.ok else "cleanup-pending", record=stored.blob, ended=stored.ended,
                       checks=[c.to_json() for c in stored.checks])
-    rt.blobs.put_json(MARKER, run.marker)
+    rt.blobs.put_json(state.DRILL_MARKER, run.marker)
     log.info("drill %s of %s: %s (%s); cleanup %s", run.drill_id, name, stored.result.value, stored.reason,
              "ok" if cleanup.ok else cleanup.detail)
     return stored
@@ -309,7 +212,7 @@ def _steps(run: _Run, lock: ClusterLock, plan: RecoveryPlan, items: list[Protect
     rt.asr.test_failover_plan(plan.name, network_id=network.vnet_id, recovery_point_type=RECOVERY_POINT,
                               direction=network.direction)
     lock.check()
-    _plan, after = _observe(rt, name)
+    _plan, after, _key = _observe(rt, name)
     run.test_vm_ids = sorted({i.test_vm_id for i in after if i.test_vm_id}, key=str.lower)
     waiting = [i for i in after if (i.test_failover_state or "").lower() == "waitingforcompletion" and i.test_vm_id]
     _point_age(run, after, requested)
@@ -329,7 +232,7 @@ def _steps(run: _Run, lock: ClusterLock, plan: RecoveryPlan, items: list[Protect
     run.test_ip = details.get("ip") if isinstance(details.get("ip"), str) else None
     run.ip_status = str(details.get("status")) if details.get("status") else None
     run.node = details.get("node") if isinstance(details.get("node"), str) else None
-    ok = outcome.kind in ("reassigned", "changed", "unchanged") and run.ip_status in ("changed", "unchanged", "no-ip-resource")
+    ok = outcome.kind in ("reassigned", "changed", "unchanged") and run.ip_status in DONE
     run.checks.append(DrillCheck("ip-step", ok, (f"cluster IP {run.test_ip} on {details.get('load_balancer')}, "
                                                  f"guest {run.ip_status}") if ok else
                                  f"{outcome.kind}: {outcome.reason}"[:300]))
@@ -342,7 +245,7 @@ def _steps(run: _Run, lock: ClusterLock, plan: RecoveryPlan, items: list[Protect
         report = f"no test VM is running ({len(vms)} found)"
     else:
         run.node = runner.name
-        result = rt.compute.run_command(runner.id, list(health_script()), {})
+        result = rt.compute.run_command(runner.id, list(scripts.lines(scripts.CLUSTER_HEALTH)), {})
         lock.check()
         try:
             report = parse_health(result.stdout)
@@ -360,7 +263,7 @@ def _point_age(run: _Run, items: list[ProtectedItem], requested: datetime) -> No
     known = [t for t in times if t is not None]
     if known:
         oldest = min(known)
-        run.point_time = oldest.isoformat().replace("+00:00", "Z")
+        run.point_time = iso(oldest)
         run.point_age = max(0, int((requested - oldest).total_seconds()))
 
 
@@ -369,7 +272,7 @@ def _clean_up(rt: Runtime, cluster: str, plan: str, known_vm_ids: list[str], *, 
     """Clean up the plan's test failover and asr-s2d's test load balancer, then verify. Never raises: a
     failure is the report (and the marker keeps the work for the next run)."""
     try:
-        items = _group_items(rt, cluster, rt.asr.get_plan(plan))
+        items = _cluster_items(rt.asr.observe_cluster(cluster), cluster)
         vm_ids = sorted({*known_vm_ids, *(i.test_vm_id for i in items if i.test_vm_id)}, key=str.lower)
         done: list[str] = []
         if any((i.test_failover_state or "none").lower() != "none" for i in items):
@@ -381,17 +284,17 @@ def _clean_up(rt: Runtime, cluster: str, plan: str, known_vm_ids: list[str], *, 
         outcome = failover.readdress_for(signal, rt)
         if outcome.kind == "changed":
             done.append("test load balancer removed")
-        after = _group_items(rt, cluster, None)
-        left = [f"{node_name(i)} test failover {i.test_failover_state}" for i in after
+        after = _cluster_items(rt.asr.observe_cluster(cluster, with_plan=False), cluster)
+        left = [f"{i.node_name} test failover {i.test_failover_state}" for i in after
                 if (i.test_failover_state or "none").lower() != "none"]
         # A test failover job still running (its requester died while waiting) leaves VMs later: not clean yet.
-        left += [f"{node_name(i)} test failover still running" for i in after
+        left += [f"{i.node_name} test failover still running" for i in after
                  if (i.test_failover_state or "none").lower() == "none" and i.current_job_id
                  and (i.current_scenario or "").lower() == "testfailover"]
         left += [f"test VM {ids.name_of(v)} still exists" for v in vm_ids if rt.compute.get_vm(v) is not None]
         lb_id = ReplicationSpec.from_settings(rt.settings).load_balancer_id(cluster, test=True)
         lb = rt.network.get_load_balancer(lb_id)
-        if lb is not None and (tags.lookup(lb.tags, "managed-by") or "").lower() == "asr-s2d":
+        if lb is not None and (tags.lookup(lb.tags, MANAGED_BY) or "").lower() == OWNER:
             left.append(f"test load balancer {ids.name_of(lb_id)} still exists ({outcome.kind}: {outcome.reason})")
     except Exception as err:  # the cleanup itself failed: say so, the next run or audit retries
         if not isinstance(err, AsrS2dError):
@@ -403,41 +306,30 @@ def _clean_up(rt: Runtime, cluster: str, plan: str, known_vm_ids: list[str], *, 
     return CleanupReport(True, True, ", ".join([*done, gone, "testFailoverState None on every node"]))
 
 
-def _observe(rt: Runtime, cluster: str) -> tuple[RecoveryPlan | None, list[ProtectedItem]]:
-    plan = rt.asr.get_plan(plan_name(cluster))
-    return plan, _group_items(rt, cluster, plan)
+def _observe(rt: Runtime, cluster: str) -> tuple[RecoveryPlan | None, list[ProtectedItem], str | None]:
+    """The cluster's recovery plan, its items (by node name) and its key."""
+    asr = rt.asr.observe_cluster(cluster)
+    return asr.plan_named(plan_name(cluster)), _cluster_items(asr, cluster), asr.cluster_key(cluster)
 
 
-def _group_items(rt: Runtime, cluster: str, plan: RecoveryPlan | None) -> list[ProtectedItem]:
-    """The cluster's items: its multi-VM group's members and whatever its recovery plan holds."""
-    wanted = {ids.key(i) for i in plan.item_ids} if plan is not None else set()
-    return sorted((i for i in rt.asr.list_items()
-                   if ids.key(i.id) in wanted or (i.group_name or "").lower() == cluster.lower()),
-                  key=lambda i: node_name(i).lower())
-
-
-def _cluster_key(cluster: str, items: list[ProtectedItem]) -> str | None:
-    """The cluster's lock and record key, as enrollment names it: <source subscription>/<name>."""
-    if not items or not items[0].vm_id:
-        return None
-    return f"{ids.subscription_of(items[0].vm_id).lower()}/{cluster.lower()}"
+def _cluster_items(asr: AsrState, cluster: str) -> list[ProtectedItem]:
+    return sorted(asr.cluster_items(cluster), key=lambda i: i.node_name.lower())
 
 
 def _marker(rt: Runtime) -> dict[str, Any] | None:
-    doc = rt.blobs.get_json(MARKER)
-    return doc.body if doc is not None and isinstance(doc.body, dict) else None
+    return rt.records.json(state.DRILL_MARKER)
 
 
 def _store(rt: Runtime, record: DrillRecord) -> DrillRecord:
     """Write the record (by time and as the cluster's last drill) and publish it."""
     previous = last_drill(rt, record.cluster_key) if record.cluster_key else None
     last_passed = record.ended if record.passed else (previous.last_passed if previous else None)
-    blob = f"drills/{blob_key(record.cluster_key or record.cluster)}/{utc_stamp()}.json"
+    blob = state.drill_blob(record.cluster_key or record.cluster)
     stored = replace(record, last_passed=last_passed, blob=blob)
     body = stored.to_json()
     rt.blobs.put_json(blob, body)
     if stored.cluster_key:
-        rt.records.set_cluster_note(stored.cluster_key, NOTE, body)
+        rt.records.set_cluster_note(stored.cluster_key, state.LAST_DRILL, body)
     if rt.topic.enabled:
         try:
             rt.topic.publish(DRILL_EVENT, f"asr-s2d/{stored.cluster}", body)
@@ -455,18 +347,15 @@ def cleanup_stale(rt: Runtime, *, trigger: str = "audit", report: Progress = _qu
     marker = _marker(rt)
     if marker is None or marker.get("state") not in STALE:
         return []
-    lock = ClusterLock(rt.blobs, VAULT_LOCK, seconds=rt.settings.lease_seconds, wait_seconds=0)
-    try:
-        lock.__enter__()
-    except TransientError:
-        return []  # a drill holds the lock: it is alive and cleans up after itself
-    try:
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(_vault_lock(rt))
+        except TransientError:
+            return []  # a drill holds the lock: it is alive and cleans up after itself
         marker = _marker(rt)
         if marker is None or marker.get("state") not in STALE:
             return []
         return [_recover(rt, marker, trigger=trigger, report=report)]
-    finally:
-        lock.__exit__(None, None, None)
 
 
 def _recover(rt: Runtime, marker: dict[str, Any], *, trigger: str, report: Progress) -> DrillRecord:
@@ -479,17 +368,15 @@ def _recover(rt: Runtime, marker: dict[str, Any], *, trigger: str, report: Progr
     cleanup = _clean_up(rt, cluster, plan, [str(v) for v in marker.get("test_vms") or []], drill_id=drill_id,
                         report=report)
     cleanup = replace(cleanup, detail=f"{cleanup.detail} (by {trigger} at {now_iso()})"[:300])
-    doc = rt.blobs.get_json(str(marker["record"])) if marker.get("record") else None
-    existing = record_from_json(doc.body) if doc is not None else None
+    existing = DrillRecord.from_json(rt.records.json(str(marker["record"]))) if marker.get("record") else None
     if marker.get("state") == "cleanup-pending" and existing is not None:
         stored = replace(existing, cleanup=cleanup)
         rt.blobs.put_json(str(existing.blob), stored.to_json())
         current = last_drill(rt, existing.cluster_key) if existing.cluster_key else None
         if current is not None and current.drill_id == existing.drill_id and existing.cluster_key:
-            rt.records.set_cluster_note(existing.cluster_key, NOTE, stored.to_json())
+            rt.records.set_cluster_note(existing.cluster_key, state.LAST_DRILL, stored.to_json())
     else:
-        checks = tuple(DrillCheck(str(c.get("name")), bool(c.get("ok")), str(c.get("detail", "")))
-                       for c in marker.get("checks") or [] if isinstance(c, dict))
+        checks = checks_from_json(marker.get("checks"))
         started = str(marker.get("started") or now_iso())
         began = parse_time(started)
         seconds = round((datetime.now(UTC) - began).total_seconds(), 3) if began else 0.0
@@ -500,7 +387,7 @@ def _recover(rt: Runtime, marker: dict[str, Any], *, trigger: str, report: Progr
                                          f"{trigger} cleaned up after it", checks=checks, cleanup=cleanup))
     marker.update(state="idle" if cleanup.ok else "cleanup-pending", record=stored.blob,
                   recovered_by=trigger, recovered_at=now_iso())
-    rt.blobs.put_json(MARKER, marker)
+    rt.blobs.put_json(state.DRILL_MARKER, marker)
     return stored
 
 
@@ -521,14 +408,9 @@ def audit_backstop(rt: Runtime) -> list[str]:
 def drill_candidates(rt: Runtime) -> list[str]:
     """The clusters the timer drills: tagged ``asr-s2d-drill=monthly``, or every cluster with
     ``DRILL_ALL_CLUSTERS``. VMs in the target region (recovered or test VMs carry the tags too) are not nodes."""
-    from shared.enrollment import observe_inventory
-
-    target = rt.settings.target_region.lower()
     names: dict[str, str] = {}
     for subscription in rt.settings.allowed_subscriptions:
-        inventory = observe_inventory(rt, subscription)
-        sources: list[Vm] = [v for v in inventory.vms if v.location.lower() != target]
-        found, _rejected = clusters_mod.clusters(sources, inventory.scopes)
+        found, _rejected = observe_inventory(rt, subscription).clusters(rt.settings.target_region)
         for key, cluster in found.items():
             if rt.settings.drill_all_clusters or cluster.intent.drill:
                 names[key] = cluster.name
@@ -549,64 +431,3 @@ def run_scheduled(*, rt: Runtime | None = None, past_due: bool = False) -> list[
         except AsrS2dError as err:
             log.error("drill of %s could not run: %s", name, err)
     return records
-
-
-# -- the CLI -------------------------------------------------------------------------------------------
-
-_EPILOG = f"""\
-exit status:
-  0  the drill passed: every check passed and the test failover was cleaned up
-  1  the drill failed (a check failed, a step failed, or the cleanup could not be verified)
-  2  bad input or settings (the cluster name)
-  {EXIT_SKIPPED}  the drill was skipped: a precondition failed (not Protected or healthy, a failover or test
-     failover in progress, another drill running, drills off); nothing was changed
-
-The record is also written to blob storage (drills/<cluster>/<UTC time>.json and
-clusters/<cluster>/last-drill.json, which the drift audit and the status page read).
-"""
-
-
-def cmd_drill(args: argparse.Namespace) -> int:
-    rt = default_runtime()
-    record = run_drill(args.cluster, rt, trigger="cli", report=progress)
-    if args.json:
-        print(json.dumps(record.to_json(), indent=1))
-    else:
-        print_record(record)
-    if record.result is Result.SKIPPED:
-        return EXIT_SKIPPED
-    return EXIT_OK if record.passed else EXIT_FAILED
-
-
-def print_record(record: DrillRecord) -> None:
-    if record.checks:
-        print(table([{"check": c.name, "result": "ok" if c.ok else "FAILED", "detail": c.detail}
-                     for c in record.checks], ["check", "result", "detail"]))
-        print()
-    age = f"{record.recovery_point_age_seconds} s" if record.recovery_point_age_seconds is not None else "-"
-    rows = [("cluster", record.cluster), ("result", record.result.value.upper()), ("reason", record.reason),
-            ("started", record.started), ("ended", record.ended), ("drill time", f"{record.drill_seconds:.1f} s"),
-            ("recovery point age", age), ("direction", record.direction or "-"),
-            ("test network", ids.name_of(record.test_network) if record.test_network else "-"),
-            ("test IP", record.test_ip or "-"), ("checked on", record.node or "-"),
-            ("cleanup", ("ok: " if record.cleanup.ok else "NOT DONE: ") + record.cleanup.detail),
-            ("record", record.blob or "-")]
-    print(table([{"field": k, "value": v} for k, v in rows], ["field", "value"]))
-
-
-@command
-def _register_cli(sub: Any) -> None:
-    p = sub.add_parser("drill", help="test-fail CLUSTER over into the test network, check it from inside a node, "
-                                     "clean up, and record the result",
-                       description="A DR drill: preconditions, test failover of the cluster's recovery plan into "
-                                   "TEST_FAILOVER_VNET_ID (latest processed recovery point; after a reprotect, the way "
-                                   "back into FAILBACK_TEST_VNET_ID), the IP step in the test network, "
-                                   "cluster_health.ps1 on a test node, and test-failover cleanup (always). "
-                                   "Progress goes to stderr.",
-                       epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("cluster")
-    p.add_argument("--json", action="store_true", help="print the drill record (JSON) instead of tables")
-    p.set_defaults(func=cmd_drill)
-
-
-__all__ = ["DrillRecord", "Result", "audit_backstop", "cleanup_stale", "run_drill", "run_scheduled"]

@@ -10,34 +10,23 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
-from shared import cluster as clusters_mod
 from shared import events, ids, tags
-from shared.cluster import Cluster
+from shared.actions import PLUMBING
+from shared.cluster import Cluster, Inventory
+from shared.enrollment.plan import DrNetwork, NodeFacts, Plan, ReplicationSpec, plan_enrollment
 from shared.errors import PermanentError, RejectedInput, TransientError
+from shared.executor import Executor
 from shared.findings import Finding, Severity
-from shared.inventory import AsrState, TaggedScope, Vm
+from shared.inventory import AsrState, Vm
 from shared.observability import log_context
 from shared.outcomes import Outcome, most_significant
-from shared.replication import (
-    CreateContainer,
-    CreateContainerMapping,
-    CreateFabric,
-    CreateNetworkMapping,
-    DrNetwork,
-    EnsurePolicy,
-    NodeFacts,
-    Plan,
-    ReplicationSpec,
-    plan_enrollment,
-)
 from shared.runtime import Runtime, default_runtime
 
 log = logging.getLogger(__name__)
 
-PLUMBING = (CreateFabric, CreateContainer, EnsurePolicy, CreateContainerMapping, CreateNetworkMapping)
 # Outcomes that answer an event for good: a duplicate delivery of it is answered from the record, no ARM read.
 # Not "waiting" (the next delivery may find every node tagged) and not "failed" (it is worth another try).
 ANSWERED = frozenset({"enabled", "changed", "unchanged", "ignored", "rejected"})
@@ -47,23 +36,6 @@ WRITE_OPERATIONS = {
     "microsoft.compute/availabilitysets/write": "availability_set",
     "microsoft.resources/subscriptions/resourcegroups/write": "resource_group",
 }
-
-
-@dataclass(frozen=True)
-class Inventory:
-    """One subscription's VMs and cluster-level scopes, from three paged lists."""
-
-    vms: tuple[Vm, ...]
-    scopes: tuple[TaggedScope, ...]
-
-    def vm(self, vm_id: str) -> Vm | None:
-        return next((v for v in self.vms if ids.same(v.id, vm_id)), None)
-
-    def clusters(self, target_region: str) -> tuple[dict[str, Cluster], dict[str, str]]:
-        """The enrolled clusters and the rejected VMs. VMs in the target region are never nodes: recovered
-        and test-failover VMs carry the source's tags (rule 8)."""
-        sources = [v for v in self.vms if v.location.lower() != target_region.lower()]
-        return clusters_mod.clusters(sources, self.scopes)
 
 
 def handle_trigger(event: Any) -> Outcome:
@@ -204,8 +176,6 @@ def plan_cluster(rt: Runtime, cluster: Cluster, *, asr: AsrState | None = None) 
 def enroll_cluster(cluster: Cluster, rt: Runtime, *, event_id: str, correlation_id: str = "",
                    trigger: str = "event") -> Outcome:
     """Lock the cluster, re-read it, plan, apply, record. Safe to repeat: a converged cluster gets 0 writes."""
-    from shared.executor import Executor
-
     base = Outcome(event_id=event_id, kind="unchanged", reason="", cluster=cluster.name, cluster_key=cluster.key,
                    correlation_id=correlation_id, trigger=trigger, dry_run=rt.settings.dry_run)
     with log_context(cluster=cluster.name), rt.lock(cluster.key) as lock:
@@ -228,7 +198,7 @@ def enroll_cluster(cluster: Cluster, rt: Runtime, *, event_id: str, correlation_
                     shared_plumbing.enter_context(rt.lock(f"vault/{rt.settings.vault_id.lower()}"))
                     plan = plan_cluster(rt, cluster)
                 applied = Executor(rt, lock=lock, dry_run=rt.settings.dry_run,
-                                   correlation_id=correlation_id).apply(plan)
+                                   correlation_id=correlation_id).apply(plan.cluster, plan.actions)
         except PermanentError as err:
             return rt.record(replace(base, kind="failed", reason=str(err), plan=tuple(plan.describe()),
                                      findings=plan.findings))
@@ -249,8 +219,8 @@ def enroll_cluster(cluster: Cluster, rt: Runtime, *, event_id: str, correlation_
     else:
         kind, reason = "unchanged", f"cluster {cluster.name} already converged"
     details = {"nodes": [n.name for n in cluster.nodes], "enrolled_by": cluster.enrolled_by}
-    if applied.dr_ip:
-        details["dr_ip"] = applied.dr_ip
+    if applied.frontend_ip:
+        details["dr_ip"] = applied.frontend_ip
     return rt.record(replace(base, kind=kind, reason=reason, writes=applied.writes, plan=tuple(plan.describe()),
                              findings=plan.findings, details=details))
 

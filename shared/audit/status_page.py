@@ -17,7 +17,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.runtime import Runtime
+from shared import state
+from shared.runtime import Runtime, default_runtime
+from shared.times import parse_time
 
 SUPPORTED_SCHEMA = 1
 STALE_AFTER = timedelta(hours=3)
@@ -87,8 +89,6 @@ def _when(text: Any) -> str:
 def _parse(text: Any) -> datetime | None:
     if not isinstance(text, str) or not text:
         return None
-    from shared.checks import parse_time
-
     value = parse_time(text)
     return value.astimezone(UTC) if value else None
 
@@ -146,7 +146,7 @@ def _findings(findings: list[Mapping[str, Any]]) -> str:
 
 
 def _drill(record: Mapping[str, Any] | None) -> str:
-    """The cluster's last drill (``clusters/<key>/last-drill.json``, written by ``shared.drill``)."""
+    """The cluster's last drill (``clusters/<key>/last-drill.json``, written by ``shared.drill.service``)."""
     if not isinstance(record, Mapping):
         return ("<h3>Last drill</h3><p class=\"drill\">No drill has run yet (tag the nodes asr-s2d-drill=monthly, "
                 "or run <code>asr-s2d drill</code>).</p>")
@@ -238,11 +238,7 @@ def render(report: Mapping[str, Any] | None, *, now: datetime | None = None,
 
 def render_latest(rt: Runtime | None = None) -> str:
     """The status page from ``audits/latest.json`` (the HTTP trigger's entry point)."""
-    from shared.drift import LATEST
-    from shared.runtime import default_runtime
-
     runtime = rt or default_runtime()
-    doc = runtime.blobs.get_json(LATEST)
-    body = doc.body if doc is not None and isinstance(doc.body, dict) else None
+    body = runtime.records.json(state.LATEST_AUDIT)
     keys = [str(c.get("key")) for c in (body or {}).get("clusters") or [] if isinstance(c, dict) and c.get("key")]
-    return render(body, drills={key: runtime.records.cluster_note(key, "last-drill") for key in keys})
+    return render(body, drills={key: runtime.records.cluster_note(key, state.LAST_DRILL) for key in keys})

@@ -21,11 +21,9 @@ from shared.inventory import ProtectedItem, RecoveryPlan
 # steps, then what the guest reports. A drill that stops early records the checks it reached.
 PRECONDITIONS = ("recovery-plan", "nodes-protected", "replication-healthy", "no-operation-in-progress",
                  "test-network", "no-other-drill")
-STEPS = ("test-failover", "ip-step")
 GUEST = ("guest-report", "cluster-service", "nodes-up", "quorum", "witness", "storage-pool", "virtual-disks",
          "csvs", "cluster-ip")
 DETAIL_LIMIT = 300
-HEALTH_STATUSES = frozenset({"changed", "unchanged", "no-ip-resource"})  # set_cluster_ip.ps1 results that are done
 
 
 @dataclass(frozen=True)
@@ -38,13 +36,14 @@ class DrillCheck:
         return {"name": self.name, "ok": self.ok, "detail": self.detail}
 
 
+def checks_from_json(body: Any) -> tuple[DrillCheck, ...]:
+    """Stored checks (a drill record's, or the drill marker's) back as values; what is not a check is left out."""
+    return tuple(DrillCheck(str(c.get("name")), bool(c.get("ok")), str(c.get("detail", "")))
+                 for c in body or [] if isinstance(c, dict))
+
+
 def _check(name: str, ok: bool, detail: str) -> DrillCheck:
     return DrillCheck(name, ok, detail if len(detail) <= DETAIL_LIMIT else detail[: DETAIL_LIMIT - 1] + "…")
-
-
-def node_name(item: ProtectedItem) -> str:
-    """The node's VM name (an A2A item is named by the VM's GUID, which tells an operator nothing)."""
-    return ids.name_of(item.vm_id) if item.vm_id else item.name
 
 
 def first_failure(checks: Iterable[DrillCheck]) -> DrillCheck | None:
@@ -68,7 +67,7 @@ def preconditions(cluster: str, plan: RecoveryPlan | None, items: Sequence[Prote
         out.append(_check("recovery-plan", True, f"recovery plan {plan.name} holds {len(items)} node(s)"))
     if not items:
         return out
-    names = {i.id: node_name(i) for i in items}
+    names = {i.id: i.node_name for i in items}
     unprotected = [f"{names[i.id]} is {i.protection_state or 'unknown'}" for i in items if not i.is_protected]
     out.append(_check("nodes-protected", not unprotected, "; ".join(unprotected) if unprotected
                       else f"all {len(items)} node(s) Protected"))
@@ -127,7 +126,7 @@ def drill_network(test_vnet_id: str, failback_test_vnet_id: str, target_region: 
     """Which way the cluster's items replicate, seen from its recovery plan (whose fabrics never change), and
     so which test network a drill uses. ``items`` must not be empty."""
     def direction(item: ProtectedItem) -> str:
-        fabric = item.container_id.split("/replicationProtectionContainers/")[0]
+        fabric = ids.fabric_of(item.container_id)
         return FORWARD if ids.same(fabric, plan.primary_fabric_id) else BACK
 
     ways = {direction(i) for i in items}

@@ -1,0 +1,1 @@
+"""The drift audit: checks, the report, the service and the status page."""

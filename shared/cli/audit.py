@@ -1,0 +1,73 @@
+"""``asr-s2d audit``: the drift audit on demand, its report as tables (or JSON), and an exit code for scripts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from shared.audit.report import STATUS_WORDS, Report
+from shared.audit.service import run_audit
+from shared.cli.output import EXIT_CRITICAL, EXIT_OK, progress, table
+from shared.findings import Severity
+from shared.runtime import default_runtime
+
+EPILOG = f"""\
+exit status:
+  0  no cluster is at risk (no critical finding stands after this run's repairs)
+  {EXIT_CRITICAL}  at least one critical finding: a cluster would not come back as promised
+  1  the audit itself failed (Azure or storage could not be read)
+  2  bad settings
+
+The report is also written to blob storage (audits/<UTC time>.json and audits/latest.json).
+"""
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("audit", help="check every tagged cluster for drift; optionally repair what is safe",
+                       description="Audit every tagged cluster: is each node protected in one group, is the policy "
+                                   "crash-consistent, is replication healthy, is the RPO under the threshold, was "
+                                   "there a recent test failover, do the recovery plan, DR load balancer, pool "
+                                   "mappings, witness and cache accounts hold? Progress goes to stderr.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--json", action="store_true", help="print the report (schema audit-report.v1) instead of tables")
+    p.add_argument("--repair", action=argparse.BooleanOptionalAction, default=None,
+                   help="apply the safe repairs (enroll unprotected nodes into the group, restore pool mappings, "
+                        "create a missing recovery plan or DR load balancer); default: the AUDIT_REPAIR setting. "
+                        "Never disables or deletes.")
+    p.set_defaults(func=cmd_audit)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    result = run_audit(default_runtime(), repair=args.repair, trigger="cli", report=progress)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=1))
+    else:
+        print_report(result)
+    return EXIT_CRITICAL if result.critical else EXIT_OK
+
+
+def print_report(result: Report) -> None:
+    if not result.clusters:
+        print("no tagged cluster found in the allowed subscriptions")
+    else:
+        rows = []
+        for c in result.clusters:
+            severities = [f.severity for f in c.findings]
+            counts = ", ".join(f"{severities.count(s)} {s.value}" for s in Severity if s in severities) or "none"
+            rows.append({"cluster": c.name, "status": f"{c.status.upper()}: {STATUS_WORDS[c.status]}",
+                         "nodes": f"{sum(n.protected for n in c.nodes)}/{len(c.nodes)} protected",
+                         "rpo": f"{c.rpo_seconds} s" if c.rpo_seconds is not None else "-",
+                         "findings": counts, "repair": c.repair.outcome if c.repair else "-"})
+        print(table(rows, ["cluster", "status", "nodes", "rpo", "findings", "repair"]))
+    findings = [(c.name, f) for c in result.clusters for f in c.findings] + [("-", f) for f in result.findings]
+    if findings:
+        order = {s: i for i, s in enumerate(Severity)}
+        findings.sort(key=lambda cf: (order[cf[1].severity], cf[0], cf[1].subject))
+        print()
+        print(table([{"severity": f.severity.value, "cluster": name, "subject": f.subject, "finding": f.message,
+                      "fix": f.fix} for name, f in findings], ["severity", "cluster", "subject", "finding", "fix"]))
+    for error in result.errors:
+        print(f"error: {error}", file=sys.stderr)
+    print(f"\nreport: {result.blob_name} ({result.finding_count} finding(s), audit {result.audit_id})")

@@ -1,0 +1,66 @@
+"""``asr-s2d drill``: one DR drill of a cluster, end to end, with its record printed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from shared import ids
+from shared.cli.output import EXIT_FAILED, EXIT_OK, EXIT_SKIPPED, fields, progress, table
+from shared.drill.record import DrillRecord, Result
+from shared.drill.service import run_drill
+from shared.runtime import default_runtime
+
+EPILOG = f"""\
+exit status:
+  0  the drill passed: every check passed and the test failover was cleaned up
+  1  the drill failed (a check failed, a step failed, or the cleanup could not be verified)
+  2  bad input or settings (the cluster name)
+  {EXIT_SKIPPED}  the drill was skipped: a precondition failed (not Protected or healthy, a failover or test
+     failover in progress, another drill running, drills off); nothing was changed
+
+The record is also written to blob storage (drills/<cluster>/<UTC time>.json and
+clusters/<cluster>/last-drill.json, which the drift audit and the status page read).
+"""
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("drill", help="test-fail CLUSTER over into the test network, check it from inside a node, "
+                                     "clean up, and record the result",
+                       description="A DR drill: preconditions, test failover of the cluster's recovery plan into "
+                                   "TEST_FAILOVER_VNET_ID (latest processed recovery point; after a reprotect, the way "
+                                   "back into FAILBACK_TEST_VNET_ID), the IP step in the test network, "
+                                   "cluster_health.ps1 on a test node, and test-failover cleanup (always). "
+                                   "Progress goes to stderr.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("cluster")
+    p.add_argument("--json", action="store_true", help="print the drill record (JSON) instead of tables")
+    p.set_defaults(func=cmd_drill)
+
+
+def cmd_drill(args: argparse.Namespace) -> int:
+    rt = default_runtime()
+    record = run_drill(args.cluster, rt, trigger="cli", report=progress)
+    if args.json:
+        print(json.dumps(record.to_json(), indent=1))
+    else:
+        print_record(record)
+    if record.result is Result.SKIPPED:
+        return EXIT_SKIPPED
+    return EXIT_OK if record.passed else EXIT_FAILED
+
+
+def print_record(record: DrillRecord) -> None:
+    if record.checks:
+        print(table([{"check": c.name, "result": "ok" if c.ok else "FAILED", "detail": c.detail}
+                     for c in record.checks], ["check", "result", "detail"]))
+        print()
+    age = f"{record.recovery_point_age_seconds} s" if record.recovery_point_age_seconds is not None else "-"
+    print(fields([("cluster", record.cluster), ("result", record.result.value.upper()), ("reason", record.reason),
+                  ("started", record.started), ("ended", record.ended), ("drill time", f"{record.drill_seconds:.1f} s"),
+                  ("recovery point age", age), ("direction", record.direction or "-"),
+                  ("test network", ids.name_of(record.test_network) if record.test_network else "-"),
+                  ("test IP", record.test_ip or "-"), ("checked on", record.node or "-"),
+                  ("cleanup", ("ok: " if record.cleanup.ok else "NOT DONE: ") + record.cleanup.detail),
+                  ("record", record.blob or "-")]))

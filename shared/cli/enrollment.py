@@ -1,0 +1,41 @@
+"""``asr-s2d plan``: what enrolling a cluster would write, without writing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from shared.cli.output import EXIT_OK, numbered, progress, table
+from shared.enrollment.service import find_cluster, plan_cluster
+from shared.runtime import default_runtime
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("plan", help="print what enrolling CLUSTER would write, without writing")
+    p.add_argument("cluster")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_plan)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    rt = default_runtime()
+    progress(f"finding cluster {args.cluster}")
+    cluster = find_cluster(rt, args.cluster)
+    progress(f"reading {len(cluster.nodes)} nodes, the vault and the DR network")
+    plan = plan_cluster(rt, cluster)
+    if args.json:
+        print(json.dumps({"cluster": plan.cluster, "waiting": plan.waiting, "actions": plan.describe(),
+                          "findings": [f.to_json() for f in plan.findings]}, indent=1))
+        return EXIT_OK
+    print(f"cluster {plan.cluster}: {len(cluster.nodes)} nodes ({', '.join(n.name for n in cluster.nodes)}), "
+          f"enrolled by {cluster.enrolled_by}")
+    if plan.waiting:
+        print(f"waiting: {plan.waiting}")
+    if plan.actions:
+        print(numbered(plan.describe()))
+    else:
+        print("nothing to write: the cluster is converged")
+    if plan.findings:
+        print(table([f.to_json() for f in plan.findings], ["severity", "subject", "message"]))
+    return EXIT_OK

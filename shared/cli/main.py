@@ -1,0 +1,54 @@
+"""``asr-s2d``: the operator CLI. Same code paths as the functions; settings from the environment.
+
+Readable tables by default, ``--json`` for scripts, progress on stderr, and a non-zero exit with a
+one-line reason on failure (2: bad input or settings, 1: the work failed, 3: a command's own "look").
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from shared.cli import audit, drill, enrollment, events, failover, way_back
+from shared.cli.output import EXIT_BAD_INPUT, EXIT_FAILED, CliError
+from shared.errors import AsrS2dError, RejectedInput, SettingsError
+
+# Every command, in the order ``--help`` lists them.
+COMMANDS: tuple[Callable[[Any], None], ...] = (events.register, enrollment.register, failover.register,
+                                               audit.register, drill.register, way_back.register)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="asr-s2d", description="Keep S2D clusters on Azure VMs recoverable with ASR.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every decision and write to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for register in COMMANDS:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except CliError as err:
+        print(f"asr-s2d: {err}", file=sys.stderr)
+        return err.code
+    except SettingsError as err:
+        print(f"asr-s2d: settings: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except RejectedInput as err:
+        print(f"asr-s2d: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except AsrS2dError as err:
+        print(f"asr-s2d: {err}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""What the CLI shows: readable tables by default, progress on stderr, and exit codes a script can trust."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from shared.findings import Finding
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+# 3 is a command's own "done, but look": the audit found a critical finding, a drill was skipped, a reprotect
+# was only reported.
+EXIT_CRITICAL = EXIT_SKIPPED = EXIT_REPORTED = 3
+
+
+class CliError(Exception):
+    """A one-line reason for the operator, and the exit code that goes with it."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def progress(message: str) -> None:
+    print(f"… {message}", file=sys.stderr, flush=True)
+
+
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """A plain-text table, widths fitted to the content (long cells are cut at 80 characters)."""
+    def cell(value: Any) -> str:
+        text = "" if value is None else str(value)
+        return text if len(text) <= 80 else text[:79] + "…"
+
+    widths = {c: max([len(c)] + [len(cell(r.get(c))) for r in rows]) for c in columns}
+    lines = ["  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip(),
+             "  ".join("-" * widths[c] for c in columns)]
+    lines += ["  ".join(cell(r.get(c)).ljust(widths[c]) for c in columns).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def fields(pairs: Sequence[tuple[str, Any]]) -> str:
+    """A two-column table of named values, leaving out those that are None."""
+    return table([{"field": k, "value": v} for k, v in pairs if v is not None], ["field", "value"])
+
+
+def numbered(actions: Sequence[str]) -> str:
+    return table([{"#": i + 1, "action": a} for i, a in enumerate(actions)], ["#", "action"])
+
+
+def finding_blocks(findings: Sequence[Finding]) -> str:
+    """Each finding with its fix on the next line (the fixes of the way back are whole procedures)."""
+    return "\n".join(f"\n{f.severity.value.upper()} {f.code}: {f.message}\nfix: {f.fix}" for f in findings)

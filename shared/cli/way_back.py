@@ -1,0 +1,51 @@
+"""``asr-s2d reprotect``: the way back after a committed failover (or failback)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from shared.cli.output import EXIT_FAILED, EXIT_OK, EXIT_REPORTED, fields, finding_blocks, numbered, progress
+from shared.runtime import default_runtime
+from shared.way_back.plan import Stage
+from shared.way_back.service import reprotect_cluster
+
+EPILOG = f"""\
+exit status:
+  0  done: the cluster was reprotected (and the failback load balancer staged), or nothing was needed
+  1  the reprotect failed
+  2  bad input or settings
+  {EXIT_REPORTED}  reported only: ALLOW_REPROTECT is off (or DR_CACHE_STORAGE_ACCOUNT_ID is empty), or the
+     failover is not committed yet; the findings say exactly what to do
+"""
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("reprotect", help="after a committed failover of CLUSTER, replicate it back and stage the "
+                                         "failback load balancer; after a committed failback, replicate it to the DR "
+                                         "region again (without ALLOW_REPROTECT, print the steps)",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("cluster")
+    p.add_argument("--json", action="store_true", help="one JSON object (the outcome record) on stdout")
+    p.set_defaults(func=cmd_reprotect)
+
+
+def cmd_reprotect(args: argparse.Namespace) -> int:
+    rt = default_runtime()
+    progress(f"reading the vault, the failed-over VMs and the original nodes of cluster {args.cluster}")
+    outcome = reprotect_cluster(args.cluster, rt, trigger="cli")
+    if args.json:
+        print(json.dumps(outcome.to_json(), indent=1, sort_keys=True))
+    else:
+        print(fields([("cluster", outcome.cluster), ("outcome", outcome.kind), ("stage", outcome.details.get("stage")),
+                      ("reason", outcome.reason), ("writes", outcome.writes)]))
+        if outcome.plan:
+            print(numbered(outcome.plan))
+        if outcome.findings:
+            print(finding_blocks(outcome.findings))
+    if outcome.kind == "failed":
+        return EXIT_FAILED
+    reported = outcome.details.get("stage") == Stage.COMMIT_PENDING.value or (
+        outcome.plan and outcome.kind == "unchanged")
+    return EXIT_REPORTED if reported else EXIT_OK

@@ -1,0 +1,1 @@
+"""Drills: preconditions and in-guest checks, the drill record, and the service."""

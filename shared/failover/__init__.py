@@ -1,0 +1,1 @@
+"""Failover: the IP step after Site Recovery fails a cluster over (signals + plan + service)."""

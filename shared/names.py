@@ -1,0 +1,73 @@
+"""The names (and keys) asr-s2d gives to what it creates: one home, so every workflow finds what another made.
+
+Everything asr-s2d writes in Azure is named from the cluster and the regions, so a plan is self-contained
+data and a re-run finds what an earlier run created. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+
+from shared import ids
+
+PLAN_PREFIX = "asr-s2d-"
+LB_FRONTEND, LB_POOL, LB_PROBE, LB_RULE = "fe-cluster", "be-nodes", "probe-cluster", "ha-ports"
+LB_CHILDREN = (LB_FRONTEND, LB_POOL, LB_PROBE, LB_RULE)
+# The tag on every load balancer asr-s2d creates: it deletes nothing that does not carry it.
+MANAGED_BY, OWNER = "managed-by", "asr-s2d"
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", text)[:60].strip("-")
+
+
+def cluster_key(subscription_id: str, cluster: str) -> str:
+    """A cluster's lock and record key: clusters are per subscription, and their names case-insensitive."""
+    return f"{subscription_id.lower()}/{cluster.lower()}"
+
+
+def fabric_name(region: str) -> str:
+    return f"asr-s2d-{region.lower()}"
+
+
+def container_name(region: str) -> str:
+    return f"asr-s2d-{region.lower()}-container"
+
+
+def mapping_name(source_region: str, target_region: str) -> str:
+    return f"asr-s2d-{source_region.lower()}-to-{target_region.lower()}"
+
+
+def network_mapping_name(primary_vnet_id: str, recovery_vnet_id: str) -> str:
+    return _safe(f"asr-s2d-{ids.name_of(primary_vnet_id)}-to-{ids.name_of(recovery_vnet_id)}")
+
+
+def item_name(vm_uuid: str, vm_name: str) -> str:
+    return vm_uuid or _safe(vm_name)
+
+
+def plan_name(cluster: str) -> str:
+    return f"{PLAN_PREFIX}{cluster}"
+
+
+def load_balancer_name(cluster: str, *, test: bool = False) -> str:
+    return f"lb-asr-s2d-{cluster}" + ("-test" if test else "")
+
+
+def failback_lb_name(cluster: str) -> str:
+    """asr-s2d's load balancer in the original region, staged by the reprotect when none fronts the nodes there."""
+    return f"lb-asr-s2d-{cluster}-failback"
+
+
+def load_balancer_id(resource_group_id: str, name: str) -> str:
+    return f"{resource_group_id}/providers/Microsoft.Network/loadBalancers/{name}"
+
+
+def failback_lb_id(node_vm_id: str, cluster: str) -> str:
+    """The failback load balancer's ID: beside the cluster's node in its resource group."""
+    return load_balancer_id(ids.group_id(node_vm_id), failback_lb_name(cluster))
+
+
+def pool_id(lb_id: str) -> str:
+    """The backend pool of a load balancer asr-s2d staged."""
+    return f"{lb_id}/backendAddressPools/{LB_POOL}"

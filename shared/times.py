@@ -1,0 +1,35 @@
+"""Time as asr-s2d writes and reads it: ISO strings in records, sortable stamps in blob names, and ARM/ASR
+timestamps parsed tolerantly. Pure: the clock is read only where a caller does not pass ``now``."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def utc_stamp(now: datetime | None = None) -> str:
+    """A time as one blob-name segment that sorts in time order."""
+    return (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H-%M-%S.%fZ")
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """An ARM/ASR timestamp (``...Z``, offsets, up to 7 fractional digits) as an aware datetime; None if unreadable."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(_FRACTION.sub(r"\1", text.strip()).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if value.tzinfo is None or value.year < 1900:  # ASR writes 1753-01-01 for "never"
+        return None
+    return value

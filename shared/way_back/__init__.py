@@ -1,0 +1,1 @@
+"""The way back: reprotect after a committed failover, and the failback (plan + service)."""
