@@ -50,6 +50,7 @@ chaos: deps
 bench: deps
 	$(PY) -m bench
 
+# The settings table of docs/deployment.md (between its settings markers), from shared/config.py.
 settings-table: $(STAMP)
 	$(PY) -m shared.config --markdown
 

@@ -1,9 +1,9 @@
 """``python -m bench`` (``make bench``): run every figure, print the table, write ``bench/results.json`` and
-``bench/results.md``, and update the README's performance section.
+``bench/results.md``, and update the "Performance" section of ``docs/testing.md``.
 
-    python -m bench                   every figure (the P4 storm at 100 clusters, ~4 min); the README is updated
-    python -m bench --only P2,P5      some figures (the README is left alone unless --write-readme)
-    python -m bench --no-readme       every figure, the README left alone
+    python -m bench                   every figure (the P4 storm at 100 clusters, ~4 min); docs/testing.md is updated
+    python -m bench --only P2,P5      some figures (docs/testing.md is left alone unless --write-docs)
+    python -m bench --no-docs         every figure, docs/testing.md left alone
     python -m bench --only P4 --storm-clusters 25
                                       a smaller storm, which cites the full one in bench/storm-full.json
 
@@ -50,10 +50,10 @@ def _run(key: str, work: Callable[[], Figure]) -> Figure:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(ALL), help="comma-separated figures to run (default: all)")
-    parser.add_argument("--write-readme", action="store_true",
-                        help="update the README's performance section even when only some figures ran (a full run "
-                             "always does)")
-    parser.add_argument("--no-readme", action="store_true", help="leave the README alone")
+    parser.add_argument("--write-docs", action="store_true",
+                        help="update the Performance section of docs/testing.md even when only some figures ran (a "
+                             "full run always does)")
+    parser.add_argument("--no-docs", action="store_true", help="leave docs/testing.md alone")
     parser.add_argument("--storm-clusters", type=int, default=event_storm.DEFAULT_CLUSTERS,
                         help=f"clusters in the P4 storm (default {event_storm.DEFAULT_CLUSTERS}, the issue's full storm; "
                              "a run at that size is recorded in bench/storm-full.json)")
@@ -83,11 +83,11 @@ def main(argv: list[str] | None = None) -> int:
                     figures.append(_run(key, work[key]))
     figures.sort(key=lambda f: ALL.index(f.key))
     env = report.environment(time.monotonic() - started)
-    readme = not args.no_readme and (args.write_readme or chosen == list(ALL))
-    table = report.write(figures, env, readme=readme)
+    docs = not args.no_docs and (args.write_docs or chosen == list(ALL))
+    table = report.write(figures, env, docs=docs)
     print(table)
     progress(f"wrote {report.RESULTS_JSON.relative_to(report.ROOT)} and {report.RESULTS_MD.relative_to(report.ROOT)}"
-             + (" and the README's performance section" if readme else ""))
+             + (" and the Performance section of docs/testing.md" if docs else ""))
     return 1 if any("error" in f.data for f in figures) else 0
 
 

@@ -1,5 +1,5 @@
-"""Figures and their goals; the markdown table, ``bench/results.json``, ``bench/results.md`` and the README's
-performance section (between ``<!-- bench:start -->`` and ``<!-- bench:end -->``)."""
+"""Figures and their goals; the markdown table, ``bench/results.json``, ``bench/results.md`` and the "Performance"
+section of ``docs/testing.md`` (between ``<!-- bench:start -->`` and ``<!-- bench:end -->``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_JSON = ROOT / "bench" / "results.json"
 RESULTS_MD = ROOT / "bench" / "results.md"
-README = ROOT / "README.md"
+DOCS = ROOT / "docs" / "testing.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
@@ -80,18 +80,18 @@ def environment(seconds: float) -> dict[str, Any]:
             "cpus": os.cpu_count(), "python": platform.python_version(), "seconds": seconds}
 
 
-def write(figures: list[Figure], env: dict[str, Any], *, readme: bool) -> str:
+def write(figures: list[Figure], env: dict[str, Any], *, docs: bool) -> str:
     table = markdown(figures, environment=env)
     RESULTS_JSON.write_text(json.dumps({"environment": env, "figures": [f.to_json() for f in figures]}, indent=1,
                                        sort_keys=False) + "\n")
     RESULTS_MD.write_text(table)
-    if readme:
-        update_readme(table)
+    if docs:
+        update_docs(table)
     return table
 
 
-def update_readme(table: str, path: Path = README) -> bool:
-    """Replace the text between the bench markers; False when the README has no markers."""
+def update_docs(table: str, path: Path = DOCS) -> bool:
+    """Replace the text between the bench markers of ``docs/testing.md``; False when it has no markers."""
     text = path.read_text()
     pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.DOTALL)
     if not pattern.search(text):

@@ -1,7 +1,7 @@
 """The one frozen settings object, read from app settings (environment) and validated once.
 
 Every setting is declared once here, with its environment name, default and documentation; the
-README's settings table and ``local.settings.example.json`` are generated from these declarations
+settings table of ``docs/deployment.md`` and ``local.settings.example.json`` are generated from these declarations
 (``python -m shared.config --markdown``), so they cannot drift.
 """
 
@@ -282,7 +282,7 @@ def get_settings() -> Settings:
 
 
 def settings_table() -> str:
-    """The README's settings table, generated from the declarations above."""
+    """The settings table of ``docs/deployment.md``, generated from the declarations above."""
     rows = ["| setting | default | what it does |", "|---|---|---|"]
     for f in fields(Settings):
         default = "*(required)*" if f.default is MISSING else f"`{_render_default(f.default)}`"

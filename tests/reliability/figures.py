@@ -3,8 +3,8 @@
 Tests call ``count(name, n)``. A pytest plugin (registered by ``tests/conftest.py``) gathers the counts of
 every xdist worker on the controller and, at the end of a session in which every reliability test ran and
 passed, writes them to ``tests/reliability/guarantees.json`` (sorted, no timestamps: a rerun rewrites the
-same bytes). ``python -m tests.reliability.guarantees --write-readme`` turns that file into the README's
-"Guarantees" section.
+same bytes). ``python -m tests.reliability.guarantees --write-docs`` turns that file into the "Guarantees" section of
+``docs/testing.md``.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ def _is_reliability(nodeid: str) -> bool:
     return nodeid.replace("\\", "/").startswith("tests/reliability/")
 
 
-def _is_readme_check(nodeid: str) -> bool:
-    return "readme" in nodeid.split("::")[-1]
+def _is_docs_check(nodeid: str) -> bool:
+    return "docs" in nodeid.split("::")[-1]
 
 
 def _test_files() -> set[str]:
@@ -56,8 +56,8 @@ class FiguresPlugin:
         self.collected.update(i for i in ids if _is_reliability(i))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        # The README checks compare the README with these figures: they must not stop the figures being written.
-        if not _is_reliability(report.nodeid) or _is_readme_check(report.nodeid):
+        # The docs checks compare docs/testing.md with these figures: they must not stop the figures being written.
+        if not _is_reliability(report.nodeid) or _is_docs_check(report.nodeid):
             return
         if report.failed or report.skipped:
             self.failed = True
@@ -89,5 +89,5 @@ class FiguresPlugin:
         if any("::" in str(arg) for arg in self.config.args):
             return False
         files = {nodeid.split("::")[0] for nodeid in self.collected}
-        needed = {nodeid for nodeid in self.collected if not _is_readme_check(nodeid)}
+        needed = {nodeid for nodeid in self.collected if not _is_docs_check(nodeid)}
         return bool(self.collected) and files == _test_files() and self.passed == needed

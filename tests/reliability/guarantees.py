@@ -1,13 +1,13 @@
-"""The README's "Guarantees" section: the reliability suite's figures, produced by the suite.
+"""The "Guarantees" section of ``docs/testing.md``: the reliability suite's figures, produced by the suite.
 
-``python -m tests.reliability.guarantees --write-readme`` renders ``guarantees.json`` (written by the suite at
-the end of a full, passing run: see ``figures.py``) between the README's ``<!-- guarantees:start -->`` and
-``<!-- guarantees:end -->`` markers. ``--write-call-sites`` re-derives ``call_sites.json`` (the fault
+``python -m tests.reliability.guarantees --write-docs`` renders ``guarantees.json`` (written by the suite at
+the end of a full, passing run: see ``figures.py``) between ``docs/testing.md``'s ``<!-- guarantees:start -->``
+and ``<!-- guarantees:end -->`` markers. ``--write-call-sites`` re-derives ``call_sites.json`` (the fault
 matrix's parametrization) from a clean run on a fresh emulator.
 
 ``expected_figures()`` computes the same figures from the suite's definitions alone (corpus files, the
 matrix's parametrization, the property tests' example budgets) plus the chaos run's measured fault count,
-which is deterministic for its seed; ``test_guarantees.py`` and ``test_chaos.py`` hold the README to them.
+which is deterministic for its seed; ``test_guarantees.py`` and ``test_chaos.py`` hold ``docs/testing.md`` to them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-README = ROOT / "README.md"
+DOCS = ROOT / "docs" / "testing.md"
 START, END = "<!-- guarantees:start -->", "<!-- guarantees:end -->"
 HERE = Path(__file__).resolve().parent
 OUTPUT = HERE / "guarantees.json"
@@ -56,7 +56,7 @@ MEASURED_STATIC = ("hostile_inputs", "hostile_cli_runs", "fault_cases", "faults_
 
 
 def from_measured(measured: dict[str, Any]) -> dict[str, Any]:
-    """The README's figures from what a full run counted (``guarantees.json``). What the run counted must equal
+    """The documented figures from what a full run counted (``guarantees.json``). What the run counted must equal
     what the suite defines (a run that skipped cases measured less); the chaos figures are the run's."""
     static = static_figures()
     differ = {k: (static[k], measured.get(k)) for k in MEASURED_STATIC if measured.get(k) != static[k]}
@@ -69,7 +69,7 @@ def from_measured(measured: dict[str, Any]) -> dict[str, Any]:
 
 
 def render(figures: dict[str, Any]) -> str:
-    """The README section's body (between the markers): a table of figures and a machine-readable copy."""
+    """The docs section's body (between the markers): a table of figures and a machine-readable copy."""
     f = figures
     by_phase = ", ".join(f"{n} in {p}" for p, n in sorted(f["call_sites_by_phase"].items()))
     by_kind = ", ".join(f"{k} {n}" for k, n in sorted(f["chaos_faults_by_kind"].items()))
@@ -96,26 +96,26 @@ def render(figures: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def readme_section(text: str | None = None) -> str:
-    text = README.read_text() if text is None else text
+def docs_section(text: str | None = None) -> str:
+    text = DOCS.read_text() if text is None else text
     if START not in text or END not in text:
-        raise SystemExit(f"README.md has no {START} ... {END} section")
+        raise SystemExit(f"{DOCS.relative_to(ROOT)} has no {START} ... {END} section")
     return text.split(START, 1)[1].split(END, 1)[0].strip("\n")
 
 
-def readme_figures() -> dict[str, Any]:
-    section = readme_section()
+def docs_figures() -> dict[str, Any]:
+    section = docs_section()
     marker = "<!-- figures: "
     if marker not in section:
         return {}
     return dict(json.loads(section.split(marker, 1)[1].rsplit(" -->", 1)[0]))
 
 
-def write_readme(figures: dict[str, Any]) -> None:
-    text = README.read_text()
+def write_docs(figures: dict[str, Any]) -> None:
+    text = DOCS.read_text()
     before, rest = text.split(START, 1)
     after = rest.split(END, 1)[1]
-    README.write_text(f"{before}{START}\n{render(figures)}\n{END}{after}")
+    DOCS.write_text(f"{before}{START}\n{render(figures)}\n{END}{after}")
 
 
 def write_call_sites() -> None:
@@ -146,12 +146,12 @@ def write_call_sites() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.reliability.guarantees", description=__doc__.splitlines()[0])
-    parser.add_argument("--write-readme", action="store_true", help="render guarantees.json into README.md")
+    parser.add_argument("--write-docs", action="store_true", help="render guarantees.json into docs/testing.md")
     parser.add_argument("--write-call-sites", action="store_true", help="re-derive call_sites.json from a clean run")
     args = parser.parse_args(argv)
     if args.write_call_sites:
         write_call_sites()
-    if args.write_readme:
+    if args.write_docs:
         if not OUTPUT.exists():
             print(f"{OUTPUT.relative_to(ROOT)} is missing: run the whole suite first (make test)", file=sys.stderr)
             return 2
@@ -160,9 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as err:
             print(f"{OUTPUT.relative_to(ROOT)}: {err}", file=sys.stderr)
             return 1
-        write_readme(figures)
-        print(f"README.md: Guarantees section rendered from {OUTPUT.relative_to(ROOT)}")
-    if not (args.write_readme or args.write_call_sites):
+        write_docs(figures)
+        print(f"{DOCS.relative_to(ROOT)}: Guarantees section rendered from {OUTPUT.relative_to(ROOT)}")
+    if not (args.write_docs or args.write_call_sites):
         print(render(json.loads(OUTPUT.read_text())) if OUTPUT.exists() else "no guarantees.json yet")
     return 0
 

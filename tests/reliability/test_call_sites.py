@@ -14,7 +14,7 @@ def test_the_committed_call_sites_are_those_of_a_clean_run(story: Story) -> None
     derived = record_clean_run(story)
     assert derived == json.loads(CALL_SITES_FILE.read_text()), (
         "the app's ARM calls changed: python -m tests.reliability.guarantees --write-call-sites, then make test and "
-        "python -m tests.reliability.guarantees --write-readme")
+        "python -m tests.reliability.guarantees --write-docs")
 
 
 def test_the_call_sites_cover_every_kind_of_call_the_app_makes() -> None:

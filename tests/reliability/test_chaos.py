@@ -8,7 +8,7 @@ from typing import Any
 
 from emulator import Emulator, demo
 from tests.reliability import figures
-from tests.reliability.guarantees import CHAOS_KEYS, readme_figures
+from tests.reliability.guarantees import CHAOS_KEYS, docs_figures
 
 RATE, SEED = 0.10, 7  # the Makefile's: python -m emulator.demo --chaos 0.10 --seed 7
 MEASURED: dict[str, Any] = {}
@@ -35,11 +35,11 @@ def test_the_chaotic_story_ends_where_the_clean_story_ends(emu: Emulator, azurit
         figures.count(f"chaos_faults_by_kind.{kind}", value)
 
 
-def test_the_readme_states_the_chaos_figures_this_run_measured() -> None:
-    """The seed makes the chaos run reproducible: the README's figures are this run's, or need regenerating
-    (``make test``, then ``python -m tests.reliability.guarantees --write-readme``)."""
+def test_the_docs_state_the_chaos_figures_this_run_measured() -> None:
+    """The seed makes the chaos run reproducible: the figures in ``docs/testing.md`` are this run's, or need
+    regenerating (``make test``, then ``python -m tests.reliability.guarantees --write-docs``)."""
     assert MEASURED, "the chaos test did not run first"
-    stated = readme_figures()
+    stated = docs_figures()
     assert {k: stated.get(k) for k in CHAOS_KEYS} == MEASURED, (
-        "README.md's Guarantees differ from this run: make test, then python -m tests.reliability.guarantees "
-        "--write-readme")
+        "docs/testing.md's Guarantees differ from this run: make test, then python -m tests.reliability.guarantees "
+        "--write-docs")

@@ -4,8 +4,8 @@ What is checked: the role is loaded from ``infra/role-actions.json``; every Even
 one event subscription pointing at it, filtered to exactly the event type and operation names the app's
 relevance code accepts, with retries and dead-lettering; every required setting of ``shared.config.Settings``
 and every ``%SETTING%`` a binding names is an app setting; every app-setting name is a real setting; storage
-allows no shared key and no public blob; the README's "What gets created" table lists exactly the resource
-types the templates declare; the parameters example and ``azure.yaml`` fit the template.
+allows no shared key and no public blob; the "What gets created" table of ``docs/deployment.md`` lists exactly
+the resource types the templates declare; the parameters example and ``azure.yaml`` fit the template.
 """
 
 from __future__ import annotations
@@ -285,14 +285,14 @@ def test_every_module_path_exists() -> None:
             assert (INFRA / Path(name).parent / m.group(2)).is_file(), (name, m.group(2))
 
 
-def test_the_readme_lists_exactly_the_resource_types_the_templates_create() -> None:
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("### What gets created"):]
+def test_the_deployment_docs_list_exactly_the_resource_types_the_templates_create() -> None:
+    deployment = (ROOT / "docs" / "deployment.md").read_text()
+    section = deployment[deployment.index("\n## What gets created\n"):]
     table = section[section.index("\n|"):section.index("\n\n", section.index("\n|"))]
     rows = [line.split("|") for line in table.splitlines() if line.startswith("|")][2:]
     listed = {t for row in rows for t in re.findall(r"`(Microsoft\.[A-Za-z]+/[A-Za-z/]+)`", row[3])}
     created = {d.type for d in declared() if not d.existing}
-    assert listed == created, {"not in the README": sorted(created - listed), "not created": sorted(listed - created)}
+    assert listed == created, {"not in docs/deployment.md": sorted(created - listed), "not created": sorted(listed - created)}
 
 
 # -- parameters and azd ----------------------------------------------------------------------------------------
