@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import compileall
+import importlib.util
 import json
 import statistics
 import subprocess
@@ -45,11 +46,12 @@ def lazy_imports() -> dict[str, str]:
         tree = ast.parse(path.read_text())
         for fn in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
             for node in ast.walk(fn):
-                if isinstance(node, ast.ImportFrom) and node.module == "shared":
-                    for alias in node.names:
-                        found[fn.name] = f"shared.{alias.name}"
-                elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("shared."):
-                    found[fn.name] = str(node.module)
+                module = (node.module or "") if isinstance(node, ast.ImportFrom) else ""
+                if module != "shared" and not module.startswith("shared."):
+                    continue
+                for alias in node.names:  # ``from shared.audit import service``: the service module itself
+                    submodule = f"{module}.{alias.name}"
+                    found[fn.name] = submodule if importlib.util.find_spec(submodule) is not None else module
     return found
 
 
