@@ -15,12 +15,12 @@ from bench.delivery import deliver
 from bench.lab import progress
 from bench.report import Figure, Goal
 from bench.world import enroll_demo, settle_protected
+from shared.events import ACTION_EVENT
 
 if TYPE_CHECKING:
     from bench.lab import Lab
 
 RUN_COMMAND = "Run Command"
-ACTION_EVENT = "Microsoft.Resources.ResourceActionSuccess"
 
 
 def run(lab: Lab) -> Figure:

@@ -12,9 +12,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from shared.config import Settings
 from shared.errors import RejectedInput
 
 MAX_EVENT_BYTES = 1_048_576  # Event Grid's own limit for one event
+WRITE_EVENT = "Microsoft.Resources.ResourceWriteSuccess"
+ACTION_EVENT = "Microsoft.Resources.ResourceActionSuccess"
+_KINDS = {WRITE_EVENT: "a resource write", ACTION_EVENT: "a resource action"}
 _OID_CLAIM = "http://schemas.microsoft.com/identity/claims/objectidentifier"
 _PRINTABLE_ASCII = re.compile(r"^[\x21-\x7e]+$")
 _SUBSCRIPTION_URI = re.compile(r"^/subscriptions/[0-9a-fA-F-]{36}(/|$)", re.IGNORECASE)
@@ -104,6 +108,23 @@ def _caller(data: dict[str, Any]) -> str:
     if isinstance(evidence, dict) and isinstance(evidence.get("principalId"), str):
         return str(evidence["principalId"])
     return ""
+
+
+def decode(raw: Any) -> ArmEvent:
+    """One event as a trigger or the CLI hands it over: an ``azure.functions`` event, or a JSON object."""
+    return from_dict(raw) if isinstance(raw, dict) else from_trigger(raw)
+
+
+def screen(event: ArmEvent, event_type: str, settings: Settings) -> str | None:
+    """Why an event is none of asr-s2d's business before anything is read (another event type, a subscription
+    outside ``ALLOWED_SUBSCRIPTION_IDS``, a write by asr-s2d's own identity), or None when it may be."""
+    if event.event_type != event_type:
+        return f"event type {event.event_type} is not {_KINDS.get(event_type, event_type)}"
+    if not settings.allows_subscription(event.subscription_id):
+        return f"subscription {event.subscription_id} is not in ALLOWED_SUBSCRIPTION_IDS"
+    if settings.app_principal_id and event.caller_object_id.lower() == settings.app_principal_id.lower():
+        return "caused by asr-s2d's own identity"
+    return None
 
 
 def from_trigger(event: Any) -> ArmEvent:

@@ -12,24 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared import actions as act
 from shared import ids, scripts
-from shared.actions import (
-    Action,
-    CreateContainer,
-    CreateContainerMapping,
-    CreateFabric,
-    CreateNetworkMapping,
-    DisableNode,
-    EnableNode,
-    EnsureLoadBalancer,
-    EnsurePolicy,
-    JoinPool,
-    RemoveTestLoadBalancer,
-    ReprotectItem,
-    SetClusterIp,
-    SetPoolMapping,
-    UpsertRecoveryPlan,
-)
 from shared.errors import PermanentError
 from shared.failover.plan import parse_script_result, script_parameters
 from shared.runtime import Runtime
@@ -54,7 +38,7 @@ class Applied:
 Handler = Callable[[Any, Runtime, Applied], int]  # applies one action; returns the writes it made
 
 
-def _load_balancer(action: EnsureLoadBalancer, rt: Runtime, applied: Applied) -> int:
+def _load_balancer(action: act.EnsureLoadBalancer, rt: Runtime, applied: Applied) -> int:
     lb = rt.network.put_internal_load_balancer(action.id, location=action.location, subnet_id=action.subnet_id,
                                                frontend_ip=action.frontend_ip, probe_port=action.probe_port,
                                                tags=action.tags())
@@ -64,18 +48,18 @@ def _load_balancer(action: EnsureLoadBalancer, rt: Runtime, applied: Applied) ->
     return 1
 
 
-def _join_pool(action: JoinPool, rt: Runtime, applied: Applied) -> int:
+def _join_pool(action: act.JoinPool, rt: Runtime, applied: Applied) -> int:
     if not rt.network.add_nic_to_pool(action.nic_id, action.pool_id):
         return 0
     applied.network_writes += 1
     return 1
 
 
-def _remove_test_load_balancer(action: RemoveTestLoadBalancer, rt: Runtime, applied: Applied) -> int:
+def _remove_test_load_balancer(action: act.RemoveTestLoadBalancer, rt: Runtime, applied: Applied) -> int:
     return 1 if rt.network.delete_load_balancer(action.id) else 0
 
 
-def _set_cluster_ip(action: SetClusterIp, rt: Runtime, applied: Applied) -> int:
+def _set_cluster_ip(action: act.SetClusterIp, rt: Runtime, applied: Applied) -> int:
     ip = action.ip or applied.frontend_ip
     if ip is None:
         raise PermanentError(f"the load balancer has no frontend address for {action.vm_name}'s cluster IP")
@@ -98,33 +82,33 @@ def _one_write(call: Callable[[Any, Runtime], object]) -> Handler:
 
 
 HANDLERS: dict[type, Handler] = {
-    CreateFabric: _one_write(lambda a, rt: rt.asr.create_fabric(a.name, a.region)),
-    CreateContainer: _one_write(lambda a, rt: rt.asr.create_container(a.fabric, a.name)),
-    EnsurePolicy: _one_write(lambda a, rt: rt.asr.ensure_policy(a.name, retention_minutes=a.retention_minutes,
+    act.CreateFabric: _one_write(lambda a, rt: rt.asr.create_fabric(a.name, a.region)),
+    act.CreateContainer: _one_write(lambda a, rt: rt.asr.create_container(a.fabric, a.name)),
+    act.EnsurePolicy: _one_write(lambda a, rt: rt.asr.ensure_policy(a.name, retention_minutes=a.retention_minutes,
                                                                 exists=a.exists)),
-    CreateContainerMapping: _one_write(lambda a, rt: rt.asr.create_container_mapping(
+    act.CreateContainerMapping: _one_write(lambda a, rt: rt.asr.create_container_mapping(
         a.fabric, a.container, a.name, target_container_id=a.target_container_id, policy_id=a.policy_id)),
-    CreateNetworkMapping: _one_write(lambda a, rt: rt.asr.create_network_mapping(
+    act.CreateNetworkMapping: _one_write(lambda a, rt: rt.asr.create_network_mapping(
         a.fabric, a.name, primary_network_id=a.primary_network_id, recovery_fabric=a.recovery_fabric,
         recovery_network_id=a.recovery_network_id)),
-    EnableNode: _one_write(lambda a, rt: rt.asr.enable(
+    act.EnableNode: _one_write(lambda a, rt: rt.asr.enable(
         fabric=a.fabric, container=a.container, item=a.item, vm_id=a.vm_id, group=a.group, policy_id=a.policy_id,
         recovery_container_id=a.recovery_container_id, disks=a.disks, cache_account_id=a.cache_account_id,
         recovery_resource_group_id=a.recovery_resource_group_id, recovery_vnet_id=a.recovery_vnet_id,
         recovery_subnet=a.recovery_subnet)),
-    DisableNode: _one_write(lambda a, rt: rt.asr.disable(a.item_id)),
-    UpsertRecoveryPlan: _one_write(lambda a, rt: rt.asr.upsert_plan(
+    act.DisableNode: _one_write(lambda a, rt: rt.asr.disable(a.item_id)),
+    act.UpsertRecoveryPlan: _one_write(lambda a, rt: rt.asr.upsert_plan(
         a.name, primary_fabric_id=a.primary_fabric_id, recovery_fabric_id=a.recovery_fabric_id, items=a.items,
         exists=a.exists)),
-    SetPoolMapping: _one_write(lambda a, rt: rt.asr.set_pool_mapping(
+    act.SetPoolMapping: _one_write(lambda a, rt: rt.asr.set_pool_mapping(
         a.item_id, nic_id=a.nic_id, ip_config_name=a.ip_config_name, pool_ids=a.pool_ids, test=a.test)),
-    ReprotectItem: _one_write(lambda a, rt: rt.asr.reprotect_item(
+    act.ReprotectItem: _one_write(lambda a, rt: rt.asr.reprotect_item(
         a.item_id, recovery_container_id=a.recovery_container_id, cache_account_id=a.cache_account_id,
         disk_ids=a.disk_ids, recovery_resource_group_id=a.recovery_resource_group_id, policy_id=a.policy_id)),
-    EnsureLoadBalancer: _load_balancer,
-    JoinPool: _join_pool,
-    RemoveTestLoadBalancer: _remove_test_load_balancer,
-    SetClusterIp: _set_cluster_ip,
+    act.EnsureLoadBalancer: _load_balancer,
+    act.JoinPool: _join_pool,
+    act.RemoveTestLoadBalancer: _remove_test_load_balancer,
+    act.SetClusterIp: _set_cluster_ip,
 }
 
 
@@ -135,7 +119,7 @@ class Executor:
         self._dry_run = dry_run
         self._correlation = correlation_id
 
-    def apply(self, cluster: str, actions: Sequence[Action]) -> Applied:
+    def apply(self, cluster: str, actions: Sequence[act.Action]) -> Applied:
         applied = Applied()
         for action in actions:
             log.info("cluster %s correlation=%s%s: %s", cluster, self._correlation,

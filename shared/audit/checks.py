@@ -14,20 +14,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from shared import actions as act
 from shared import ids, tags
-from shared.actions import (
-    Action,
-    CreateContainer,
-    CreateContainerMapping,
-    CreateFabric,
-    CreateNetworkMapping,
-    DisableNode,
-    EnableNode,
-    EnsureLoadBalancer,
-    EnsurePolicy,
-    SetPoolMapping,
-    UpsertRecoveryPlan,
-)
 from shared.cluster import Cluster
 from shared.enrollment.plan import NodeFacts, Plan, ReplicationSpec
 from shared.findings import Finding, Severity
@@ -72,19 +60,19 @@ TAGS_REJECTED = "tags-rejected"
 
 # Which findings explain which planned action (an action explained by none becomes ``plan-pending``).
 EXPLAINS: dict[type, frozenset[str]] = {
-    EnableNode: frozenset({NODE_UNPROTECTED}),
-    DisableNode: frozenset({NODE_OUTSIDE_GROUP}),
-    EnsurePolicy: frozenset({POLICY_MISSING, POLICY_APP_CONSISTENT, POLICY_MULTI_VM_SYNC_OFF, POLICY_RETENTION}),
+    act.EnableNode: frozenset({NODE_UNPROTECTED}),
+    act.DisableNode: frozenset({NODE_OUTSIDE_GROUP}),
+    act.EnsurePolicy: frozenset({POLICY_MISSING, POLICY_APP_CONSISTENT, POLICY_MULTI_VM_SYNC_OFF, POLICY_RETENTION}),
     # A newly enabled node also needs its place in the plan and the pool: its finding explains those too.
     # A node that lost its tag (or a foreign VM) makes the planner rewrite the plan: that finding explains it.
-    UpsertRecoveryPlan: frozenset({RECOVERY_PLAN_MISSING, RECOVERY_PLAN_INCOMPLETE, RECOVERY_PLAN_EXTRA,
+    act.UpsertRecoveryPlan: frozenset({RECOVERY_PLAN_MISSING, RECOVERY_PLAN_INCOMPLETE, RECOVERY_PLAN_EXTRA,
                                    NODE_UNPROTECTED, TAG_REMOVED, FOREIGN_VM_IN_GROUP, TAGS_REJECTED}),
-    EnsureLoadBalancer: frozenset({DR_LB_MISSING, DR_LB_WRONG_IP, DR_LB_MISCONFIGURED}),
-    SetPoolMapping: frozenset({POOL_MAPPING_MISSING, NODE_UNPROTECTED}),
-    CreateFabric: frozenset(),
-    CreateContainer: frozenset(),
-    CreateContainerMapping: frozenset(),
-    CreateNetworkMapping: frozenset(),
+    act.EnsureLoadBalancer: frozenset({DR_LB_MISSING, DR_LB_WRONG_IP, DR_LB_MISCONFIGURED}),
+    act.SetPoolMapping: frozenset({POOL_MAPPING_MISSING, NODE_UNPROTECTED}),
+    act.CreateFabric: frozenset(),
+    act.CreateContainer: frozenset(),
+    act.CreateContainerMapping: frozenset(),
+    act.CreateNetworkMapping: frozenset(),
 }
 
 @dataclass(frozen=True)
@@ -521,14 +509,14 @@ def merge(*groups: Iterable[Finding]) -> list[Finding]:
     return out
 
 
-def action_kind(action: Action) -> str:
+def action_kind(action: act.Action) -> str:
     return type(action).__name__
 
 
-def splits_a_group(action: Action, asr: AsrState) -> str | None:
+def splits_a_group(action: act.Action, asr: AsrState) -> str | None:
     """Why writing ``action`` would leave a multi-VM group only partly in a recovery plan (ASR then refuses to
     fail the plan over), or None. The planner lists nodes only; a group may still hold a VM that lost its tag."""
-    if not isinstance(action, UpsertRecoveryPlan):
+    if not isinstance(action, act.UpsertRecoveryPlan):
         return None
     wanted = {ids.key(item_id) for item_id, _vm in action.items}
     found = [item for item in (asr.item(k) for k in wanted) if item is not None]

@@ -21,19 +21,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared import actions as act
 from shared import ids, state
-from shared.actions import (
-    Action,
-    CreateContainer,
-    CreateContainerMapping,
-    CreateFabric,
-    CreateNetworkMapping,
-    EnableNode,
-    EnsureLoadBalancer,
-    EnsurePolicy,
-    SetPoolMapping,
-    UpsertRecoveryPlan,
-)
 from shared.audit import checks
 from shared.audit.report import STATUS_WORDS, ClusterReport, NodeReport, RepairReport, Report
 from shared.cluster import Cluster
@@ -57,9 +46,8 @@ log = logging.getLogger(__name__)
 
 DRIFT_EVENT = "AsrS2d.DriftDetected"
 # What the audit may apply. DisableNode is absent on purpose: the audit never disables or deletes.
-SAFE_ACTIONS: tuple[type, ...] = (CreateFabric, CreateContainer, EnsurePolicy, CreateContainerMapping,
-                                  CreateNetworkMapping, EnableNode, UpsertRecoveryPlan, EnsureLoadBalancer,
-                                  SetPoolMapping)
+SAFE_ACTIONS: tuple[type, ...] = (*act.PLUMBING, act.EnableNode, act.UpsertRecoveryPlan, act.EnsureLoadBalancer,
+                                  act.SetPoolMapping)
 
 Progress = Callable[[str], None]
 
@@ -231,7 +219,7 @@ def global_findings(observed: Observed, spec: ReplicationSpec) -> list[Finding]:
 
 # -- apply: repairs and the unannounced failover --------------------------------------------------------
 
-def applicable(action: Action, asr: AsrState) -> bool:
+def applicable(action: act.Action, asr: AsrState) -> bool:
     """The audit applies an action only when it is of a safe kind and would not split a multi-VM group."""
     return isinstance(action, SAFE_ACTIONS) and checks.splits_a_group(action, asr) is None
 

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from shared import ids
-from shared.cli.output import EXIT_FAILED, EXIT_OK, EXIT_SKIPPED, fields, progress, table
+from shared.cli.output import EXIT_FAILED, EXIT_OK, EXIT_SKIPPED, cluster_command, fields, progress, table
 from shared.drill.record import DrillRecord, Result
 from shared.drill.service import run_drill
 from shared.runtime import default_runtime
@@ -26,17 +26,14 @@ clusters/<cluster>/last-drill.json, which the drift audit and the status page re
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("drill", help="test-fail CLUSTER over into the test network, check it from inside a node, "
-                                     "clean up, and record the result",
-                       description="A DR drill: preconditions, test failover of the cluster's recovery plan into "
-                                   "TEST_FAILOVER_VNET_ID (latest processed recovery point; after a reprotect, the way "
-                                   "back into FAILBACK_TEST_VNET_ID), the IP step in the test network, "
-                                   "cluster_health.ps1 on a test node, and test-failover cleanup (always). "
-                                   "Progress goes to stderr.",
-                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("cluster")
-    p.add_argument("--json", action="store_true", help="print the drill record (JSON) instead of tables")
-    p.set_defaults(func=cmd_drill)
+    cluster_command(sub, "drill", cmd_drill,
+                    summary="test-fail CLUSTER over into the test network, check it from inside a node, clean up, and "
+                         "record the result",
+                    description="A DR drill: preconditions, test failover of the cluster's recovery plan into "
+                                "TEST_FAILOVER_VNET_ID (latest processed recovery point; after a reprotect, the way "
+                                "back into FAILBACK_TEST_VNET_ID), the IP step in the test network, cluster_health.ps1 "
+                                "on a test node, and test-failover cleanup (always). Progress goes to stderr.",
+                    epilog=EPILOG, json_help="print the drill record (JSON) instead of tables")
 
 
 def cmd_drill(args: argparse.Namespace) -> int:

@@ -6,16 +6,14 @@ import argparse
 import json
 from typing import Any
 
-from shared.cli.output import EXIT_OK, numbered, progress, table
+from shared.cli.output import EXIT_OK, cluster_command, numbered, progress, table
 from shared.enrollment.service import find_cluster, plan_cluster
 from shared.runtime import default_runtime
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("plan", help="print what enrolling CLUSTER would write, without writing")
-    p.add_argument("cluster")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_plan)
+    cluster_command(sub, "plan", cmd_plan, summary="print what enrolling CLUSTER would write, without writing",
+                    json_help="the plan as one JSON object")
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

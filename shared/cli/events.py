@@ -13,8 +13,8 @@ from shared import events
 from shared.cli.output import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, CliError
 from shared.enrollment import service as enrollment
 from shared.errors import AsrS2dError, RejectedInput
+from shared.events import ACTION_EVENT
 from shared.failover import service as failover
-from shared.failover.signals import ACTION_EVENT
 from shared.outcomes import Outcome
 from shared.runtime import Runtime, default_runtime
 

@@ -7,18 +7,17 @@ import json
 import sys
 from typing import Any
 
-from shared.cli.output import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, fields, numbered, progress
+from shared.cli.output import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, cluster_command, fields, numbered, progress
 from shared.failover.service import reassign_cluster
 from shared.runtime import default_runtime
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("reassign-ip", help="after a failover (or with --test, a test failover) of CLUSTER, put its "
-                                           "cluster IP on the DR (test) load balancer and in the guest")
-    p.add_argument("cluster")
+    p = cluster_command(sub, "reassign-ip", cmd_reassign_ip,
+                        summary="after a failover (or with --test, a test failover) of CLUSTER, put its cluster IP on the "
+                             "DR (test) load balancer and in the guest",
+                        json_help="one JSON object (the outcome record) on stdout")
     p.add_argument("--test", action="store_true", help="the test failover's network and load balancer")
-    p.add_argument("--json", action="store_true", help="one JSON object (the outcome record) on stdout")
-    p.set_defaults(func=cmd_reassign_ip)
 
 
 def cmd_reassign_ip(args: argparse.Namespace) -> int:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from shared.findings import Finding
@@ -20,6 +21,17 @@ class CliError(Exception):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+def cluster_command(sub: Any, name: str, run: Callable[[argparse.Namespace], int], *, summary: str, json_help: str,
+                    description: str | None = None, epilog: str | None = None) -> argparse.ArgumentParser:
+    """A subcommand that takes one CLUSTER and ``--json``; its epilog (the exit statuses) is printed as written."""
+    p: argparse.ArgumentParser = sub.add_parser(name, help=summary, description=description, epilog=epilog,
+                                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("cluster")
+    p.add_argument("--json", action="store_true", help=json_help)
+    p.set_defaults(func=run)
+    return p
 
 
 def progress(message: str) -> None:

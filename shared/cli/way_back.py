@@ -6,7 +6,16 @@ import argparse
 import json
 from typing import Any
 
-from shared.cli.output import EXIT_FAILED, EXIT_OK, EXIT_REPORTED, fields, finding_blocks, numbered, progress
+from shared.cli.output import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_REPORTED,
+    cluster_command,
+    fields,
+    finding_blocks,
+    numbered,
+    progress,
+)
 from shared.runtime import default_runtime
 from shared.way_back.plan import Stage
 from shared.way_back.service import reprotect_cluster
@@ -22,13 +31,11 @@ exit status:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("reprotect", help="after a committed failover of CLUSTER, replicate it back and stage the "
-                                         "failback load balancer; after a committed failback, replicate it to the DR "
-                                         "region again (without ALLOW_REPROTECT, print the steps)",
-                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("cluster")
-    p.add_argument("--json", action="store_true", help="one JSON object (the outcome record) on stdout")
-    p.set_defaults(func=cmd_reprotect)
+    cluster_command(sub, "reprotect", cmd_reprotect,
+                    summary="after a committed failover of CLUSTER, replicate it back and stage the failback load "
+                         "balancer; after a committed failback, replicate it to the DR region again (without "
+                         "ALLOW_REPROTECT, print the steps)",
+                    epilog=EPILOG, json_help="one JSON object (the outcome record) on stdout")
 
 
 def cmd_reprotect(args: argparse.Namespace) -> int:

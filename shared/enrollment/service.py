@@ -48,7 +48,7 @@ def handle(raw: Any, rt: Runtime, *, fresh: bool = False) -> Outcome:
     of an event answered for good is answered from its record, without reading Azure; ``fresh`` (the CLI's
     ``handle-event``, an operator's explicit request) handles it again all the same."""
     try:
-        event = events.from_dict(raw) if isinstance(raw, dict) else events.from_trigger(raw)
+        event = events.decode(raw)
     except RejectedInput as err:
         return rt.record(Outcome(events.event_id_of(raw), "rejected", f"malformed event: {err}"))
     with log_context(event_id=event.id, correlation_id=event.correlation_id):
@@ -77,13 +77,9 @@ def handle(raw: Any, rt: Runtime, *, fresh: bool = False) -> Outcome:
 
 
 def _irrelevant(event: events.ArmEvent, rt: Runtime) -> str | None:
-    s = rt.settings
-    if event.event_type != "Microsoft.Resources.ResourceWriteSuccess":
-        return f"event type {event.event_type} is not a resource write"
-    if not s.allows_subscription(event.subscription_id):
-        return f"subscription {event.subscription_id} is not in ALLOWED_SUBSCRIPTION_IDS"
-    if s.app_principal_id and event.caller_object_id.lower() == s.app_principal_id.lower():
-        return "caused by asr-s2d's own identity"
+    screened = events.screen(event, events.WRITE_EVENT, rt.settings)
+    if screened:
+        return screened
     operation = event.operation_name.lower()
     if operation not in WRITE_OPERATIONS:
         return f"operation {event.operation_name} does not change tags of a VM, availability set or resource group"

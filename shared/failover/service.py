@@ -58,11 +58,11 @@ def handle_trigger(event: Any) -> Outcome:
 def handle(raw: Any, rt: Runtime) -> Outcome:
     """One event (an ``azure.functions`` event or a JSON object) -> one recorded outcome."""
     try:
-        event = events.from_dict(raw) if isinstance(raw, dict) else events.from_trigger(raw)
+        event = events.decode(raw)
     except RejectedInput as err:
         return rt.record(Outcome(events.event_id_of(raw), "rejected", f"malformed event: {err}"))
     with log_context(event_id=event.id, correlation_id=event.correlation_id):
-        reason = _irrelevant(event, rt)
+        reason = events.screen(event, events.ACTION_EVENT, rt.settings)
         signal = signals.from_event(event, vault_id=rt.settings.vault_id) if reason is None else reason
         if isinstance(signal, str):
             return rt.record(Outcome(event.id, "ignored", signal, correlation_id=event.correlation_id))
@@ -106,17 +106,6 @@ def _response(outcome: Outcome) -> dict[str, Any]:
     body["details"] = {k: v for k, v in outcome.details.items() if k in ("ip", "probe_port", "load_balancer", "status",
                                                                          "scenario", "node")}
     return body
-
-
-def _irrelevant(event: events.ArmEvent, rt: Runtime) -> str | None:
-    s = rt.settings
-    if event.event_type != signals.ACTION_EVENT:
-        return f"event type {event.event_type} is not a resource action"
-    if not s.allows_subscription(event.subscription_id):
-        return f"subscription {event.subscription_id} is not in ALLOWED_SUBSCRIPTION_IDS"
-    if s.app_principal_id and event.caller_object_id.lower() == s.app_principal_id.lower():
-        return "caused by asr-s2d's own identity"
-    return None
 
 
 # -- the service ----------------------------------------------------------------------------------

@@ -18,9 +18,8 @@ from typing import Any
 
 from shared import ids
 from shared.errors import RejectedInput
-from shared.events import ArmEvent
+from shared.events import ACTION_EVENT, ArmEvent
 
-ACTION_EVENT = "Microsoft.Resources.ResourceActionSuccess"
 MAX_CONTEXT_BYTES = 65_536
 MAX_VMS = 100
 PLAN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")

@@ -18,6 +18,7 @@ from dataclasses import MISSING, dataclass, fields
 from functools import cache
 from pathlib import Path
 
+from shared import events
 from shared.config import Settings
 from shared.enrollment.service import WRITE_OPERATIONS
 from shared.failover import signals
@@ -170,7 +171,7 @@ def test_the_tag_subscription_passes_exactly_what_enrollment_accepts() -> None:
 
 def test_the_failover_subscription_passes_exactly_the_failover_actions_the_signals_accept() -> None:
     types, operations = _filter("on_failover_completed")
-    assert types == [signals.ACTION_EVENT]
+    assert types == [events.ACTION_EVENT]
     accepted = {f"{resource}/{action}/action" for resource in (signals._PLAN_OPERATION, signals._ITEM_OPERATION)
                 for action in signals.ACTIONS}
     assert sorted(o.lower() for o in operations) == sorted(accepted)
