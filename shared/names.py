@@ -12,7 +12,6 @@ from shared import ids
 
 PLAN_PREFIX = "asr-s2d-"
 LB_FRONTEND, LB_POOL, LB_PROBE, LB_RULE = "fe-cluster", "be-nodes", "probe-cluster", "ha-ports"
-LB_CHILDREN = (LB_FRONTEND, LB_POOL, LB_PROBE, LB_RULE)
 # The tag on every load balancer asr-s2d creates: it deletes nothing that does not carry it.
 MANAGED_BY, OWNER = "managed-by", "asr-s2d"
 

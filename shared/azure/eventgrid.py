@@ -14,7 +14,6 @@ log = logging.getLogger(__name__)
 class TopicPublisher:
     def __init__(self, clients: Clients) -> None:
         self._clients = clients
-        self.sent = 0
 
     @property
     def enabled(self) -> bool:
@@ -33,4 +32,3 @@ class TopicPublisher:
             client.send([event], connection_verify=ca or True)
         except Exception as err:
             raise translate(err, f"publish {event_type} to the custom topic") from err
-        self.sent += 1

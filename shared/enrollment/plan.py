@@ -44,8 +44,6 @@ from shared.names import (
 )
 from shared.tags import MAX_GROUP_SIZE
 
-CRASH_CONSISTENT_MINUTES = 5  # fixed by ASR for A2A; not configurable
-
 
 @dataclass(frozen=True)
 class ReplicationSpec:
