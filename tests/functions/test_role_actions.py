@@ -3,7 +3,7 @@
 
 The journey runs every service the way its trigger would: enrollment from the operator's tag events, a test
 failover and its cleanup, an unplanned failover (event and runbook) with the re-addressing, the drift audit
-with repairs (when ``shared.drift`` exists) and a drill (when ``shared.drill`` exists). Every request the app's
+with repairs, and a drill. Every request the app's
 own client factory sent is mapped to its RBAC action (``tests/arm_actions.py``), linked access included.
 
 Asserted both ways: everything the journey used is granted, and everything granted was used by the journey or
@@ -13,7 +13,6 @@ is explained in ``infra/role-actions.notes.json`` with the code path that needs 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +23,7 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 
 from emulator import Emulator, delivery
 from emulator.core.identity import APP_PRINCIPAL_ID
+from shared.audit import service as audit
 from shared.cli import main as cli
 from shared.enrollment import service as enrollment
 from shared.errors import TransientError
@@ -50,10 +50,6 @@ def deliver(events: list[dict[str, Any]], handle: Callable[[Any, Runtime], Outco
     return [o for o in outcomes if o.kind != "ignored"]
 
 
-def has_module(name: str) -> bool:
-    return importlib.util.find_spec(name) is not None
-
-
 def journey(emu: Emulator, demo: dict[str, Any], rt: Runtime, operator_sdk: Callable[..., Any],
             queue: Callable[[], list[dict[str, Any]]], capsys: pytest.CaptureFixture[str]) -> list[str]:
     """Every service once, as its trigger runs it; returns what was done (for the failure message)."""
@@ -78,15 +74,11 @@ def journey(emu: Emulator, demo: dict[str, Any], rt: Runtime, operator_sdk: Call
     plans.begin_test_failover_cleanup(rg, vault, PLAN, {"properties": {"comments": "role test"}}).result()
     done.append(f"test failover cleanup: {[o.kind for o in deliver(queue(), failover.handle, rt)]}")
 
-    if has_module("shared.drift"):
-        from shared.audit import service as audit
-
-        report = audit.run_audit(rt, repair=True)
-        done.append(f"audit with repair: {len(report.clusters)} cluster(s)")
-    if has_module("shared.drill"):
-        exit_code = cli.main(["drill", CLUSTER, "--json"])
-        capsys.readouterr()
-        done.append(f"drill: exit {exit_code}")
+    report = audit.run_audit(rt, repair=True)
+    done.append(f"audit with repair: {len(report.clusters)} cluster(s)")
+    exit_code = cli.main(["drill", CLUSTER, "--json"])
+    capsys.readouterr()
+    done.append(f"drill: exit {exit_code}")
 
     plans.begin_unplanned_failover(rg, vault, PLAN, {"properties": {
         "failoverDirection": "PrimaryToRecovery", "sourceSiteOperations": "NotRequired",
@@ -100,11 +92,8 @@ def journey(emu: Emulator, demo: dict[str, Any], rt: Runtime, operator_sdk: Call
     done.append(f"runbook: {status} {body['outcome']}")
     plans.begin_failover_commit(rg, vault, PLAN).result()
     done.append(f"commit: {[o.kind for o in deliver(queue(), failover.handle, rt)]}")
-    if has_module("shared.drift"):
-        from shared.audit import service as audit
-
-        audit.run_audit(rt, repair=True)
-        done.append("audit after the failover")
+    audit.run_audit(rt, repair=True)
+    done.append("audit after the failover")
     return done
 
 
