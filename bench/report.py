@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import platform
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ class Goal:
     met: bool
 
     def to_json(self) -> dict[str, Any]:
-        return {"goal": self.goal, "measured": self.measured, "met": self.met}
+        return asdict(self)
 
 
 @dataclass

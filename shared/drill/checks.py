@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from shared import ids
@@ -33,7 +33,7 @@ class DrillCheck:
     detail: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "ok": self.ok, "detail": self.detail}
+        return asdict(self)
 
 
 def checks_from_json(body: Any) -> tuple[DrillCheck, ...]:

@@ -4,7 +4,7 @@ home of the record's shape."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -28,7 +28,7 @@ class CleanupReport:
     detail: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"attempted": self.attempted, "ok": self.ok, "detail": self.detail}
+        return asdict(self)
 
 
 NOT_STARTED = CleanupReport(False, True, "the drill did not start a test failover: nothing to clean up")
