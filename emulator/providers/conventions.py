@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from emulator.core.errors import ArmError
-from emulator.core.http import ArmRequest, ArmResponse
-from emulator.core.lro import accepted
+from emulator.core.http import ArmRequest, ArmResponse, accepted
 from emulator.core.world import World
 from emulator.providers.resources.state import validate_tags
 

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 from emulator.providers.compute import guest, handlers, runcommand
 
 if TYPE_CHECKING:
-    from emulator.server import Emulator
+    from emulator.core.http import Host
 
 # What azure-mgmt-compute 39.x sends (virtualMachines, availabilitySets, runCommand / disks), plus earlier GA ones.
 VM_API_VERSIONS = frozenset({"2026-04-01", "2025-04-01", "2024-11-01", "2024-07-01"})
 DISK_API_VERSIONS = frozenset({"2026-03-02", "2025-01-02", "2024-03-02"})
 
 
-def register(emu: Emulator) -> None:
+def register(emu: Host) -> None:
     rg = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute"
     sub = "/subscriptions/{subscriptionId}/providers/Microsoft.Compute"
     vm = rg + "/virtualMachines/{vmName}"

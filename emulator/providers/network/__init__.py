@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 from emulator.providers.network import handlers
 
 if TYPE_CHECKING:
-    from emulator.server import Emulator
+    from emulator.core.http import Host
 
 # What azure-mgmt-network 33.x sends, plus the versions of the official examples in shared/api-examples.
 API_VERSIONS = frozenset({"2026-03-01", "2025-07-01", "2025-03-01"})
 
 
-def register(emu: Emulator) -> None:
+def register(emu: Host) -> None:
     sub = "/subscriptions/{subscriptionId}"
     rg = sub + "/resourceGroups/{resourceGroupName}/providers/Microsoft.Network"
     for kind in ("virtualNetworks", "networkInterfaces", "loadBalancers"):

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from emulator.core.router import Handler
+from emulator.core.http import Handler
 from emulator.providers.recoveryservices import control, fabrics, jobs, plans, protection
 from emulator.providers.recoveryservices.scope import CONTAINER_PATH, FABRIC_PATH, ITEM_PATH, PLAN_PATH, VAULT_PATH
 from emulator.providers.recoveryservices.state import add_vault
 
 if TYPE_CHECKING:
-    from emulator.server import Emulator
+    from emulator.core.http import Host
 
 __all__ = ["add_vault", "register"]
 
@@ -47,7 +47,7 @@ _PLAN_ACTIONS = {
 }
 
 
-def register(emu: Emulator) -> None:
+def register(emu: Host) -> None:
     def asr(method: str, path: str, handler: Handler) -> None:
         emu.route(method, path, handler, api_versions=ASR_API_VERSIONS)
 
