@@ -187,7 +187,7 @@ class Lab:
 
     def operator_client(self, client_cls: type, subscription_id: str) -> Any:
         """A management SDK client acting as a person (their writes cause the events the app handles)."""
-        from emulator.demo import OperatorCredential
+        from demo.stage import OperatorCredential
 
         return client_cls(OperatorCredential(), subscription_id, base_url=self.emu.endpoint,
                           credential_scopes=[self.emu.endpoint + "/.default"], connection_verify=self.emu.ca_bundle,
