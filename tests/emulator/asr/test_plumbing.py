@@ -6,7 +6,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.recoveryservicessiterecovery import models as m
 
-from tests.integration.emulator.asr.conftest import (
+from tests.emulator.asr.conftest import (
     SOURCE,
     TARGET,
     VAULT,
@@ -154,7 +154,7 @@ def test_vaults_are_arm_resources_with_put_get_and_list(emu, world, asr):
 
 
 def test_control_api_lists_jobs_and_settles_them(emu, world, asr):
-    from tests.integration.emulator.asr.conftest import control
+    from tests.emulator.asr.conftest import control
 
     emu.lro.default_polls = 5
     create = m.FabricCreationInput(properties=m.FabricCreationInputProperties(

@@ -8,7 +8,7 @@ from azure.core.exceptions import HttpResponseError
 from azure.mgmt.recoveryservicessiterecovery import models as m
 
 from emulator.providers.network import state as network
-from tests.integration.emulator.asr.conftest import (
+from tests.emulator.asr.conftest import (
     DR_RG,
     SOURCE,
     TARGET,

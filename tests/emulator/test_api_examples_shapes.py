@@ -17,8 +17,8 @@ from emulator import Emulator
 from emulator.providers.compute import state as compute
 from emulator.providers.network import state as network
 from emulator.providers.resources.state import add_group
-from tests.integration.emulator import armhttp
-from tests.integration.emulator.shapes import example, missing_keys, unknown_keys
+from tests.emulator import armhttp
+from tests.emulator.shapes import example, missing_keys, unknown_keys
 
 
 def _localised(name: str, subscription_id: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.recoveryservicessiterecovery import models as m
 
 from emulator.providers.compute import state as compute
-from tests.integration.emulator.asr.conftest import (
+from tests.emulator.asr.conftest import (
     TARGET,
     VAULT,
     VAULT_RG,
