@@ -15,34 +15,10 @@ from emulator.core.errors import ArmError
 from emulator.core.lro import utcnow_iso
 from emulator.core.world import World
 from emulator.providers.compute import guest
-from emulator.providers.compute.availability_sets import (
-    sync_avset,
-    upper_id,
-)
-from emulator.providers.compute.disks import (
-    checked_size,
-    disk_json,
-    set_disk_owner,
-)
-from emulator.providers.compute.power import (
-    POWER_DISPLAY,
-    POWER_STATES,
-    RUNTIME,
-    bump_etag,
-    computer_name,
-    power_state,
-    runtime,
-)
-from emulator.providers.compute.schema import (
-    DEFAULT_IMAGE,
-    DISK,
-    DISK_SKUS,
-    VM,
-    VM_SHAPE,
-    VM_SIZE,
-    enum,
-    invalid,
-)
+from emulator.providers.compute.availability_sets import sync_avset, upper_id
+from emulator.providers.compute.disks import checked_size, disk_json, set_disk_owner
+from emulator.providers.compute.power import POWER_DISPLAY, POWER_STATES, RUNTIME, bump_etag, computer_name, power_state, runtime
+from emulator.providers.compute.schema import DEFAULT_IMAGE, DISK, DISK_SKUS, VM, VM_SHAPE, VM_SIZE, enum, invalid
 from emulator.providers.conventions import (
     check_name,
     check_same_location,
