@@ -81,12 +81,6 @@ def enroll_demo(lab: Lab, world: dict[str, Any], rt: Runtime) -> Delivery:
     return delivery
 
 
-def settle_protected(lab: Lab) -> None:
-    """Time passes: every running ASR operation completes and initial replication finishes."""
-    lab.control("POST", "asr/settle")
-    lab.control("POST", "asr/advance", {"to": "Protected"})
-
-
 def mark_tested(lab: Lab, *, days_ago: int = 7) -> None:
     """What a successful test failover and its cleanup leave on every protected item."""
     from datetime import UTC, datetime, timedelta

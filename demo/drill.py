@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from demo.stage import EventGrid, Out, cluster_ip
+from emulator.clients import control
 
 
 def drill_story(emu: Any, world: dict[str, Any], rt: Any, *, out: Out, way_back: bool = False,
@@ -71,7 +72,7 @@ def way_back_story(emu: Any, world: dict[str, Any], rt: Any, *, client: Any, out
     out.detail(f"{done.kind} ({done.writes} write(s)): {done.reason}")
     for line in done.plan:
         out.detail(f"  - {line}")
-    emu.handle_control("POST", "/_emulator/asr/settle", {}, b"")
+    control(emu, "POST", "asr/settle")
     grid.deliver(emu.events.drain(subscriber_id))
     for item in rt.asr.list_items():
         out.detail(f"{item.vm_id.split('/')[-1]} replicates back to {world['source_region']}: {item.protection_state}, "

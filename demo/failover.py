@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from demo.stage import ACTION, EventGrid, Out, cluster_ip, control, operator
+from demo.stage import ACTION, EventGrid, Out, cluster_ip, operator
+from emulator.clients import control
 
 FAILED_OVER = ("unplannedfailovercommitpendingstatesbegin", "unplannedfailovercommitted")
 

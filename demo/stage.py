@@ -1,5 +1,5 @@
 """What every chapter of the demo stands on: printing step by step, the operator's writes, Event Grid's
-delivery to the functions, and reading the emulator (its control API, the guest cluster's IP).
+delivery to the functions, and the guest cluster's IP as the emulator's control API reads it.
 
 Imports nothing of the demo; the chapters (``failover``, ``drill``) and the story import this.
 """
@@ -10,6 +10,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from emulator.clients import control
 
 ACTION = "Microsoft.Resources.ResourceActionSuccess"
 
@@ -37,18 +39,6 @@ class Out:
                 self.detail(f"event {outcome.event_id[:8]} -> {outcome.kind}: {outcome.reason}")
                 for line in outcome.plan:
                     self.detail(f"  - {line}")
-
-
-class OperatorCredential:
-    def __init__(self) -> None:
-        from emulator.core.identity import issue_token, operator_principal
-
-        self._token, self._expires = issue_token(operator_principal())
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        from azure.core.credentials import AccessToken
-
-        return AccessToken(self._token, self._expires)
 
 
 @dataclass
@@ -144,13 +134,6 @@ def operator(action: Callable[[], Any], done: Callable[[], bool], *, what: str, 
             detail(f"the operator's {what} failed ({type(err).__name__}: {str(err).splitlines()[0][:100]}); "
                    "they try again")
     raise SystemExit(f"the operator's {what} never succeeded")
-
-
-def control(emu: Any, method: str, path: str, **query: str) -> Any:
-    status, payload = emu.handle_control(method, f"/_emulator/{path}", query, b"")
-    if status != 200:
-        raise SystemExit(f"emulator control {method} {path}: {payload}")
-    return payload
 
 
 def cluster_ip(emu: Any, vm_id: str) -> str:

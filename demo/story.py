@@ -6,7 +6,6 @@ The chapters it calls are ``demo.failover`` and ``demo.drill``; what they all st
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -14,7 +13,8 @@ from typing import Any
 
 from demo.drill import drill_story, failback_story, way_back_story
 from demo.failover import failover_story
-from demo.stage import EventGrid, OperatorCredential, Out, StoryRun, operator
+from demo.stage import EventGrid, Out, StoryRun, operator
+from emulator.clients import OperatorCredential, sdk_client, time_passes
 
 CLUSTER_TAGS = {"asr-s2d": "true", "asr-s2d-cluster": "s2dclu01"}
 # The chaos mix: the request-level kinds share the fault rate equally; the rate also fails operations (``chaos_rules``).
@@ -79,10 +79,10 @@ def _story(emu: Any, azurite_connection_string: str, chaos: float, seed: int, ou
     out.detail(f"source: {world['source_region']} ({', '.join(v.split('/')[-1] for v in world['vm_ids'])}), "
                f"target: {world['target_region']} (vault {world['vault_id'].split('/')[-1]})")
     sub = emu.events.subscribe(Subscriber(mode="pull", duplicate=2 if chaos else 1, reorder=bool(chaos), seed=seed))
-    arm = {"base_url": emu.endpoint, "credential_scopes": [emu.endpoint + "/.default"],
-           "connection_verify": emu.ca_bundle, "polling_interval": 0, "retry_total": settings.arm_retry_total}
-    tags_client = ResourceManagementClient(OperatorCredential(), world["subscription_id"], **arm)
-    asr_client = SiteRecoveryManagementClient(OperatorCredential(), world["subscription_id"], **arm)
+    tags_client = sdk_client(emu, ResourceManagementClient, OperatorCredential(), world["subscription_id"],
+                             retry_total=settings.arm_retry_total)
+    asr_client = sdk_client(emu, SiteRecoveryManagementClient, OperatorCredential(), world["subscription_id"],
+                            retry_total=settings.arm_retry_total)
     if chaos:
         # ARM's token-bucket throttle depends on the wall clock; a chaos run must replay from its seed alone,
         # so the throttle is off and the seeded rules inject the 429s.
@@ -115,7 +115,7 @@ def _story(emu: Any, azurite_connection_string: str, chaos: float, seed: int, ou
     _own_events(emu, sub.id, grid)
 
     out.say("Site Recovery replicates: initial replication, then Protected")
-    _time_passes(emu)
+    time_passes(emu)
     for item in _items(emu):
         out.detail(f"{item['vm']}: {item['state']}, group {item['group']}")
     _retry_pending(emu, grid)
@@ -185,14 +185,8 @@ def _retry_pending(emu: Any, grid: EventGrid) -> None:
     for _round in range(MAX_AUDITS):
         if not grid.pending:
             return
-        _time_passes(emu)
+        time_passes(emu)
         grid.retry_pending()
-
-
-def _time_passes(emu: Any) -> None:
-    """Minutes pass: running operations and Site Recovery jobs finish, initial replication completes."""
-    emu.handle_control("POST", "/_emulator/asr/settle", {}, b"")
-    emu.handle_control("POST", "/_emulator/asr/advance", {}, json.dumps({"to": "Protected"}).encode())
 
 
 def _audit(emu: Any, rt: Any, out: Out, run: StoryRun) -> None:
@@ -202,7 +196,7 @@ def _audit(emu: Any, rt: Any, out: Out, run: StoryRun) -> None:
 
     for attempt in range(MAX_AUDITS):
         if attempt:
-            _time_passes(emu)
+            time_passes(emu)
         run.audits += 1
         try:
             report = drift.run_audit(rt, trigger="demo")

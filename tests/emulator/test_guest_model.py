@@ -64,9 +64,7 @@ def fail_over(emu: Emulator, demo: dict[str, Any], *, subnet: str = "recovery_su
 
 
 def patch_guest(emu: Emulator, vm_id: str, change: dict[str, Any]) -> dict[str, Any]:
-    reply = armhttp.control(emu, "PATCH", "guest", query={"id": vm_id}, body=change)
-    assert reply.status == 200, reply.text
-    return reply.body  # type: ignore[no-any-return]
+    return armhttp.control_json(emu, "PATCH", "guest", change, id=vm_id)  # type: ignore[no-any-return]
 
 
 # -- cluster-health -------------------------------------------------------------------------------------

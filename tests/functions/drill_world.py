@@ -8,7 +8,6 @@ API for what only time, the guest or Site Recovery itself changes.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 from emulator import Emulator
+from emulator.clients import control
 from shared import enrollment
 from shared.runtime import Runtime
 from shared.state import blob_key
@@ -31,13 +31,6 @@ EVERY_CHECK = ["recovery-plan", "nodes-protected", "replication-healthy", "no-op
                "no-other-drill",
                "test-failover", "ip-step", "guest-report", "cluster-service", "nodes-up", "quorum", "witness",
                "storage-pool", "virtual-disks", "csvs", "cluster-ip"]
-
-
-def control(emu: Emulator, method: str, path: str, body: Any = None, **query: str) -> Any:
-    status, payload = emu.handle_control(method, f"/_emulator/{path}", query,
-                                         json.dumps(body).encode() if body is not None else b"")
-    assert status == 200, payload
-    return payload
 
 
 class World:

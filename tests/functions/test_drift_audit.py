@@ -20,6 +20,7 @@ from azure.mgmt.network import NetworkManagementClient
 from jsonschema import Draft202012Validator
 
 from emulator import Emulator
+from emulator.clients import control
 from emulator.providers.compute import state as compute
 from emulator.providers.network import state as network
 from emulator.providers.storage.state import add_storage_account
@@ -34,7 +35,6 @@ from tests.functions.drift_world import (
     RECENT,
     add_node,
     asr_items,
-    control,
     enroll,
     iso,
     item_of,

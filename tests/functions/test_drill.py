@@ -21,6 +21,7 @@ import pytest
 from azure.functions.timer import TimerRequest
 
 from emulator import Emulator
+from emulator.clients import control
 from emulator.core.faults import FaultRule
 from functions import drill as drill_trigger
 from shared import cli, drift, drill, status
@@ -29,7 +30,7 @@ from shared.drill import Result
 from shared.runtime import Runtime
 from shared.state import blob_key
 from tests.functions.conftest import writes_since
-from tests.functions.drill_world import CLUSTER, EVERY_CHECK, HEALTH_SCRIPT, World, control
+from tests.functions.drill_world import CLUSTER, EVERY_CHECK, HEALTH_SCRIPT, World
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 from emulator import Emulator, delivery
+from emulator.clients import control
 from emulator.core.events import Subscriber
 from functions import failover_completed
 from shared import cli, enrollment, failover
@@ -40,14 +41,6 @@ ACTION = "Microsoft.Resources.ResourceActionSuccess"
 
 
 # -- helpers ----------------------------------------------------------------------------------------
-
-def control(emu: Emulator, method: str, path: str, body: Any = None, **query: str) -> Any:
-    """The emulator's control API (``/_emulator/...``), as tests and the demo use it."""
-    status, payload = emu.handle_control(method, f"/_emulator/{path}", query,
-                                         json.dumps(body).encode() if body is not None else b"")
-    assert status == 200, payload
-    return payload
-
 
 def tag(operator_sdk: Callable[..., Any], resource_id: str, tags: dict[str, str]) -> None:
     client = operator_sdk(ResourceManagementClient)

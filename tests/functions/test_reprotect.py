@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 
 from emulator import Emulator, delivery
+from emulator.clients import control
 from shared import cli, drift, drill, enrollment, failover, ids, reprotect, status
 from shared.errors import TransientError
 from shared.runtime import Runtime
 from tests.functions.conftest import writes_since
-from tests.functions.drill_world import CLUSTER, EVERY_CHECK, World, control
+from tests.functions.drill_world import CLUSTER, EVERY_CHECK, World
 
 FAILBACK_LB = f"lb-asr-s2d-{CLUSTER}-failback"
 

@@ -23,6 +23,7 @@ from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 from emulator import Emulator, delivery
+from emulator.clients import control
 from emulator.core.identity import APP_PRINCIPAL_ID
 from shared import cli, enrollment, failover
 from shared.errors import TransientError
@@ -33,13 +34,6 @@ from tests import arm_actions
 CLUSTER = "s2dclu01"
 PLAN = f"asr-s2d-{CLUSTER}"
 A2A_LATEST = [{"instanceType": "A2A", "recoveryPointType": "Latest"}]
-
-
-def control(emu: Emulator, method: str, path: str, body: Any = None) -> Any:
-    status, payload = emu.handle_control(method, f"/_emulator/{path}", {},
-                                         json.dumps(body).encode() if body is not None else b"")
-    assert status == 200, payload
-    return payload
 
 
 def deliver(events: list[dict[str, Any]], handle: Callable[[Any, Runtime], Outcome], rt: Runtime) -> list[Outcome]:
