@@ -70,23 +70,19 @@ class EventGrid:
         self.pending: list[tuple[dict[str, Any], Callable[[Any, Any], Any]]] = []
 
     def deliver(self, events: list[dict[str, Any]], handle: Callable[[Any, Any], Any] | None = None) -> list[Any]:
-        outcomes = []
-        for body in events:
-            target = handle or handler_for(body)
-            outcome = self._attempts(body, target, first=True)
-            if outcome is None:
-                self.pending.append((body, target))
-            else:
-                outcomes.append(outcome)
-        return outcomes
+        return self._deliver([(body, handle or handler_for(body)) for body in events], first=True)
 
     def retry_pending(self) -> list[Any]:
         waiting, self.pending = self.pending, []
         if waiting:
             self.out.detail(f"Event Grid retries {len(waiting)} event(s) that failed earlier")
+        return self._deliver(waiting, first=False)
+
+    def _deliver(self, deliveries: list[tuple[dict[str, Any], Callable[[Any, Any], Any]]], *, first: bool) -> list[Any]:
+        """The outcomes of the events handled; the others wait in ``pending``."""
         outcomes = []
-        for body, target in waiting:
-            outcome = self._attempts(body, target, first=False)
+        for body, target in deliveries:
+            outcome = self._attempts(body, target, first=first)
             if outcome is None:
                 self.pending.append((body, target))
             else:

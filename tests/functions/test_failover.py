@@ -17,26 +17,23 @@ from typing import Any
 
 import azure.functions as func
 import pytest
-from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 from emulator import Emulator, delivery
 from emulator.clients import control
 from emulator.core.events import Subscriber
 from functions import failover_completed
-from shared import cli, enrollment, failover
+from shared import cli, failover
 from shared.config import get_settings
 from shared.errors import TransientError
 from shared.outcomes import Outcome
 from shared.runtime import Runtime, default_runtime
 from shared.state import blob_key
+from tests.functions import drill_world
 from tests.functions.conftest import writes_since
+from tests.functions.drill_world import CLUSTER, PLAN, TAGS
 
-PLAN = "asr-s2d-s2dclu01"
-CLUSTER = "s2dclu01"
-CLUSTER_TAGS = {"asr-s2d": "true", "asr-s2d-cluster": CLUSTER}
 SCRIPT = Path(__file__).resolve().parents[2] / "shared" / "scripts" / "set_cluster_ip.ps1"
-A2A_LATEST = [{"instanceType": "A2A", "recoveryPointType": "Latest"}]
 ACTION = "Microsoft.Resources.ResourceActionSuccess"
 
 
@@ -85,49 +82,23 @@ def records_of(rt: Runtime, event_id: str) -> list[dict[str, Any]]:
     return [dict(d.body) for d in docs if d is not None]
 
 
-class World:
-    """The demo world, enrolled and Protected, with the operator's Site Recovery client."""
+class World(drill_world.World):
+    """The demo world, enrolled and Protected, with the operator's Site Recovery client and the event queue."""
 
     def __init__(self, emu: Emulator, demo: dict[str, Any], rt: Runtime, operator_sdk: Callable[..., Any],
                  queue: Callable[[], list[dict[str, Any]]]) -> None:
-        self.emu, self.demo, self.rt, self.queue = emu, demo, rt, queue
-        self.operator_sdk = operator_sdk
-        self.asr = operator_sdk(SiteRecoveryManagementClient)
-        self.rg, self.vault = demo["vault_id"].split("/")[4], demo["vault_id"].split("/")[-1]
+        super().__init__(emu, demo, rt, operator_sdk)
+        self.queue = queue
         self.lb_id = f"{demo['recovery_resource_group_id']}/providers/Microsoft.Network/loadBalancers/lb-asr-s2d-{CLUSTER}"
-        self.test_lb_id = self.lb_id + "-test"
 
     def enroll(self, **extra_tags: str) -> None:
-        for vm_id in self.demo["vm_ids"]:
-            tag(self.operator_sdk, vm_id, {**CLUSTER_TAGS, **extra_tags})
-        outcome = enrollment.enroll_cluster(enrollment.find_cluster(self.rt, CLUSTER), self.rt, event_id="setup")
-        assert outcome.kind == "enabled", outcome.reason
-        control(self.emu, "POST", "asr/advance", {"to": "Protected"})
+        super().enroll(**extra_tags)
         assert {i.protection_state for i in self.rt.asr.list_items()} == {"Protected"}
         self.queue()  # the tag and enrollment events are not this test's business
-
-    def unplanned_failover(self, *, wait: bool = True) -> None:
-        poller = self.asr.replication_recovery_plans.begin_unplanned_failover(
-            self.rg, self.vault, PLAN, {"properties": {"failoverDirection": "PrimaryToRecovery",
-                                                       "sourceSiteOperations": "NotRequired",
-                                                       "providerSpecificDetails": A2A_LATEST}},
-            **({} if wait else {"polling": False}))
-        if wait:
-            poller.result()
-
-    def test_failover(self) -> None:
-        self.asr.replication_recovery_plans.begin_test_failover(
-            self.rg, self.vault, PLAN, {"properties": {"failoverDirection": "PrimaryToRecovery",
-                                                       "networkType": "VmNetworkAsInput",
-                                                       "networkId": self.demo["test_vnet_id"],
-                                                       "providerSpecificDetails": A2A_LATEST}}).result()
 
     def test_failover_cleanup(self) -> None:
         self.asr.replication_recovery_plans.begin_test_failover_cleanup(
             self.rg, self.vault, PLAN, {"properties": {"comments": "drill done"}}).result()
-
-    def commit(self) -> None:
-        self.asr.replication_recovery_plans.begin_failover_commit(self.rg, self.vault, PLAN).result()
 
     def recovered_vm_ids(self, *, test: bool = False) -> list[str]:
         items = sorted(self.rt.asr.list_items(), key=lambda i: i.vm_id.lower())
@@ -377,7 +348,7 @@ def test_hostile_tag_values_are_rejected_before_any_run_command_and_recorded(wor
     recovered = world.recovered_vm_ids()
     for name, value in HOSTILE:
         for vm_id in recovered:  # ASR copied the source's tags; anyone allowed to tag may change them
-            tag(world.operator_sdk, vm_id, {**CLUSTER_TAGS, "asr-s2d-dr-ip": "10.20.1.50", "asr-s2d-probe-port": "59999",
+            tag(world.operator_sdk, vm_id, {**TAGS, "asr-s2d-dr-ip": "10.20.1.50", "asr-s2d-probe-port": "59999",
                                             name: value})
         world.queue()
         seq = world.emu.journal.last_seq

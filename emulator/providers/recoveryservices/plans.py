@@ -136,6 +136,20 @@ def refresh_plan(world: World, plan: dict[str, Any]) -> dict[str, Any]:
     return plan
 
 
+def add_plan(world: World, vault: dict[str, Any], name: str, members: list[dict[str, Any]]) -> dict[str, Any]:
+    """A recovery plan of ``members`` in one boot group, straight into the world (no job, no event: for worlds that
+    tests and the bench build without ARM calls)."""
+    empty: dict[str, list[Any]] = {"replicationProtectedItems": [], "startGroupActions": [], "endGroupActions": []}
+    plan_id = f"{asr_prefix(vault)}/replicationRecoveryPlans/{name}"
+    return world.put({"id": plan_id, "name": name, "type": PLAN_TYPE, "properties": {
+        "friendlyName": name, "primaryFabricId": fabric_of(world, container_of(world, members[0]))["id"],
+        "recoveryFabricId": members[0]["properties"]["recoveryFabricId"],
+        "failoverDeploymentModel": "ResourceManager", "replicationProviders": ["A2A"], "allowedOperations": [],
+        "groups": [{"groupType": "Shutdown", **empty}, {"groupType": "Failover", **empty},
+                   {"groupType": "Boot", "startGroupActions": [], "endGroupActions": [],
+                    "replicationProtectedItems": [{"id": m["id"], "virtualMachineId": m["name"]} for m in members]}]}})
+
+
 def _plan_props(world: World, given: dict[str, Any]) -> dict[str, Any]:
     primary = _fabric(world, given.get("primaryFabricId"), "primary")
     recovery = _fabric(world, given.get("recoveryFabricId"), "recovery")

@@ -199,13 +199,19 @@ def test_replication_health_and_rpo_can_be_degraded_through_the_control_api(emu,
     assert healed.properties.replication_health == "Normal" and healed.properties.health_errors == []
 
 
-def test_a_vm_in_no_group_fails_over_commits_and_reprotects_on_its_own(emu, world, asr, plumbing):
-    events = subscribe(emu)
+def _lone_vm(asr, world, plumbing):
+    """The lone VM protected in no group, with its DR pools; returns the item's address for the SDK's operations."""
     enable(asr, world, plumbing, "solo", group=None)
     set_pools(asr, world, plumbing, "solo")
+    return VAULT_RG, VAULT, plumbing.source_fabric, plumbing.source_container, "solo"
+
+
+def test_a_vm_in_no_group_fails_over_commits_and_reprotects_on_its_own(emu, world, asr, plumbing):
+    events = subscribe(emu)
+    solo = _lone_vm(asr, world, plumbing)
     ops = asr.replication_protected_items
     failed_over = ops.begin_unplanned_failover(
-        VAULT_RG, VAULT, plumbing.source_fabric, plumbing.source_container, "solo",
+        *solo,
         m.UnplannedFailoverInput(properties=m.UnplannedFailoverInputProperties(
             failover_direction="PrimaryToRecovery", source_site_operations="NotRequired",
             provider_specific_details=m.A2AUnplannedFailoverInput()))).result()
@@ -217,13 +223,12 @@ def test_a_vm_in_no_group_fails_over_commits_and_reprotects_on_its_own(emu, worl
     recovered = emu.world.get(p.provider_specific_details.recovery_fabric_object_id)
     assert recovered["location"] == TARGET and recovered["name"] == "solo"
 
-    committed = ops.begin_failover_commit(VAULT_RG, VAULT, plumbing.source_fabric, plumbing.source_container,
-                                          "solo").result()
+    committed = ops.begin_failover_commit(*solo).result()
     assert committed.properties.protection_state == "UnplannedFailoverCommitted"
     assert committed.properties.allowed_operations == ["ReverseReplicate", "DisableProtection"]
 
     reprotected = ops.begin_reprotect(
-        VAULT_RG, VAULT, plumbing.source_fabric, plumbing.source_container, "solo",
+        *solo,
         m.ReverseReplicationInput(properties=m.ReverseReplicationInputProperties(
             failover_direction="RecoveryToPrimary", provider_specific_details=m.A2AReprotectInput(
                 recovery_container_id=plumbing.source_container_id, policy_id=plumbing.policy_id,
@@ -267,11 +272,10 @@ def test_planned_failover_shuts_the_source_down_first(emu, world, asr, plumbing)
 
 
 def test_test_failover_of_a_lone_vm_and_its_cleanup(emu, world, asr, plumbing):
-    enable(asr, world, plumbing, "solo", group=None)
-    set_pools(asr, world, plumbing, "solo")
+    solo = _lone_vm(asr, world, plumbing)
     ops = asr.replication_protected_items
     tested = ops.begin_test_failover(
-        VAULT_RG, VAULT, plumbing.source_fabric, plumbing.source_container, "solo",
+        *solo,
         m.TestFailoverInput(properties=m.TestFailoverInputProperties(
             failover_direction="PrimaryToRecovery", network_type="VmNetworkAsInput", network_id=world.test_vnet_id,
             provider_specific_details=m.A2ATestFailoverInput()))).result()
@@ -287,7 +291,7 @@ def test_test_failover_of_a_lone_vm_and_its_cleanup(emu, world, asr, plumbing):
     assert [pool["id"] for pool in config["loadBalancerBackendAddressPools"]] == [world.test_pool_id]
 
     cleaned = ops.begin_test_failover_cleanup(
-        VAULT_RG, VAULT, plumbing.source_fabric, plumbing.source_container, "solo",
+        *solo,
         m.TestFailoverCleanupInput(properties=m.TestFailoverCleanupInputProperties(comments="drill ok"))).result()
     assert cleaned.properties.test_failover_state == "None"
     assert cleaned.properties.last_successful_test_failover_time is not None
