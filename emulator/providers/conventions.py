@@ -371,6 +371,14 @@ def target(req: ArmRequest, rtype: str, param: str) -> tuple[str, dict[str, Any]
     return rid, req.ctx.world.get(rid), group["name"]
 
 
+def write_target(req: ArmRequest, rtype: str, param: str, *, what: str) -> tuple[str, dict[str, Any] | None]:
+    """(canonical ID, stored resource or None) of the resource a PUT or DELETE writes, once its conditional headers
+    passed (``what`` names the kind in the 412: ``disk``)."""
+    rid, existing, _group = target(req, rtype, param)
+    check_preconditions(req, existing, what=f"{what} '{req.params[param]}'")
+    return rid, existing
+
+
 def require(req: ArmRequest, rtype: str, param: str) -> dict[str, Any]:
     """The request's resource, or ARM's 404."""
     _rid, found, group = target(req, rtype, param)

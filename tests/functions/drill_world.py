@@ -14,13 +14,13 @@ from typing import Any
 
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
-from azure.mgmt.resource.resources import ResourceManagementClient
 
 from emulator import Emulator
 from emulator.clients import control
 from shared import enrollment
 from shared.runtime import Runtime
 from shared.state import blob_key
+from tests.functions.conftest import tag
 
 CLUSTER = "s2dclu01"
 PLAN = f"asr-s2d-{CLUSTER}"
@@ -46,10 +46,8 @@ class World:
                            f"lb-asr-s2d-{CLUSTER}-test")
 
     def tag(self, **extra: str) -> None:
-        client = self.operator_sdk(ResourceManagementClient)
         for vm_id in self.demo["vm_ids"]:
-            client.tags.begin_update_at_scope(vm_id, {"operation": "Merge",
-                                                      "properties": {"tags": {**TAGS, **extra}}}).result()
+            tag(self.operator_sdk, vm_id, {**TAGS, **extra})
 
     def enroll(self, **extra: str) -> None:
         self.tag(**extra)

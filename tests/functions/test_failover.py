@@ -17,7 +17,6 @@ from typing import Any
 
 import azure.functions as func
 import pytest
-from azure.mgmt.resource.resources import ResourceManagementClient
 
 from emulator import Emulator, delivery
 from emulator.clients import control
@@ -30,7 +29,7 @@ from shared.outcomes import Outcome
 from shared.runtime import Runtime, default_runtime
 from shared.state import blob_key
 from tests.functions import drill_world
-from tests.functions.conftest import writes_since
+from tests.functions.conftest import deliver, tag, writes_since
 from tests.functions.drill_world import CLUSTER, PLAN, TAGS
 
 SCRIPT = Path(__file__).resolve().parents[2] / "shared" / "scripts" / "set_cluster_ip.ps1"
@@ -38,16 +37,6 @@ ACTION = "Microsoft.Resources.ResourceActionSuccess"
 
 
 # -- helpers ----------------------------------------------------------------------------------------
-
-def tag(operator_sdk: Callable[..., Any], resource_id: str, tags: dict[str, str]) -> None:
-    client = operator_sdk(ResourceManagementClient)
-    client.tags.begin_update_at_scope(resource_id, {"operation": "Merge", "properties": {"tags": tags}}).result()
-
-
-def deliver(events: list[dict[str, Any]], rt: Runtime) -> list[Outcome]:
-    """Through the azure-functions converter, like the host; a transient error is redelivered (Event Grid)."""
-    return delivery.deliver(events, lambda event: failover.handle(event, rt), retry_on=(TransientError,), attempts=5)
-
 
 def failover_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in events if e["eventType"] == ACTION and "replicationrecoveryplans" in
@@ -160,7 +149,7 @@ def test_recovery_plan_failover_moves_the_cluster_ip_to_the_dr_address(world: Wo
     events = world.queue()
     assert len(failover_events(events)) == 1
     seq = world.emu.journal.last_seq
-    outcomes = readdressed(deliver(events, world.rt))
+    outcomes = readdressed(deliver(events, failover.handle, world.rt))
 
     assert [o.kind for o in outcomes] == ["reassigned"], [o.reason for o in outcomes]
     assert_dr_state(world, dr_ip)
@@ -187,7 +176,7 @@ def test_duplicate_and_out_of_order_signals_add_zero_writes_and_no_second_run_co
     cloud = world.emu.events.subscribe(Subscriber(mode="pull", schema="CloudEventSchemaV1_0"))
     world.unplanned_failover()
     first = world.queue()
-    deliver(first, world.rt)
+    deliver(first, failover.handle, world.rt)
     runs = len(run_commands(world.emu))
     as_cloud_events = [e for e in world.emu.events.drain(cloud.id) if e["type"] == ACTION]
     cloud_outcomes = [failover.handle(e, world.rt) for e in as_cloud_events]  # the other delivery schema, as JSON
@@ -197,7 +186,7 @@ def test_duplicate_and_out_of_order_signals_add_zero_writes_and_no_second_run_co
     seq = world.emu.journal.last_seq
     # Event Grid delivers at least once and in any order: the commit before the failover, everything twice.
     replay = list(reversed(commit_events + first)) * 2
-    outcomes = readdressed(deliver(replay, world.rt))
+    outcomes = readdressed(deliver(replay, failover.handle, world.rt))
     assert outcomes and {o.kind for o in outcomes} == {"unchanged"}, [o.reason for o in outcomes]
     assert writes_since(world.emu, seq) == []
     assert len(run_commands(world.emu)) == runs == 1
@@ -255,7 +244,7 @@ def test_a_signal_before_the_failover_job_finished_changes_nothing(world: World)
                       "subscriptionId": world.demo["subscription_id"], "correlationId": "c-early"}}
     seq = world.emu.journal.last_seq
 
-    outcomes = deliver([early], world.rt)
+    outcomes = deliver([early], failover.handle, world.rt)
     status, body = failover.handle_runbook(world.context(), rt=world.rt)
 
     assert [o.kind for o in outcomes] == ["not-yet"] and "InProgress" in outcomes[0].reason
@@ -269,13 +258,13 @@ def test_a_signal_before_the_failover_job_finished_changes_nothing(world: World)
     control(world.emu, "POST", "asr/settle")  # time passes: the job completes and ARM publishes the event
     late = failover_events(world.queue())
     assert len(late) == 1
-    assert [o.kind for o in readdressed(deliver(late, world.rt))] == ["reassigned"]
+    assert [o.kind for o in readdressed(deliver(late, failover.handle, world.rt))] == ["reassigned"]
 
 
 def test_an_item_level_signal_maps_to_its_cluster_through_the_multi_vm_group(world: World) -> None:
     world.enroll()
     world.unplanned_failover()
-    deliver(world.queue(), world.rt)
+    deliver(world.queue(), failover.handle, world.rt)
     item = world.rt.asr.list_items()[0]
     parts = item.id.split("/")
     world.asr.replication_protected_items.begin_failover_commit(world.rg, world.vault, parts[-5], parts[-3],
@@ -284,7 +273,7 @@ def test_an_item_level_signal_maps_to_its_cluster_through_the_multi_vm_group(wor
     assert len(events) == 1 and "replicationprotecteditems" in events[0]["data"]["operationName"].lower()
     seq = world.emu.journal.last_seq
 
-    outcomes = deliver(events, world.rt)
+    outcomes = deliver(events, failover.handle, world.rt)
 
     assert [(o.kind, o.cluster) for o in outcomes] == [("unchanged", CLUSTER)], [o.reason for o in outcomes]
     assert writes_since(world.emu, seq) == [] and len(run_commands(world.emu)) == 1
@@ -300,7 +289,7 @@ def test_test_failover_gets_the_test_load_balancer_and_cleanup_removes_it(world:
 
     world.test_failover()
     drill_events = world.queue()
-    outcomes = readdressed(deliver(drill_events, world.rt))
+    outcomes = readdressed(deliver(drill_events, failover.handle, world.rt))
 
     assert [o.kind for o in outcomes] == ["reassigned"], [o.reason for o in outcomes]
     test_ip = "10.30.1.50"  # the DR address's host part in the test subnet
@@ -318,13 +307,13 @@ def test_test_failover_gets_the_test_load_balancer_and_cleanup_removes_it(world:
 
     world.test_failover_cleanup()
     cleanup_events = world.queue()
-    cleaned = readdressed(deliver(cleanup_events, world.rt))
+    cleaned = readdressed(deliver(cleanup_events, failover.handle, world.rt))
     assert [o.kind for o in cleaned] == ["changed"] and "removed test load balancer" in cleaned[0].reason
     assert world.rt.network.get_load_balancer(world.test_lb_id) is None
     assert world.resource(world.lb_id) == dr_before
 
     seq = world.emu.journal.last_seq
-    late = readdressed(deliver(list(reversed(drill_events + cleanup_events)), world.rt))  # late and duplicated
+    late = readdressed(deliver(list(reversed(drill_events + cleanup_events)), failover.handle, world.rt))  # late and duplicated
     assert {o.kind for o in late} == {"unchanged"}, [o.reason for o in late]
     assert writes_since(world.emu, seq) == [] and len(run_commands(world.emu)) == 1
 
@@ -353,7 +342,7 @@ def test_hostile_tag_values_are_rejected_before_any_run_command_and_recorded(wor
         world.queue()
         seq = world.emu.journal.last_seq
 
-        outcomes = deliver(events, world.rt)
+        outcomes = deliver(events, failover.handle, world.rt)
 
         assert [o.kind for o in outcomes] == ["rejected"], (value, [o.reason for o in outcomes])
         assert name in outcomes[0].reason
@@ -373,7 +362,7 @@ def test_a_distributed_network_name_cluster_is_reported_and_left_alone(world: Wo
     events = world.queue()
     seq = world.emu.journal.last_seq
 
-    outcomes = readdressed(deliver(events, world.rt))
+    outcomes = readdressed(deliver(events, failover.handle, world.rt))
 
     assert [o.kind for o in outcomes] == ["unchanged"] and outcomes[0].details["status"] == "no-ip-resource"
     assert [f.code for f in outcomes[0].findings] == ["no-ip-resource"]

@@ -27,6 +27,7 @@ from emulator.providers.conventions import (
     snapshot,
     tags_of,
     target,
+    write_target,
 )
 
 _NS = "Microsoft.Compute"
@@ -86,8 +87,7 @@ def _write_vm(req: ArmRequest, body: dict[str, Any], existing: dict[str, Any] | 
 
 def put_vm(req: ArmRequest) -> ArmResponse:
     with req.ctx.world.lock:
-        rid, existing, _group = target(req, compute.VM, "vmName")
-        check_preconditions(req, existing, what=f"virtual machine '{req.params['vmName']}'")
+        rid, existing = write_target(req, compute.VM, "vmName", what="virtual machine")
         return _write_vm(req, req.json_object(), existing, rid)
 
 
@@ -122,8 +122,7 @@ def patch_vm(req: ArmRequest) -> ArmResponse:
 def delete_vm(req: ArmRequest) -> ArmResponse:
     world = req.ctx.world
     with world.lock:
-        _rid, existing, _group = target(req, compute.VM, "vmName")
-        check_preconditions(req, existing, what=f"virtual machine '{req.params['vmName']}'")
+        _rid, existing = write_target(req, compute.VM, "vmName", what="virtual machine")
         if existing is None:
             return no_content()
         existing["properties"]["provisioningState"] = "Deleting"
@@ -180,8 +179,7 @@ def run_command(req: ArmRequest) -> ArmResponse:
 def put_disk(req: ArmRequest) -> ArmResponse:
     world = req.ctx.world
     with world.lock:
-        rid, existing, _group = target(req, compute.DISK, "diskName")
-        check_preconditions(req, existing, what=f"disk '{req.params['diskName']}'")
+        rid, _existing = write_target(req, compute.DISK, "diskName", what="disk")
         disk = compute.put_disk(world, disk_id=rid, body=req.json_object())
         disk["properties"]["provisioningState"] = "Updating"
         disk_id = disk["id"]

@@ -16,7 +16,7 @@ from emulator.core.errors import ArmError
 from emulator.core.http import ArmRequest, ArmResponse, no_content, ok
 from emulator.core.paging import paged
 from emulator.core.world import World
-from emulator.providers.conventions import check_preconditions, long_running, new_etag, require, snapshot, tags_of, target
+from emulator.providers.conventions import check_preconditions, long_running, new_etag, require, snapshot, tags_of, write_target
 from emulator.providers.network import state
 
 _NS = "Microsoft.Network"
@@ -53,8 +53,7 @@ def put(rtype: str) -> Callable[[ArmRequest], ArmResponse]:
     def handler(req: ArmRequest) -> ArmResponse:
         world = req.ctx.world
         with world.lock:
-            rid, existing, _group = target(req, rtype, "name")
-            check_preconditions(req, existing, what=f"{_NAMES[rtype]} '{req.params['name']}'")
+            rid, existing = write_target(req, rtype, "name", what=_NAMES[rtype])
             resource = _PUT[rtype](world, rid, req.json_object())
             return _succeed_later(req, resource, operation=f"{rtype}/write", status=200 if existing else 201)
     return handler
@@ -80,8 +79,7 @@ def delete(rtype: str) -> Callable[[ArmRequest], ArmResponse]:
     def handler(req: ArmRequest) -> ArmResponse:
         world = req.ctx.world
         with world.lock:
-            rid, existing, _group = target(req, rtype, "name")
-            check_preconditions(req, existing, what=f"{_NAMES[rtype]} '{req.params['name']}'")
+            rid, existing = write_target(req, rtype, "name", what=_NAMES[rtype])
             if existing is None:
                 return no_content()
             _DELETE[rtype](world, rid)

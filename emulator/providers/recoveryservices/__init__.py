@@ -14,13 +14,14 @@ Seeds call ``state.add_vault(world, subscription_id, resource_group, name, locat
 from __future__ import annotations
 
 from functools import partial
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from emulator.core.http import Handler
 from emulator.providers.conventions import route_resource
 from emulator.providers.recoveryservices import control, fabrics, jobs, plans, protection
 from emulator.providers.recoveryservices.scope import CONTAINER_PATH, FABRIC_PATH, ITEM_PATH, PLAN_PATH, VAULT_PATH
-from emulator.providers.recoveryservices.state import add_vault
+from emulator.providers.recoveryservices.state import CONTAINER_TYPE, MAPPING_TYPE, NETWORK_MAPPING_TYPE, POLICY_TYPE, add_vault
 
 if TYPE_CHECKING:
     from emulator.core.http import Host
@@ -30,23 +31,22 @@ __all__ = ["add_vault", "register"]
 ASR_API_VERSIONS = frozenset({"2025-08-01", "2025-01-01", "2024-10-01", "2024-04-01", "2024-02-01", "2023-08-01"})
 VAULT_API_VERSIONS = frozenset({"2025-08-01", "2025-02-01", "2024-10-01", "2024-04-01", "2023-04-01"})
 
-_ITEM_ACTIONS: dict[str, Handler] = {
-    "remove": protection.remove_item,
-    "unplannedFailover": partial(protection.fail_over, planned=False),
-    "plannedFailover": partial(protection.fail_over, planned=True),
-    "testFailover": protection.test_failover,
-    "testFailoverCleanup": protection.test_failover_cleanup,
-    "failoverCommit": protection.failover_commit,
-    "reProtect": protection.reprotect,
-}
-_PLAN_ACTIONS: dict[str, Handler] = {
-    "unplannedFailover": partial(plans.fail_over, planned=False),
-    "plannedFailover": partial(plans.fail_over, planned=True),
-    "testFailover": plans.test_failover,
-    "testFailoverCleanup": plans.test_failover_cleanup,
-    "failoverCommit": plans.failover_commit,
-    "reProtect": plans.reprotect,
-}
+
+def _failover_actions(handlers: ModuleType) -> dict[str, Handler]:
+    """The actions a replicated item and a recovery plan both take (``protection`` and ``plans`` name their
+    handlers alike)."""
+    return {
+        "unplannedFailover": partial(handlers.fail_over, planned=False),
+        "plannedFailover": partial(handlers.fail_over, planned=True),
+        "testFailover": handlers.test_failover,
+        "testFailoverCleanup": handlers.test_failover_cleanup,
+        "failoverCommit": handlers.failover_commit,
+        "reProtect": handlers.reprotect,
+    }
+
+
+_ITEM_ACTIONS: dict[str, Handler] = {"remove": protection.remove_item, **_failover_actions(protection)}
+_PLAN_ACTIONS: dict[str, Handler] = _failover_actions(plans)
 
 
 def register(emu: Host) -> None:
@@ -70,22 +70,22 @@ def register(emu: Host) -> None:
     asr("GET", VAULT_PATH + "/replicationFabrics", fabrics.list_fabrics)
     resource(FABRIC_PATH, get=fabrics.get_fabric, put=fabrics.put_fabric)
 
-    asr("GET", VAULT_PATH + "/replicationProtectionContainers", fabrics.list_all_containers)
+    asr("GET", VAULT_PATH + "/replicationProtectionContainers", fabrics.list_in_vault(CONTAINER_TYPE))
     asr("GET", FABRIC_PATH + "/replicationProtectionContainers", fabrics.list_containers)
     resource(CONTAINER_PATH, get=fabrics.get_container, put=fabrics.put_container)
 
     mapping = CONTAINER_PATH + "/replicationProtectionContainerMappings"
-    asr("GET", VAULT_PATH + "/replicationProtectionContainerMappings", fabrics.list_all_mappings)
+    asr("GET", VAULT_PATH + "/replicationProtectionContainerMappings", fabrics.list_in_vault(MAPPING_TYPE))
     asr("GET", mapping, fabrics.list_mappings)
     resource(mapping + "/{mappingName}", get=fabrics.get_mapping, put=fabrics.put_mapping)
 
     policy = VAULT_PATH + "/replicationPolicies"
-    asr("GET", policy, fabrics.list_policies)
+    asr("GET", policy, fabrics.list_in_vault(POLICY_TYPE))
     resource(policy + "/{policyName}", get=fabrics.get_policy, put=fabrics.put_policy, patch=fabrics.patch_policy,
              delete=fabrics.delete_policy)
 
     network = FABRIC_PATH + "/replicationNetworks/{networkName}/replicationNetworkMappings"
-    asr("GET", VAULT_PATH + "/replicationNetworkMappings", fabrics.list_all_network_mappings)
+    asr("GET", VAULT_PATH + "/replicationNetworkMappings", fabrics.list_in_vault(NETWORK_MAPPING_TYPE))
     asr("GET", network, fabrics.list_network_mappings)
     resource(network + "/{networkMappingName}", get=fabrics.get_network_mapping, put=fabrics.put_network_mapping)
 
