@@ -42,10 +42,10 @@ test: deps browser lint typecheck
 	$(VENV)/bin/pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
 
 demo: deps
-	$(PY) -m emulator.demo
+	$(PY) -m demo
 
 chaos: deps
-	$(PY) -m emulator.demo --chaos 0.10 --seed 7
+	$(PY) -m demo --chaos 0.10 --seed 7
 
 bench: deps
 	$(PY) -m bench

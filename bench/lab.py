@@ -11,7 +11,6 @@ Counting rules (every figure uses them):
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import time
 import uuid
@@ -139,24 +138,18 @@ class Lab:
     def started(cls) -> Iterator[Lab]:
         from emulator import Emulator
         from emulator.azurite import Azurite
+        from emulator.clients import managed_identity
         from emulator.core.throttle import ThrottleConfig
 
         emu = Emulator(throttle=ThrottleConfig())
         emu.start()
         azurite = Azurite.start()
-        saved = {k: os.environ.get(k) for k in emu.identity_env()}
-        os.environ.update(emu.identity_env())
-        os.environ.pop("MSI_ENDPOINT", None)
         try:
-            yield cls(emu, azurite.connection_string)
+            with managed_identity(emu):
+                yield cls(emu, azurite.connection_string)
         finally:
             emu.stop()
             azurite.stop()
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
     def fresh(self, seed: str = "demo") -> dict[str, Any]:
         """An empty emulator seeded with ``seed``; ARM's throttling, paging (100) and instant LROs."""
@@ -187,11 +180,9 @@ class Lab:
 
     def operator_client(self, client_cls: type, subscription_id: str) -> Any:
         """A management SDK client acting as a person (their writes cause the events the app handles)."""
-        from emulator.demo import OperatorCredential
+        from emulator.clients import OperatorCredential, sdk_client
 
-        return client_cls(OperatorCredential(), subscription_id, base_url=self.emu.endpoint,
-                          credential_scopes=[self.emu.endpoint + "/.default"], connection_verify=self.emu.ca_bundle,
-                          polling_interval=0)
+        return sdk_client(self.emu, client_cls, OperatorCredential(), subscription_id)
 
     @contextlib.contextmanager
     def unthrottled(self) -> Iterator[None]:
@@ -203,15 +194,6 @@ class Lab:
             yield
         finally:
             self.emu.throttle.reset(ThrottleConfig())
-
-    def control(self, method: str, path: str, body: Any = None, **query: str) -> Any:
-        import json
-
-        status, payload = self.emu.handle_control(method, f"/_emulator/{path}", query,
-                                                  json.dumps(body).encode() if body is not None else b"")
-        if status != 200:
-            raise RuntimeError(f"emulator control {method} {path}: {payload}")
-        return payload
 
     def mark(self) -> int:
         return self.emu.journal.last_seq

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from bench.delivery import deliver
 from bench.lab import progress
 from bench.report import Figure, Goal
-from bench.world import enroll_demo, settle_protected
+from bench.world import enroll_demo
+from emulator.clients import time_passes
 from shared.events import ACTION_EVENT
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def run(lab: Lab) -> Figure:
     world = lab.fresh()
     rt = lab.runtime(world)
     enroll_demo(lab, world, rt)
-    settle_protected(lab)
+    time_passes(lab.emu)
     lb_before = rt.network.get_load_balancer(
         f"{world['recovery_resource_group_id']}/providers/Microsoft.Network/loadBalancers/"
         f"lb-asr-s2d-{world['cluster_name']}")

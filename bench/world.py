@@ -81,12 +81,6 @@ def enroll_demo(lab: Lab, world: dict[str, Any], rt: Runtime) -> Delivery:
     return delivery
 
 
-def settle_protected(lab: Lab) -> None:
-    """Time passes: every running ASR operation completes and initial replication finishes."""
-    lab.control("POST", "asr/settle")
-    lab.control("POST", "asr/advance", {"to": "Protected"})
-
-
 def mark_tested(lab: Lab, *, days_ago: int = 7) -> None:
     """What a successful test failover and its cleanup leave on every protected item."""
     from datetime import UTC, datetime, timedelta
@@ -167,21 +161,13 @@ def _build_cluster(lab: Lab, world: dict[str, Any], name: str, prefix: str) -> S
 
     from emulator.providers.network import state as network
     from emulator.providers.recoveryservices import infra, replication
-    from emulator.providers.recoveryservices import items as asr_items
-    from emulator.providers.recoveryservices.state import (
-        PLAN_TYPE,
-        asr_prefix,
-        container_of,
-        create_network_mapping,
-        fabric_of,
-    )
+    from emulator.providers.recoveryservices.plans import add_plan
+    from emulator.providers.recoveryservices.state import container_of, create_network_mapping, fabric_of
 
     emu_world = lab.emu.world
     tested = (datetime.now(UTC) - timedelta(days=7)).isoformat().replace("+00:00", "Z")
     template = next(r for r in emu_world.by_type(ITEM_TYPE))
     container = container_of(emu_world, template)
-    policy_id = template["properties"]["policyId"]
-    recovery_container = template["properties"]["recoveryContainerId"]
     recovery_fabric = emu_world.get(template["properties"]["recoveryFabricId"])
     vault = emu_world.get(world["vault_id"])
     dr_vnet = emu_world.get(world["recovery_vnet_id"])
@@ -203,32 +189,16 @@ def _build_cluster(lab: Lab, world: dict[str, Any], name: str, prefix: str) -> S
     members = []
     for n in (1, 2):
         vm = _node(lab, world, f"{name}-n{n}", subnet_id, cluster_tags(name))
-        disk_id = vm["properties"]["storageProfile"]["osDisk"]["managedDisk"]["id"]
-        item = asr_items.enable(emu_world, container, vm["properties"]["vmId"], {
-            "policyId": policy_id, "providerSpecificDetails": {
-                "instanceType": "A2A", "fabricObjectId": vm["id"], "recoveryContainerId": recovery_container,
-                "recoveryResourceGroupId": world["recovery_resource_group_id"],
-                "recoveryAzureNetworkId": world["recovery_vnet_id"], "recoverySubnetName": "snet-s2d",
-                "multiVmGroupName": name,
-                "vmManagedDisks": [{"diskId": disk_id, "recoveryResourceGroupId": world["recovery_resource_group_id"],
-                                    "primaryStagingAzureStorageAccountId": world["cache_storage_account_id"]}]}})
-        replication.start_initial_replication(emu_world, item)
+        item = replication.protect_like(
+            emu_world, template, vm, group=name, recovery_resource_group_id=world["recovery_resource_group_id"],
+            recovery_network_id=world["recovery_vnet_id"], recovery_subnet_name="snet-s2d",
+            cache_account_id=world["cache_storage_account_id"])
         replication.mark_protected(emu_world, item)
         item["properties"]["providerSpecificDetails"]["vmNics"][0]["ipConfigs"][0][
             "recoveryLBBackendAddressPoolIds"] = [pool_id]
         item["properties"]["lastSuccessfulTestFailoverTime"] = tested
         members.append(item)
-    empty: dict[str, list[Any]] = {"replicationProtectedItems": [], "startGroupActions": [], "endGroupActions": []}
-    emu_world.put({"id": f"{asr_prefix(vault)}/replicationRecoveryPlans/asr-s2d-{name}", "name": f"asr-s2d-{name}",
-                   "type": PLAN_TYPE, "properties": {
-                       "friendlyName": f"asr-s2d-{name}", "primaryFabricId": fabric_of(emu_world, container)["id"],
-                       "recoveryFabricId": members[0]["properties"]["recoveryFabricId"],
-                       "failoverDeploymentModel": "ResourceManager", "replicationProviders": ["A2A"],
-                       "allowedOperations": [],
-                       "groups": [{"groupType": "Shutdown", **empty}, {"groupType": "Failover", **empty},
-                                  {"groupType": "Boot", "startGroupActions": [], "endGroupActions": [],
-                                   "replicationProtectedItems": [{"id": m["id"], "virtualMachineId": m["name"]}
-                                                                 for m in members]}]}})
+    add_plan(emu_world, vault, f"asr-s2d-{name}", members)
     return SeededCluster(name, tuple(m["properties"]["providerSpecificDetails"]["fabricObjectId"] for m in members))
 
 

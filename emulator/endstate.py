@@ -22,7 +22,7 @@ from emulator.providers.recoveryservices.state import (
 )
 
 if TYPE_CHECKING:
-    from emulator.server import Emulator
+    from emulator.core.http import Host
 
 VM_TYPE = "Microsoft.Compute/virtualMachines"
 LB_TYPE = "Microsoft.Network/loadBalancers"
@@ -48,7 +48,7 @@ def _pools(ids: list[str] | None) -> list[str]:
     return sorted(out)
 
 
-def snapshot(emu: Emulator) -> dict[str, Any]:
+def snapshot(emu: Host) -> dict[str, Any]:
     """Protected items by source VM (group, state, policy, pool mappings), the Site Recovery plumbing by name,
     recovery plans by their VMs, every load balancer (frontend, probe, pool members), the VMs of the target
     region, and each guest cluster's IP resources as the recovered (or source) nodes see them."""

@@ -18,7 +18,7 @@ from emulator.providers.resources.state import add_group, add_subscription, grou
 from emulator.providers.storage.state import add_storage_account
 
 if TYPE_CHECKING:
-    from emulator.server import Emulator
+    from emulator.core.http import Host
 
 SUBSCRIPTION_ID = "6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b"
 SOURCE_REGION = "westeurope"
@@ -27,14 +27,14 @@ CLUSTER_NAME = "s2dclu01"
 CLUSTER_IP = "10.10.1.10"
 
 
-def seed_empty(emu: Emulator) -> dict[str, Any]:
+def seed_empty(emu: Host) -> dict[str, Any]:
     """Only the subscription: every resource is for the test to create."""
     with emu.world.lock:
         add_subscription(emu.world, SUBSCRIPTION_ID)
     return {"subscription_id": SUBSCRIPTION_ID}
 
 
-def seed_demo(emu: Emulator) -> dict[str, Any]:
+def seed_demo(emu: Host) -> dict[str, Any]:
     """The demo world: S2D cluster ``s2dclu01`` (two nodes) in westeurope, the DR side in northeurope."""
     world, sub = emu.world, SUBSCRIPTION_ID
     prod, dr = "rg-s2d-prod", "rg-s2d-dr"
@@ -105,4 +105,4 @@ def seed_demo(emu: Emulator) -> dict[str, Any]:
     }
 
 
-SEEDS: dict[str, Callable[[Emulator], dict[str, Any]]] = {"demo": seed_demo, "empty": seed_empty}
+SEEDS: dict[str, Callable[[Host], dict[str, Any]]] = {"demo": seed_demo, "empty": seed_empty}

@@ -27,17 +27,16 @@ from typing import Any
 from emulator.core.errors import ArmError
 from emulator.core.events import ArmEvent, EventBus, Subscriber
 from emulator.core.faults import FaultRule, Faults
-from emulator.core.http import ArmRequest, ArmResponse, error_response
+from emulator.core.http import ArmRequest, ArmResponse, ControlHandler, error_response, result_response, status_response
 from emulator.core.identity import app_principal, issue_token, operator_principal, principal_from_authorization
 from emulator.core.journal import Journal
-from emulator.core.lro import OperationStore, result_response, status_response
+from emulator.core.lro import OperationStore
 from emulator.core.router import Router
 from emulator.core.throttle import Throttle, ThrottleConfig
 from emulator.core.world import World
 
 log = logging.getLogger(__name__)
 
-ControlHandler = Callable[[dict[str, str], Any], Any]
 _ANY_VERSION: frozenset[str] = frozenset()
 
 
@@ -53,7 +52,9 @@ class _DropConnection(Exception):
 
 
 class Emulator:
-    """One emulated Azure: world state, routes of every provider, and the servers that expose them."""
+    """One emulated Azure: world state, routes of every provider, and the servers that expose them.
+
+    Providers, seeds and tools see it as an ``emulator.core.http.Host``."""
 
     def __init__(self, *, page_size: int = 100, throttle: ThrottleConfig | None = None) -> None:
         self.world = World()
@@ -61,7 +62,7 @@ class Emulator:
         self.journal = Journal()
         self.faults = Faults()
         self.throttle = Throttle(throttle)
-        self.lro = OperationStore(self.world.lock)
+        self.lro = OperationStore(self.world.lock, self.faults)
         self.events = EventBus(lambda: self.ca_bundle)
         self.page_size = page_size
         self.ca_bundle: str | None = None

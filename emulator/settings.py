@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 from emulator.core.identity import APP_PRINCIPAL_ID
 
 if TYPE_CHECKING:
-    from emulator.server import Emulator
+    from emulator.core.http import Host
 
 
-def app_env(emu: Emulator, world: dict[str, Any], *, azurite_connection_string: str | None = None) -> dict[str, str]:
+def app_env(emu: Host, world: dict[str, Any], *, azurite_connection_string: str | None = None) -> dict[str, str]:
     env = {
         "ARM_ENDPOINT": emu.endpoint,
         "ARM_CA_BUNDLE": emu.ca_bundle or "",

@@ -7,13 +7,13 @@ is never configured.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from emulator import Emulator
+from emulator.clients import OperatorCredential, managed_identity, sdk_client
 from emulator.core.throttle import ThrottleConfig
 
 # The role check: every ARM request the app's identity makes in the suite must be granted by infra/role-actions.json,
@@ -32,16 +32,9 @@ SUBSCRIPTION = "6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b"
 def emulator_server() -> Iterator[Emulator]:
     emu = Emulator(throttle=ThrottleConfig())
     emu.start()
-    saved = {k: os.environ.get(k) for k in emu.identity_env()}
-    os.environ.update(emu.identity_env())
-    os.environ.pop("MSI_ENDPOINT", None)
-    yield emu
+    with managed_identity(emu):
+        yield emu
     emu.stop()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 @pytest.fixture
@@ -68,16 +61,17 @@ def credential(emulator_server: Emulator) -> Any:
     return ManagedIdentityCredential()
 
 
+def _builder(emu: Emulator, credential: Any) -> Callable[..., Any]:
+    def build(client_cls: type, subscription_id: str = SUBSCRIPTION, **kwargs: Any) -> Any:
+        return sdk_client(emu, client_cls, credential, subscription_id, **kwargs)
+
+    return build
+
+
 @pytest.fixture
 def sdk(emulator_server: Emulator, credential: Any) -> Callable[..., Any]:
     """Build a real management SDK client pointed at the emulator: ``sdk(ComputeManagementClient)``."""
-
-    def build(client_cls: type, subscription_id: str = SUBSCRIPTION, **kwargs: Any) -> Any:
-        return client_cls(credential, subscription_id, base_url=emulator_server.endpoint,
-                          credential_scopes=[emulator_server.endpoint + "/.default"],
-                          connection_verify=emulator_server.ca_bundle, polling_interval=0, **kwargs)
-
-    return build
+    return _builder(emulator_server, credential)
 
 
 @pytest.fixture(scope="session")
@@ -96,31 +90,10 @@ def blob_service(azurite_server: Any) -> Any:
     return BlobServiceClient.from_connection_string(azurite_server.connection_string)
 
 
-class _OperatorCredential:
-    """A person's token (the emulator's operator principal), so their writes are not the app's own."""
-
-    def __init__(self, emulator: Emulator) -> None:
-        from emulator.core.identity import issue_token, operator_principal
-
-        self._token, self._expires = issue_token(operator_principal())
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        from azure.core.credentials import AccessToken
-
-        return AccessToken(self._token, self._expires)
-
-
 @pytest.fixture
 def operator_sdk(emulator_server: Emulator) -> Callable[..., Any]:
     """Like ``sdk`` but acting as a human operator (events carry the operator's object ID)."""
-    credential = _OperatorCredential(emulator_server)
-
-    def build(client_cls: type, subscription_id: str = SUBSCRIPTION, **kwargs: Any) -> Any:
-        return client_cls(credential, subscription_id, base_url=emulator_server.endpoint,
-                          credential_scopes=[emulator_server.endpoint + "/.default"],
-                          connection_verify=emulator_server.ca_bundle, polling_interval=0, **kwargs)
-
-    return build
+    return _builder(emulator_server, OperatorCredential())
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

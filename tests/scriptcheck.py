@@ -15,7 +15,7 @@ inside expandable strings, whose code is checked like any other code.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 
 MARKER = re.compile(r"# asr-s2d:[a-z0-9-]+ v[0-9]+")
@@ -214,16 +214,23 @@ def _param_block(lexed: _Lexed) -> str | None:
     return None
 
 
-def _split_top_level(block: str) -> list[str]:
-    lexed = _lex(block)
-    code = lexed.code_view()
-    parts, nesting, last = [], 0, 0
+def _top_level(code: str) -> Iterator[tuple[int, str]]:
+    """(index, character) of the code outside every (), [] and {} (the brackets themselves not included)."""
+    nesting = 0
     for i, ch in enumerate(code):
         if ch in "([{":
             nesting += 1
         elif ch in ")]}":
             nesting -= 1
-        elif ch == "," and nesting == 0:
+        elif nesting == 0:
+            yield i, ch
+
+
+def _split_top_level(block: str) -> list[str]:
+    code = _lex(block).code_view()
+    parts, last = [], 0
+    for i, ch in _top_level(code):
+        if ch == ",":
             parts.append(block[last:i])
             last = i + 1
     parts.append(block[last:])
@@ -253,13 +260,9 @@ def script_parameters(text: str) -> list[Parameter]:
     found = []
     for declaration in _split_top_level(block):
         code = _lex(declaration).code_view()
-        nesting, name = 0, None
-        for i, ch in enumerate(code):
-            if ch in "([{":
-                nesting += 1
-            elif ch in ")]}":
-                nesting -= 1
-            elif ch == "$" and nesting == 0:
+        name = None
+        for i, ch in _top_level(code):
+            if ch == "$":
                 match = re.match(r"\$([A-Za-z_]\w*)", code[i:])
                 name = match.group(1) if match else None
                 break

@@ -3,7 +3,8 @@
 An operation stays ``InProgress`` for ``polls`` status reads (0 by default: the first poll sees it
 finished), then runs its completion callback. A callback that raises ``ArmError`` ends the operation
 ``Failed`` with that error, and a fault rule can force any operation to end ``Failed``. ``settle()``
-finishes every pending operation, as time would.
+finishes every pending operation, as time would. The responses that carry an operation (``accepted``,
+``status_response``, ``result_response``) live in ``emulator.core.http``; this module knows no HTTP.
 """
 
 from __future__ import annotations
@@ -13,12 +14,22 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from emulator.core.errors import ArmError
-from emulator.core.http import ArmRequest, ArmResponse
+from emulator.core.faults import Faults
 
 Completion = Callable[[], Any]
+
+
+class Origin(Protocol):
+    """What an operation takes from the request that starts it (an ``ArmRequest``)."""
+
+    method: str
+    path: str
+    base_url: str
+    api_version: str
+    params: dict[str, str]
 
 
 def utcnow_iso() -> str:
@@ -51,8 +62,9 @@ class Operation:
 
 
 class OperationStore:
-    def __init__(self, lock: threading.RLock) -> None:
+    def __init__(self, lock: threading.RLock, faults: Faults) -> None:
         self._lock = lock
+        self._faults = faults
         self._ops: dict[str, Operation] = {}
         self.default_polls = 0
 
@@ -73,7 +85,7 @@ class OperationStore:
         with self._lock:
             self._ops = dict(operations)
 
-    def start(self, request: ArmRequest, complete: Completion, *, namespace: str, location: str,
+    def start(self, request: Origin, complete: Completion, *, namespace: str, location: str,
               status_path: str | None = None, result_path: str | None = None) -> Operation:
         """Register an operation; its URLs use the request's api-version, as ARM's do."""
         op_id = str(uuid.uuid4())
@@ -83,11 +95,7 @@ class OperationStore:
         result = result_path or f"{base}/operationResults/{op_id}"
         suffix = f"?api-version={request.api_version}" if request.api_version else ""
         op = Operation(op_id, status + suffix, result + suffix, complete, self.default_polls)
-        emulator = request.emulator
-        if emulator is not None:
-            failure = emulator.faults.lro_failure(request.method, request.path)
-            if failure is not None:
-                op.forced_failure = failure
+        op.forced_failure = self._faults.lro_failure(request.method, request.path)
         with self._lock:
             self._ops[op_id] = op
         return op
@@ -128,26 +136,3 @@ class OperationStore:
             op.status = "Failed"
             op.error = err.envelope()["error"]
 
-
-def accepted(op: Operation, *, body: Any = None, status: int = 202, location: bool = True) -> ArmResponse:
-    """The first answer of a long-running request (201 for PUT create with a body, 202 otherwise)."""
-    headers = {"Azure-AsyncOperation": op.status_url}
-    if location:
-        headers["Location"] = op.result_url
-    return ArmResponse(status, body, headers)
-
-
-def status_response(op: Operation) -> ArmResponse:
-    return ArmResponse(200, op.status_body())
-
-
-def result_response(op: Operation) -> ArmResponse:
-    """What the ``Location`` URL answers: 202 while running, then the result (or the error)."""
-    if op.status == "InProgress":
-        return ArmResponse(202, None, {"Location": op.result_url})
-    if op.status == "Failed":
-        assert op.error is not None
-        return ArmResponse(400 if op.error.get("code") != "InternalServerError" else 500, {"error": op.error})
-    if op.result is None:
-        return ArmResponse(204)
-    return ArmResponse(op.result_status, op.result)

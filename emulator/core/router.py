@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from emulator.core.errors import ArmError
-from emulator.core.http import ArmRequest, ArmResponse
+from emulator.core.http import ArmRequest, Handler
 
-Handler = Callable[[ArmRequest], ArmResponse]
 _PARAM = re.compile(r"\{(\w+)(:path)?\}")
 
 

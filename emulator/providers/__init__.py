@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from emulator.server import Emulator
+    from emulator.core.http import Host
 
 
-def register_all(emulator: Emulator) -> None:
+def register_all(emulator: Host) -> None:
     from emulator.providers import compute, network, recoveryservices, resources, storage
 
     for provider in (resources, compute, network, storage, recoveryservices):

@@ -2,7 +2,9 @@
 
 Owns: resource IDs (parse, build, canonical case), etags and conditional requests (``If-Match`` /
 ``If-None-Match``), typed reads of request bodies that fail with ARM's 400s instead of stack traces,
-location and tag normalisation, JSON merge-patch for PATCH, and the long-running write answer.
+location and tag normalisation, JSON merge-patch for PATCH, the long-running write answer, and the REST
+surface of a resource (its routes; for a tracked resource of a resource group, also its GET, its 404 and
+the lists of its group and of its subscription).
 Must not hold any provider's rules or state: providers import this, never the reverse.
 """
 
@@ -10,15 +12,18 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emulator.core.errors import ArmError
-from emulator.core.http import ArmRequest, ArmResponse
-from emulator.core.lro import accepted
+from emulator.core.http import ArmRequest, ArmResponse, Handler, accepted, ok
+from emulator.core.paging import paged
 from emulator.core.world import World
-from emulator.providers.resources.state import validate_tags
+from emulator.providers.resources.state import require_group, require_subscription, validate_tags
+
+if TYPE_CHECKING:
+    from emulator.core.http import Host
 
 # Public Azure regions, as ARM spells them after normalisation ("West Europe" -> "westeurope").
 REGIONS = frozenset({
@@ -318,3 +323,92 @@ def snapshot(world: World, value: Any) -> Any:
     concurrent write must not change (or break) a response half-way through."""
     with world.lock:
         return copy.deepcopy(value)
+
+
+# -- the REST surface of a resource -----------------------------------------------------------------------
+
+def route_resource(emu: Host, path: str, *, api_versions: frozenset[str], get: Handler | None = None,
+                   put: Handler | None = None, patch: Handler | None = None, delete: Handler | None = None,
+                   actions: Mapping[str, Handler] | None = None) -> None:
+    """One resource's routes: GET / PUT / PATCH / DELETE on ``path``, and ``POST {path}/{action}`` per action."""
+    for method, handler in (("GET", get), ("PUT", put), ("PATCH", patch), ("DELETE", delete)):
+        if handler is not None:
+            emu.route(method, path, handler, api_versions=api_versions)
+    for action, handler in (actions or {}).items():
+        emu.route("POST", f"{path}/{action}", handler, api_versions=api_versions)
+
+
+def route_tracked(emu: Host, rtype: str, param: str, *, api_versions: frozenset[str], get: Handler | None = None,
+                  put: Handler | None = None, patch: Handler | None = None, delete: Handler | None = None,
+                  actions: Mapping[str, Handler] | None = None, list_in_group: Handler | None = None,
+                  list_in_subscription: Handler | None = None) -> str:
+    """A tracked resource type's routes, as ARM shapes them: the resource (``{param}`` names it) under
+    ``.../resourceGroups/{g}/providers/{rtype}``, the list of its group and the list of its subscription.
+    GET and the lists default to a copy of what is stored. Returns the resource's path template."""
+    in_group = f"/subscriptions/{{subscriptionId}}/resourceGroups/{{resourceGroupName}}/providers/{rtype}"
+    path = f"{in_group}/{{{param}}}"
+    route_resource(emu, path, api_versions=api_versions, get=get or get_tracked(rtype, param), put=put, patch=patch,
+                   delete=delete, actions=actions)
+    emu.route("GET", in_group, list_in_group or lister(rtype, in_group=True), api_versions=api_versions)
+    emu.route("GET", f"/subscriptions/{{subscriptionId}}/providers/{rtype}",
+              list_in_subscription or lister(rtype, in_group=False), api_versions=api_versions)
+    return path
+
+
+def not_found(rtype: str, name: str, group: str) -> ArmError:
+    """ARM's answer for a tracked resource that is not in its resource group."""
+    return ArmError(404, "ResourceNotFound",
+                    f"The Resource '{rtype}/{name}' under resource group '{group}' was not found. "
+                    "For more details please go to https://aka.ms/ARMResourceNotFoundFix")
+
+
+def target(req: ArmRequest, rtype: str, param: str) -> tuple[str, dict[str, Any] | None, str]:
+    """(canonical ID, stored resource or None, resource group name) of the request's resource (``param`` names
+    it); the resource group must exist."""
+    sub = req.params["subscriptionId"]
+    group = require_group(req.ctx.world, sub, req.params["resourceGroupName"])
+    rid = resource_id(sub, group["name"], rtype, req.params[param])
+    return rid, req.ctx.world.get(rid), group["name"]
+
+
+def write_target(req: ArmRequest, rtype: str, param: str, *, what: str) -> tuple[str, dict[str, Any] | None]:
+    """(canonical ID, stored resource or None) of the resource a PUT or DELETE writes, once its conditional headers
+    passed (``what`` names the kind in the 412: ``disk``)."""
+    rid, existing, _group = target(req, rtype, param)
+    check_preconditions(req, existing, what=f"{what} '{req.params[param]}'")
+    return rid, existing
+
+
+def require(req: ArmRequest, rtype: str, param: str) -> dict[str, Any]:
+    """The request's resource, or ARM's 404."""
+    _rid, found, group = target(req, rtype, param)
+    if found is None:
+        raise not_found(rtype, req.params[param], group)
+    return found
+
+
+def get_tracked(rtype: str, param: str) -> Handler:
+    def handler(req: ArmRequest) -> ArmResponse:
+        return ok(snapshot(req.ctx.world, require(req, rtype, param)))
+    return handler
+
+
+def list_tracked(req: ArmRequest, rtype: str, *, in_group: bool,
+                 render: Callable[[dict[str, Any]], Any] = copy.deepcopy) -> ArmResponse:
+    """The resources of ``rtype`` in the request's resource group (or subscription), rendered under the lock, paged."""
+    sub = req.params["subscriptionId"]
+    if in_group:
+        group = require_group(req.ctx.world, sub, req.params["resourceGroupName"])
+        scope = f"/subscriptions/{sub}/resourceGroups/{group['name']}"
+    else:
+        require_subscription(req.ctx.world, sub)
+        scope = f"/subscriptions/{sub}"
+    with req.ctx.world.lock:
+        rendered = [render(r) for r in req.ctx.world.by_type(rtype, scope=scope)]
+    return paged(req, rendered, page_size=req.ctx.page_size)
+
+
+def lister(rtype: str, *, in_group: bool) -> Handler:
+    def handler(req: ArmRequest) -> ArmResponse:
+        return list_tracked(req, rtype, in_group=in_group)
+    return handler

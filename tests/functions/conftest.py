@@ -11,12 +11,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from azure.mgmt.resource.resources import ResourceManagementClient
 
-from emulator import Emulator
+from emulator import Emulator, delivery
 from emulator.core.events import Subscriber
 from emulator.settings import app_env
 from shared.azure.clients import Clients
 from shared.config import Settings
+from shared.errors import TransientError
+from shared.outcomes import Outcome
 from shared.runtime import Runtime
 
 
@@ -49,6 +52,17 @@ def event_queue(emu: Emulator, demo: dict[str, Any]) -> Iterator[Callable[[], li
     """A pull subscriber on the emulator's event bus (subscribed after seeding); call it to drain events."""
     sub = emu.events.subscribe(Subscriber(mode="pull"))
     yield lambda: emu.events.drain(sub.id)
+
+
+def tag(operator_sdk: Callable[..., Any], resource_id: str, tags: dict[str, str]) -> None:
+    """The operator merges ``tags`` into the resource's through the ARM Tags API."""
+    client = operator_sdk(ResourceManagementClient)
+    client.tags.begin_update_at_scope(resource_id, {"operation": "Merge", "properties": {"tags": tags}}).result()
+
+
+def deliver(events: list[dict[str, Any]], handle: Callable[[Any, Runtime], Outcome], rt: Runtime) -> list[Outcome]:
+    """Through the azure-functions converter, like the host; a transient error is redelivered (Event Grid)."""
+    return delivery.deliver(events, lambda event: handle(event, rt), retry_on=(TransientError,), attempts=5)
 
 
 def writes_since(emu: Emulator, seq: int) -> list[Any]:

@@ -7,11 +7,11 @@ gateways, and the emulator's control API for what only time or the service chang
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from emulator import Emulator
+from emulator.clients import control
 from emulator.providers.compute import state as compute
 from emulator.providers.network import state as network
 from shared import ids
@@ -31,12 +31,6 @@ RECENT = iso(NOW - timedelta(days=7))
 
 
 # -- world helpers -------------------------------------------------------------------------------------
-
-def control(emu: Emulator, method: str, path: str, body: Any = None) -> Any:
-    status, payload = emu.handle_control(method, f"/_emulator/{path}", {}, json.dumps(body).encode() if body else b"")
-    assert status == 200, payload
-    return payload
-
 
 def set_tags(emu: Emulator, resource_id: str, **tags: str | None) -> None:
     """A tag change on the VM (what the portal's Tags blade does), straight into the emulated world."""

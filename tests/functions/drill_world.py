@@ -8,20 +8,20 @@ API for what only time, the guest or Site Recovery itself changes.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
-from azure.mgmt.resource.resources import ResourceManagementClient
 
 from emulator import Emulator
+from emulator.clients import control
 from shared import state
 from shared.enrollment import service as enrollment
 from shared.runtime import Runtime
 from shared.state import blob_key
+from tests.functions.conftest import tag
 
 CLUSTER = "s2dclu01"
 PLAN = f"asr-s2d-{CLUSTER}"
@@ -32,13 +32,6 @@ EVERY_CHECK = ["recovery-plan", "nodes-protected", "replication-healthy", "no-op
                "no-other-drill",
                "test-failover", "ip-step", "guest-report", "cluster-service", "nodes-up", "quorum", "witness",
                "storage-pool", "virtual-disks", "csvs", "cluster-ip"]
-
-
-def control(emu: Emulator, method: str, path: str, body: Any = None, **query: str) -> Any:
-    status, payload = emu.handle_control(method, f"/_emulator/{path}", query,
-                                         json.dumps(body).encode() if body is not None else b"")
-    assert status == 200, payload
-    return payload
 
 
 class World:
@@ -54,10 +47,8 @@ class World:
                            f"lb-asr-s2d-{CLUSTER}-test")
 
     def tag(self, **extra: str) -> None:
-        client = self.operator_sdk(ResourceManagementClient)
         for vm_id in self.demo["vm_ids"]:
-            client.tags.begin_update_at_scope(vm_id, {"operation": "Merge",
-                                                      "properties": {"tags": {**TAGS, **extra}}}).result()
+            tag(self.operator_sdk, vm_id, {**TAGS, **extra})
 
     def enroll(self, **extra: str) -> None:
         self.tag(**extra)

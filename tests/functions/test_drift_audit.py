@@ -20,6 +20,7 @@ from azure.mgmt.network import NetworkManagementClient
 from jsonschema import Draft202012Validator
 
 from emulator import Emulator
+from emulator.clients import control
 from emulator.providers.compute import state as compute
 from emulator.providers.network import state as network
 from emulator.providers.storage.state import add_storage_account
@@ -38,7 +39,6 @@ from tests.functions.drift_world import (
     RECENT,
     add_node,
     asr_items,
-    control,
     enroll,
     iso,
     item_of,
@@ -636,14 +636,8 @@ def seed_clusters(emu: Emulator, demo: dict[str, Any], count: int) -> None:
     """``count`` more converged two-node clusters, written straight into the world with the providers' state
     functions (VMs, NICs, protected items, recovery plans, DR load balancers): no API calls, no journal."""
     from emulator.providers.recoveryservices import infra, replication
-    from emulator.providers.recoveryservices import items as asr_items_mod
-    from emulator.providers.recoveryservices.state import (
-        PLAN_TYPE,
-        asr_prefix,
-        container_of,
-        create_network_mapping,
-        fabric_of,
-    )
+    from emulator.providers.recoveryservices.plans import add_plan
+    from emulator.providers.recoveryservices.state import container_of, create_network_mapping, fabric_of
 
     world, sub, region = emu.world, demo["subscription_id"], demo["source_region"]
     with world.lock:
@@ -653,8 +647,6 @@ def seed_clusters(emu: Emulator, demo: dict[str, Any], count: int) -> None:
         subnet_id = vnet["properties"]["subnets"][0]["id"]
         template = asr_items(emu)[0]
         container = container_of(world, template)
-        policy_id = template["properties"]["policyId"]
-        recovery_container = template["properties"]["recoveryContainerId"]
         vault = world.get(demo["vault_id"])
         assert vault is not None
         recovery_fabric = world.get(template["properties"]["recoveryFabricId"])
@@ -678,30 +670,15 @@ def seed_clusters(emu: Emulator, demo: dict[str, Any], count: int) -> None:
                                        location=region, nic_ids=[nic["id"]],
                                        os_disk={"name": f"{name}-n{n}-osdisk", "size_gb": 128, "sku": "Premium_LRS"},
                                        tags=node_tags(name, witness=demo["witness_storage_account_id"]))
-                disk_id = vm["properties"]["storageProfile"]["osDisk"]["managedDisk"]["id"]
-                item = asr_items_mod.enable(world, container, vm["properties"]["vmId"], {
-                    "policyId": policy_id, "providerSpecificDetails": {
-                        "instanceType": "A2A", "fabricObjectId": vm["id"], "recoveryContainerId": recovery_container,
-                        "recoveryResourceGroupId": demo["recovery_resource_group_id"],
-                        "recoveryAzureNetworkId": demo["recovery_vnet_id"], "recoverySubnetName": "snet-s2d",
-                        "multiVmGroupName": name,
-                        "vmManagedDisks": [{"diskId": disk_id, "recoveryResourceGroupId": demo["recovery_resource_group_id"],
-                                            "primaryStagingAzureStorageAccountId": demo["cache_storage_account_id"]}]}})
-                replication.start_initial_replication(world, item)
+                item = replication.protect_like(
+                    world, template, vm, group=name, recovery_resource_group_id=demo["recovery_resource_group_id"],
+                    recovery_network_id=demo["recovery_vnet_id"], recovery_subnet_name="snet-s2d",
+                    cache_account_id=demo["cache_storage_account_id"])
                 item["properties"]["providerSpecificDetails"]["vmNics"][0]["ipConfigs"][0][
                     "recoveryLBBackendAddressPoolIds"] = [pool_id]
                 item["properties"]["lastSuccessfulTestFailoverTime"] = RECENT
                 members.append(item)
-            plan_id = f"{asr_prefix(vault)}/replicationRecoveryPlans/asr-s2d-{name}"
-            empty = {"replicationProtectedItems": [], "startGroupActions": [], "endGroupActions": []}
-            world.put({"id": plan_id, "name": f"asr-s2d-{name}", "type": PLAN_TYPE, "properties": {
-                "friendlyName": f"asr-s2d-{name}", "primaryFabricId": fabric_of(world, container)["id"],
-                "recoveryFabricId": members[0]["properties"]["recoveryFabricId"],
-                "failoverDeploymentModel": "ResourceManager", "replicationProviders": ["A2A"], "allowedOperations": [],
-                "groups": [{"groupType": "Shutdown", **empty}, {"groupType": "Failover", **empty},
-                           {"groupType": "Boot", "startGroupActions": [], "endGroupActions": [],
-                            "replicationProtectedItems": [{"id": m["id"], "virtualMachineId": m["name"]}
-                                                          for m in members]}]}})
+            add_plan(world, vault, f"asr-s2d-{name}", members)
 
 
 def audit_reads(emu: Emulator, runtime: Runtime) -> tuple[list[str], int, audit_report.Report]:

@@ -21,6 +21,7 @@ import pytest
 from azure.functions.timer import TimerRequest
 
 from emulator import Emulator
+from emulator.clients import control
 from emulator.core.faults import FaultRule
 from functions import drill as drill_trigger
 from shared import state
@@ -34,7 +35,7 @@ from shared.runtime import Runtime
 from shared.state import blob_key
 from shared.times import parse_time
 from tests.functions.conftest import writes_since
-from tests.functions.drill_world import CLUSTER, EVERY_CHECK, HEALTH_SCRIPT, World, control
+from tests.functions.drill_world import CLUSTER, EVERY_CHECK, HEALTH_SCRIPT, World
 
 
 @pytest.fixture

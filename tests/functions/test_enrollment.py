@@ -12,25 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from azure.mgmt.resource.resources import ResourceManagementClient
 
 from emulator import Emulator, delivery
 from shared.enrollment import service as enrollment
 from shared.errors import TransientError
 from shared.runtime import Runtime
-from tests.functions.conftest import writes_since
+from tests.functions.conftest import deliver, tag, writes_since
 
 ENABLE_PUT = "/replicationprotecteditems/"
-
-
-def tag(operator_sdk: Callable[..., Any], resource_id: str, tags: dict[str, str]) -> None:
-    client = operator_sdk(ResourceManagementClient)
-    client.tags.begin_update_at_scope(resource_id, {"operation": "Merge", "properties": {"tags": tags}}).result()
-
-
-def deliver(events: list[dict[str, Any]], rt: Runtime) -> list[Any]:
-    """Through the azure-functions converter, like the host; a transient error is redelivered (Event Grid)."""
-    return delivery.deliver(events, lambda event: enrollment.handle(event, rt), retry_on=(TransientError,), attempts=5)
 
 
 def deliver_afresh(events: list[dict[str, Any]], rt: Runtime) -> list[Any]:
@@ -73,7 +62,7 @@ def test_tagging_both_nodes_in_either_order_protects_them_in_one_group(
         operator_sdk: Callable[..., Any], event_queue: Callable[[], list[dict[str, Any]]]) -> None:
     for index in order:
         tag(operator_sdk, demo["vm_ids"][index], CLUSTER_TAGS)
-        outcomes = deliver(event_queue(), runtime)
+        outcomes = deliver(event_queue(), enrollment.handle, runtime)
         assert acted(outcomes) == ["enabled"]
     assert_one_group_with_both_nodes(runtime, demo)
     puts = enable_puts(emu)
@@ -92,10 +81,10 @@ def test_rerun_on_converged_state_makes_zero_writes(emu: Emulator, demo: dict[st
     for vm_id in demo["vm_ids"]:
         tag(operator_sdk, vm_id, CLUSTER_TAGS)
     first = event_queue()
-    deliver(first, runtime)
+    deliver(first, enrollment.handle, runtime)
     seq = emu.journal.last_seq
     # Event Grid delivers again: each duplicate is answered from the event's record, without one ARM call.
-    duplicates = deliver(first, runtime)
+    duplicates = deliver(first, enrollment.handle, runtime)
     assert set(acted(duplicates)) == {"ignored"} and all("a duplicate delivery" in o.reason for o in acted_outcomes(
         duplicates))
     assert emu.journal.entries(since=seq) == []
@@ -116,7 +105,7 @@ def test_duplicated_shuffled_events_from_eight_threads_enable_each_node_once(
 
     def worker(batch: list[dict[str, Any]]) -> None:
         try:
-            deliver(batch, runtime)
+            deliver(batch, enrollment.handle, runtime)
         except BaseException as err:
             errors.append(err)
 
@@ -135,7 +124,7 @@ def test_tagging_the_availability_set_gives_the_same_result(
         emu: Emulator, demo: dict[str, Any], runtime: Runtime, operator_sdk: Callable[..., Any],
         event_queue: Callable[[], list[dict[str, Any]]]) -> None:
     tag(operator_sdk, demo["availability_set_id"], {"asr-s2d": "true", "asr-s2d-cluster": "s2dclu01"})
-    outcomes = deliver(event_queue(), runtime)
+    outcomes = deliver(event_queue(), enrollment.handle, runtime)
     assert acted(outcomes) == ["enabled"]
     assert_one_group_with_both_nodes(runtime, demo)
     assert len(enable_puts(emu)) == 2
@@ -146,7 +135,7 @@ def test_tagging_the_resource_group_enrolls_its_vms_named_after_the_group(
         event_queue: Callable[[], list[dict[str, Any]]]) -> None:
     rg_id = f"/subscriptions/{demo['subscription_id']}/resourceGroups/{demo['source_resource_group']}"
     tag(operator_sdk, rg_id, {"asr-s2d": "true"})
-    outcomes = deliver(event_queue(), runtime)
+    outcomes = deliver(event_queue(), enrollment.handle, runtime)
     assert acted(outcomes) == ["enabled"]
     assert {i.group_name for i in protected_items(runtime)} == {demo["source_resource_group"]}
 
@@ -155,11 +144,11 @@ def test_waits_until_the_expected_number_of_nodes_is_tagged(
         emu: Emulator, demo: dict[str, Any], runtime: Runtime, operator_sdk: Callable[..., Any],
         event_queue: Callable[[], list[dict[str, Any]]]) -> None:
     tag(operator_sdk, demo["vm_ids"][0], {**CLUSTER_TAGS, "asr-s2d-nodes": "2"})
-    outcomes = deliver(event_queue(), runtime)
+    outcomes = deliver(event_queue(), enrollment.handle, runtime)
     assert acted(outcomes) == ["waiting"] and "1 of 2" in outcomes[0].reason
     assert enable_puts(emu) == []
     tag(operator_sdk, demo["vm_ids"][1], {**CLUSTER_TAGS, "asr-s2d-nodes": "2"})
-    assert acted(deliver(event_queue(), runtime)) == ["enabled"]
+    assert acted(deliver(event_queue(), enrollment.handle, runtime)) == ["enabled"]
     assert len(enable_puts(emu)) == 2
 
 
@@ -170,7 +159,7 @@ def test_dry_run_records_the_plan_and_writes_nothing(
         tag(operator_sdk, vm_id, CLUSTER_TAGS)
     seq = emu.journal.last_seq
     rt = make_runtime(DRY_RUN="true")
-    outcomes = deliver(event_queue(), rt)
+    outcomes = deliver(event_queue(), enrollment.handle, rt)
     assert writes_since(emu, seq) == []
     assert outcomes[0].plan and "dry run" in outcomes[0].reason
 
@@ -180,7 +169,7 @@ def test_the_pre_staged_dr_load_balancer_and_pool_mappings(
         event_queue: Callable[[], list[dict[str, Any]]]) -> None:
     for vm_id in demo["vm_ids"]:
         tag(operator_sdk, vm_id, {**CLUSTER_TAGS, "asr-s2d-dr-ip": "10.20.1.10", "asr-s2d-probe-port": "59998"})
-    deliver(event_queue(), runtime)
+    deliver(event_queue(), enrollment.handle, runtime)
     from shared.enrollment.plan import ReplicationSpec
 
     spec = ReplicationSpec.from_settings(runtime.settings)
@@ -203,7 +192,7 @@ def test_recovered_copies_in_the_target_region_do_not_split_the_cluster(
     for vm_id in demo["vm_ids"]:
         tag(operator_sdk, vm_id, CLUSTER_TAGS)
     first = event_queue()
-    deliver(first, runtime)
+    deliver(first, enrollment.handle, runtime)
     asr = sdk(SiteRecoveryManagementClient)
     asr.replication_recovery_plans.begin_test_failover(
         "rg-s2d-dr", "rsv-s2d-dr", "asr-s2d-s2dclu01",

@@ -17,49 +17,27 @@ from typing import Any
 
 import azure.functions as func
 import pytest
-from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
-from azure.mgmt.resource.resources import ResourceManagementClient
 
 from emulator import Emulator, delivery
+from emulator.clients import control
 from emulator.core.events import Subscriber
 from functions import failover_completed
 from shared.cli import main as cli
 from shared.config import get_settings
-from shared.enrollment import service as enrollment
 from shared.errors import TransientError
 from shared.failover import service as failover
 from shared.outcomes import Outcome
 from shared.runtime import Runtime, default_runtime
 from shared.state import blob_key
-from tests.functions.conftest import writes_since
+from tests.functions import drill_world
+from tests.functions.conftest import deliver, tag, writes_since
+from tests.functions.drill_world import CLUSTER, PLAN, TAGS
 
-PLAN = "asr-s2d-s2dclu01"
-CLUSTER = "s2dclu01"
-CLUSTER_TAGS = {"asr-s2d": "true", "asr-s2d-cluster": CLUSTER}
 SCRIPT = Path(__file__).resolve().parents[2] / "shared" / "scripts" / "set_cluster_ip.ps1"
-A2A_LATEST = [{"instanceType": "A2A", "recoveryPointType": "Latest"}]
 ACTION = "Microsoft.Resources.ResourceActionSuccess"
 
 
 # -- helpers ----------------------------------------------------------------------------------------
-
-def control(emu: Emulator, method: str, path: str, body: Any = None, **query: str) -> Any:
-    """The emulator's control API (``/_emulator/...``), as tests and the demo use it."""
-    status, payload = emu.handle_control(method, f"/_emulator/{path}", query,
-                                         json.dumps(body).encode() if body is not None else b"")
-    assert status == 200, payload
-    return payload
-
-
-def tag(operator_sdk: Callable[..., Any], resource_id: str, tags: dict[str, str]) -> None:
-    client = operator_sdk(ResourceManagementClient)
-    client.tags.begin_update_at_scope(resource_id, {"operation": "Merge", "properties": {"tags": tags}}).result()
-
-
-def deliver(events: list[dict[str, Any]], rt: Runtime) -> list[Outcome]:
-    """Through the azure-functions converter, like the host; a transient error is redelivered (Event Grid)."""
-    return delivery.deliver(events, lambda event: failover.handle(event, rt), retry_on=(TransientError,), attempts=5)
-
 
 def failover_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in events if e["eventType"] == ACTION and "replicationrecoveryplans" in
@@ -94,49 +72,23 @@ def records_of(rt: Runtime, event_id: str) -> list[dict[str, Any]]:
     return [dict(d.body) for d in docs if d is not None]
 
 
-class World:
-    """The demo world, enrolled and Protected, with the operator's Site Recovery client."""
+class World(drill_world.World):
+    """The demo world, enrolled and Protected, with the operator's Site Recovery client and the event queue."""
 
     def __init__(self, emu: Emulator, demo: dict[str, Any], rt: Runtime, operator_sdk: Callable[..., Any],
                  queue: Callable[[], list[dict[str, Any]]]) -> None:
-        self.emu, self.demo, self.rt, self.queue = emu, demo, rt, queue
-        self.operator_sdk = operator_sdk
-        self.asr = operator_sdk(SiteRecoveryManagementClient)
-        self.rg, self.vault = demo["vault_id"].split("/")[4], demo["vault_id"].split("/")[-1]
+        super().__init__(emu, demo, rt, operator_sdk)
+        self.queue = queue
         self.lb_id = f"{demo['recovery_resource_group_id']}/providers/Microsoft.Network/loadBalancers/lb-asr-s2d-{CLUSTER}"
-        self.test_lb_id = self.lb_id + "-test"
 
     def enroll(self, **extra_tags: str) -> None:
-        for vm_id in self.demo["vm_ids"]:
-            tag(self.operator_sdk, vm_id, {**CLUSTER_TAGS, **extra_tags})
-        outcome = enrollment.enroll_cluster(enrollment.find_cluster(self.rt, CLUSTER), self.rt, event_id="setup")
-        assert outcome.kind == "enabled", outcome.reason
-        control(self.emu, "POST", "asr/advance", {"to": "Protected"})
+        super().enroll(**extra_tags)
         assert {i.protection_state for i in self.rt.asr.list_items()} == {"Protected"}
         self.queue()  # the tag and enrollment events are not this test's business
-
-    def unplanned_failover(self, *, wait: bool = True) -> None:
-        poller = self.asr.replication_recovery_plans.begin_unplanned_failover(
-            self.rg, self.vault, PLAN, {"properties": {"failoverDirection": "PrimaryToRecovery",
-                                                       "sourceSiteOperations": "NotRequired",
-                                                       "providerSpecificDetails": A2A_LATEST}},
-            **({} if wait else {"polling": False}))
-        if wait:
-            poller.result()
-
-    def test_failover(self) -> None:
-        self.asr.replication_recovery_plans.begin_test_failover(
-            self.rg, self.vault, PLAN, {"properties": {"failoverDirection": "PrimaryToRecovery",
-                                                       "networkType": "VmNetworkAsInput",
-                                                       "networkId": self.demo["test_vnet_id"],
-                                                       "providerSpecificDetails": A2A_LATEST}}).result()
 
     def test_failover_cleanup(self) -> None:
         self.asr.replication_recovery_plans.begin_test_failover_cleanup(
             self.rg, self.vault, PLAN, {"properties": {"comments": "drill done"}}).result()
-
-    def commit(self) -> None:
-        self.asr.replication_recovery_plans.begin_failover_commit(self.rg, self.vault, PLAN).result()
 
     def recovered_vm_ids(self, *, test: bool = False) -> list[str]:
         items = sorted(self.rt.asr.list_items(), key=lambda i: i.vm_id.lower())
@@ -198,7 +150,7 @@ def test_recovery_plan_failover_moves_the_cluster_ip_to_the_dr_address(world: Wo
     events = world.queue()
     assert len(failover_events(events)) == 1
     seq = world.emu.journal.last_seq
-    outcomes = readdressed(deliver(events, world.rt))
+    outcomes = readdressed(deliver(events, failover.handle, world.rt))
 
     assert [o.kind for o in outcomes] == ["reassigned"], [o.reason for o in outcomes]
     assert_dr_state(world, dr_ip)
@@ -225,7 +177,7 @@ def test_duplicate_and_out_of_order_signals_add_zero_writes_and_no_second_run_co
     cloud = world.emu.events.subscribe(Subscriber(mode="pull", schema="CloudEventSchemaV1_0"))
     world.unplanned_failover()
     first = world.queue()
-    deliver(first, world.rt)
+    deliver(first, failover.handle, world.rt)
     runs = len(run_commands(world.emu))
     as_cloud_events = [e for e in world.emu.events.drain(cloud.id) if e["type"] == ACTION]
     cloud_outcomes = [failover.handle(e, world.rt) for e in as_cloud_events]  # the other delivery schema, as JSON
@@ -235,7 +187,7 @@ def test_duplicate_and_out_of_order_signals_add_zero_writes_and_no_second_run_co
     seq = world.emu.journal.last_seq
     # Event Grid delivers at least once and in any order: the commit before the failover, everything twice.
     replay = list(reversed(commit_events + first)) * 2
-    outcomes = readdressed(deliver(replay, world.rt))
+    outcomes = readdressed(deliver(replay, failover.handle, world.rt))
     assert outcomes and {o.kind for o in outcomes} == {"unchanged"}, [o.reason for o in outcomes]
     assert writes_since(world.emu, seq) == []
     assert len(run_commands(world.emu)) == runs == 1
@@ -293,7 +245,7 @@ def test_a_signal_before_the_failover_job_finished_changes_nothing(world: World)
                       "subscriptionId": world.demo["subscription_id"], "correlationId": "c-early"}}
     seq = world.emu.journal.last_seq
 
-    outcomes = deliver([early], world.rt)
+    outcomes = deliver([early], failover.handle, world.rt)
     status, body = failover.handle_runbook(world.context(), rt=world.rt)
 
     assert [o.kind for o in outcomes] == ["not-yet"] and "InProgress" in outcomes[0].reason
@@ -307,13 +259,13 @@ def test_a_signal_before_the_failover_job_finished_changes_nothing(world: World)
     control(world.emu, "POST", "asr/settle")  # time passes: the job completes and ARM publishes the event
     late = failover_events(world.queue())
     assert len(late) == 1
-    assert [o.kind for o in readdressed(deliver(late, world.rt))] == ["reassigned"]
+    assert [o.kind for o in readdressed(deliver(late, failover.handle, world.rt))] == ["reassigned"]
 
 
 def test_an_item_level_signal_maps_to_its_cluster_through_the_multi_vm_group(world: World) -> None:
     world.enroll()
     world.unplanned_failover()
-    deliver(world.queue(), world.rt)
+    deliver(world.queue(), failover.handle, world.rt)
     item = world.rt.asr.list_items()[0]
     parts = item.id.split("/")
     world.asr.replication_protected_items.begin_failover_commit(world.rg, world.vault, parts[-5], parts[-3],
@@ -322,7 +274,7 @@ def test_an_item_level_signal_maps_to_its_cluster_through_the_multi_vm_group(wor
     assert len(events) == 1 and "replicationprotecteditems" in events[0]["data"]["operationName"].lower()
     seq = world.emu.journal.last_seq
 
-    outcomes = deliver(events, world.rt)
+    outcomes = deliver(events, failover.handle, world.rt)
 
     assert [(o.kind, o.cluster) for o in outcomes] == [("unchanged", CLUSTER)], [o.reason for o in outcomes]
     assert writes_since(world.emu, seq) == [] and len(run_commands(world.emu)) == 1
@@ -338,7 +290,7 @@ def test_test_failover_gets_the_test_load_balancer_and_cleanup_removes_it(world:
 
     world.test_failover()
     drill_events = world.queue()
-    outcomes = readdressed(deliver(drill_events, world.rt))
+    outcomes = readdressed(deliver(drill_events, failover.handle, world.rt))
 
     assert [o.kind for o in outcomes] == ["reassigned"], [o.reason for o in outcomes]
     test_ip = "10.30.1.50"  # the DR address's host part in the test subnet
@@ -356,13 +308,13 @@ def test_test_failover_gets_the_test_load_balancer_and_cleanup_removes_it(world:
 
     world.test_failover_cleanup()
     cleanup_events = world.queue()
-    cleaned = readdressed(deliver(cleanup_events, world.rt))
+    cleaned = readdressed(deliver(cleanup_events, failover.handle, world.rt))
     assert [o.kind for o in cleaned] == ["changed"] and "removed test load balancer" in cleaned[0].reason
     assert world.rt.network.get_load_balancer(world.test_lb_id) is None
     assert world.resource(world.lb_id) == dr_before
 
     seq = world.emu.journal.last_seq
-    late = readdressed(deliver(list(reversed(drill_events + cleanup_events)), world.rt))  # late and duplicated
+    late = readdressed(deliver(list(reversed(drill_events + cleanup_events)), failover.handle, world.rt))  # late and duplicated
     assert {o.kind for o in late} == {"unchanged"}, [o.reason for o in late]
     assert writes_since(world.emu, seq) == [] and len(run_commands(world.emu)) == 1
 
@@ -386,12 +338,12 @@ def test_hostile_tag_values_are_rejected_before_any_run_command_and_recorded(wor
     recovered = world.recovered_vm_ids()
     for name, value in HOSTILE:
         for vm_id in recovered:  # ASR copied the source's tags; anyone allowed to tag may change them
-            tag(world.operator_sdk, vm_id, {**CLUSTER_TAGS, "asr-s2d-dr-ip": "10.20.1.50", "asr-s2d-probe-port": "59999",
+            tag(world.operator_sdk, vm_id, {**TAGS, "asr-s2d-dr-ip": "10.20.1.50", "asr-s2d-probe-port": "59999",
                                             name: value})
         world.queue()
         seq = world.emu.journal.last_seq
 
-        outcomes = deliver(events, world.rt)
+        outcomes = deliver(events, failover.handle, world.rt)
 
         assert [o.kind for o in outcomes] == ["rejected"], (value, [o.reason for o in outcomes])
         assert name in outcomes[0].reason
@@ -411,7 +363,7 @@ def test_a_distributed_network_name_cluster_is_reported_and_left_alone(world: Wo
     events = world.queue()
     seq = world.emu.journal.last_seq
 
-    outcomes = readdressed(deliver(events, world.rt))
+    outcomes = readdressed(deliver(events, failover.handle, world.rt))
 
     assert [o.kind for o in outcomes] == ["unchanged"] and outcomes[0].details["status"] == "no-ip-resource"
     assert [f.code for f in outcomes[0].findings] == ["no-ip-resource"]

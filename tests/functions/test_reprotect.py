@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from emulator import Emulator, delivery
+from emulator.clients import control
 from shared import ids
 from shared.audit import service as audit
 from shared.audit import status_page
@@ -28,7 +29,7 @@ from shared.failover import service as failover
 from shared.runtime import Runtime
 from shared.way_back import service as way_back
 from tests.functions.conftest import writes_since
-from tests.functions.drill_world import CLUSTER, EVERY_CHECK, World, control
+from tests.functions.drill_world import CLUSTER, EVERY_CHECK, World
 
 FAILBACK_LB = f"lb-asr-s2d-{CLUSTER}-failback"
 

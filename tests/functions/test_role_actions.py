@@ -21,33 +21,26 @@ import pytest
 from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-from emulator import Emulator, delivery
+from emulator import Emulator
+from emulator.clients import control
 from emulator.core.identity import APP_PRINCIPAL_ID
 from shared.audit import service as audit
 from shared.cli import main as cli
 from shared.enrollment import service as enrollment
-from shared.errors import TransientError
 from shared.failover import service as failover
 from shared.outcomes import Outcome
 from shared.runtime import Runtime
 from tests import arm_actions
+from tests.functions.conftest import deliver
 
 CLUSTER = "s2dclu01"
 PLAN = f"asr-s2d-{CLUSTER}"
 A2A_LATEST = [{"instanceType": "A2A", "recoveryPointType": "Latest"}]
 
 
-def control(emu: Emulator, method: str, path: str, body: Any = None) -> Any:
-    status, payload = emu.handle_control(method, f"/_emulator/{path}", {},
-                                         json.dumps(body).encode() if body is not None else b"")
-    assert status == 200, payload
-    return payload
-
-
-def deliver(events: list[dict[str, Any]], handle: Callable[[Any, Runtime], Outcome], rt: Runtime) -> list[Outcome]:
-    """Through the azure-functions converter, like the host; a transient error is redelivered (Event Grid)."""
-    outcomes = delivery.deliver(events, lambda event: handle(event, rt), retry_on=(TransientError,), attempts=5)
-    return [o for o in outcomes if o.kind != "ignored"]
+def acted_kinds(outcomes: list[Outcome]) -> list[str]:
+    """What the events that were not ignored did."""
+    return [o.kind for o in outcomes if o.kind != "ignored"]
 
 
 def journey(emu: Emulator, demo: dict[str, Any], rt: Runtime, operator_sdk: Callable[..., Any],
@@ -58,7 +51,7 @@ def journey(emu: Emulator, demo: dict[str, Any], rt: Runtime, operator_sdk: Call
     for vm_id in demo["vm_ids"]:
         tags.begin_update_at_scope(vm_id, {"operation": "Merge", "properties": {"tags": {
             "asr-s2d": "true", "asr-s2d-cluster": CLUSTER}}}).result()
-    kinds = [o.kind for o in deliver(queue(), enrollment.handle, rt)]
+    kinds = acted_kinds(deliver(queue(), enrollment.handle, rt))
     assert "enabled" in kinds, kinds
     done.append(f"enrollment: {kinds}")
     control(emu, "POST", "asr/advance", {"to": "Protected"})
@@ -70,9 +63,9 @@ def journey(emu: Emulator, demo: dict[str, Any], rt: Runtime, operator_sdk: Call
     plans.begin_test_failover(rg, vault, PLAN, {"properties": {
         "failoverDirection": "PrimaryToRecovery", "networkType": "VmNetworkAsInput", "networkId": demo["test_vnet_id"],
         "providerSpecificDetails": A2A_LATEST}}).result()
-    done.append(f"test failover: {[o.kind for o in deliver(queue(), failover.handle, rt)]}")
+    done.append(f"test failover: {acted_kinds(deliver(queue(), failover.handle, rt))}")
     plans.begin_test_failover_cleanup(rg, vault, PLAN, {"properties": {"comments": "role test"}}).result()
-    done.append(f"test failover cleanup: {[o.kind for o in deliver(queue(), failover.handle, rt)]}")
+    done.append(f"test failover cleanup: {acted_kinds(deliver(queue(), failover.handle, rt))}")
 
     report = audit.run_audit(rt, repair=True)
     done.append(f"audit with repair: {len(report.clusters)} cluster(s)")
@@ -83,7 +76,7 @@ def journey(emu: Emulator, demo: dict[str, Any], rt: Runtime, operator_sdk: Call
     plans.begin_unplanned_failover(rg, vault, PLAN, {"properties": {
         "failoverDirection": "PrimaryToRecovery", "sourceSiteOperations": "NotRequired",
         "providerSpecificDetails": A2A_LATEST}}).result()
-    kinds = [o.kind for o in deliver(queue(), failover.handle, rt)]
+    kinds = acted_kinds(deliver(queue(), failover.handle, rt))
     assert "reassigned" in kinds, kinds
     done.append(f"failover: {kinds}")
     status, body = failover.handle_runbook(json.dumps({
@@ -91,7 +84,7 @@ def journey(emu: Emulator, demo: dict[str, Any], rt: Runtime, operator_sdk: Call
         "GroupId": "1", "VmMap": {}}).encode(), rt=rt)
     done.append(f"runbook: {status} {body['outcome']}")
     plans.begin_failover_commit(rg, vault, PLAN).result()
-    done.append(f"commit: {[o.kind for o in deliver(queue(), failover.handle, rt)]}")
+    done.append(f"commit: {acted_kinds(deliver(queue(), failover.handle, rt))}")
     audit.run_audit(rt, repair=True)
     done.append("audit after the failover")
     return done

@@ -19,11 +19,12 @@ import azure.functions as func
 import pytest
 
 from emulator import Emulator
+from emulator.clients import control
 from shared.audit import service as audit
 from shared.audit import status_page as status
 from shared.audit.report import Report
 from shared.runtime import Runtime
-from tests.functions.drift_world import CLUSTER, DR_IP, control, item_of, mark_tested
+from tests.functions.drift_world import CLUSTER, DR_IP, item_of, mark_tested
 
 HOSTILE = '<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>'
 

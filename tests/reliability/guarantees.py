@@ -121,7 +121,7 @@ def write_docs(figures: dict[str, Any]) -> None:
 def write_call_sites() -> None:
     from emulator import Emulator
     from emulator.azurite import Azurite
-    from tests.conftest import _OperatorCredential
+    from emulator.clients import OperatorCredential, sdk_client
     from tests.reliability.story import CALL_SITES_FILE, Story, record_clean_run
 
     emu = Emulator()
@@ -129,12 +129,10 @@ def write_call_sites() -> None:
     azurite = Azurite.start()
     try:
         os.environ.update(emu.identity_env())
-        credential = _OperatorCredential(emu)
+        credential = OperatorCredential()
 
         def operator_sdk(client_cls: type, subscription_id: str = "6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b") -> Any:
-            return client_cls(credential, subscription_id, base_url=emu.endpoint,
-                              credential_scopes=[emu.endpoint + "/.default"], connection_verify=emu.ca_bundle,
-                              polling_interval=0)
+            return sdk_client(emu, client_cls, credential, subscription_id)
 
         derived = record_clean_run(Story(emu, azurite.connection_string, operator_sdk))
         CALL_SITES_FILE.write_text(json.dumps(derived, indent=1) + "\n")

@@ -27,7 +27,7 @@ from typing import Any
 from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-from emulator import Emulator, endstate
+from emulator import Emulator, clients, endstate
 from emulator.core.events import Subscriber
 from emulator.core.faults import FaultRule
 from emulator.core.identity import APP_PRINCIPAL_ID
@@ -321,8 +321,7 @@ class Story:
 
     def time_passes(self) -> None:
         """Minutes pass: operations and Site Recovery jobs finish, initial replication completes."""
-        self.emu.handle_control("POST", "/_emulator/asr/settle", {}, b"")
-        self.emu.handle_control("POST", "/_emulator/asr/advance", {}, json.dumps({"to": "Protected"}).encode())
+        clients.time_passes(self.emu)
 
     def snapshot(self) -> dict[str, Any]:
         return endstate.snapshot(self.emu)

@@ -1,22 +1,24 @@
 """``make chaos`` in the suite: the whole demo story with 10% of ARM calls failing (seeded: 429, 500, 503, dropped
 connections, operations ending Failed) and every event delivered twice in a shuffled order ends exactly where
-the clean story ends (``emulator.demo.chaos_compare``)."""
+the clean story ends (``demo.story.chaos_compare``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from emulator import Emulator, demo
+from demo.stage import Out
+from demo.story import chaos_compare
+from emulator import Emulator
 from tests.reliability import figures
 from tests.reliability.guarantees import CHAOS_KEYS, docs_figures
 
-RATE, SEED = 0.10, 7  # the Makefile's: python -m emulator.demo --chaos 0.10 --seed 7
+RATE, SEED = 0.10, 7  # the Makefile's: python -m demo --chaos 0.10 --seed 7
 MEASURED: dict[str, Any] = {}
 
 
 def test_the_chaotic_story_ends_where_the_clean_story_ends(emu: Emulator, azurite_server: Any) -> None:
-    result = demo.chaos_compare(emu, azurite_connection_string=azurite_server.connection_string, rate=RATE,
-                                seed=SEED, out=demo.Out(quiet=True))
+    result = chaos_compare(emu, azurite_connection_string=azurite_server.connection_string, rate=RATE, seed=SEED,
+                           out=Out(quiet=True))
     assert result.differences == []
     clean, chaotic = result.clean, result.chaotic
     assert clean.faults_injected == 0 and clean.redeliveries == 0

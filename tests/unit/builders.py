@@ -1,6 +1,9 @@
-"""Observed-state builders for pure tests (no I/O): a two-node cluster and an ASR vault around it."""
+"""Observed-state builders for pure tests (no I/O): a two-node cluster and an ASR vault around it, and what
+its guest reports."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from shared.cluster import Cluster
 from shared.enrollment.plan import NodeFacts, ReplicationSpec
@@ -56,3 +59,20 @@ def empty_vault() -> AsrState:
 
 def dr_subnet() -> Subnet:
     return Subnet(id=f"{DR_VNET}/subnets/snet-s2d", prefix="10.20.1.0/24")
+
+
+def health_report(**changes: Any) -> dict[str, Any]:
+    """What cluster_health.ps1 prints for a healthy two-node cluster, as its README documents it (the test IP
+    of a drill: ``10.30.1.50``)."""
+    base: dict[str, Any] = {
+        "cluster": "s2dclu01", "cluster_service": "Running",
+        "nodes": [{"name": "s2d-node1", "state": "Up"}, {"name": "s2d-node2", "state": "Up"}],
+        "quorum": {"state": "Majority", "has_quorum": True, "votes_up": 2, "votes_total": 2,
+                   "witness": {"type": "Cloud", "state": "Online"}},
+        "pool": {"name": "S2D on s2dclu01", "health": "Healthy"},
+        "virtual_disks": [{"name": "vd01", "health": "Healthy"}],
+        "csv": [{"name": "Cluster Virtual Disk (vd01)", "state": "Online"}],
+        "ip_resources": [{"name": "Cluster IP Address", "address": "10.30.1.50", "state": "Online"}],
+        "truncated": False, "errors": []}
+    base.update(changes)
+    return base

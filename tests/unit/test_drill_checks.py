@@ -18,7 +18,7 @@ from shared.drill.checks import (
     preconditions,
 )
 from shared.inventory import ProtectedItem, RecoveryPlan
-from tests.unit.builders import SUB, VAULT
+from tests.unit.builders import SUB, VAULT, health_report
 
 PLAN = RecoveryPlan(f"{VAULT}/replicationRecoveryPlans/asr-s2d-s2dclu01", "asr-s2d-s2dclu01", ("i1", "i2"), "f1", "f2",
                     allowed_operations=("PlannedFailover", "UnplannedFailover", "TestFailover"))
@@ -80,22 +80,6 @@ def test_no_plan_or_no_items_is_reported_as_not_enrolled() -> None:
 
 # -- the health report ---------------------------------------------------------------------------------------
 
-def report(**changes: Any) -> dict[str, Any]:
-    """What cluster_health.ps1 prints for a healthy two-node cluster, as its README documents it."""
-    base: dict[str, Any] = {
-        "cluster": "s2dclu01", "cluster_service": "Running",
-        "nodes": [{"name": "s2d-node1", "state": "Up"}, {"name": "s2d-node2", "state": "Up"}],
-        "quorum": {"state": "Majority", "has_quorum": True, "votes_up": 2, "votes_total": 2,
-                   "witness": {"type": "Cloud", "state": "Online"}},
-        "pool": {"name": "S2D on s2dclu01", "health": "Healthy"},
-        "virtual_disks": [{"name": "vd01", "health": "Healthy"}],
-        "csv": [{"name": "Cluster Virtual Disk (vd01)", "state": "Online"}],
-        "ip_resources": [{"name": "Cluster IP Address", "address": "10.30.1.50", "state": "Online"}],
-        "truncated": False, "errors": []}
-    base.update(changes)
-    return base
-
-
 def judge(body: dict[str, Any] | str, *, test_ip: str | None = "10.30.1.50", ip_status: str | None = "changed",
           expected: int = 2) -> dict[str, tuple[bool, str]]:
     stdout = body if isinstance(body, str) else "WARNING: noise first\n" + json.dumps(body) + "\n"
@@ -109,7 +93,7 @@ def failures(checks: dict[str, tuple[bool, str]]) -> dict[str, str]:
 
 
 def test_a_healthy_report_passes_every_in_guest_check() -> None:
-    checks = judge(report())
+    checks = judge(health_report())
     assert list(checks) == list(GUEST) and failures(checks) == {}
     assert checks["cluster-ip"] == (True, "'Cluster IP Address' Online at 10.30.1.50")
 
@@ -140,26 +124,26 @@ def test_a_healthy_report_passes_every_in_guest_check() -> None:
     ({"errors": ["storage: Access denied."]}, "guest-report", "1 error(s): storage: Access denied."),
 ])
 def test_each_problem_the_guest_reports_fails_its_own_check(changes: dict[str, Any], check: str, detail: str) -> None:
-    failed = failures(judge(report(**changes)))
+    failed = failures(judge(health_report(**changes)))
     assert list(failed) == [check] and detail in failed[check], failed
 
 
 def test_three_nodes_without_a_witness_keep_quorum_through_a_node_loss() -> None:
-    three = report(nodes=[{"name": f"n{i}", "state": "Up"} for i in range(3)],
-                   quorum={"state": "NodeMajority", "has_quorum": True, "votes_up": 3, "votes_total": 3,
-                           "witness": {"type": "None", "state": None}})
+    three = health_report(nodes=[{"name": f"n{i}", "state": "Up"} for i in range(3)],
+                          quorum={"state": "NodeMajority", "has_quorum": True, "votes_up": 3, "votes_total": 3,
+                                  "witness": {"type": "None", "state": None}})
     assert failures(judge(three, expected=3)) == {}
 
 
 def test_a_truncated_report_is_judged_on_what_it_lists() -> None:
-    checks = judge(report(truncated=True, nodes=[{"name": "s2d-node1", "state": "Up"}]), expected=16)
+    checks = judge(health_report(truncated=True, nodes=[{"name": "s2d-node1", "state": "Up"}]), expected=16)
     assert failures(checks) == {} and "cut to fit" in checks["guest-report"][1]
 
 
 def test_a_distributed_network_name_has_no_ip_resource_to_check() -> None:
-    checks = judge(report(ip_resources=[]), test_ip=None, ip_status="no-ip-resource")
+    checks = judge(health_report(ip_resources=[]), test_ip=None, ip_status="no-ip-resource")
     assert failures(checks) == {} and "distributed network name" in checks["cluster-ip"][1]
-    assert failures(judge(report(ip_resources=[]), test_ip=None, ip_status="failed")) == {
+    assert failures(judge(health_report(ip_resources=[]), test_ip=None, ip_status="failed")) == {
         "cluster-ip": "the IP step gave the cluster no test IP"}
 
 
@@ -193,9 +177,9 @@ def test_malformed_output_is_a_reason_never_an_exception_from_the_checks(stdout:
 
 
 def test_only_the_last_line_counts_and_long_details_are_cut() -> None:
-    first = json.dumps(report(cluster_service="Stopped"))
-    assert failures(judge(first + "\n" + json.dumps(report()))) == {}
-    many = report(virtual_disks=[{"name": f"vd{i:03d}-" + "x" * 40, "health": "Degraded"} for i in range(20)])
+    first = json.dumps(health_report(cluster_service="Stopped"))
+    assert failures(judge(first + "\n" + json.dumps(health_report()))) == {}
+    many = health_report(virtual_disks=[{"name": f"vd{i:03d}-" + "x" * 40, "health": "Degraded"} for i in range(20)])
     detail = failures(judge(many))["virtual-disks"]
     assert len(detail) == 300 and detail.endswith("…")
 

@@ -14,46 +14,29 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from emulator.providers.compute import guest, handlers, runcommand
+from emulator.providers.compute import state as compute
+from emulator.providers.conventions import route_tracked
 
 if TYPE_CHECKING:
-    from emulator.server import Emulator
+    from emulator.core.http import Host
 
 # What azure-mgmt-compute 39.x sends (virtualMachines, availabilitySets, runCommand / disks), plus earlier GA ones.
 VM_API_VERSIONS = frozenset({"2026-04-01", "2025-04-01", "2024-11-01", "2024-07-01"})
 DISK_API_VERSIONS = frozenset({"2026-03-02", "2025-01-02", "2024-03-02"})
 
 
-def register(emu: Emulator) -> None:
-    rg = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute"
-    sub = "/subscriptions/{subscriptionId}/providers/Microsoft.Compute"
-    vm = rg + "/virtualMachines/{vmName}"
-    v = VM_API_VERSIONS
-    emu.route("GET", vm, handlers.get_vm, api_versions=v)
-    emu.route("PUT", vm, handlers.put_vm, api_versions=v)
-    emu.route("PATCH", vm, handlers.patch_vm, api_versions=v)
-    emu.route("DELETE", vm, handlers.delete_vm, api_versions=v)
-    emu.route("GET", vm + "/instanceView", handlers.get_instance_view, api_versions=v)
-    emu.route("GET", rg + "/virtualMachines", handlers.list_vms, api_versions=v)
-    emu.route("GET", sub + "/virtualMachines", handlers.list_all_vms, api_versions=v)
-    for action in ("start", "powerOff", "deallocate", "restart"):
-        emu.route("POST", f"{vm}/{action}", handlers.power_action(action), api_versions=v)
-    emu.route("POST", vm + "/runCommand", handlers.run_command, api_versions=v)
-
-    avset = rg + "/availabilitySets/{availabilitySetName}"
-    emu.route("GET", avset, handlers.get_avset, api_versions=v)
-    emu.route("PUT", avset, handlers.put_avset, api_versions=v)
-    emu.route("PATCH", avset, handlers.patch_avset, api_versions=v)
-    emu.route("DELETE", avset, handlers.delete_avset, api_versions=v)
-    emu.route("GET", rg + "/availabilitySets", handlers.list_avsets, api_versions=v)
-    emu.route("GET", sub + "/availabilitySets", handlers.list_all_avsets, api_versions=v)
-
-    disk = rg + "/disks/{diskName}"
-    d = DISK_API_VERSIONS
-    emu.route("GET", disk, handlers.get_disk, api_versions=d)
-    emu.route("PUT", disk, handlers.put_disk, api_versions=d)
-    emu.route("DELETE", disk, handlers.delete_disk, api_versions=d)
-    emu.route("GET", rg + "/disks", handlers.list_disks, api_versions=d)
-    emu.route("GET", sub + "/disks", handlers.list_all_disks, api_versions=d)
+def register(emu: Host) -> None:
+    actions = {action: handlers.power_action(action) for action in ("start", "powerOff", "deallocate", "restart")}
+    vm = route_tracked(emu, compute.VM, "vmName", api_versions=VM_API_VERSIONS, get=handlers.get_vm,
+                       put=handlers.put_vm, patch=handlers.patch_vm, delete=handlers.delete_vm,
+                       actions={**actions, "runCommand": handlers.run_command},
+                       list_in_group=handlers.vm_lister(in_group=True),
+                       list_in_subscription=handlers.vm_lister(in_group=False))
+    emu.route("GET", vm + "/instanceView", handlers.get_instance_view, api_versions=VM_API_VERSIONS)
+    route_tracked(emu, compute.AVSET, "availabilitySetName", api_versions=VM_API_VERSIONS, put=handlers.put_avset,
+                  patch=handlers.patch_avset, delete=handlers.delete_avset)
+    route_tracked(emu, compute.DISK, "diskName", api_versions=DISK_API_VERSIONS, put=handlers.put_disk,
+                  delete=handlers.delete_disk)
 
     def _vm_id(params: dict[str, str]) -> str:
         vm_id = params.get("id")

@@ -7,21 +7,8 @@ from typing import Any
 
 from emulator.core.errors import ArmError
 from emulator.core.world import World
-from emulator.providers.compute.schema import (
-    AVSET,
-    AVSET_SHAPE,
-    VM,
-    enum,
-    invalid,
-)
-from emulator.providers.conventions import (
-    begin_put,
-    field,
-    obj,
-    ref,
-    resource_id,
-    same_id,
-)
+from emulator.providers.compute.schema import AVSET, AVSET_SHAPE, VM, enum, invalid
+from emulator.providers.conventions import begin_put, field, obj, ref, resource_id, same_id
 
 
 def put_availability_set(world: World, *, avset_id: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -10,16 +10,8 @@ from typing import Any
 from emulator.core.errors import ArmError
 from emulator.core.lro import utcnow_iso
 from emulator.core.world import World
-from emulator.providers.compute.power import (
-    power_state,
-)
-from emulator.providers.compute.schema import (
-    DISK,
-    DISK_SHAPE,
-    DISK_SKUS,
-    enum,
-    invalid,
-)
+from emulator.providers.compute.power import power_state
+from emulator.providers.compute.schema import DISK, DISK_SHAPE, DISK_SKUS, enum, invalid
 from emulator.providers.conventions import (
     check_name,
     check_same_location,

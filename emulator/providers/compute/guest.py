@@ -21,7 +21,7 @@ import uuid
 from typing import Any
 
 from emulator.core.world import World
-from emulator.providers.compute import state as compute
+from emulator.providers.compute.power import computer_name, power_state
 from emulator.providers.network import state as network
 
 GUEST = "compute.guest"  # world.extras key: {"clusters": {key: cluster}, "vm_cluster": {vm: key}, "recovery": {..}}
@@ -56,8 +56,8 @@ def add_cluster(world: World, vm_ids: list[str], *, name: str, ip_address: str, 
     Address resource on that network (none when ``access_point="Distributed"``). Returns the cluster.
     """
     net = ipaddress.IPv4Network(network_prefix, strict=False)
-    nodes = [{"name": compute.computer_name(world, vm_id),
-              "state": "Up" if compute.power_state(world, vm_id) == "running" else "Down",
+    nodes = [{"name": computer_name(world, vm_id),
+              "state": "Up" if power_state(world, vm_id) == "running" else "Down",
               "vm_id": (world.get(vm_id) or {"id": vm_id})["id"]} for vm_id in vm_ids]
     cluster: dict[str, Any] = {
         "id": uuid.uuid4().hex, "name": name, "cluster_service": "Running", "nodes": nodes,
@@ -284,14 +284,14 @@ def clone_for_recovery(world: World, source_vm_id: str, recovery_vm_id: str) -> 
         store["clusters"][cluster["id"]] = cluster
         store["recovery"][index_key] = cluster["id"]
     node_name = next((n["name"] for n in source["nodes"] if (n["vm_id"] or "").lower() == source_vm_id.lower()),
-                     compute.computer_name(world, source_vm_id))
+                     computer_name(world, source_vm_id))
     node = next((n for n in cluster["nodes"] if n["name"].lower() == node_name.lower()), None)
     if node is None:
         node = {"name": node_name}
         cluster["nodes"].append(node)
     recovery_vm = world.get(recovery_vm_id) or {"id": recovery_vm_id}
     node.update(vm_id=recovery_vm["id"],
-                state="Up" if compute.power_state(world, recovery_vm["id"]) == "running" else "Down")
+                state="Up" if power_state(world, recovery_vm["id"]) == "running" else "Down")
     previous = store["vm_cluster"].get(recovery_vm["id"].lower())
     store["vm_cluster"][recovery_vm["id"].lower()] = cluster["id"]
     if previous and previous != cluster["id"] and previous in store["clusters"]:

@@ -15,34 +15,23 @@ from typing import Any
 
 from emulator.core.errors import ArmError
 from emulator.core.http import ArmRequest, ArmResponse, no_content, ok
-from emulator.core.paging import paged
 from emulator.providers.compute import runcommand
 from emulator.providers.compute import state as compute
-from emulator.providers.conventions import check_preconditions, long_running, merge_patch, resource_id, snapshot, tags_of
-from emulator.providers.resources.state import require_group, require_subscription
+from emulator.providers.conventions import (
+    check_preconditions,
+    list_tracked,
+    long_running,
+    merge_patch,
+    not_found,
+    require,
+    snapshot,
+    tags_of,
+    target,
+    write_target,
+)
 
 _NS = "Microsoft.Compute"
 _EXPANDS = ("instanceView", "userData", "resiliencyView")
-
-
-def _target(req: ArmRequest, rtype: str, param: str) -> tuple[str, dict[str, Any] | None, str]:
-    sub, group_name = req.params["subscriptionId"], req.params["resourceGroupName"]
-    group = require_group(req.ctx.world, sub, group_name)
-    rid = resource_id(sub, group["name"], rtype, req.params[param])
-    return rid, req.ctx.world.get(rid), group["name"]
-
-
-def _not_found(rtype: str, name: str, group: str) -> ArmError:
-    return ArmError(404, "ResourceNotFound",
-                    f"The Resource '{rtype}/{name}' under resource group '{group}' was not found. "
-                    "For more details please go to https://aka.ms/ARMResourceNotFoundFix")
-
-
-def _require(req: ArmRequest, rtype: str, param: str) -> dict[str, Any]:
-    _rid, found, group = _target(req, rtype, param)
-    if found is None:
-        raise _not_found(rtype, req.params[param], group)
-    return found
 
 
 def _expand_instance_view(req: ArmRequest) -> bool:
@@ -53,43 +42,25 @@ def _expand_instance_view(req: ArmRequest) -> bool:
     return expand == "instanceView" or req.query.get("statusOnly", "").lower() == "true"
 
 
-def _list(req: ArmRequest, rtype: str, *, in_group: bool,
-          render: Callable[[dict[str, Any]], dict[str, Any]] = copy.deepcopy) -> ArmResponse:
-    sub = req.params["subscriptionId"]
-    if in_group:
-        group = require_group(req.ctx.world, sub, req.params["resourceGroupName"])
-        scope = f"/subscriptions/{sub}/resourceGroups/{group['name']}"
-    else:
-        require_subscription(req.ctx.world, sub)
-        scope = f"/subscriptions/{sub}"
-    with req.ctx.world.lock:
-        rendered = [render(r) for r in req.ctx.world.by_type(rtype, scope=scope)]
-    return paged(req, rendered, page_size=req.ctx.page_size)
-
-
 # -- virtual machines ---------------------------------------------------------------------------------
 
 def get_vm(req: ArmRequest) -> ArmResponse:
     with req.ctx.world.lock:
-        vm = _require(req, compute.VM, "vmName")
+        vm = require(req, compute.VM, "vmName")
         return ok(compute.render_vm(req.ctx.world, vm, expand_instance_view=_expand_instance_view(req)))
 
 
 def get_instance_view(req: ArmRequest) -> ArmResponse:
     with req.ctx.world.lock:
-        return ok(compute.instance_view(req.ctx.world, _require(req, compute.VM, "vmName")))
+        return ok(compute.instance_view(req.ctx.world, require(req, compute.VM, "vmName")))
 
 
-def list_vms(req: ArmRequest) -> ArmResponse:
-    expand = _expand_instance_view(req)
-    return _list(req, compute.VM, in_group=True,
-                 render=lambda vm: compute.render_vm(req.ctx.world, vm, expand_instance_view=expand))
-
-
-def list_all_vms(req: ArmRequest) -> ArmResponse:
-    expand = _expand_instance_view(req)
-    return _list(req, compute.VM, in_group=False,
-                 render=lambda vm: compute.render_vm(req.ctx.world, vm, expand_instance_view=expand))
+def vm_lister(*, in_group: bool) -> Callable[[ArmRequest], ArmResponse]:
+    def handler(req: ArmRequest) -> ArmResponse:
+        expand = _expand_instance_view(req)
+        return list_tracked(req, compute.VM, in_group=in_group,
+                            render=lambda vm: compute.render_vm(req.ctx.world, vm, expand_instance_view=expand))
+    return handler
 
 
 def _write_vm(req: ArmRequest, body: dict[str, Any], existing: dict[str, Any] | None, rid: str) -> ArmResponse:
@@ -116,8 +87,7 @@ def _write_vm(req: ArmRequest, body: dict[str, Any], existing: dict[str, Any] | 
 
 def put_vm(req: ArmRequest) -> ArmResponse:
     with req.ctx.world.lock:
-        rid, existing, _group = _target(req, compute.VM, "vmName")
-        check_preconditions(req, existing, what=f"virtual machine '{req.params['vmName']}'")
+        rid, existing = write_target(req, compute.VM, "vmName", what="virtual machine")
         return _write_vm(req, req.json_object(), existing, rid)
 
 
@@ -127,9 +97,9 @@ _READ_ONLY = ("vmId", "timeCreated", "provisioningState", "instanceView")
 def patch_vm(req: ArmRequest) -> ArmResponse:
     """``VirtualMachineUpdate``: tags replace the tag set; properties merge into the VM, then it is re-validated."""
     with req.ctx.world.lock:
-        rid, existing, group = _target(req, compute.VM, "vmName")
+        rid, existing, group = target(req, compute.VM, "vmName")
         if existing is None:
-            raise _not_found(compute.VM, req.params["vmName"], group)
+            raise not_found(compute.VM, req.params["vmName"], group)
         check_preconditions(req, existing, what=f"virtual machine '{req.params['vmName']}'")
         patch = req.json_object()
         base: dict[str, Any] = {"location": existing["location"], "tags": existing.get("tags") or {},
@@ -152,8 +122,7 @@ def patch_vm(req: ArmRequest) -> ArmResponse:
 def delete_vm(req: ArmRequest) -> ArmResponse:
     world = req.ctx.world
     with world.lock:
-        _rid, existing, _group = _target(req, compute.VM, "vmName")
-        check_preconditions(req, existing, what=f"virtual machine '{req.params['vmName']}'")
+        _rid, existing = write_target(req, compute.VM, "vmName", what="virtual machine")
         if existing is None:
             return no_content()
         existing["properties"]["provisioningState"] = "Deleting"
@@ -178,7 +147,7 @@ def power_action(action: str) -> Callable[[ArmRequest], ArmResponse]:
     def handler(req: ArmRequest) -> ArmResponse:
         world = req.ctx.world
         with world.lock:
-            vm = _require(req, compute.VM, "vmName")
+            vm = require(req, compute.VM, "vmName")
             if vm["properties"]["provisioningState"] == "Deleting":
                 raise ArmError(409, "OperationNotAllowed", f"VM {vm['name']} is being deleted.")
             if action == "restart" and compute.power_state(world, vm["id"]) != "running":
@@ -202,28 +171,15 @@ def power_action(action: str) -> Callable[[ArmRequest], ArmResponse]:
 
 def run_command(req: ArmRequest) -> ArmResponse:
     with req.ctx.world.lock:
-        return runcommand.begin(req, _require(req, compute.VM, "vmName"))
+        return runcommand.begin(req, require(req, compute.VM, "vmName"))
 
 
 # -- managed disks ------------------------------------------------------------------------------------
 
-def get_disk(req: ArmRequest) -> ArmResponse:
-    return ok(snapshot(req.ctx.world, _require(req, compute.DISK, "diskName")))
-
-
-def list_disks(req: ArmRequest) -> ArmResponse:
-    return _list(req, compute.DISK, in_group=True)
-
-
-def list_all_disks(req: ArmRequest) -> ArmResponse:
-    return _list(req, compute.DISK, in_group=False)
-
-
 def put_disk(req: ArmRequest) -> ArmResponse:
     world = req.ctx.world
     with world.lock:
-        rid, existing, _group = _target(req, compute.DISK, "diskName")
-        check_preconditions(req, existing, what=f"disk '{req.params['diskName']}'")
+        rid, _existing = write_target(req, compute.DISK, "diskName", what="disk")
         disk = compute.put_disk(world, disk_id=rid, body=req.json_object())
         disk["properties"]["provisioningState"] = "Updating"
         disk_id = disk["id"]
@@ -242,7 +198,7 @@ def put_disk(req: ArmRequest) -> ArmResponse:
 def delete_disk(req: ArmRequest) -> ArmResponse:
     world = req.ctx.world
     with world.lock:
-        _rid, existing, _group = _target(req, compute.DISK, "diskName")
+        _rid, existing, _group = target(req, compute.DISK, "diskName")
         if existing is None:
             return no_content()
         compute.delete_disk(world, existing["id"])
@@ -256,22 +212,10 @@ def delete_disk(req: ArmRequest) -> ArmResponse:
 
 # -- availability sets ----------------------------------------------------------------------------------
 
-def get_avset(req: ArmRequest) -> ArmResponse:
-    return ok(snapshot(req.ctx.world, _require(req, compute.AVSET, "availabilitySetName")))
-
-
-def list_avsets(req: ArmRequest) -> ArmResponse:
-    return _list(req, compute.AVSET, in_group=True)
-
-
-def list_all_avsets(req: ArmRequest) -> ArmResponse:
-    return _list(req, compute.AVSET, in_group=False)
-
-
 def put_avset(req: ArmRequest) -> ArmResponse:
     world = req.ctx.world
     with world.lock:
-        rid, _existing, _group = _target(req, compute.AVSET, "availabilitySetName")
+        rid, _existing, _group = target(req, compute.AVSET, "availabilitySetName")
         avset = snapshot(world, compute.put_availability_set(world, avset_id=rid, body=req.json_object()))
     req.ctx.emit(req, operation_name="Microsoft.Compute/availabilitySets/write", resource_uri=avset["id"])
     return ok(avset)
@@ -280,7 +224,7 @@ def put_avset(req: ArmRequest) -> ArmResponse:
 def patch_avset(req: ArmRequest) -> ArmResponse:
     world = req.ctx.world
     with world.lock:
-        avset = _require(req, compute.AVSET, "availabilitySetName")
+        avset = require(req, compute.AVSET, "availabilitySetName")
         patch = req.json_object()
         body: dict[str, Any] = {"location": avset["location"], "sku": avset["sku"], "tags": avset.get("tags") or {},
                                 "properties": {k: v for k, v in avset["properties"].items() if k != "virtualMachines"}}
@@ -298,7 +242,7 @@ def patch_avset(req: ArmRequest) -> ArmResponse:
 def delete_avset(req: ArmRequest) -> ArmResponse:
     world = req.ctx.world
     with world.lock:
-        _rid, existing, _group = _target(req, compute.AVSET, "availabilitySetName")
+        _rid, existing, _group = target(req, compute.AVSET, "availabilitySetName")
         if existing is None:
             return no_content()
         if existing["properties"]["virtualMachines"]:

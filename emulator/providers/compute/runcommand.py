@@ -15,8 +15,8 @@ import uuid
 from typing import Any
 
 from emulator.core.errors import ArmError
-from emulator.core.http import ArmRequest, ArmResponse
-from emulator.core.lro import accepted, utcnow_iso
+from emulator.core.http import ArmRequest, ArmResponse, accepted
+from emulator.core.lro import utcnow_iso
 from emulator.core.world import World
 from emulator.providers.compute import guest_scripts
 from emulator.providers.compute import state as compute

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 from emulator.providers.compute.availability_sets import add_availability_set, put_availability_set
 from emulator.providers.compute.disks import add_disk, delete_disk, put_disk
-from emulator.providers.compute.power import POWER_STATES, power_state
+from emulator.providers.compute.power import POWER_STATES, computer_name, power_state
 from emulator.providers.compute.schema import AVSET, DISK, DISK_SKUS, VM
 from emulator.providers.compute.vms import (
-    computer_name,
     create_vm,
     delete_vm,
     instance_view,

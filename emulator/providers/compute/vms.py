@@ -14,33 +14,11 @@ from typing import Any
 from emulator.core.errors import ArmError
 from emulator.core.lro import utcnow_iso
 from emulator.core.world import World
-from emulator.providers.compute.availability_sets import (
-    sync_avset,
-    upper_id,
-)
-from emulator.providers.compute.disks import (
-    checked_size,
-    disk_json,
-    set_disk_owner,
-)
-from emulator.providers.compute.power import (
-    POWER_DISPLAY,
-    POWER_STATES,
-    RUNTIME,
-    bump_etag,
-    power_state,
-    runtime,
-)
-from emulator.providers.compute.schema import (
-    DEFAULT_IMAGE,
-    DISK,
-    DISK_SKUS,
-    VM,
-    VM_SHAPE,
-    VM_SIZE,
-    enum,
-    invalid,
-)
+from emulator.providers.compute import guest
+from emulator.providers.compute.availability_sets import sync_avset, upper_id
+from emulator.providers.compute.disks import checked_size, disk_json, set_disk_owner
+from emulator.providers.compute.power import POWER_DISPLAY, POWER_STATES, RUNTIME, bump_etag, computer_name, power_state, runtime
+from emulator.providers.compute.schema import DEFAULT_IMAGE, DISK, DISK_SKUS, VM, VM_SHAPE, VM_SIZE, enum, invalid
 from emulator.providers.conventions import (
     check_name,
     check_same_location,
@@ -70,9 +48,6 @@ def set_power_state(world: World, vm_id: str, state: str) -> None:
     for disk_id in _disk_ids(vm):
         set_disk_owner(world, disk_id, vm["id"], power=state)
     if state in ("running", "stopped", "deallocated"):
-        # Imported here: guest imports compute.state, which imports this module (a cycle at import time).
-        from emulator.providers.compute import guest
-
         guest.on_power_change(world, vm["id"], running=state == "running")
 
 
@@ -444,15 +419,6 @@ def create_vm(world: World, *, subscription_id: str, resource_group: str, name: 
     return vm
 
 
-def computer_name(world: World, vm_id: str) -> str:
-    """The guest's host name: osProfile.computerName, else what create_vm recorded, else the VM name."""
-    vm = world.get(vm_id)
-    if vm is None:
-        return vm_id.rsplit("/", 1)[-1]
-    profile = vm["properties"].get("osProfile") or {}
-    return str(profile.get("computerName") or runtime(world, vm["id"]).get("computer_name") or vm["name"])
-
-
 def delete_vm(world: World, vm_id: str, *, delete_attached: bool | None = None) -> dict[str, Any] | None:
     """Delete a VM. Its NICs and disks are deleted when their ``deleteOption`` is Delete (or all of them with
     ``delete_attached=True``; none with ``False``), otherwise detached. Returns the deleted VM, or None."""
@@ -471,8 +437,6 @@ def delete_vm(world: World, vm_id: str, *, delete_attached: bool | None = None) 
         if delete_attached or (delete_attached is None and nic["properties"].get("deleteOption") == "Delete"):
             network.delete_nic(world, nic["id"])
     sync_avset(world, (vm["properties"].get("availabilitySet") or {}).get("id"))
-    from emulator.providers.compute import guest  # see set_power_state
-
     guest.forget_vm(world, vm["id"])
     world.extras.get(RUNTIME, {}).pop(vm["id"].lower(), None)
     return vm

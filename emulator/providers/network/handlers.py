@@ -16,42 +16,21 @@ from emulator.core.errors import ArmError
 from emulator.core.http import ArmRequest, ArmResponse, no_content, ok
 from emulator.core.paging import paged
 from emulator.core.world import World
-from emulator.providers.conventions import check_preconditions, long_running, new_etag, resource_id, snapshot, tags_of
+from emulator.providers.conventions import check_preconditions, long_running, new_etag, require, snapshot, tags_of, write_target
 from emulator.providers.network import state
-from emulator.providers.resources.state import require_group, require_subscription
 
 _NS = "Microsoft.Network"
-_KINDS: dict[str, tuple[str, str, str]] = {
-    # route kind -> (resource type, event operation prefix, human name)
-    "virtualNetworks": (state.VNET, "Microsoft.Network/virtualNetworks", "virtual network"),
-    "networkInterfaces": (state.NIC, "Microsoft.Network/networkInterfaces", "network interface"),
-    "loadBalancers": (state.LB, "Microsoft.Network/loadBalancers", "load balancer"),
-}
+_NAMES = {state.VNET: "virtual network", state.NIC: "network interface", state.LB: "load balancer"}
 _PUT: dict[str, Callable[..., dict[str, Any]]] = {
-    "virtualNetworks": lambda world, rid, body: state.put_virtual_network(world, vnet_id=rid, body=body),
-    "networkInterfaces": lambda world, rid, body: state.put_network_interface(world, nic_id=rid, body=body),
-    "loadBalancers": lambda world, rid, body: state.put_load_balancer(world, lb_id=rid, body=body),
+    state.VNET: lambda world, rid, body: state.put_virtual_network(world, vnet_id=rid, body=body),
+    state.NIC: lambda world, rid, body: state.put_network_interface(world, nic_id=rid, body=body),
+    state.LB: lambda world, rid, body: state.put_load_balancer(world, lb_id=rid, body=body),
 }
 _DELETE: dict[str, Callable[[World, str], dict[str, Any] | None]] = {
-    "virtualNetworks": state.delete_virtual_network,
-    "networkInterfaces": state.delete_nic,
-    "loadBalancers": state.delete_load_balancer,
+    state.VNET: state.delete_virtual_network,
+    state.NIC: state.delete_nic,
+    state.LB: state.delete_load_balancer,
 }
-
-
-def _not_found(kind: str, name: str, group: str) -> ArmError:
-    rtype = _KINDS[kind][0]
-    return ArmError(404, "ResourceNotFound",
-                    f"The Resource '{rtype}/{name}' under resource group '{group}' was not found. "
-                    "For more details please go to https://aka.ms/ARMResourceNotFoundFix")
-
-
-def _target(req: ArmRequest, kind: str) -> tuple[str, dict[str, Any] | None, str]:
-    """(canonical ID, stored resource or None, resource group name) for the request's resource."""
-    sub, group_name, name = req.params["subscriptionId"], req.params["resourceGroupName"], req.params["name"]
-    group = require_group(req.ctx.world, sub, group_name)
-    rid = resource_id(sub, group["name"], _KINDS[kind][0], name)
-    return rid, req.ctx.world.get(rid), group["name"]
 
 
 def _succeed_later(req: ArmRequest, resource: dict[str, Any], *, operation: str, status: int) -> ArmResponse:
@@ -70,88 +49,53 @@ def _succeed_later(req: ArmRequest, resource: dict[str, Any], *, operation: str,
                         body=copy.deepcopy(resource))
 
 
-def get(kind: str) -> Callable[[ArmRequest], ArmResponse]:
-    def handler(req: ArmRequest) -> ArmResponse:
-        _rid, found, group = _target(req, kind)
-        if found is None:
-            raise _not_found(kind, req.params["name"], group)
-        return ok(snapshot(req.ctx.world, found))
-    return handler
-
-
-def put(kind: str) -> Callable[[ArmRequest], ArmResponse]:
+def put(rtype: str) -> Callable[[ArmRequest], ArmResponse]:
     def handler(req: ArmRequest) -> ArmResponse:
         world = req.ctx.world
         with world.lock:
-            rid, existing, _group = _target(req, kind)
-            check_preconditions(req, existing, what=f"{_KINDS[kind][2]} '{req.params['name']}'")
-            resource = _PUT[kind](world, rid, req.json_object())
-            return _succeed_later(req, resource, operation=f"{_KINDS[kind][1]}/write",
-                                  status=200 if existing else 201)
+            rid, existing = write_target(req, rtype, "name", what=_NAMES[rtype])
+            resource = _PUT[rtype](world, rid, req.json_object())
+            return _succeed_later(req, resource, operation=f"{rtype}/write", status=200 if existing else 201)
     return handler
 
 
-def patch_tags(kind: str) -> Callable[[ArmRequest], ArmResponse]:
+def patch_tags(rtype: str) -> Callable[[ArmRequest], ArmResponse]:
     """``update_tags``: PATCH with ``{"tags": {...}}`` replaces the tags, synchronously."""
     def handler(req: ArmRequest) -> ArmResponse:
         world = req.ctx.world
         with world.lock:
-            _rid, found, group = _target(req, kind)
-            if found is None:
-                raise _not_found(kind, req.params["name"], group)
-            check_preconditions(req, found, what=f"{_KINDS[kind][2]} '{req.params['name']}'")
+            found = require(req, rtype, "name")
+            check_preconditions(req, found, what=f"{_NAMES[rtype]} '{req.params['name']}'")
             body = req.json_object()
             found["tags"] = tags_of(body)
             found["etag"] = new_etag()
             answer = snapshot(world, found)
-        req.ctx.emit(req, operation_name=f"{_KINDS[kind][1]}/write", resource_uri=found["id"])
+        req.ctx.emit(req, operation_name=f"{rtype}/write", resource_uri=found["id"])
         return ok(answer)
     return handler
 
 
-def delete(kind: str) -> Callable[[ArmRequest], ArmResponse]:
+def delete(rtype: str) -> Callable[[ArmRequest], ArmResponse]:
     def handler(req: ArmRequest) -> ArmResponse:
         world = req.ctx.world
         with world.lock:
-            rid, existing, _group = _target(req, kind)
-            check_preconditions(req, existing, what=f"{_KINDS[kind][2]} '{req.params['name']}'")
+            rid, existing = write_target(req, rtype, "name", what=_NAMES[rtype])
             if existing is None:
                 return no_content()
-            _DELETE[kind](world, rid)
+            _DELETE[rtype](world, rid)
 
         def complete() -> None:
-            req.ctx.emit(req, operation_name=f"{_KINDS[kind][1]}/delete", resource_uri=existing["id"],
+            req.ctx.emit(req, operation_name=f"{rtype}/delete", resource_uri=existing["id"],
                          event_type="Microsoft.Resources.ResourceDeleteSuccess")
 
         return long_running(req, complete, namespace=_NS, location=existing["location"], status=202)
     return handler
 
 
-def list_in_group(kind: str) -> Callable[[ArmRequest], ArmResponse]:
-    def handler(req: ArmRequest) -> ArmResponse:
-        group = require_group(req.ctx.world, req.params["subscriptionId"], req.params["resourceGroupName"])
-        scope = f"/subscriptions/{req.params['subscriptionId']}/resourceGroups/{group['name']}"
-        return paged(req, snapshot(req.ctx.world, req.ctx.world.by_type(_KINDS[kind][0], scope=scope)),
-                     page_size=req.ctx.page_size)
-    return handler
-
-
-def list_in_subscription(kind: str) -> Callable[[ArmRequest], ArmResponse]:
-    def handler(req: ArmRequest) -> ArmResponse:
-        sub = req.params["subscriptionId"]
-        require_subscription(req.ctx.world, sub)
-        return paged(req, snapshot(req.ctx.world, req.ctx.world.by_type(_KINDS[kind][0], scope=f"/subscriptions/{sub}")),
-                     page_size=req.ctx.page_size)
-    return handler
-
-
 # -- subnets (child resources of a virtual network) --------------------------------------------------
 
 def _vnet(req: ArmRequest) -> dict[str, Any]:
-    _rid, vnet, group = _target(req, "virtualNetworks")
-    if vnet is None:
-        raise _not_found("virtualNetworks", req.params["name"], group)
-    return vnet
+    return require(req, state.VNET, "name")
 
 
 def _subnet_of(vnet: dict[str, Any], name: str) -> dict[str, Any] | None:
@@ -219,18 +163,14 @@ def check_ip_availability(req: ArmRequest) -> ArmResponse:
 
 def lb_children(collection: str) -> Callable[[ArmRequest], ArmResponse]:
     def handler(req: ArmRequest) -> ArmResponse:
-        _rid, lb, group = _target(req, "loadBalancers")
-        if lb is None:
-            raise _not_found("loadBalancers", req.params["name"], group)
+        lb = require(req, state.LB, "name")
         return paged(req, snapshot(req.ctx.world, lb["properties"][collection]), page_size=req.ctx.page_size)
     return handler
 
 
 def lb_child(collection: str) -> Callable[[ArmRequest], ArmResponse]:
     def handler(req: ArmRequest) -> ArmResponse:
-        _rid, lb, group = _target(req, "loadBalancers")
-        if lb is None:
-            raise _not_found("loadBalancers", req.params["name"], group)
+        lb = require(req, state.LB, "name")
         wanted = req.params["childName"].lower()
         found = next((c for c in lb["properties"][collection] if c["name"].lower() == wanted), None)
         if found is None:

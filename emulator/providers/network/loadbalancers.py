@@ -10,38 +10,11 @@ from typing import Any
 
 from emulator.core.errors import ArmError
 from emulator.core.world import World
-from emulator.providers.conventions import (
-    begin_put,
-    field,
-    items,
-    new_etag,
-    obj,
-    ref,
-    reference,
-    resource_id,
-    same_id,
-)
+from emulator.providers.conventions import begin_put, field, items, new_etag, obj, ref, reference, resource_id, same_id
 from emulator.providers.network.addressing import IPv4
-from emulator.providers.network.nics import (
-    join_backend_pool,
-    sync_pools,
-)
-from emulator.providers.network.schema import (
-    BAD,
-    LB,
-    LB_SHAPE,
-    PUBLIC_IP,
-    enum,
-    int_in,
-    unverified_reference,
-)
-from emulator.providers.network.subnets import (
-    allocate,
-    check_static,
-    require_subnet,
-    subnets_of,
-    sync_subnets,
-)
+from emulator.providers.network.nics import join_backend_pool, sync_pools
+from emulator.providers.network.schema import BAD, LB, LB_SHAPE, PUBLIC_IP, enum, int_in, unverified_reference
+from emulator.providers.network.subnets import allocate, check_static, require_subnet, subnets_of, sync_subnets
 
 _PROBE_PROTOCOLS = ("Tcp", "Http", "Https")
 _RULE_PROTOCOLS = ("Tcp", "Udp", "All")

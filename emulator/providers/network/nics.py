@@ -11,37 +11,10 @@ from typing import Any
 
 from emulator.core.errors import ArmError
 from emulator.core.world import World, parent_of
-from emulator.providers.conventions import (
-    begin_put,
-    field,
-    items,
-    new_etag,
-    obj,
-    parse_id,
-    ref,
-    reference,
-    resource_id,
-    same_id,
-)
+from emulator.providers.conventions import begin_put, field, items, new_etag, obj, parse_id, ref, reference, resource_id, same_id
 from emulator.providers.network.addressing import IPv4
-from emulator.providers.network.schema import (
-    BAD,
-    LB,
-    NIC,
-    NIC_SHAPE,
-    NSG,
-    PUBLIC_IP,
-    enum,
-    unverified_reference,
-)
-from emulator.providers.network.subnets import (
-    addresses_of,
-    allocate,
-    check_static,
-    require_subnet,
-    subnets_of,
-    sync_subnets,
-)
+from emulator.providers.network.schema import BAD, LB, NIC, NIC_SHAPE, NSG, PUBLIC_IP, enum, unverified_reference
+from emulator.providers.network.subnets import addresses_of, allocate, check_static, require_subnet, subnets_of, sync_subnets
 
 
 def put_network_interface(world: World, *, nic_id: str, body: dict[str, Any]) -> dict[str, Any]:

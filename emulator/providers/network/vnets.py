@@ -22,18 +22,8 @@ from emulator.providers.conventions import (
 )
 from emulator.providers.network import addressing
 from emulator.providers.network.addressing import Net
-from emulator.providers.network.schema import (
-    BAD,
-    SUBNET,
-    SUBNET_SHAPE,
-    VNET,
-    VNET_SHAPE,
-)
-from emulator.providers.network.subnets import (
-    addresses_in_use,
-    network_of,
-    sync_subnets,
-)
+from emulator.providers.network.schema import BAD, SUBNET, SUBNET_SHAPE, VNET, VNET_SHAPE
+from emulator.providers.network.subnets import addresses_in_use, network_of, sync_subnets
 
 
 def _subnet_json(vnet_id: str, name: str, prefix: str, etag: str, given: dict[str, Any]) -> dict[str, Any]:

@@ -13,48 +13,54 @@ Seeds call ``state.add_vault(world, subscription_id, resource_group, name, locat
 
 from __future__ import annotations
 
+from functools import partial
+from types import ModuleType
 from typing import TYPE_CHECKING
 
-from emulator.core.router import Handler
+from emulator.core.http import Handler
+from emulator.providers.conventions import route_resource
 from emulator.providers.recoveryservices import control, fabrics, jobs, plans, protection
 from emulator.providers.recoveryservices.scope import CONTAINER_PATH, FABRIC_PATH, ITEM_PATH, PLAN_PATH, VAULT_PATH
-from emulator.providers.recoveryservices.state import add_vault
+from emulator.providers.recoveryservices.state import CONTAINER_TYPE, MAPPING_TYPE, NETWORK_MAPPING_TYPE, POLICY_TYPE, add_vault
 
 if TYPE_CHECKING:
-    from emulator.server import Emulator
+    from emulator.core.http import Host
 
 __all__ = ["add_vault", "register"]
 
 ASR_API_VERSIONS = frozenset({"2025-08-01", "2025-01-01", "2024-10-01", "2024-04-01", "2024-02-01", "2023-08-01"})
 VAULT_API_VERSIONS = frozenset({"2025-08-01", "2025-02-01", "2024-10-01", "2024-04-01", "2023-04-01"})
 
-_ITEM_ACTIONS = {
-    "remove": protection.remove_item,
-    "unplannedFailover": protection.unplanned_failover,
-    "plannedFailover": protection.planned_failover,
-    "testFailover": protection.test_failover,
-    "testFailoverCleanup": protection.test_failover_cleanup,
-    "failoverCommit": protection.failover_commit,
-    "reProtect": protection.reprotect,
-}
-_PLAN_ACTIONS = {
-    "unplannedFailover": plans.unplanned_failover,
-    "plannedFailover": plans.planned_failover,
-    "testFailover": plans.test_failover,
-    "testFailoverCleanup": plans.test_failover_cleanup,
-    "failoverCommit": plans.failover_commit,
-    "reProtect": plans.reprotect,
-}
+
+def _failover_actions(handlers: ModuleType) -> dict[str, Handler]:
+    """The actions a replicated item and a recovery plan both take (``protection`` and ``plans`` name their
+    handlers alike)."""
+    return {
+        "unplannedFailover": partial(handlers.fail_over, planned=False),
+        "plannedFailover": partial(handlers.fail_over, planned=True),
+        "testFailover": handlers.test_failover,
+        "testFailoverCleanup": handlers.test_failover_cleanup,
+        "failoverCommit": handlers.failover_commit,
+        "reProtect": handlers.reprotect,
+    }
 
 
-def register(emu: Emulator) -> None:
+_ITEM_ACTIONS: dict[str, Handler] = {"remove": protection.remove_item, **_failover_actions(protection)}
+_PLAN_ACTIONS: dict[str, Handler] = _failover_actions(plans)
+
+
+def register(emu: Host) -> None:
     def asr(method: str, path: str, handler: Handler) -> None:
         emu.route(method, path, handler, api_versions=ASR_API_VERSIONS)
 
+    def resource(path: str, *, get: Handler, put: Handler, patch: Handler | None = None, delete: Handler | None = None,
+                 actions: dict[str, Handler] | None = None) -> None:
+        route_resource(emu, path, api_versions=ASR_API_VERSIONS, get=get, put=put, patch=patch, delete=delete,
+                       actions=actions)
+
     vaults = VAULT_PATH.rsplit("/", 1)[0]
     emu.route("GET", vaults, fabrics.list_vaults, api_versions=VAULT_API_VERSIONS)
-    emu.route("GET", VAULT_PATH, fabrics.get_vault, api_versions=VAULT_API_VERSIONS)
-    emu.route("PUT", VAULT_PATH, fabrics.put_vault, api_versions=VAULT_API_VERSIONS)
+    route_resource(emu, VAULT_PATH, api_versions=VAULT_API_VERSIONS, get=fabrics.get_vault, put=fabrics.put_vault)
 
     asr("GET", VAULT_PATH + "/replicationOperationStatus/{jobName}", jobs.operation_status)
     asr("GET", VAULT_PATH + "/replicationOperationResults/{jobName}", jobs.operation_result)
@@ -62,50 +68,36 @@ def register(emu: Emulator) -> None:
     asr("GET", VAULT_PATH + "/replicationJobs/{jobName}", jobs.get_job)
 
     asr("GET", VAULT_PATH + "/replicationFabrics", fabrics.list_fabrics)
-    asr("GET", FABRIC_PATH, fabrics.get_fabric)
-    asr("PUT", FABRIC_PATH, fabrics.put_fabric)
+    resource(FABRIC_PATH, get=fabrics.get_fabric, put=fabrics.put_fabric)
 
-    asr("GET", VAULT_PATH + "/replicationProtectionContainers", fabrics.list_all_containers)
+    asr("GET", VAULT_PATH + "/replicationProtectionContainers", fabrics.list_in_vault(CONTAINER_TYPE))
     asr("GET", FABRIC_PATH + "/replicationProtectionContainers", fabrics.list_containers)
-    asr("GET", CONTAINER_PATH, fabrics.get_container)
-    asr("PUT", CONTAINER_PATH, fabrics.put_container)
+    resource(CONTAINER_PATH, get=fabrics.get_container, put=fabrics.put_container)
 
     mapping = CONTAINER_PATH + "/replicationProtectionContainerMappings"
-    asr("GET", VAULT_PATH + "/replicationProtectionContainerMappings", fabrics.list_all_mappings)
+    asr("GET", VAULT_PATH + "/replicationProtectionContainerMappings", fabrics.list_in_vault(MAPPING_TYPE))
     asr("GET", mapping, fabrics.list_mappings)
-    asr("GET", mapping + "/{mappingName}", fabrics.get_mapping)
-    asr("PUT", mapping + "/{mappingName}", fabrics.put_mapping)
+    resource(mapping + "/{mappingName}", get=fabrics.get_mapping, put=fabrics.put_mapping)
 
     policy = VAULT_PATH + "/replicationPolicies"
-    asr("GET", policy, fabrics.list_policies)
-    asr("GET", policy + "/{policyName}", fabrics.get_policy)
-    asr("PUT", policy + "/{policyName}", fabrics.put_policy)
-    asr("PATCH", policy + "/{policyName}", fabrics.patch_policy)
-    asr("DELETE", policy + "/{policyName}", fabrics.delete_policy)
+    asr("GET", policy, fabrics.list_in_vault(POLICY_TYPE))
+    resource(policy + "/{policyName}", get=fabrics.get_policy, put=fabrics.put_policy, patch=fabrics.patch_policy,
+             delete=fabrics.delete_policy)
 
     network = FABRIC_PATH + "/replicationNetworks/{networkName}/replicationNetworkMappings"
-    asr("GET", VAULT_PATH + "/replicationNetworkMappings", fabrics.list_all_network_mappings)
+    asr("GET", VAULT_PATH + "/replicationNetworkMappings", fabrics.list_in_vault(NETWORK_MAPPING_TYPE))
     asr("GET", network, fabrics.list_network_mappings)
-    asr("GET", network + "/{networkMappingName}", fabrics.get_network_mapping)
-    asr("PUT", network + "/{networkMappingName}", fabrics.put_network_mapping)
+    resource(network + "/{networkMappingName}", get=fabrics.get_network_mapping, put=fabrics.put_network_mapping)
 
     asr("GET", VAULT_PATH + "/replicationProtectedItems", protection.list_all_items)
     asr("GET", CONTAINER_PATH + "/replicationProtectedItems", protection.list_items)
-    asr("GET", ITEM_PATH, protection.get_item)
-    asr("PUT", ITEM_PATH, protection.create_item)
-    asr("PATCH", ITEM_PATH, protection.update_item)
-    asr("DELETE", ITEM_PATH, protection.purge_item)
-    for action, handler in _ITEM_ACTIONS.items():
-        asr("POST", f"{ITEM_PATH}/{action}", handler)
+    resource(ITEM_PATH, get=protection.get_item, put=protection.create_item, patch=protection.update_item,
+             delete=protection.purge_item, actions=_ITEM_ACTIONS)
     asr("GET", ITEM_PATH + "/recoveryPoints", protection.list_recovery_points)
     asr("GET", ITEM_PATH + "/recoveryPoints/{recoveryPointName}", protection.get_recovery_point)
 
     asr("GET", VAULT_PATH + "/replicationRecoveryPlans", plans.list_plans)
-    asr("GET", PLAN_PATH, plans.get_plan)
-    asr("PUT", PLAN_PATH, plans.put_plan)
-    asr("PATCH", PLAN_PATH, plans.patch_plan)
-    asr("DELETE", PLAN_PATH, plans.delete_plan)
-    for action, handler in _PLAN_ACTIONS.items():
-        asr("POST", f"{PLAN_PATH}/{action}", handler)
+    resource(PLAN_PATH, get=plans.get_plan, put=plans.put_plan, patch=plans.patch_plan, delete=plans.delete_plan,
+             actions=_PLAN_ACTIONS)
 
     control.register(emu)

@@ -19,7 +19,7 @@ from emulator.providers.recoveryservices import items, jobs, replication
 from emulator.providers.recoveryservices.state import ITEM_TYPE, JOB_TYPE, asr_state, same_id
 
 if TYPE_CHECKING:
-    from emulator.server import Emulator
+    from emulator.core.http import Host
 
 
 def _object(body: Any) -> dict[str, Any]:
@@ -30,7 +30,7 @@ def _object(body: Any) -> dict[str, Any]:
     return body
 
 
-def _item(emu: Emulator, item_id: Any) -> dict[str, Any]:
+def _item(emu: Host, item_id: Any) -> dict[str, Any]:
     found = emu.world.get(str(item_id or ""))
     if found is None or found.get("type") != ITEM_TYPE:
         raise KeyError(f"replicated item {item_id}")
@@ -45,7 +45,7 @@ def _summary(item: dict[str, Any]) -> dict[str, Any]:
             "rpoInSeconds": p["providerSpecificDetails"].get("rpoInSeconds")}
 
 
-def register(emu: Emulator) -> None:
+def register(emu: Host) -> None:
     world = emu.world
 
     def get_config(params: dict[str, str], body: Any) -> dict[str, Any]:

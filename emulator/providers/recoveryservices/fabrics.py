@@ -11,17 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from emulator.core.errors import ArmError
-from emulator.core.http import ArmRequest, ArmResponse, ok
+from emulator.core.http import ArmRequest, ArmResponse, Handler, ok
 from emulator.core.paging import paged
 from emulator.providers.recoveryservices import errors, infra, jobs, scope, state
-from emulator.providers.recoveryservices.state import (
-    CONTAINER_TYPE,
-    MAPPING_TYPE,
-    NETWORK_MAPPING_TYPE,
-    POLICY_TYPE,
-    VAULT_TYPE,
-    stable_guid,
-)
+from emulator.providers.recoveryservices.state import MAPPING_TYPE, NETWORK_MAPPING_TYPE, POLICY_TYPE, VAULT_TYPE, stable_guid
 from emulator.providers.resources.state import require_group, validate_tags
 
 # -- vaults (Microsoft.RecoveryServices/vaults) ------------------------------------------------------
@@ -56,6 +49,13 @@ def list_vaults(req: ArmRequest) -> ArmResponse:
     require_group(req.ctx.world, p["subscriptionId"], p["resourceGroupName"])
     scope_id = f"/subscriptions/{p['subscriptionId']}/resourceGroups/{p['resourceGroupName']}"
     return paged(req, req.ctx.world.by_type(VAULT_TYPE, scope=scope_id), page_size=req.ctx.page_size)
+
+
+def list_in_vault(rtype: str) -> Handler:
+    """The vault's objects of ``rtype`` (containers, mappings, policies, network mappings), paged."""
+    def handler(req: ArmRequest) -> ArmResponse:
+        return paged(req, req.ctx.world.by_type(rtype, scope=scope.vault(req)["id"]), page_size=req.ctx.page_size)
+    return handler
 
 
 # -- the job every create runs -------------------------------------------------------------------------
@@ -108,10 +108,6 @@ def list_containers(req: ArmRequest) -> ArmResponse:
     return paged(req, state.containers(req.ctx.world, scope.fabric(req)), page_size=req.ctx.page_size)
 
 
-def list_all_containers(req: ArmRequest) -> ArmResponse:
-    return paged(req, req.ctx.world.by_type(CONTAINER_TYPE, scope=scope.vault(req)["id"]), page_size=req.ctx.page_size)
-
-
 # -- container mappings ------------------------------------------------------------------------------
 
 def put_mapping(req: ArmRequest) -> ArmResponse:
@@ -123,26 +119,14 @@ def put_mapping(req: ArmRequest) -> ArmResponse:
 
 
 def get_mapping(req: ArmRequest) -> ArmResponse:
-    name = req.params["mappingName"]
-    found = req.ctx.world.get(f"{scope.container(req)['id']}/replicationProtectionContainerMappings/{name}")
-    if found is None:
-        raise errors.not_found("protection container mapping", name)
-    return ok(found)
+    return ok(scope.mapping(req))
 
 
 def list_mappings(req: ArmRequest) -> ArmResponse:
     return paged(req, state.mappings_from(req.ctx.world, scope.container(req)), page_size=req.ctx.page_size)
 
 
-def list_all_mappings(req: ArmRequest) -> ArmResponse:
-    return paged(req, req.ctx.world.by_type(MAPPING_TYPE, scope=scope.vault(req)["id"]), page_size=req.ctx.page_size)
-
-
 # -- policies ----------------------------------------------------------------------------------------
-
-def _policy_id(req: ArmRequest) -> str:
-    return f"{state.asr_prefix(scope.vault(req))}/replicationPolicies/{req.params['policyName']}"
-
 
 def put_policy(req: ArmRequest) -> ArmResponse:
     vault = scope.vault(req)
@@ -157,9 +141,7 @@ def put_policy(req: ArmRequest) -> ArmResponse:
 def patch_policy(req: ArmRequest) -> ArmResponse:
     vault = scope.vault(req)
     world = req.ctx.world
-    policy = world.get(_policy_id(req))
-    if policy is None:
-        raise errors.not_found("replication policy", req.params["policyName"])
+    policy = scope.policy(req)
     provider = scope.properties(req).get("replicationProviderSettings")
     if not isinstance(provider, dict):
         raise errors.invalid_input("'replicationProviderSettings' (an A2APolicyCreationInput) is required.")
@@ -173,9 +155,7 @@ def patch_policy(req: ArmRequest) -> ArmResponse:
 def delete_policy(req: ArmRequest) -> ArmResponse:
     vault = scope.vault(req)
     world = req.ctx.world
-    policy = world.get(_policy_id(req))
-    if policy is None:
-        raise errors.not_found("replication policy", req.params["policyName"])
+    policy = scope.policy(req)
     in_use = [m for m in world.by_type(MAPPING_TYPE, scope=vault["id"])
               if state.same_id(m["properties"]["policyId"], policy["id"])]
     if in_use:
@@ -192,14 +172,7 @@ def delete_policy(req: ArmRequest) -> ArmResponse:
 
 
 def get_policy(req: ArmRequest) -> ArmResponse:
-    found = req.ctx.world.get(_policy_id(req))
-    if found is None:
-        raise errors.not_found("replication policy", req.params["policyName"])
-    return ok(found)
-
-
-def list_policies(req: ArmRequest) -> ArmResponse:
-    return paged(req, req.ctx.world.by_type(POLICY_TYPE, scope=scope.vault(req)["id"]), page_size=req.ctx.page_size)
+    return ok(scope.policy(req))
 
 
 # -- network mappings --------------------------------------------------------------------------------
@@ -216,20 +189,10 @@ def put_network_mapping(req: ArmRequest) -> ArmResponse:
 
 
 def get_network_mapping(req: ArmRequest) -> ArmResponse:
-    p = req.params
-    rid = f"{scope.fabric(req)['id']}/replicationNetworks/{p['networkName']}/replicationNetworkMappings/" \
-          f"{p['networkMappingName']}"
-    found = req.ctx.world.get(rid)
-    if found is None:
-        raise errors.not_found("network mapping", p["networkMappingName"])
-    return ok(found)
+    return ok(scope.network_mapping(req))
 
 
 def list_network_mappings(req: ArmRequest) -> ArmResponse:
     rid = f"{scope.fabric(req)['id']}/replicationNetworks/{req.params['networkName']}"
     return paged(req, req.ctx.world.by_type(NETWORK_MAPPING_TYPE, scope=rid), page_size=req.ctx.page_size)
 
-
-def list_all_network_mappings(req: ArmRequest) -> ArmResponse:
-    return paged(req, req.ctx.world.by_type(NETWORK_MAPPING_TYPE, scope=scope.vault(req)["id"]),
-                 page_size=req.ctx.page_size)

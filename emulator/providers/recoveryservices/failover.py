@@ -24,11 +24,15 @@ is cloned onto the recovered VM.
 Rules: no single-VM failover (or test failover) inside a multi-VM group: the group fails over as a
 unit through a recovery plan; one test failover at a time; commit only after a failover; reprotect
 only after commit, with a reverse container mapping and a cache storage account in the DR region.
+
+An action on an item (``protection``) or on each item of a plan (``plans``) is a ``Check``, run when it
+is asked for and again when its job runs, and a ``Transition`` given what the check prepared.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from emulator.core.world import World
@@ -57,6 +61,10 @@ NIC_TYPE = "Microsoft.Network/networkInterfaces"
 DISK_TYPE = "Microsoft.Compute/disks"
 DIRECTIONS = ("PrimaryToRecovery", "RecoveryToPrimary")
 RECOVERY_POINT_TYPES = ("Latest", "LatestApplicationConsistent", "LatestCrashConsistent", "LatestProcessed")
+
+Prepared = dict[str, Any]
+Check = Callable[[World, dict[str, Any]], Prepared]
+Transition = Callable[[World, dict[str, Any], Prepared, Changes], dict[str, Any] | None]
 
 
 # -- checks (run before the job starts: a broken rule is the caller's synchronous error) -----------------
@@ -99,12 +107,14 @@ def check_cleanup(item: dict[str, Any]) -> None:
         raise errors.bad_request(errors.NO_TEST_FAILOVER, f"The item '{item['name']}' has no test failover to clean up.")
 
 
-def check_commit(item: dict[str, Any]) -> None:
+def check_commit(world: World, item: dict[str, Any]) -> Prepared:
+    """The commit's ``Check``."""
     state = props(item)["protectionState"]
     if state not in COMMIT_PENDING:
         raise errors.bad_request(errors.COMMIT_BEFORE_FAILOVER,
                                  f"The item '{item['name']}' is {state}; only a failed-over item can be committed.",
                                  action="Fail the item over first.")
+    return {}
 
 
 def check_reprotect(world: World, item: dict[str, Any], *, cache_id: str | None,
@@ -351,7 +361,8 @@ def mark_cleaning(item: dict[str, Any]) -> None:
     items.set_test_state(item, TestState.CLEANING)
 
 
-def commit(world: World, item: dict[str, Any]) -> None:
+def commit(world: World, item: dict[str, Any], prepared: Prepared, changes: Changes) -> None:
+    """The commit's ``Transition``."""
     planned = props(item)["protectionState"] == State.PLANNED_COMMIT_PENDING
     items.set_state(item, State.PLANNED_COMMITTED if planned else State.UNPLANNED_COMMITTED)
 

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from emulator.core.errors import ArmError
-from emulator.core.http import ArmRequest, ArmResponse, ok
-from emulator.core.lro import Operation, accepted, result_response, status_response
+from emulator.core.http import ArmRequest, ArmResponse, accepted, ok, result_response, status_response
+from emulator.core.lro import Operation
 from emulator.core.paging import paged
 from emulator.core.world import World
 from emulator.providers.recoveryservices import errors

@@ -21,6 +21,7 @@ from emulator.core.paging import paged
 from emulator.core.world import World
 from emulator.providers.recoveryservices import errors, failover, infra, items, jobs, replication, scope
 from emulator.providers.recoveryservices.events import Changes, announce
+from emulator.providers.recoveryservices.failover import Check, Prepared, Transition
 from emulator.providers.recoveryservices.items import COMMIT_PENDING, COMMITTED, State, TestState
 from emulator.providers.recoveryservices.state import (
     FABRIC_TYPE,
@@ -135,6 +136,20 @@ def refresh_plan(world: World, plan: dict[str, Any]) -> dict[str, Any]:
     return plan
 
 
+def add_plan(world: World, vault: dict[str, Any], name: str, members: list[dict[str, Any]]) -> dict[str, Any]:
+    """A recovery plan of ``members`` in one boot group, straight into the world (no job, no event: for worlds that
+    tests and the bench build without ARM calls)."""
+    empty: dict[str, list[Any]] = {"replicationProtectedItems": [], "startGroupActions": [], "endGroupActions": []}
+    plan_id = f"{asr_prefix(vault)}/replicationRecoveryPlans/{name}"
+    return world.put({"id": plan_id, "name": name, "type": PLAN_TYPE, "properties": {
+        "friendlyName": name, "primaryFabricId": fabric_of(world, container_of(world, members[0]))["id"],
+        "recoveryFabricId": members[0]["properties"]["recoveryFabricId"],
+        "failoverDeploymentModel": "ResourceManager", "replicationProviders": ["A2A"], "allowedOperations": [],
+        "groups": [{"groupType": "Shutdown", **empty}, {"groupType": "Failover", **empty},
+                   {"groupType": "Boot", "startGroupActions": [], "endGroupActions": [],
+                    "replicationProtectedItems": [{"id": m["id"], "virtualMachineId": m["name"]} for m in members]}]}})
+
+
 def _plan_props(world: World, given: dict[str, Any]) -> dict[str, Any]:
     primary = _fabric(world, given.get("primaryFabricId"), "primary")
     recovery = _fabric(world, given.get("recoveryFabricId"), "recovery")
@@ -240,11 +255,6 @@ def list_plans(req: ArmRequest) -> ArmResponse:
 
 # -- actions ---------------------------------------------------------------------------------------------------
 
-Prepared = dict[str, Any]
-CheckItem = Callable[[World, dict[str, Any]], Prepared]
-TransitionItem = Callable[[World, dict[str, Any], Prepared, Changes], dict[str, Any] | None]
-
-
 def _check_whole_groups(world: World, members: list[dict[str, Any]]) -> None:
     """A plan fails a multi-VM group over only as a whole: every member must be in the plan."""
     in_plan = {m["id"].lower() for m in members}
@@ -279,7 +289,7 @@ def _check_direction(world: World, plan: dict[str, Any], members: list[dict[str,
                 action=f"Use failoverDirection '{expected}'.")
 
 
-def _plan_action(req: ArmRequest, scenario: str, check_item: CheckItem, transition_item: TransitionItem, *,
+def _plan_action(req: ArmRequest, scenario: str, check_item: Check, transition_item: Transition, *,
                  whole_groups: bool = False, only: Callable[[dict[str, Any]], bool] | None = None,
                  last_time: str | None = None, direction: str | None = None) -> ArmResponse:
     world = req.ctx.world
@@ -341,7 +351,8 @@ def _a2a_details(given: dict[str, Any]) -> dict[str, Any]:
     return entries[0] if entries else {}
 
 
-def _failover(req: ArmRequest, *, planned: bool) -> ArmResponse:
+def fail_over(req: ArmRequest, *, planned: bool) -> ArmResponse:
+    """The plan's ``plannedFailover`` / ``unplannedFailover`` action."""
     given = scope.properties(req)
     direction = _required_direction(given)
     a2a = _a2a_details(given)
@@ -361,14 +372,6 @@ def _failover(req: ArmRequest, *, planned: bool) -> ArmResponse:
     return _plan_action(req, "PlannedFailover" if planned else "UnplannedFailover", check, transition,
                         whole_groups=True, direction=direction,
                         last_time="lastPlannedFailoverTime" if planned else "lastUnplannedFailoverTime")
-
-
-def unplanned_failover(req: ArmRequest) -> ArmResponse:
-    return _failover(req, planned=False)
-
-
-def planned_failover(req: ArmRequest) -> ArmResponse:
-    return _failover(req, planned=True)
 
 
 def test_failover(req: ArmRequest) -> ArmResponse:
@@ -415,14 +418,7 @@ def test_failover_cleanup(req: ArmRequest) -> ArmResponse:
 
 
 def failover_commit(req: ArmRequest) -> ArmResponse:
-    def check(world: World, item: dict[str, Any]) -> Prepared:
-        failover.check_commit(item)
-        return {}
-
-    def transition(world: World, item: dict[str, Any], prepared: Prepared, changes: Changes) -> None:
-        failover.commit(world, item)
-
-    return _plan_action(req, "CommitFailover", check, transition)
+    return _plan_action(req, "CommitFailover", failover.check_commit, failover.commit)
 
 
 def _dr_cache(world: World, item: dict[str, Any]) -> str | None:

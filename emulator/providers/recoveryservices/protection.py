@@ -11,7 +11,6 @@ to date with time first (initial replication progress, RPO).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from typing import Any
 
 from emulator.core.http import ArmRequest, ArmResponse, ok
@@ -19,9 +18,8 @@ from emulator.core.paging import paged
 from emulator.core.world import World
 from emulator.providers.recoveryservices import errors, failover, items, jobs, replication, scope
 from emulator.providers.recoveryservices.events import Changes, announce
+from emulator.providers.recoveryservices.failover import Check, Prepared, Transition
 from emulator.providers.recoveryservices.state import ITEM_TYPE, PLAN_TYPE, same_id, vault_for
-
-Prepared = dict[str, Any]
 
 
 def _refreshed(world: World, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -167,10 +165,6 @@ def purge_item(req: ArmRequest) -> ArmResponse:
 
 # -- failover actions ---------------------------------------------------------------------------------------
 
-Check = Callable[[World, dict[str, Any]], Prepared]
-Transition = Callable[[World, dict[str, Any], Prepared, Changes], dict[str, Any] | None]
-
-
 def _action(req: ArmRequest, scenario: str, check: Check, transition: Transition, *,
             keep_scenario: bool = False) -> ArmResponse:
     """Check now, run ``transition`` when the job completes, announce what it built, answer 202."""
@@ -204,7 +198,8 @@ def _a2a_input(given: dict[str, Any]) -> dict[str, Any]:
     return provider
 
 
-def _failover(req: ArmRequest, *, planned: bool) -> ArmResponse:
+def fail_over(req: ArmRequest, *, planned: bool) -> ArmResponse:
+    """The item's ``plannedFailover`` / ``unplannedFailover`` action."""
     given = scope.properties(req, required=False)
     failover.check_direction(given.get("failoverDirection"))
     provider = _a2a_input(given)
@@ -221,14 +216,6 @@ def _failover(req: ArmRequest, *, planned: bool) -> ArmResponse:
                            shut_down_source=source_ops == "Required", changes=changes)
 
     return _action(req, "PlannedFailover" if planned else "UnplannedFailover", check, transition)
-
-
-def unplanned_failover(req: ArmRequest) -> ArmResponse:
-    return _failover(req, planned=False)
-
-
-def planned_failover(req: ArmRequest) -> ArmResponse:
-    return _failover(req, planned=True)
 
 
 def test_failover(req: ArmRequest) -> ArmResponse:
@@ -267,14 +254,7 @@ def test_failover_cleanup(req: ArmRequest) -> ArmResponse:
 
 
 def failover_commit(req: ArmRequest) -> ArmResponse:
-    def check(world: World, item: dict[str, Any]) -> Prepared:
-        failover.check_commit(item)
-        return {}
-
-    def transition(world: World, item: dict[str, Any], prepared: Prepared, changes: Changes) -> None:
-        failover.commit(world, item)
-
-    return _action(req, "CommitFailover", check, transition)
+    return _action(req, "CommitFailover", failover.check_commit, failover.commit)
 
 
 def reprotect(req: ArmRequest) -> ArmResponse:

@@ -10,6 +10,9 @@ the control API to exercise the app's audit.
 
 Recovery points are crash-consistent, one every 5 minutes since protection, within the policy's
 retention; with ``appConsistentFrequencyInMinutes = 0`` (what S2D needs) none is app-consistent.
+
+``protect_like`` writes what a completed EnableDr job leaves, straight into the world (for worlds that
+tests and the bench build without ARM calls).
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ from __future__ import annotations
 from typing import Any
 
 from emulator.core.world import World
-from emulator.providers.recoveryservices.items import COMMIT_PENDING, State, a2a, meta, props, set_state
+from emulator.providers.recoveryservices.items import COMMIT_PENDING, State, a2a, enable, meta, props, set_state
 from emulator.providers.recoveryservices.state import (
     CRASH_CONSISTENT_MINUTES,
     RECOVERY_POINT_TYPE,
     asr_state,
+    container_of,
     iso,
     now_iso,
     stable_guid,
@@ -188,3 +192,22 @@ def latest_point(world: World, item: dict[str, Any], point_type: str | None = No
     if point_type == "LatestApplicationConsistent":
         points = [p for p in points if p["properties"]["recoveryPointType"] == "ApplicationConsistent"]
     return points[0] if points else None
+
+
+# -- worlds built without ARM calls --------------------------------------------------------------------------
+
+def protect_like(world: World, template: dict[str, Any], vm: dict[str, Any], *, group: str, recovery_resource_group_id: str,
+                 recovery_network_id: str, recovery_subnet_name: str, cache_account_id: str) -> dict[str, Any]:
+    """``vm`` (its OS disk) replicating with ``template``'s policy and containers in multi-VM group ``group``, its
+    initial replication started: what a completed EnableDr job leaves (no job, no event)."""
+    disk_id = vm["properties"]["storageProfile"]["osDisk"]["managedDisk"]["id"]
+    like = template["properties"]
+    item = enable(world, container_of(world, template), vm["properties"]["vmId"], {
+        "policyId": like["policyId"], "providerSpecificDetails": {
+            "instanceType": "A2A", "fabricObjectId": vm["id"], "recoveryContainerId": like["recoveryContainerId"],
+            "recoveryResourceGroupId": recovery_resource_group_id, "recoveryAzureNetworkId": recovery_network_id,
+            "recoverySubnetName": recovery_subnet_name, "multiVmGroupName": group,
+            "vmManagedDisks": [{"diskId": disk_id, "recoveryResourceGroupId": recovery_resource_group_id,
+                                "primaryStagingAzureStorageAccountId": cache_account_id}]}})
+    start_initial_replication(world, item)
+    return item

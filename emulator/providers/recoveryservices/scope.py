@@ -1,4 +1,5 @@
-"""Resolving what an ASR request addresses (vault, fabric, container, item, plan) and reading its body.
+"""Resolving what an ASR request addresses (vault, fabric, container, item, plan, policy, mappings) and reading
+its body.
 
 Route templates name the path parameters as the SDK does (``resourceName`` is the vault,
 ``fabricName``, ``protectionContainerName``, ``replicatedProtectedItemName``, ...). Missing objects
@@ -27,31 +28,43 @@ def vault(req: ArmRequest) -> dict[str, Any]:
     return require_vault(req.ctx.world, p["subscriptionId"], p["resourceGroupName"], p["resourceName"])
 
 
-def _child(req: ArmRequest, resource_id: str, kind: str, name: str) -> dict[str, Any]:
-    found = req.ctx.world.get(resource_id)
+def _child(req: ArmRequest, parent_id: str, collection: str, param: str, kind: str) -> dict[str, Any]:
+    """``{parent_id}/{collection}/{the request's param}``, or ASR's 404 for a ``kind``."""
+    name = req.params[param]
+    found = req.ctx.world.get(f"{parent_id}/{collection}/{name}")
     if found is None:
         raise errors.not_found(kind, name)
     return found
 
 
 def fabric(req: ArmRequest) -> dict[str, Any]:
-    name = req.params["fabricName"]
-    return _child(req, f"{asr_prefix(vault(req))}/replicationFabrics/{name}", "fabric", name)
+    return _child(req, asr_prefix(vault(req)), "replicationFabrics", "fabricName", "fabric")
 
 
 def container(req: ArmRequest) -> dict[str, Any]:
-    name = req.params["protectionContainerName"]
-    return _child(req, f"{fabric(req)['id']}/replicationProtectionContainers/{name}", "protection container", name)
+    return _child(req, fabric(req)["id"], "replicationProtectionContainers", "protectionContainerName", "protection container")
 
 
 def item(req: ArmRequest) -> dict[str, Any]:
-    name = req.params["replicatedProtectedItemName"]
-    return _child(req, f"{container(req)['id']}/replicationProtectedItems/{name}", "replicated item", name)
+    return _child(req, container(req)["id"], "replicationProtectedItems", "replicatedProtectedItemName", "replicated item")
 
 
 def plan(req: ArmRequest) -> dict[str, Any]:
-    name = req.params["recoveryPlanName"]
-    return _child(req, f"{asr_prefix(vault(req))}/replicationRecoveryPlans/{name}", "recovery plan", name)
+    return _child(req, asr_prefix(vault(req)), "replicationRecoveryPlans", "recoveryPlanName", "recovery plan")
+
+
+def policy(req: ArmRequest) -> dict[str, Any]:
+    return _child(req, asr_prefix(vault(req)), "replicationPolicies", "policyName", "replication policy")
+
+
+def mapping(req: ArmRequest) -> dict[str, Any]:
+    return _child(req, container(req)["id"], "replicationProtectionContainerMappings", "mappingName",
+                  "protection container mapping")
+
+
+def network_mapping(req: ArmRequest) -> dict[str, Any]:
+    network = f"{fabric(req)['id']}/replicationNetworks/{req.params['networkName']}"
+    return _child(req, network, "replicationNetworkMappings", "networkMappingName", "network mapping")
 
 
 def properties(req: ArmRequest, *, required: bool = True) -> dict[str, Any]:

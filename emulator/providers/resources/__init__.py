@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 from emulator.providers.resources import handlers
 
 if TYPE_CHECKING:
-    from emulator.server import Emulator
+    from emulator.core.http import Host
 
 API_VERSIONS = frozenset({"2024-11-01", "2025-04-01", "2022-09-01", "2021-04-01"})
 
 
-def register(emu: Emulator) -> None:
+def register(emu: Host) -> None:
     rg = "/subscriptions/{subscriptionId}/resourcegroups/{resourceGroupName}"
     emu.route("GET", "/subscriptions/{subscriptionId}", handlers.get_subscription, api_versions=API_VERSIONS)
     emu.route("GET", "/subscriptions/{subscriptionId}/resourcegroups", handlers.list_groups, api_versions=API_VERSIONS)

@@ -12,7 +12,7 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 
 from emulator import Emulator
 from emulator.providers.storage.state import add_storage_account
-from tests.integration.emulator import armhttp
+from tests.emulator import armhttp
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from azure.mgmt.network import NetworkManagementClient
 
 from emulator import Emulator
 from emulator.providers.network import state as network
-from tests.integration.emulator import armhttp
+from tests.emulator import armhttp
 
 PROD, DR = "rg-s2d-prod", "rg-s2d-dr"
 

@@ -9,7 +9,7 @@ from azure.mgmt.recoveryservicessiterecovery import models as m
 from emulator.providers.compute import guest
 from emulator.providers.compute import state as compute
 from emulator.providers.recoveryservices.events import SITE_RECOVERY
-from tests.integration.emulator.asr.conftest import (
+from tests.emulator.asr.conftest import (
     CLUSTER,
     NODES,
     TARGET,

@@ -14,7 +14,7 @@ from emulator import Emulator
 from emulator.providers.compute import guest, runcommand
 from emulator.providers.compute import state as compute
 from emulator.providers.network import state as network
-from tests.integration.emulator import armhttp
+from tests.emulator import armhttp
 
 PROD, DR = "rg-s2d-prod", "rg-s2d-dr"
 

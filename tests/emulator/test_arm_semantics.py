@@ -18,7 +18,7 @@ from emulator.core.faults import FaultRule
 from emulator.core.identity import APP_PRINCIPAL_ID
 from emulator.core.throttle import ThrottleConfig
 from emulator.providers.network import state as network
-from tests.integration.emulator import armhttp
+from tests.emulator import armhttp
 
 PROD, DR = "rg-s2d-prod", "rg-s2d-dr"
 DATA_KEYS = {"authorization", "claims", "correlationId", "httpRequest", "operationName", "resourceProvider",

@@ -235,22 +235,6 @@ def subscribe(emu: Emulator) -> str:
     return emu.events.subscribe(Subscriber(mode="pull")).id
 
 
-def control(emu: Emulator, method: str, path: str, body: Any = None, **query: str) -> Any:
-    """Call the emulator's control API over HTTPS, as the demo and other processes do."""
-    import json
-    import ssl
-    import urllib.parse
-    import urllib.request
-
-    url = f"{emu.endpoint}/_emulator/{path}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    context = ssl.create_default_context(cafile=emu.ca_bundle)
-    with urllib.request.urlopen(request, context=context, timeout=10) as response:
-        raw = response.read()
-    return json.loads(raw) if raw else None
-
-
 def item_of(asr: SiteRecoveryManagementClient, p: Plumbing, vm: str, *, fabric: str | None = None,
             container: str | None = None) -> Any:
     return asr.replication_protected_items.get(VAULT_RG, VAULT, fabric or p.source_fabric,

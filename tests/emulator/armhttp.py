@@ -68,6 +68,13 @@ def control(emu: Emulator, method: str, path: str, *, body: Any = None, query: d
     return request(emu, method, "/_emulator/" + path.lstrip("/"), body=body, query=query, authorize=False)
 
 
+def control_json(emu: Emulator, method: str, path: str, body: Any = None, **query: str) -> Any:
+    """The control API as another process calls it: the answer's JSON, which must come with a 200."""
+    reply = control(emu, method, path, body=body, query=query)
+    assert reply.status == 200, reply.text
+    return reply.body
+
+
 def drive_operations(emu: Emulator) -> None:
     """Finish every pending long-running operation, as time would (for requests sent with polling=False)."""
     emu.lro.settle()

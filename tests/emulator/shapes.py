@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 # Verbatim copies of the Azure REST API specs' examples (provenance in tests/api_examples/README.md).
-EXAMPLES = Path(__file__).resolve().parents[2] / "api_examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "api_examples"
 
 
 def example(name: str) -> dict[str, Any]:

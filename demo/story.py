@@ -1,168 +1,25 @@
-"""``make demo``: the whole asr-s2d story on the embedded emulator + Azurite, printed step by step.
+"""The story ``make demo`` tells and ``make chaos`` tells twice: tag, enroll, protect, audit, (drill,) fail
+over, re-address, redeliver, audit, (the way back, failback, drill again), and the end state it leaves.
 
-Nothing is mocked: the app's real code runs with real SDK clients over HTTPS against the emulator,
-and the events it handles are the ones the emulator publishes after the operator's writes.
-
-``make chaos`` (``--chaos 0.10 --seed 7``) runs the same story twice on fresh worlds: first clean and
-quietly, for the reference end state; then with that share of every emulated ARM call failing (seeded:
-429 and 503 with ``Retry-After``, 500, dropped connections) and of long-running operations ending
-``Failed``, and every event delivered twice in a shuffled order. The app keeps one azure-core retry, so
-faults reach it: Event Grid redelivers what raised (with time passing), the hourly drift audit repairs
-what a permanent failure left, an operator retries a write of theirs that failed. The two end states
-(``emulator.endstate``) must be equal: the exit status is 1 with the differences otherwise.
+The chapters it calls are ``demo.failover`` and ``demo.drill``; what they all stand on is ``demo.stage``.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import sys
-import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
+from demo.drill import drill_story, failback_story, way_back_story
+from demo.failover import failover_story
+from demo.stage import EventGrid, Out, StoryRun, operator
+from emulator.clients import OperatorCredential, sdk_client, time_passes
+
 CLUSTER_TAGS = {"asr-s2d": "true", "asr-s2d-cluster": "s2dclu01"}
-ACTION = "Microsoft.Resources.ResourceActionSuccess"
 # The chaos mix: the request-level kinds share the fault rate equally; the rate also fails operations (``chaos_rules``).
 CHAOS_KINDS = (("status", 429), ("status", 500), ("status", 503), ("reset", 0), ("lro_fail", 0))
 MAX_AUDITS = 12
-
-
-class Out:
-    """Step-by-step printing (``quiet`` prints nothing: the clean reference run of ``make chaos``)."""
-
-    def __init__(self, *, quiet: bool = False) -> None:
-        self.quiet = quiet
-        self.step = 0
-
-    def say(self, text: str) -> None:
-        self.step += 1
-        if not self.quiet:
-            print(f"\n[{self.step}] {text}", flush=True)
-
-    def detail(self, text: str) -> None:
-        if not self.quiet:
-            print(f"    {text}", flush=True)
-
-    def outcomes(self, outcomes: list[Any], *, ignored: bool = True) -> None:
-        """Each event's outcome and the plan it applied (``ignored=False``: only the events that did something)."""
-        for outcome in outcomes:
-            if ignored or outcome.kind != "ignored":
-                self.detail(f"event {outcome.event_id[:8]} -> {outcome.kind}: {outcome.reason}")
-                for line in outcome.plan:
-                    self.detail(f"  - {line}")
-
-
-class OperatorCredential:
-    def __init__(self) -> None:
-        from emulator.core.identity import issue_token, operator_principal
-
-        self._token, self._expires = issue_token(operator_principal())
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        from azure.core.credentials import AccessToken
-
-        return AccessToken(self._token, self._expires)
-
-
-@dataclass
-class StoryRun:
-    """What one run of the story did and left."""
-
-    end_state: dict[str, Any] = field(default_factory=dict)
-    faults: dict[str, int] = field(default_factory=dict)  # injected, by kind ("status 429", "reset", ...)
-    throttled: int = 0
-    deliveries: int = 0
-    redeliveries: int = 0
-    audits: int = 0
-    operator_retries: int = 0
-    outcomes: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def faults_injected(self) -> int:
-        return sum(self.faults.values())
-
-
-class EventGrid:
-    """Delivers events as Event Grid does, through the azure-functions converter like the host, each to the
-    function its type routes it to (the infra's subscription filters send action events to the failover
-    function). A transient error (raised) is retried a few times now; an event still failing stays pending
-    and is retried later (``retry_pending``): Event Grid keeps retrying for 24 hours."""
-
-    def __init__(self, rt: Any, out: Out, run: StoryRun, *, attempts: int = 3) -> None:
-        self.rt, self.out, self.run, self.attempts = rt, out, run, attempts
-        self.pending: list[tuple[dict[str, Any], Callable[[Any, Any], Any]]] = []
-
-    def deliver(self, events: list[dict[str, Any]], handle: Callable[[Any, Any], Any] | None = None) -> list[Any]:
-        outcomes = []
-        for body in events:
-            target = handle or handler_for(body)
-            outcome = self._attempts(body, target, first=True)
-            if outcome is None:
-                self.pending.append((body, target))
-            else:
-                outcomes.append(outcome)
-        return outcomes
-
-    def retry_pending(self) -> list[Any]:
-        waiting, self.pending = self.pending, []
-        if waiting:
-            self.out.detail(f"Event Grid retries {len(waiting)} event(s) that failed earlier")
-        outcomes = []
-        for body, target in waiting:
-            outcome = self._attempts(body, target, first=False)
-            if outcome is None:
-                self.pending.append((body, target))
-            else:
-                outcomes.append(outcome)
-        return outcomes
-
-    def _attempts(self, body: dict[str, Any], handle: Callable[[Any, Any], Any], *, first: bool) -> Any:
-        from emulator.delivery import as_trigger_event
-        from shared.errors import TransientError
-
-        for attempt in range(self.attempts):
-            event = as_trigger_event(body)
-            self.run.deliveries += 1
-            self.run.redeliveries += attempt > 0 or not first
-            try:
-                outcome = handle(event, self.rt)
-            except TransientError as err:
-                self.out.detail(f"event {body['id'][:8]}: transient ({str(err)[:160]}); Event Grid redelivers")
-                continue
-            self.run.outcomes[outcome.kind] += 1
-            return outcome
-        return None
-
-
-def handler_for(body: dict[str, Any]) -> Callable[[Any, Any], Any]:
-    from shared.enrollment import service as enrollment
-    from shared.failover import service as failover
-
-    return failover.handle if (body.get("eventType") or body.get("type")) == ACTION else enrollment.handle
-
-
-def operator(action: Callable[[], Any], done: Callable[[], bool], *, what: str, detail: Callable[[str], None],
-             run: StoryRun | None = None) -> None:
-    """An operator's write: when it fails, they look whether it happened anyway, and otherwise try again."""
-    from azure.core.exceptions import AzureError
-
-    for _attempt in range(10):
-        try:
-            action()
-            return
-        except AzureError as err:
-            if done():
-                return
-            if run is not None:
-                run.operator_retries += 1
-            detail(f"the operator's {what} failed ({type(err).__name__}: {str(err).splitlines()[0][:100]}); "
-                   "they try again")
-    raise SystemExit(f"the operator's {what} never succeeded")
 
 
 def chaos_rules(rate: float, seed: int) -> list[Any]:
@@ -222,10 +79,10 @@ def _story(emu: Any, azurite_connection_string: str, chaos: float, seed: int, ou
     out.detail(f"source: {world['source_region']} ({', '.join(v.split('/')[-1] for v in world['vm_ids'])}), "
                f"target: {world['target_region']} (vault {world['vault_id'].split('/')[-1]})")
     sub = emu.events.subscribe(Subscriber(mode="pull", duplicate=2 if chaos else 1, reorder=bool(chaos), seed=seed))
-    arm = {"base_url": emu.endpoint, "credential_scopes": [emu.endpoint + "/.default"],
-           "connection_verify": emu.ca_bundle, "polling_interval": 0, "retry_total": settings.arm_retry_total}
-    tags_client = ResourceManagementClient(OperatorCredential(), world["subscription_id"], **arm)
-    asr_client = SiteRecoveryManagementClient(OperatorCredential(), world["subscription_id"], **arm)
+    tags_client = sdk_client(emu, ResourceManagementClient, OperatorCredential(), world["subscription_id"],
+                             retry_total=settings.arm_retry_total)
+    asr_client = sdk_client(emu, SiteRecoveryManagementClient, OperatorCredential(), world["subscription_id"],
+                            retry_total=settings.arm_retry_total)
     if chaos:
         # ARM's token-bucket throttle depends on the wall clock; a chaos run must replay from its seed alone,
         # so the throttle is off and the seeded rules inject the 429s.
@@ -258,19 +115,15 @@ def _story(emu: Any, azurite_connection_string: str, chaos: float, seed: int, ou
     _own_events(emu, sub.id, grid)
 
     out.say("Site Recovery replicates: initial replication, then Protected")
-    _time_passes(emu)
+    time_passes(emu)
     for item in _items(emu):
         out.detail(f"{item['vm']}: {item['state']}, group {item['group']}")
     _retry_pending(emu, grid)
 
     out.say("The hourly drift audit (AUDIT_REPAIR=true): the backstop for anything an event left undone")
     _audit(emu, rt, out, run)
-    if drill:  # the drill and way-back chapters (emulator.demo_drill): `make demo` only, not the chaos runs
-        from emulator.demo_drill import drill_story
-
+    if drill:  # the drill and way-back chapters (demo.drill): `make demo` only, not the chaos runs
         drill_story(emu, world, rt, out=out)
-
-    from emulator.demo_failover import failover_story
 
     failover_story(emu, world, rt, sub.id, client=asr_client, out=out, grid=grid)
     _own_events(emu, sub.id, grid)
@@ -281,8 +134,6 @@ def _story(emu: Any, azurite_connection_string: str, chaos: float, seed: int, ou
     if grid.pending:
         raise SystemExit(f"{len(grid.pending)} event(s) still fail after Event Grid's retries")
     if drill:
-        from emulator.demo_drill import drill_story, failback_story, way_back_story
-
         way_back_story(emu, world, rt, client=asr_client, out=out, grid=grid, subscriber_id=sub.id)
         out.say("The hourly drift audit after the reprotect: the cluster replicates back, and says how to fail back")
         _audit(emu, rt, out, run)
@@ -334,14 +185,8 @@ def _retry_pending(emu: Any, grid: EventGrid) -> None:
     for _round in range(MAX_AUDITS):
         if not grid.pending:
             return
-        _time_passes(emu)
+        time_passes(emu)
         grid.retry_pending()
-
-
-def _time_passes(emu: Any) -> None:
-    """Minutes pass: running operations and Site Recovery jobs finish, initial replication completes."""
-    emu.handle_control("POST", "/_emulator/asr/settle", {}, b"")
-    emu.handle_control("POST", "/_emulator/asr/advance", {}, json.dumps({"to": "Protected"}).encode())
 
 
 def _audit(emu: Any, rt: Any, out: Out, run: StoryRun) -> None:
@@ -351,7 +196,7 @@ def _audit(emu: Any, rt: Any, out: Out, run: StoryRun) -> None:
 
     for attempt in range(MAX_AUDITS):
         if attempt:
-            _time_passes(emu)
+            time_passes(emu)
         run.audits += 1
         try:
             report = drift.run_audit(rt, trigger="demo")
@@ -392,53 +237,3 @@ def chaos_compare(emu: Any, *, azurite_connection_string: str, rate: float, seed
     out.detail(f"{clean.deliveries} deliveries, {clean.audits} audit(s), outcomes {dict(clean.outcomes)}")
     chaotic = run_story(emu, azurite_connection_string=azurite_connection_string, chaos=rate, seed=seed, out=out)
     return ChaosResult(clean, chaotic, endstate.diff(clean.end_state, chaotic.end_state))
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m emulator.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--chaos", type=float, default=0.0, help="share of ARM calls that fail (0-0.5)")
-    parser.add_argument("--seed", type=int, default=7, help="seed of the fault injection and event reordering")
-    args = parser.parse_args(argv)
-    if not 0 <= args.chaos <= 0.5:
-        parser.error("--chaos must be between 0 and 0.5")
-
-    from emulator import Emulator
-    from emulator.azurite import Azurite
-
-    started = time.monotonic()
-    out = Out()
-    out.say("Starting the ARM emulator (HTTPS, throwaway CA) and Azurite (blob storage) on 127.0.0.1")
-    emu = Emulator()
-    emu.start()
-    azurite = Azurite.start()
-    try:
-        os.environ.update(emu.identity_env())
-        if not args.chaos:
-            run_story(emu, azurite_connection_string=azurite.connection_string, out=out, drill=True)
-            out.detail(f"done in {time.monotonic() - started:.1f}s")
-            return 0
-        result = chaos_compare(emu, azurite_connection_string=azurite.connection_string, rate=args.chaos,
-                               seed=args.seed, out=out)
-        chaotic = result.chaotic
-        out.say("Chaos summary")
-        out.detail(f"faults injected: {chaotic.faults_injected} ({', '.join(f'{k}: {v}' for k, v in chaotic.faults.items())})"
-                   f"; throttled by the emulator: {chaotic.throttled}")
-        out.detail(f"deliveries {chaotic.deliveries} (clean run: {result.clean.deliveries}), Event Grid redeliveries "
-                   f"{chaotic.redeliveries}, audits {chaotic.audits}, operator retries {chaotic.operator_retries}")
-        out.detail(f"outcomes: {dict(sorted(chaotic.outcomes.items()))}")
-        if result.differences:
-            print("\nThe chaotic run's end state differs from the clean run's:", file=sys.stderr)
-            for line in result.differences:
-                print(f"  {line}", file=sys.stderr)
-            return 1
-        out.detail("end state: identical to the clean run's (protected items, plumbing, recovery plan, load "
-                   "balancers, recovered VMs, the guest's cluster IP)")
-        out.detail(f"done in {time.monotonic() - started:.1f}s")
-        return 0
-    finally:
-        emu.stop()
-        azurite.stop()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

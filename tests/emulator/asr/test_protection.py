@@ -8,13 +8,13 @@ from azure.core.exceptions import HttpResponseError
 from azure.mgmt.recoveryservicessiterecovery import models as m
 
 from emulator.providers.network import state as network
-from tests.integration.emulator.asr.conftest import (
+from tests.emulator.armhttp import control_json
+from tests.emulator.asr.conftest import (
     DR_RG,
     SOURCE,
     TARGET,
     VAULT,
     VAULT_RG,
-    control,
     enable,
     enable_input,
     item_of,
@@ -48,7 +48,7 @@ def test_enabling_goes_from_enabling_protection_to_protected_through_an_enable_d
 
 
 def test_initial_replication_progresses_with_time(emu, world, asr, plumbing, clock):
-    control(emu, "PUT", "asr/config", {"initial_replication_seconds": 100})
+    control_json(emu, "PUT", "asr/config", {"initial_replication_seconds": 100})
     enable(asr, world, plumbing, "s2d-node1")
     item = item_of(asr, plumbing, "s2d-node1")
     details = item.properties.provider_specific_details
@@ -64,17 +64,17 @@ def test_initial_replication_progresses_with_time(emu, world, asr, plumbing, clo
 
 
 def test_initial_replication_can_be_held_and_advanced_through_the_control_api(emu, world, asr, plumbing):
-    assert control(emu, "PUT", "asr/config", {"auto_progress": False})["auto_progress"] is False
+    assert control_json(emu, "PUT", "asr/config", {"auto_progress": False})["auto_progress"] is False
     for vm in ("s2d-node1", "s2d-node2"):
         enable(asr, world, plumbing, vm)
     n1 = item_of(asr, plumbing, "s2d-node1")
     assert n1.properties.protection_state == "UnprotectedStatesBegin"
 
-    moved = control(emu, "POST", "asr/advance", {"to": "InitialReplication", "item": n1.id, "percent": 55})
+    moved = control_json(emu, "POST", "asr/advance", {"to": "InitialReplication", "item": n1.id, "percent": 55})
     assert moved["items"][0]["monitoringPercentageCompletion"] == 55
     assert item_of(asr, plumbing, "s2d-node1").properties.provider_specific_details.monitoring_percentage_completion == 55
 
-    everything = control(emu, "POST", "asr/advance", {"to": "Protected"})
+    everything = control_json(emu, "POST", "asr/advance", {"to": "Protected"})
     assert {i["protectionState"] for i in everything["items"]} == {"Protected"}
     assert {i.properties.protection_state for i in asr.replication_protected_items.list(VAULT_RG, VAULT)} == {"Protected"}
 
@@ -188,24 +188,30 @@ def test_recovery_points_are_crash_consistent_every_five_minutes(world, asr, plu
 
 def test_replication_health_and_rpo_can_be_degraded_through_the_control_api(emu, world, asr, plumbing):
     item = enable(asr, world, plumbing, "s2d-node1")
-    control(emu, "POST", "asr/health", {"item": item.id, "replicationHealth": "Critical", "rpoInSeconds": 7200,
+    control_json(emu, "POST", "asr/health", {"item": item.id, "replicationHealth": "Critical", "rpoInSeconds": 7200,
                                         "healthErrors": [{"errorCode": "153006", "errorMessage": "RPO exceeded"}]})
     degraded = item_of(asr, plumbing, "s2d-node1")
     assert degraded.properties.replication_health == "Critical"
     assert degraded.properties.provider_specific_details.rpo_in_seconds == 7200
     assert degraded.properties.health_errors[0].error_code == "153006"
-    control(emu, "POST", "asr/health", {"item": item.id, "reset": True})
+    control_json(emu, "POST", "asr/health", {"item": item.id, "reset": True})
     healed = item_of(asr, plumbing, "s2d-node1")
     assert healed.properties.replication_health == "Normal" and healed.properties.health_errors == []
 
 
-def test_a_vm_in_no_group_fails_over_commits_and_reprotects_on_its_own(emu, world, asr, plumbing):
-    events = subscribe(emu)
+def _lone_vm(asr, world, plumbing):
+    """The lone VM protected in no group, with its DR pools; returns the item's address for the SDK's operations."""
     enable(asr, world, plumbing, "solo", group=None)
     set_pools(asr, world, plumbing, "solo")
+    return VAULT_RG, VAULT, plumbing.source_fabric, plumbing.source_container, "solo"
+
+
+def test_a_vm_in_no_group_fails_over_commits_and_reprotects_on_its_own(emu, world, asr, plumbing):
+    events = subscribe(emu)
+    solo = _lone_vm(asr, world, plumbing)
     ops = asr.replication_protected_items
     failed_over = ops.begin_unplanned_failover(
-        VAULT_RG, VAULT, plumbing.source_fabric, plumbing.source_container, "solo",
+        *solo,
         m.UnplannedFailoverInput(properties=m.UnplannedFailoverInputProperties(
             failover_direction="PrimaryToRecovery", source_site_operations="NotRequired",
             provider_specific_details=m.A2AUnplannedFailoverInput()))).result()
@@ -217,13 +223,12 @@ def test_a_vm_in_no_group_fails_over_commits_and_reprotects_on_its_own(emu, worl
     recovered = emu.world.get(p.provider_specific_details.recovery_fabric_object_id)
     assert recovered["location"] == TARGET and recovered["name"] == "solo"
 
-    committed = ops.begin_failover_commit(VAULT_RG, VAULT, plumbing.source_fabric, plumbing.source_container,
-                                          "solo").result()
+    committed = ops.begin_failover_commit(*solo).result()
     assert committed.properties.protection_state == "UnplannedFailoverCommitted"
     assert committed.properties.allowed_operations == ["ReverseReplicate", "DisableProtection"]
 
     reprotected = ops.begin_reprotect(
-        VAULT_RG, VAULT, plumbing.source_fabric, plumbing.source_container, "solo",
+        *solo,
         m.ReverseReplicationInput(properties=m.ReverseReplicationInputProperties(
             failover_direction="RecoveryToPrimary", provider_specific_details=m.A2AReprotectInput(
                 recovery_container_id=plumbing.source_container_id, policy_id=plumbing.policy_id,
@@ -267,11 +272,10 @@ def test_planned_failover_shuts_the_source_down_first(emu, world, asr, plumbing)
 
 
 def test_test_failover_of_a_lone_vm_and_its_cleanup(emu, world, asr, plumbing):
-    enable(asr, world, plumbing, "solo", group=None)
-    set_pools(asr, world, plumbing, "solo")
+    solo = _lone_vm(asr, world, plumbing)
     ops = asr.replication_protected_items
     tested = ops.begin_test_failover(
-        VAULT_RG, VAULT, plumbing.source_fabric, plumbing.source_container, "solo",
+        *solo,
         m.TestFailoverInput(properties=m.TestFailoverInputProperties(
             failover_direction="PrimaryToRecovery", network_type="VmNetworkAsInput", network_id=world.test_vnet_id,
             provider_specific_details=m.A2ATestFailoverInput()))).result()
@@ -287,7 +291,7 @@ def test_test_failover_of_a_lone_vm_and_its_cleanup(emu, world, asr, plumbing):
     assert [pool["id"] for pool in config["loadBalancerBackendAddressPools"]] == [world.test_pool_id]
 
     cleaned = ops.begin_test_failover_cleanup(
-        VAULT_RG, VAULT, plumbing.source_fabric, plumbing.source_container, "solo",
+        *solo,
         m.TestFailoverCleanupInput(properties=m.TestFailoverCleanupInputProperties(comments="drill ok"))).result()
     assert cleaned.properties.test_failover_state == "None"
     assert cleaned.properties.last_successful_test_failover_time is not None

@@ -20,8 +20,8 @@ from azure.core.rest import HttpRequest
 from azure.mgmt.recoveryservicessiterecovery import models
 from azure.mgmt.recoveryservicessiterecovery import models as m
 
-from tests.integration.emulator.asr.conftest import VAULT, VAULT_RG, cluster_plan, enable, set_pools
-from tests.integration.emulator.shapes import EXAMPLES
+from tests.emulator.asr.conftest import VAULT, VAULT_RG, cluster_plan, enable, set_pools
+from tests.emulator.shapes import EXAMPLES
 
 API = "2025-08-01"
 # Dict[str, str] in the models: their keys are data (Hyper-V names in the examples), not shape.

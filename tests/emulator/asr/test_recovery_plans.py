@@ -7,15 +7,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.recoveryservicessiterecovery import models as m
 
 from emulator.providers.compute import state as compute
-from tests.integration.emulator.asr.conftest import (
-    TARGET,
-    VAULT,
-    VAULT_RG,
-    cluster_plan,
-    enable,
-    item_of,
-    set_pools,
-)
+from tests.emulator.asr.conftest import TARGET, VAULT, VAULT_RG, cluster_plan, enable, item_of, set_pools
 
 RP = "rp-s2dclu01"
 

@@ -6,7 +6,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.recoveryservicessiterecovery import models as m
 
-from tests.integration.emulator.asr.conftest import (
+from tests.emulator.asr.conftest import (
     SOURCE,
     TARGET,
     VAULT,
@@ -154,15 +154,15 @@ def test_vaults_are_arm_resources_with_put_get_and_list(emu, world, asr):
 
 
 def test_control_api_lists_jobs_and_settles_them(emu, world, asr):
-    from tests.integration.emulator.asr.conftest import control
+    from tests.emulator.armhttp import control_json
 
     emu.lro.default_polls = 5
     create = m.FabricCreationInput(properties=m.FabricCreationInputProperties(
         custom_details=m.AzureFabricCreationInput(location=SOURCE)))
     asr.replication_fabrics.begin_create(VAULT_RG, VAULT, "fabric-a", create, polling=False)
-    running = control(emu, "GET", "asr/jobs", vault=world.vault_id, state="InProgress")
+    running = control_json(emu, "GET", "asr/jobs", vault=world.vault_id, state="InProgress")
     assert [j["properties"]["scenarioName"] for j in running] == ["CreateFabric"]
-    assert control(emu, "POST", "asr/settle")["settled"] == 1
-    assert control(emu, "GET", "asr/jobs", vault=world.vault_id, state="InProgress") == []
+    assert control_json(emu, "POST", "asr/settle")["settled"] == 1
+    assert control_json(emu, "GET", "asr/jobs", vault=world.vault_id, state="InProgress") == []
     (job,) = asr.replication_jobs.list(VAULT_RG, VAULT)
     assert job.properties.state == "Succeeded"

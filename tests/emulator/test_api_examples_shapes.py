@@ -17,14 +17,29 @@ from emulator import Emulator
 from emulator.providers.compute import state as compute
 from emulator.providers.network import state as network
 from emulator.providers.resources.state import add_group
-from tests.integration.emulator import armhttp
-from tests.integration.emulator.shapes import example, missing_keys, unknown_keys
+from tests.emulator import armhttp
+from tests.emulator.shapes import example, missing_keys, unknown_keys
 
 
 def _localised(name: str, subscription_id: str) -> dict[str, Any]:
     """The example with its placeholder subscription replaced by the emulated one."""
     text = json.dumps(example(name)).replace("/subscriptions/subid/", f"/subscriptions/{subscription_id}/")
     return json.loads(text)  # type: ignore[no-any-return]
+
+
+def _put_example(emu: Emulator, name: str, subscription_id: str, resource_id: str) -> tuple[Any, Any]:
+    """The example's PUT sent as is: (the example's 201 body, the emulator's 201 body)."""
+    created = _localised(name, subscription_id)
+    params = created["parameters"]
+    reply = armhttp.arm(emu, "PUT", resource_id, api_version=params["api-version"], body=params["parameters"])
+    assert reply.status == 201, reply.text
+    return created["responses"]["201"]["body"], reply.body
+
+
+def _assert_shape(model: type, expected: Any, got: Any) -> None:
+    """Every key of Azure's example is in the emulator's answer; every key of the answer is a field of the SDK model."""
+    assert missing_keys(expected, got) == []
+    assert unknown_keys(model, got) == []
 
 
 @pytest.fixture
@@ -41,19 +56,14 @@ def rg1(emu: Emulator, demo: dict[str, Any]) -> str:
 
 
 def test_load_balancer_create_and_get_match_the_examples(emu: Emulator, rg1: str) -> None:
-    created = _localised("network_2025-07-01_LoadBalancers_CreateOrUpdate_LoadBalancerCreate.json", rg1)
-    params = created["parameters"]
     lb_id = f"/subscriptions/{rg1}/resourceGroups/rg1/providers/Microsoft.Network/loadBalancers/lb"
-    reply = armhttp.arm(emu, "PUT", lb_id, api_version=params["api-version"], body=params["parameters"])
-    assert reply.status == 201, reply.text
-    assert missing_keys(created["responses"]["201"]["body"], reply.body) == []
-    assert unknown_keys(network_models.LoadBalancer, reply.body) == []
+    _assert_shape(network_models.LoadBalancer, *_put_example(
+        emu, "network_2025-07-01_LoadBalancers_CreateOrUpdate_LoadBalancerCreate.json", rg1, lb_id))
     emu.lro.settle()
 
     got = armhttp.arm(emu, "GET", lb_id, api_version="2025-07-01").body
     expected = _localised("network_2025-07-01_LoadBalancers_Get_LoadBalancerGet.json", rg1)["responses"]["200"]["body"]
-    assert missing_keys(expected, got) == []
-    assert unknown_keys(network_models.LoadBalancer, got) == []
+    _assert_shape(network_models.LoadBalancer, expected, got)
     # Beyond keys: the same dynamic address and the same cross-references as Azure's answer.
     frontend = got["properties"]["frontendIPConfigurations"][0]["properties"]
     assert frontend["privateIPAddress"] == expected["properties"]["frontendIPConfigurations"][0]["properties"][
@@ -66,18 +76,14 @@ def test_load_balancer_create_and_get_match_the_examples(emu: Emulator, rg1: str
 
 
 def test_network_interface_create_matches_the_example(emu: Emulator, rg1: str) -> None:
-    created = _localised("network_2025-03-01_NetworkInterfaces_CreateOrUpdate_NetworkInterfaceCreate.json", rg1)
-    params = created["parameters"]
     nic_id = f"/subscriptions/{rg1}/resourceGroups/rg1/providers/Microsoft.Network/networkInterfaces/test-nic"
-    reply = armhttp.arm(emu, "PUT", nic_id, api_version=params["api-version"], body=params["parameters"])
-    assert reply.status == 201, reply.text
-    expected = created["responses"]["201"]["body"]
-    assert missing_keys(expected, reply.body) == []
-    assert unknown_keys(network_models.NetworkInterface, reply.body) == []
-    addresses = [c["properties"]["privateIPAddress"] for c in reply.body["properties"]["ipConfigurations"]]
+    expected, got = _put_example(
+        emu, "network_2025-03-01_NetworkInterfaces_CreateOrUpdate_NetworkInterfaceCreate.json", rg1, nic_id)
+    _assert_shape(network_models.NetworkInterface, expected, got)
+    addresses = [c["properties"]["privateIPAddress"] for c in got["properties"]["ipConfigurations"]]
     assert addresses == [c["properties"]["privateIPAddress"] for c in expected["properties"]["ipConfigurations"]] == \
         ["172.20.2.4", "172.20.2.16/28"], "Azure's allocation, including the aligned /28 block"
-    assert [c["properties"]["primary"] for c in reply.body["properties"]["ipConfigurations"]] == [True, False]
+    assert [c["properties"]["primary"] for c in got["properties"]["ipConfigurations"]] == [True, False]
 
 
 def test_network_interface_get_matches_the_example(emu: Emulator, rg1: str) -> None:
@@ -95,8 +101,7 @@ def test_network_interface_get_matches_the_example(emu: Emulator, rg1: str) -> N
                           nic_ids=[nic_id])
     got = armhttp.arm(emu, "GET", nic_id, api_version="2025-07-01").body
     expected = _localised("network_2025-07-01_NetworkInterfaces_Get_NetworkInterfaceGet.json", rg1)["responses"]["200"]["body"]
-    assert missing_keys(expected, got) == []
-    assert unknown_keys(network_models.NetworkInterface, got) == []
+    _assert_shape(network_models.NetworkInterface, expected, got)
     assert got["properties"]["virtualMachine"]["id"].endswith("/resourceGroups/rg1/providers/Microsoft.Compute/"
                                                               "virtualMachines/vm1")
 
@@ -108,9 +113,8 @@ def test_tags_patch_at_scope_matches_the_example(emu: Emulator, demo: dict[str, 
                         api_version=patch["parameters"]["api-version"], body=patch["parameters"]["parameters"])
     assert reply.status == 200, reply.text
     expected = patch["responses"]["200"]["body"]
-    assert missing_keys(expected, reply.body) == []
+    _assert_shape(resource_models.TagsResource, expected, reply.body)
     assert reply.body["properties"] == expected["properties"]
-    assert unknown_keys(resource_models.TagsResource, reply.body) == []
 
 
 def _vm(emu: Emulator, demo: dict[str, Any]) -> Any:

@@ -1,36 +1,18 @@
 """The failover chapter of ``make demo``: a recovery-plan failover on the emulator, the event ARM
 publishes, and the cluster IP moving to its DR address (before/after printed).
 
-Called by ``emulator.demo`` once the cluster is Protected. The operator's failover goes through the
+Called by ``demo.story`` once the cluster is Protected. The operator's failover goes through the
 real Site Recovery SDK; the app's real ``shared.failover.handle`` re-addresses the cluster.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from emulator.demo import EventGrid, Out
+from demo.stage import ACTION, EventGrid, Out, cluster_ip, operator
+from emulator.clients import control
 
-ACTION = "Microsoft.Resources.ResourceActionSuccess"
 FAILED_OVER = ("unplannedfailovercommitpendingstatesbegin", "unplannedfailovercommitted")
-
-
-def _control(emu: Any, method: str, path: str, **query: str) -> Any:
-    status, payload = emu.handle_control(method, f"/_emulator/{path}", query, b"")
-    if status != 200:
-        raise SystemExit(f"emulator control {method} {path}: {payload}")
-    return payload
-
-
-def cluster_ip(emu: Any, vm_id: str) -> str:
-    """The guest cluster's first IP Address resource on ``vm_id``, as the demo prints it."""
-    cluster = _control(emu, "GET", "guest", id=vm_id)
-    resources = cluster.get("ip_resources") or []
-    if not resources:
-        return f"none ({cluster.get('access_point')} access point)"
-    r = resources[0]
-    return f"{r['address']} (probe {r['probe_port']}, network '{r['network']}', {r['state']})"
 
 
 def _failed_over(emu: Any) -> bool:
@@ -42,7 +24,6 @@ def _failed_over(emu: Any) -> bool:
 
 def failover_story(emu: Any, world: dict[str, Any], rt: Any, subscriber_id: str, *, client: Any, out: Out,
                    grid: EventGrid) -> None:
-    from emulator.demo import operator
     from shared.enrollment.plan import ReplicationSpec
     from shared.failover import service as failover
 
@@ -85,11 +66,11 @@ def failover_story(emu: Any, world: dict[str, Any], rt: Any, subscriber_id: str,
     if lb is not None:
         out.detail(f"DR load balancer {lb.id.split('/')[-1]}: frontend {lb.frontend_ip}, probe {lb.probe_port}, "
                    f"{len(lb.pool_nic_ids)} recovered NIC(s) in its pool")
-    for entry in _control(emu, "GET", "guest/run-commands"):
+    for entry in control(emu, "GET", "guest/run-commands"):
         params = ", ".join(f"{p['name']}={p['value']}" for p in entry["parameters"])
         out.detail(f"Run Command on {entry['vm_id'].split('/')[-1]}: {entry['script'][0]} with parameters {params}")
 
     out.say("Event Grid delivers at least once: the same event again changes nothing")
     for outcome in grid.deliver(actions, failover.handle):
         out.detail(f"event {outcome.event_id[:8]} -> {outcome.kind} ({outcome.writes} write(s)): {outcome.reason}")
-    out.detail(f"{len(_control(emu, 'GET', 'guest/run-commands'))} Run Command(s) in total")
+    out.detail(f"{len(control(emu, 'GET', 'guest/run-commands'))} Run Command(s) in total")

@@ -9,7 +9,7 @@ from azure.mgmt.recoveryservicessiterecovery import models as m
 from emulator.providers.compute import state as compute
 from emulator.providers.recoveryservices import state as asr_state
 from emulator.providers.storage import state as storage
-from tests.integration.emulator.asr.conftest import (
+from tests.emulator.asr.conftest import (
     DR_RG,
     OTHER_SUBSCRIPTION,
     RG,

@@ -14,10 +14,10 @@ demo's audit then reprotects the cluster to the DR region again and ends with a 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from emulator.demo import EventGrid, Out
+from demo.stage import EventGrid, Out, cluster_ip
+from emulator.clients import control
 
 
 def drill_story(emu: Any, world: dict[str, Any], rt: Any, *, out: Out, way_back: bool = False,
@@ -72,7 +72,7 @@ def way_back_story(emu: Any, world: dict[str, Any], rt: Any, *, client: Any, out
     out.detail(f"{done.kind} ({done.writes} write(s)): {done.reason}")
     for line in done.plan:
         out.detail(f"  - {line}")
-    emu.handle_control("POST", "/_emulator/asr/settle", {}, b"")
+    control(emu, "POST", "asr/settle")
     grid.deliver(emu.events.drain(subscriber_id))
     for item in rt.asr.list_items():
         out.detail(f"{item.vm_id.split('/')[-1]} replicates back to {world['source_region']}: {item.protection_state}, "
@@ -81,8 +81,6 @@ def way_back_story(emu: Any, world: dict[str, Any], rt: Any, *, client: Any, out
 
 def failback_story(emu: Any, world: dict[str, Any], rt: Any, *, client: Any, out: Out, grid: EventGrid,
                    subscriber_id: str) -> None:
-    from emulator.demo_failover import cluster_ip
-
     cluster, home = world["cluster_name"], world["source_region"]
     plan = f"asr-s2d-{cluster}"
     vault_rg, vault = world["vault_id"].split("/")[4], world["vault_id"].split("/")[-1]

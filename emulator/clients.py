@@ -1,0 +1,72 @@
+"""How the tests, the demo and the bench reach an emulator as its clients do: the control API in-process,
+management SDK clients pointed at it (with the app's managed identity or as a person, the operator), and the
+process environment the real ``ManagedIdentityCredential`` reads. Nothing in the emulator imports this.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from emulator.core.identity import issue_token, operator_principal
+
+if TYPE_CHECKING:
+    from emulator.core.http import Host
+
+
+class ControlError(RuntimeError):
+    """The control API answered something other than 200."""
+
+
+def control(emu: Host, method: str, path: str, body: Any = None, **query: str) -> Any:
+    """``{method} /_emulator/{path}?{query}`` in-process, with ``body`` as JSON: the answer's payload."""
+    status, payload = emu.handle_control(method, f"/_emulator/{path}", query,
+                                         json.dumps(body).encode() if body is not None else b"")
+    if status != 200:
+        raise ControlError(f"emulator control {method} {path}: {status} {payload}")
+    return payload
+
+
+class OperatorCredential:
+    """A person's token (the emulator's operator principal), so their writes are not the app's own."""
+
+    def __init__(self) -> None:
+        self._token, self._expires = issue_token(operator_principal())
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        return AccessToken(self._token, self._expires)
+
+
+def time_passes(emu: Host) -> None:
+    """Minutes pass: running operations and Site Recovery jobs finish, initial replication completes."""
+    control(emu, "POST", "asr/settle")
+    control(emu, "POST", "asr/advance", {"to": "Protected"})
+
+
+def sdk_client(emu: Host, client_cls: type, credential: Any, subscription_id: str, **kwargs: Any) -> Any:
+    """A management SDK client of the emulator: its endpoint and token scope, its throwaway CA (passed explicitly:
+    the machine presets ``REQUESTS_CA_BUNDLE``) and no wait between polls of a long-running operation."""
+    return client_cls(credential, subscription_id, base_url=emu.endpoint, credential_scopes=[emu.endpoint + "/.default"],
+                      connection_verify=emu.ca_bundle, polling_interval=0, **kwargs)
+
+
+@contextlib.contextmanager
+def managed_identity(emu: Host) -> Iterator[None]:
+    """While inside, the process environment points the real ``ManagedIdentityCredential`` at the emulator's
+    token endpoint, and at nothing else (no ``MSI_ENDPOINT``); the environment is restored on the way out."""
+    saved = {key: os.environ.get(key) for key in emu.identity_env()}
+    os.environ.update(emu.identity_env())
+    os.environ.pop("MSI_ENDPOINT", None)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
