@@ -49,7 +49,7 @@ def emu(emulator_server: Emulator) -> Emulator:
 
 @pytest.fixture
 def demo(emu: Emulator) -> dict[str, Any]:
-    """The demo world (see README): two-node S2D cluster in westeurope, vault and networks in northeurope."""
+    """The demo world (see docs/testing.md): two-node S2D cluster in westeurope, vault and networks in northeurope."""
     return emu.seed("demo")
 
 
@@ -97,7 +97,7 @@ def operator_sdk(emulator_server: Emulator) -> Callable[..., Any]:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """The reliability suite counts what it tried (inputs, faults, examples) and writes the figures of the README's
+    """The reliability suite counts what it tried (inputs, faults, examples) and writes the figures of docs/testing.md's
     Guarantees section (``tests/reliability/figures.py``)."""
     from tests.reliability.figures import FiguresPlugin
 
