@@ -13,7 +13,7 @@ from enum import Enum
 
 from shared import ids
 from shared.inventory import Disk
-from shared.names import MANAGED_BY, OWNER
+from shared.names import MANAGED_BY, OWNER, PURPOSE_TAG
 
 
 class Purpose(str, Enum):
@@ -173,7 +173,7 @@ class EnsureLoadBalancer:
     def tags(self) -> dict[str, str]:
         out = {"asr-s2d-cluster": self.cluster, MANAGED_BY: OWNER}
         if self.purpose is not Purpose.DR:
-            out["asr-s2d-purpose"] = self.purpose.value
+            out[PURPOSE_TAG] = self.purpose.value
         return out
 
     def describe(self) -> str:

@@ -8,13 +8,14 @@ group whose ``asr-s2d=true`` enrolled it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from shared import ids, tags
 from shared.errors import RejectedInput
 from shared.inventory import TaggedScope, Vm
 from shared.names import cluster_key
+from shared.ownership import Enrollment
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Cluster:
     nodes: tuple[Vm, ...]
     intent: tags.ClusterIntent
     enrolled_by: str  # "vm tags", "availability set <name>", "resource group <name>"
+    problem: str | None = None  # why nothing may be enrolled (its nodes disagree on a cluster-wide tag)
 
     @property
     def key(self) -> str:
@@ -67,11 +69,29 @@ def membership(vm: Vm, scopes: Mapping[str, TaggedScope]) -> Membership | None:
     return Membership(vm=vm, cluster=name, intent=intent, enrolled_by=enrolled_by)
 
 
-def clusters(vms: Iterable[Vm], scopes: Iterable[TaggedScope]) -> tuple[dict[str, Cluster], dict[str, str]]:
+# The tags every node of one cluster must agree on: guessing which node is right could move the wrong IP.
+CLUSTER_WIDE = (("expected_nodes", tags.NODES), ("dr_ip", tags.DR_IP), ("probe_port", tags.PROBE_PORT),
+                ("witness_id", tags.WITNESS))
+Enrolled = Callable[[str], Enrollment | None]  # a cluster's enrollment record by name, or None
+
+
+def _not_enrolled(_name: str) -> Enrollment | None:
+    return None
+
+
+def _disagreement(a: Membership, b: Membership) -> str | None:
+    tag = next((tag for attr, tag in CLUSTER_WIDE if getattr(a.intent, attr) != getattr(b.intent, attr)), None)
+    return f"cluster {a.cluster}: nodes {a.vm.name} and {b.vm.name} disagree on tag {tag}" if tag else None
+
+
+def clusters(vms: Iterable[Vm], scopes: Iterable[TaggedScope],
+             enrolled: Enrolled = _not_enrolled) -> tuple[dict[str, Cluster], dict[str, str]]:
     """Every cluster in an inventory, and the rejections (VM id -> reason) of VMs with bad tags.
 
-    A cluster whose nodes disagree on a cluster-wide tag (expected nodes, DR IP, probe port, witness)
-    is rejected as a whole: guessing which node is right could move the wrong IP.
+    Cluster names compare case-insensitively. Where the cluster is enrolled, its confirmed nodes' tags are the
+    reference: a VM that is not a confirmed node and disagrees with them on a cluster-wide tag is rejected on
+    its own, and never hides the cluster. Where the reference nodes disagree among themselves, the cluster is
+    kept with its ``problem`` (so the audit reports it, critical) and nothing is enrolled until it is fixed.
     """
     by_scope = {ids.key(s.id): s for s in scopes}
     grouped: dict[str, list[Membership]] = {}
@@ -87,24 +107,25 @@ def clusters(vms: Iterable[Vm], scopes: Iterable[TaggedScope]) -> tuple[dict[str
     found: dict[str, Cluster] = {}
     for key, members in grouped.items():
         members.sort(key=lambda m: ids.key(m.vm.id))
-        first = members[0]
-        intent = first.intent
-        for other in members[1:]:
-            for attr, tag in (("expected_nodes", tags.NODES), ("dr_ip", tags.DR_IP), ("probe_port", tags.PROBE_PORT),
-                              ("witness_id", tags.WITNESS)):
-                if getattr(other.intent, attr) != getattr(intent, attr):
-                    reason = (f"cluster {first.cluster}: nodes {first.vm.name} and {other.vm.name} disagree on tag {tag}")
-                    for m in members:
-                        rejected[ids.key(m.vm.id)] = reason
-                    break
-            else:
-                if other.intent.drill and not intent.drill:
-                    intent = replace(intent, drill=True)
+        record = enrolled(members[0].cluster)
+        confirmed = [m for m in members if record is not None and record.key == key and record.has_node(m.vm.id)]
+        reference = confirmed or members
+        first = reference[0]
+        problem = next((why for other in reference[1:] if (why := _disagreement(first, other))), None)
+        kept = list(reference)
+        for other in members:
+            if other in reference:
                 continue
-            break
-        else:
-            found[key] = Cluster(name=first.cluster, nodes=tuple(m.vm for m in members), intent=intent,
-                                 enrolled_by=first.enrolled_by)
+            why = _disagreement(first, other)
+            if why is None:
+                kept.append(other)
+            else:
+                rejected[ids.key(other.vm.id)] = (f"{why}; {other.vm.name} is not a confirmed node of the enrolled "
+                                                  "cluster, so it is left out")
+        kept.sort(key=lambda m: ids.key(m.vm.id))
+        found[key] = Cluster(name=first.cluster, nodes=tuple(m.vm for m in kept),
+                             intent=replace(first.intent, drill=any(m.intent.drill for m in kept)),
+                             enrolled_by=first.enrolled_by, problem=problem)
     return found, rejected
 
 
@@ -118,8 +139,8 @@ class Inventory:
     def vm(self, vm_id: str) -> Vm | None:
         return next((v for v in self.vms if ids.same(v.id, vm_id)), None)
 
-    def clusters(self, target_region: str) -> tuple[dict[str, Cluster], dict[str, str]]:
-        """The enrolled clusters and the rejected VMs. VMs in the target region are never nodes: recovered
+    def clusters(self, target_region: str, enrolled: Enrolled = _not_enrolled) -> tuple[dict[str, Cluster], dict[str, str]]:
+        """The tagged clusters and the rejected VMs. VMs in the target region are never nodes: recovered
         and test-failover VMs carry the source's tags (rule 8)."""
         sources = [v for v in self.vms if v.location.lower() != target_region.lower()]
-        return clusters(sources, self.scopes)
+        return clusters(sources, self.scopes, enrolled)

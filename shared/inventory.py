@@ -40,6 +40,7 @@ class Vm:
     availability_set_id: str | None = None
     vm_uuid: str = ""
     power_state: str | None = None  # "running", "deallocated", ... (None: not read)
+    computer_name: str = ""  # the guest's host name (osProfile.computerName); "" when ARM does not say
 
     @property
     def subscription_id(self) -> str:
@@ -52,6 +53,11 @@ class Vm:
     @property
     def primary_nic_id(self) -> str | None:
         return self.nic_ids[0] if self.nic_ids else None
+
+    @property
+    def host_name(self) -> str:
+        """The name the guest's cluster knows the node by (Azure's default computer name is the VM's name)."""
+        return self.computer_name or self.name
 
 
 @dataclass(frozen=True)

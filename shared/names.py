@@ -14,6 +14,7 @@ PLAN_PREFIX = "asr-s2d-"
 LB_FRONTEND, LB_POOL, LB_PROBE, LB_RULE = "fe-cluster", "be-nodes", "probe-cluster", "ha-ports"
 # The tag on every load balancer asr-s2d creates: it deletes nothing that does not carry it.
 MANAGED_BY, OWNER = "managed-by", "asr-s2d"
+PURPOSE_TAG = "asr-s2d-purpose"  # on a test or failback load balancer: what it is for
 
 
 def _safe(text: str) -> str:
@@ -49,13 +50,15 @@ def plan_name(cluster: str) -> str:
     return f"{PLAN_PREFIX}{cluster}"
 
 
+# '.' separates a load balancer's purpose from the cluster's name: a cluster name cannot contain one, so the test
+# load balancer of cluster "a" never shares a name with the DR load balancer of cluster "a-test".
 def load_balancer_name(cluster: str, *, test: bool = False) -> str:
-    return f"lb-asr-s2d-{cluster}" + ("-test" if test else "")
+    return f"lb-asr-s2d-{cluster}" + (".test" if test else "")
 
 
 def failback_lb_name(cluster: str) -> str:
     """asr-s2d's load balancer in the original region, staged by the reprotect when none fronts the nodes there."""
-    return f"lb-asr-s2d-{cluster}-failback"
+    return f"lb-asr-s2d-{cluster}.failback"
 
 
 def load_balancer_id(resource_group_id: str, name: str) -> str:

@@ -19,12 +19,14 @@ from typing import Any
 
 from shared.azure.blobs import BlobGateway, LeaseHeld
 from shared.errors import LeaseLost, TransientError
+from shared.ownership import Enrollment
 from shared.times import now_iso, utc_stamp
 
 log = logging.getLogger(__name__)
 
 # -- the blob layout of the state container --------------------------------------------------------
 CLUSTERS = "clusters/"  # clusters/<cluster key>/<note>.json: per-cluster notes
+ENROLLMENTS = "enrollments/"  # enrollments/<cluster name>.json: what asr-s2d enrolled (shared.ownership)
 LATEST_AUDIT = "audits/latest.json"  # the last audit report (the status page reads it)
 DRILL_MARKER = "drills/active.json"  # which drill holds the vault's drill lock, and how far it got
 # Per-cluster notes: the last drill record, the failover service's record of the last re-addressing
@@ -37,6 +39,11 @@ READDRESS_TEST = "readdress-test"
 def blob_key(text: str) -> str:
     """A cluster key or event ID made safe as one blob path segment."""
     return re.sub(r"[^A-Za-z0-9._-]", "_", text)[:200]
+
+
+def enrollment_blob(cluster: str) -> str:
+    """A cluster's enrollment record, by name: a name is one group and one plan in the vault."""
+    return f"{ENROLLMENTS}{blob_key(cluster.lower())}.json"
 
 
 def lock_blob(key: str) -> str:
@@ -152,6 +159,17 @@ class Records:
 
     def set_cluster_note(self, cluster_key: str, note: str, body: dict[str, Any]) -> None:
         self.blobs.put_json(note_blob(cluster_key, note), body)
+
+    def enrollment(self, cluster: str) -> Enrollment | None:
+        return Enrollment.from_json(self.json(enrollment_blob(cluster)))
+
+    def save_enrollment(self, enrollment: Enrollment) -> None:
+        self.blobs.put_json(enrollment_blob(enrollment.cluster), enrollment.to_json())
+
+    def enrollments(self) -> dict[str, Enrollment]:
+        """Every enrollment record, by lower-cased cluster name (one paged list, then one read each)."""
+        found = (Enrollment.from_json(self.json(name)) for name in self.blobs.list_names(ENROLLMENTS))
+        return {e.cluster.lower(): e for e in found if e is not None}
 
     def notes(self) -> frozenset[str]:
         """The names of every per-cluster note (one paged list): ``note_blob(key, note) in notes`` says whether a

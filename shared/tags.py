@@ -40,6 +40,11 @@ def lookup(tags: Mapping[str, str] | None, name: str) -> str | None:
     return None
 
 
+def mentions(tags: Mapping[str, str] | None) -> bool:
+    """Any asr-s2d tag at all (any value): the resource may concern a cluster."""
+    return any(lookup(tags, name) is not None for name in ALL)
+
+
 def is_enrolled(tags: Mapping[str, str] | None) -> bool:
     value = lookup(tags, ENROLL)
     return value is not None and value.strip().lower() == "true"

@@ -28,8 +28,9 @@ from shared.audit.report import STATUS_WORDS, ClusterReport, NodeReport, RepairR
 from shared.cluster import Cluster
 from shared.drill import service as drills
 from shared.drill.record import DrillRecord
+from shared.enrollment.members import Members, split
 from shared.enrollment.plan import DrNetwork, NodeFacts, Plan, ReplicationSpec, plan_enrollment
-from shared.enrollment.service import observe_inventory, plan_cluster
+from shared.enrollment.service import Prepared, observe_inventory, prepare, refusal, remember
 from shared.errors import AsrS2dError, PermanentError, RejectedInput, TransientError
 from shared.executor import Executor
 from shared.failover import service as failover
@@ -38,6 +39,7 @@ from shared.findings import Finding, Severity
 from shared.inventory import AsrState, LoadBalancer, Nic, StorageAccount, Subnet, Vm
 from shared.names import load_balancer_name, plan_name
 from shared.outcomes import Outcome
+from shared.ownership import Enrollment
 from shared.runtime import Runtime, default_runtime
 from shared.times import now_iso, parse_time, utc_stamp
 from shared.way_back import service as way_back
@@ -71,6 +73,7 @@ class Observed:
     notes: frozenset[str]  # blob names under clusters/
     membership: Mapping[str, str] = field(default_factory=dict)  # node VM key -> its cluster's key
     errors: tuple[str, ...] = ()
+    enrolled: Mapping[str, Enrollment] = field(default_factory=dict)  # enrollment records by lower-cased name
 
 
 def observe(rt: Runtime, *, report: Progress = _quiet) -> Observed:
@@ -83,6 +86,7 @@ def observe(rt: Runtime, *, report: Progress = _quiet) -> Observed:
     nics: dict[str, Nic] = {}
     found: list[Cluster] = []
     rejected: dict[str, str] = {}
+    enrolled = rt.records.enrollments()
     for sub in settings.allowed_subscriptions:
         report(f"reading VMs, availability sets, resource groups and NICs of subscription {sub}")
         try:
@@ -94,7 +98,7 @@ def observe(rt: Runtime, *, report: Progress = _quiet) -> Observed:
             continue
         inventory.update({ids.key(v.id): v for v in inv.vms})
         nics.update({ids.key(n.id): n for n in sub_nics})
-        sub_clusters, sub_rejected = inv.clusters(target)
+        sub_clusters, sub_rejected = inv.clusters(target, lambda name: enrolled.get(name.lower()))
         found += sub_clusters.values()
         rejected.update(sub_rejected)
     report("reading the vault: fabrics, containers, mappings, policies, network mappings, items, plans")
@@ -106,7 +110,9 @@ def observe(rt: Runtime, *, report: Progress = _quiet) -> Observed:
         ids.key(c.intent.witness_id) for c in found if c.intent.witness_id} | {
         ids.key(a) for i in asr.items for a in i.cache_account_ids}
     accounts: dict[str, StorageAccount] = {}
-    for sub in sorted({ids.subscription_of(a).lower() for a in wanted if a}):
+    # Only the allowed subscriptions are read: a witness tag naming another subscription is a finding, not a reach.
+    for sub in sorted({ids.subscription_of(a).lower() for a in wanted if a} & {
+            s.lower() for s in settings.allowed_subscriptions}):
         report(f"reading storage accounts of subscription {sub}")
         try:
             accounts.update({ids.key(a.id): a for a in rt.resources.list_storage_accounts(sub)})
@@ -116,7 +122,8 @@ def observe(rt: Runtime, *, report: Progress = _quiet) -> Observed:
     return Observed(clusters=tuple(sorted(found, key=lambda c: c.key)), rejected=rejected, inventory=inventory,
                     nics=nics, asr=asr,
                     load_balancers=lbs, dr_subnets=subnets, accounts=accounts, notes=notes,
-                    membership={ids.key(n.id): c.key for c in found for n in c.nodes}, errors=tuple(errors))
+                    membership={ids.key(n.id): c.key for c in found for n in c.nodes}, errors=tuple(errors),
+                    enrolled=enrolled)
 
 
 # -- decide: checks and the enrollment plan, per cluster ----------------------------------------------
@@ -128,6 +135,8 @@ class ClusterAudit:
     plan: Plan
     findings: tuple[Finding, ...]
     failed_over: bool
+    members: Members | None = None
+    refused: str | None = None
 
 
 def node_facts(cluster: Cluster, observed: Observed) -> dict[str, NodeFacts]:
@@ -157,9 +166,13 @@ def _failover_recorded(rt: Runtime, observed: Observed, cluster: Cluster) -> dat
     return parse_time(note.at) if note is not None and (note.status or "").lower() != "failed" else None
 
 
-def audit_cluster(rt: Runtime, cluster: Cluster, observed: Observed, *, now: datetime) -> ClusterAudit:
+def audit_cluster(rt: Runtime, tagged: Cluster, observed: Observed, *, now: datetime) -> ClusterAudit:
     settings = rt.settings
     spec = ReplicationSpec.from_settings(settings)
+    record = observed.enrolled.get(tagged.name.lower())
+    members = split(tagged, record if record is not None and record.key == tagged.key else None,
+                    node_facts(tagged, observed))
+    cluster = members.cluster
     nodes = node_facts(cluster, observed)
     subnet_name = spec.recovery_subnet_name or next(
         (ids.name_of(f.nic.subnet_id) for f in nodes.values() if f.nic is not None), "")
@@ -175,9 +188,13 @@ def audit_cluster(rt: Runtime, cluster: Cluster, observed: Observed, *, now: dat
         now=now)
     # Failed over, or reprotected and replicating back: the way back's business, never enrollment's.
     failed_over = any(item.failed_over for _vm, item in view.node_items()) or bool(view.replicating_back())
-    findings = checks.run_checks(view)
+    findings = [*checks.run_checks(view), *members.findings]
     plan = Plan(cluster.name)
-    if not failed_over:
+    refused = refusal(tagged, record) or _name_taken(tagged, observed)
+    if refused:
+        findings.append(Finding(checks.CLUSTER_REJECTED, Severity.CRITICAL, cluster.name, refused,
+                                "fix the tags or names the message names; nothing is enrolled until then"))
+    elif not failed_over:
         try:
             plan = plan_enrollment(cluster, nodes, observed.asr, spec, dr)
         except RejectedInput as err:
@@ -189,7 +206,30 @@ def audit_cluster(rt: Runtime, cluster: Cluster, observed: Observed, *, now: dat
     # The planner's own findings, minus those the checks state more precisely.
     own = [f for f in plan.findings if f.code not in ("node-outside-group", "untagged-protected-node")]
     merged = checks.merge(findings, own)
-    return ClusterAudit(cluster, view, plan, tuple(checks.merge(merged, checks.explain(plan, merged))), failed_over)
+    return ClusterAudit(cluster, view, plan, tuple(checks.merge(merged, checks.explain(plan, merged))), failed_over,
+                        members, refused)
+
+
+def _adopt(rt: Runtime, audit: ClusterAudit, observed: Observed) -> None:
+    """A cluster whose nodes replicate under asr-s2d's own policy (asr-s2d enabled them) but that has no enrollment
+    record yet (enrolled by an earlier version) gets one: its tagged nodes and their items. A blob write only."""
+    if (audit.members is None or audit.refused or audit.failed_over
+            or observed.enrolled.get(audit.cluster.name.lower()) is not None):
+        return
+    existing = tuple(pair for pair in audit.plan.node_items if observed.asr.item(pair[0]) is not None)
+    if existing:
+        remember(rt, Prepared(replace(audit.plan, node_items=existing), audit.members, None, None))
+
+
+def _name_taken(cluster: Cluster, observed: Observed) -> str | None:
+    """Another tagged cluster (another subscription) has the same name, case aside: one name is one multi-VM
+    group and one recovery plan in the vault. Both are reported; the enrolled one, if any, keeps its name."""
+    others = [c for c in observed.clusters if c.name.lower() == cluster.name.lower() and c.key != cluster.key]
+    if not others:
+        return None
+    return (f"cluster {cluster.name} (subscription {cluster.key.split('/')[0]}) and "
+            + ", ".join(f"{c.name} (subscription {c.key.split('/')[0]})" for c in others)
+            + " share one name: one name is one multi-VM group and one recovery plan in the vault")
 
 
 def global_findings(observed: Observed, spec: ReplicationSpec) -> list[Finding]:
@@ -226,12 +266,17 @@ def applicable(action: act.Action, asr: AsrState) -> bool:
 
 def repair_cluster(rt: Runtime, cluster: Cluster, *, audit_id: str) -> RepairReport:
     """Re-plan under the cluster's lock (fresh reads, real power states) and apply the safe actions only."""
+    record = rt.records.enrollment(cluster.name)
+    refused = refusal(cluster, record)
+    if refused:
+        return RepairReport("skipped", refused)
     with rt.lock(cluster.key) as lock:
         asr = rt.asr.observe()
         try:
-            plan = plan_cluster(rt, cluster, asr=asr)
+            prepared = prepare(rt, cluster, record=record, ask_guest=True, asr=asr)
         except RejectedInput as err:
             return RepairReport("skipped", str(err))
+        plan = prepared.plan
         safe = tuple(a for a in plan.actions if applicable(a, asr))
         skipped = len(plan.actions) - len(safe)
         if not safe:
@@ -241,6 +286,7 @@ def repair_cluster(rt: Runtime, cluster: Cluster, *, audit_id: str) -> RepairRep
         try:
             applied = Executor(rt, lock=lock, dry_run=rt.settings.dry_run, correlation_id=audit_id).apply(
                 plan.cluster, safe)
+            remember(rt, prepared)
         except AsrS2dError as err:
             outcome = RepairReport("failed", str(err))
             rt.record(Outcome(f"audit-{audit_id}", "failed", f"audit repair failed: {err}", cluster=cluster.name,
@@ -335,6 +381,7 @@ def run_audit(rt: Runtime, *, repair: bool | None = None, trigger: str = "manual
     report(f"checking {len(observed.clusters)} cluster(s)")
     for cluster in observed.clusters:
         audit = audit_cluster(rt, cluster, observed, now=moment)
+        _adopt(rt, audit, observed)
         cluster_report = _cluster_report(audit)
         log.info("audit %s cluster %s: %d finding(s), plan %s", audit_id, cluster.name, len(audit.findings),
                  audit.plan.describe())

@@ -41,7 +41,14 @@ def vm_from_wire(raw: dict[str, Any]) -> Vm:
     avset = (props.get("availabilitySet") or {}).get("id")
     return Vm(id=raw["id"], name=raw["name"], location=(raw.get("location") or "").lower(),
               tags=frozen_tags(raw.get("tags")), nic_ids=tuple(n["id"] for n in ordered if n.get("id")),
-              disks=tuple(disks), availability_set_id=avset, vm_uuid=props.get("vmId") or "", power_state=power)
+              disks=tuple(disks), availability_set_id=avset, vm_uuid=props.get("vmId") or "", power_state=power,
+              computer_name=(props.get("osProfile") or {}).get("computerName") or "")
+
+
+def _avset_from_wire(raw: dict[str, Any]) -> TaggedScope:
+    members = (raw.get("properties") or {}).get("virtualMachines") or []
+    return TaggedScope(id=raw["id"], name=raw["name"], kind="availability_set", tags=frozen_tags(raw.get("tags")),
+                       member_vm_ids=tuple(v["id"] for v in members if v.get("id")))
 
 
 class ComputeGateway:
@@ -64,10 +71,13 @@ class ComputeGateway:
     def list_availability_sets(self, subscription_id: str) -> list[TaggedScope]:
         sets = read_all(f"list availability sets of subscription {subscription_id}",
                         self._clients.compute(subscription_id).availability_sets.list_by_subscription)
-        return [TaggedScope(id=a["id"], name=a["name"], kind="availability_set", tags=frozen_tags(a.get("tags")),
-                            member_vm_ids=tuple(v["id"] for v in (a.get("properties") or {}).get("virtualMachines") or []
-                                                if v.get("id")))
-                for a in sets]
+        return [_avset_from_wire(a) for a in sets]
+
+    def get_availability_set(self, avset_id: str) -> TaggedScope | None:
+        rid = ids.parse(avset_id)
+        raw = read_or_none(f"read availability set {rid.name}", lambda: self._clients.compute(
+            rid.subscription).availability_sets.get(rid.resource_group, rid.name))
+        return _avset_from_wire(raw) if raw is not None else None
 
     def run_command(self, vm_id: str, script: list[str], parameters: dict[str, str]) -> RunCommandResult:
         """Run a PowerShell script on the VM. Values travel only in ``parameters``, never in ``script``."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared import ids
 from shared.azure.clients import Clients
-from shared.azure.errors import read_all, translate
+from shared.azure.errors import read_all, read_or_none, translate
 from shared.inventory import StorageAccount, TaggedScope, frozen_tags
 
 STORAGE_API_VERSION = "2024-01-01"
@@ -19,8 +20,13 @@ class ResourcesGateway:
     def list_resource_groups(self, subscription_id: str) -> list[TaggedScope]:
         groups = read_all(f"list resource groups of subscription {subscription_id}",
                           self._clients.resources(subscription_id).resource_groups.list)
-        return [TaggedScope(id=g["id"], name=g["name"], kind="resource_group", tags=frozen_tags(g.get("tags")))
-                for g in groups]
+        return [_group_from_wire(g) for g in groups]
+
+    def get_resource_group(self, group_id: str) -> TaggedScope | None:
+        subscription, name = ids.subscription_of(group_id), ids.resource_group_of(group_id)
+        raw = read_or_none(f"read resource group {name}",
+                           lambda: self._clients.resources(subscription).resource_groups.get(name))
+        return _group_from_wire(raw) if raw is not None else None
 
     def list_storage_accounts(self, subscription_id: str) -> list[StorageAccount]:
         """Every storage account of a subscription in one paged list (the audit reads cache and witness
@@ -44,6 +50,10 @@ class ResourcesGateway:
         except Exception as err:
             raise translate(err, f"list storage accounts of subscription {subscription_id}") from err
         return found
+
+
+def _group_from_wire(raw: dict[str, Any]) -> TaggedScope:
+    return TaggedScope(id=raw["id"], name=raw["name"], kind="resource_group", tags=frozen_tags(raw.get("tags")))
 
 
 def _account_from_wire(raw: dict[str, Any]) -> StorageAccount:

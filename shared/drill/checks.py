@@ -253,10 +253,11 @@ def _bad(items: Iterable[tuple[str, str]], good: str) -> list[str]:
 
 
 def health_checks(report: HealthReport | str, *, test_ip: str | None, ip_status: str | None,
-                  expected_nodes: int) -> list[DrillCheck]:
+                  expected_nodes: int, expected_names: frozenset[str] = frozenset()) -> list[DrillCheck]:
     """The in-guest checks of a drill. ``report`` is the parsed report or why there is none (then every
     in-guest check fails with that reason); ``test_ip`` the address the IP step gave the cluster in the test
-    network; ``ip_status`` the IP step's guest status (``no-ip-resource`` for a distributed network name)."""
+    network; ``ip_status`` the IP step's guest status (``no-ip-resource`` for a distributed network name);
+    ``expected_names`` the confirmed nodes' computer names: the guest's node list must be exactly those."""
     if isinstance(report, str):
         return [_check("guest-report", False, report)] + [
             _check(name, False, "no health report from the guest") for name in GUEST[1:]]
@@ -276,6 +277,10 @@ def health_checks(report: HealthReport | str, *, test_ip: str | None, ip_status:
                           ", ".join(down)))
     elif len(r.nodes) < expected_nodes and not r.truncated:
         out.append(_check("nodes-up", False, f"{len(r.nodes)} node(s) Up, the recovery plan holds {expected_nodes}"))
+    elif expected_names and not r.truncated and {n.lower() for n, _ in r.nodes} != {n.lower() for n in expected_names}:
+        # The guest's word is checked against what asr-s2d confirmed, never believed alone.
+        out.append(_check("nodes-up", False, f"the guest lists {', '.join(sorted(n for n, _ in r.nodes))}; the "
+                          f"cluster's confirmed nodes are {', '.join(sorted(expected_names))}"))
     else:
         out.append(_check("nodes-up", True, f"all {len(r.nodes)} node(s) Up"))
     votes = f"{r.votes_up}/{r.votes_total} node votes" if r.votes_up is not None and r.votes_total is not None else ""

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared import ids, scripts, state, tags
+from shared.actions import Purpose
 from shared.drill.checks import (
     DrillCheck,
     DrillNetwork,
@@ -54,7 +55,8 @@ from shared.failover import service as failover
 from shared.failover.plan import DONE
 from shared.failover.signals import FailoverSignal, Scenario
 from shared.inventory import AsrState, ProtectedItem, RecoveryPlan
-from shared.names import MANAGED_BY, OWNER, plan_name
+from shared.names import plan_name
+from shared.ownership import Enrollment, owns_load_balancer, owns_plan
 from shared.runtime import Runtime, default_runtime
 from shared.state import ClusterLock
 from shared.times import iso, now_iso, parse_time
@@ -101,6 +103,7 @@ class _Run:
     point_age: int | None = None
     network: DrillNetwork | None = None
     marker: dict[str, Any] = field(default_factory=dict)
+    enrollment: Enrollment | None = None
 
     def step(self, name: str, message: str) -> None:
         self.report(message)
@@ -156,6 +159,10 @@ def _drill_locked(run: _Run, lock: ClusterLock) -> DrillRecord:
         _recover(rt, stale, trigger=run.trigger, report=run.report)
     run.report(f"reading recovery plan {plan_name(name)} and its protected items")
     plan, items, run.key = _observe(rt, name)
+    run.enrollment = rt.records.enrollment(name)
+    foreign = owns_plan(run.enrollment, plan, items, ReplicationSpec.from_settings(rt.settings).policy_id())
+    run.checks.append(DrillCheck("owned", foreign is None, foreign or f"asr-s2d enrolled cluster {name}; "
+                                 f"{len(run.enrollment.nodes) if run.enrollment else 0} confirmed node(s)"))
     run.checks += preconditions(name, plan, items)
     if plan is not None and items:
         s = rt.settings
@@ -238,7 +245,13 @@ def _steps(run: _Run, lock: ClusterLock, plan: RecoveryPlan, items: list[Protect
                                  f"{outcome.kind}: {outcome.reason}"[:300]))
 
     run.step("guest-report", "checking the cluster from inside a test node (cluster_health.ps1 through Run Command)")
-    vms = [vm for vm in (rt.compute.get_vm(v) for v in run.test_vm_ids) if vm is not None]
+    record = run.enrollment
+    assert record is not None  # the ownership precondition passed
+    nodes = [n for n in record.nodes if any(ids.same(n.vm_id, i.vm_id) or ids.same(n.vm_id, i.recovery_vm_id)
+                                            for i in after)]
+    # Only a confirmed member's test VM runs the health script, and its node list must be the confirmed members'.
+    trusted = [i.test_vm_id for i in after if i.test_vm_id and (record.has_node(i.vm_id) or record.has_node(i.recovery_vm_id))]
+    vms = [vm for vm in (rt.compute.get_vm(v) for v in trusted) if vm is not None]
     runner = next((vm for vm in sorted(vms, key=lambda v: v.name.lower()) if (vm.power_state or "") == "running"), None)
     report: HealthReport | str
     if runner is None:
@@ -254,7 +267,8 @@ def _steps(run: _Run, lock: ClusterLock, plan: RecoveryPlan, items: list[Protect
             report = f"no usable health report from {runner.name}: {err}{tail}"
         if not result.succeeded and isinstance(report, HealthReport):
             report = f"Run Command on {runner.name} failed: {result.stderr.strip()[-200:]}"
-    run.checks += health_checks(report, test_ip=run.test_ip, ip_status=run.ip_status, expected_nodes=len(items))
+    run.checks += health_checks(report, test_ip=run.test_ip, ip_status=run.ip_status, expected_nodes=len(items),
+                                expected_names=frozenset(n.computer_name for n in nodes))
 
 
 def _point_age(run: _Run, items: list[ProtectedItem], requested: datetime) -> None:
@@ -294,7 +308,7 @@ def _clean_up(rt: Runtime, cluster: str, plan: str, known_vm_ids: list[str], *, 
         left += [f"test VM {ids.name_of(v)} still exists" for v in vm_ids if rt.compute.get_vm(v) is not None]
         lb_id = ReplicationSpec.from_settings(rt.settings).load_balancer_id(cluster, test=True)
         lb = rt.network.get_load_balancer(lb_id)
-        if lb is not None and (tags.lookup(lb.tags, MANAGED_BY) or "").lower() == OWNER:
+        if lb is not None and owns_load_balancer(lb, cluster, Purpose.TEST):
             left.append(f"test load balancer {ids.name_of(lb_id)} still exists ({outcome.kind}: {outcome.reason})")
     except Exception as err:  # the cleanup itself failed: say so, the next run or audit retries
         if not isinstance(err, AsrS2dError):
@@ -410,7 +424,8 @@ def drill_candidates(rt: Runtime) -> list[str]:
     ``DRILL_ALL_CLUSTERS``. VMs in the target region (recovered or test VMs carry the tags too) are not nodes."""
     names: dict[str, str] = {}
     for subscription in rt.settings.allowed_subscriptions:
-        found, _rejected = observe_inventory(rt, subscription).clusters(rt.settings.target_region)
+        inventory = observe_inventory(rt, subscription)
+        found, _rejected = inventory.clusters(rt.settings.target_region, rt.records.enrollment)
         for key, cluster in found.items():
             if rt.settings.drill_all_clusters or cluster.intent.drill:
                 names[key] = cluster.name

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared import ids
+from shared import ids, tags
 from shared.actions import (
     Action,
     CreateContainer,
@@ -23,6 +23,7 @@ from shared.actions import (
     EnableNode,
     EnsureLoadBalancer,
     EnsurePolicy,
+    Purpose,
     SetPoolMapping,
     UpsertRecoveryPlan,
 )
@@ -32,6 +33,8 @@ from shared.errors import RejectedInput
 from shared.findings import Finding, Severity
 from shared.inventory import AsrState, LoadBalancer, Nic, Subnet, Vm, usable_ip
 from shared.names import (
+    MANAGED_BY,
+    OWNER,
     container_name,
     fabric_name,
     item_name,
@@ -42,6 +45,7 @@ from shared.names import (
     plan_name,
     pool_id,
 )
+from shared.ownership import is_ours, owns_load_balancer
 from shared.tags import MAX_GROUP_SIZE
 
 
@@ -92,6 +96,7 @@ class Plan:
     findings: tuple[Finding, ...] = ()
     waiting: str | None = None
     away: str | None = None  # the cluster runs in the DR region (failed over, or reprotected): nothing is planned
+    node_items: tuple[tuple[str, str], ...] = ()  # (item ID, VM ID) of each node that is, or is about to be, protected
 
     def describe(self) -> list[str]:
         return [a.describe() for a in self.actions]
@@ -222,24 +227,34 @@ def plan_enrollment(cluster: Cluster, nodes: Mapping[str, NodeFacts], asr: AsrSt
                                                 spec.recovery_vnet_id, src_fabric_name, vnet_id))
             break  # one reverse mapping per recovery VNet
 
+    # A group of this name that another tool replicates is not asr-s2d's to join, plan or fail over.
+    group_items = asr.items_in_group(name)
+    foreign = sorted(i.node_name for i in group_items if not is_ours(i, policy_id))
+    if foreign:
+        raise RejectedInput(f"cluster {name}: multi-VM group {name} already holds {', '.join(foreign)}, replicated under "
+                            "another policy than asr-s2d's: asr-s2d does not take over another tool's replication "
+                            "(rename the cluster)")
+
     # Nodes: enable the unprotected ones in the cluster's group; report (never move) the others (rule 3).
     item_ids: list[tuple[str, str]] = []
     pool_targets: list[tuple[str, NodeFacts]] = []
-    group_items = asr.items_in_group(name)
     for facts in sorted(nodes.values(), key=lambda f: ids.key(f.vm.id)):
         vm = facts.vm
         item = asr.item_for_vm(vm.id)
         if item is not None:
             if (item.group_name or "").lower() != name.lower():
                 where = f"group {item.group_name}" if item.group_name else "no multi-VM group"
-                if spec.allow_disable:
+                if spec.allow_disable and is_ours(item, policy_id):
                     actions.append(DisableNode(item.id, vm.name, f"protected in {where}, not in {name}"))
                 else:
+                    # asr-s2d disables only what it enabled (its own policy), whatever ALLOW_DISABLE_REPLICATION says.
+                    who = ("let asr-s2d re-enable it (set ALLOW_DISABLE_REPLICATION=true to let asr-s2d do it)"
+                           if is_ours(item, policy_id) else
+                           "whoever protects it must disable it (asr-s2d disables only what it enabled)")
                     findings.append(Finding(
                         "node-outside-group", Severity.CRITICAL, vm.name,
                         f"{vm.name} is protected in {where}, not in the cluster's group {name}",
-                        "ASR cannot move a protected VM between groups: disable its replication and let asr-s2d "
-                        "re-enable it (set ALLOW_DISABLE_REPLICATION=true to let asr-s2d do it)"))
+                        f"ASR cannot move a protected VM between groups: disable its replication, then {who}"))
                 continue
             item_ids.append((item.id, vm.id))
             pool_targets.append((item.id, facts))
@@ -267,7 +282,8 @@ def plan_enrollment(cluster: Cluster, nodes: Mapping[str, NodeFacts], asr: AsrSt
 
     if not_running and not any(isinstance(a, EnableNode) for a in actions) and len(item_ids) < len(cluster.nodes):
         return Plan(name, tuple(a for a in actions if not isinstance(a, EnableNode)), tuple(findings),
-                    waiting=f"node(s) {', '.join(sorted(not_running))} not running; ASR enables only running VMs")
+                    waiting=f"node(s) {', '.join(sorted(not_running))} not running; ASR enables only running VMs",
+                    node_items=tuple(pair for pair in item_ids if any(ids.same(pair[1], n.id) for n in cluster.nodes)))
     if not_running:
         findings.append(Finding("node-not-running", Severity.WARNING, ", ".join(sorted(not_running)),
                                 "not running, so not enabled yet (ASR enables only running VMs)",
@@ -282,10 +298,18 @@ def plan_enrollment(cluster: Cluster, nodes: Mapping[str, NodeFacts], asr: AsrSt
                                               tgt_fabric.id if tgt_fabric else spec.fabric_id(tgt_fabric_name),
                                               tuple(item_ids), exists=plan is not None))
 
+    node_items = tuple(pair for pair in item_ids if any(ids.same(pair[1], n.id) for n in cluster.nodes))
     # DR load balancer, pre-staged so ASR attaches the failed-over NICs (rule 9) and the IP step is one call.
     lb_id = spec.load_balancer_id(name)
     lb = dr.load_balancer
     frontend = str(dr_ip) if dr_ip is not None else None
+    if lb is not None and not owns_load_balancer(lb, name, Purpose.DR):
+        findings.append(Finding(
+            "dr-lb-not-ours", Severity.CRITICAL, ids.name_of(lb_id),
+            f"a load balancer named {ids.name_of(lb_id)} exists but is not asr-s2d's DR load balancer of {name} (its "
+            "tags say otherwise): asr-s2d neither rewrites it nor attaches the nodes to its pool",
+            f"remove or rename it, or tag it {MANAGED_BY}={OWNER} and {tags.CLUSTER}={name} if it is the cluster's"))
+        return Plan(name, tuple(actions), tuple(findings), node_items=node_items)
     if lb is None or not lb.has_ha_ports_rule or lb.probe_port != cluster.intent.probe_port or (
             frontend is not None and lb.frontend_ip != frontend) or not ids.same(lb.frontend_subnet_id, dr.subnet.id):
         keep = frontend or (lb.frontend_ip if lb is not None and ids.same(lb.frontend_subnet_id, dr.subnet.id) else None)
@@ -300,4 +324,4 @@ def plan_enrollment(cluster: Cluster, nodes: Mapping[str, NodeFacts], asr: AsrSt
         if nic_state is not None and any(ids.same(p, dr_pool) for p in nic_state.recovery_pool_ids):
             continue
         actions.append(SetPoolMapping(item_id, facts.vm.name, facts.nic.id, facts.nic.ip_config_name, (dr_pool,)))
-    return Plan(name, tuple(actions), tuple(findings))
+    return Plan(name, tuple(actions), tuple(findings), node_items=node_items)

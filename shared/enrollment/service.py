@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from shared import events, ids, tags
 from shared.actions import PLUMBING
 from shared.cluster import Cluster, Inventory
+from shared.enrollment.members import Members, guest_nodes, split
 from shared.enrollment.plan import DrNetwork, NodeFacts, Plan, ReplicationSpec, plan_enrollment
 from shared.errors import PermanentError, RejectedInput, TransientError
 from shared.executor import Executor
@@ -23,7 +24,9 @@ from shared.findings import Finding, Severity
 from shared.inventory import AsrState, Vm
 from shared.observability import log_context
 from shared.outcomes import Outcome, most_significant
+from shared.ownership import Enrollment, Node
 from shared.runtime import Runtime, default_runtime
+from shared.times import now_iso
 
 log = logging.getLogger(__name__)
 
@@ -99,18 +102,17 @@ def observe_inventory(rt: Runtime, subscription_id: str) -> Inventory:
 def _enroll_for_event(event: events.ArmEvent, rt: Runtime) -> list[Outcome]:
     target = event.target_uri
     kind = ids.scope_kind(target)
+    quiet = _quick_look(event, kind, rt)
+    if quiet is not None:
+        return [quiet]
     inventory = observe_inventory(rt, ids.subscription_of(target))
     target_region = rt.settings.target_region.lower()
-    found, rejected = inventory.clusters(target_region)
+    found, rejected = inventory.clusters(target_region, rt.records.enrollment)
 
     if kind == "vm":
         vm = inventory.vm(target)
         if vm is None:
             return [rt.record(Outcome(event.id, "ignored", f"VM {ids.name_of(target)} no longer exists",
-                                      correlation_id=event.correlation_id))]
-        if vm.location == target_region:
-            return [rt.record(Outcome(event.id, "ignored", f"VM {vm.name} is in the target region {vm.location} "
-                                      "(a recovery or test-failover VM carries the source's tags)",
                                       correlation_id=event.correlation_id))]
         if ids.key(vm.id) in rejected:
             raise RejectedInput(rejected[ids.key(vm.id)])
@@ -128,7 +130,37 @@ def _enroll_for_event(event: events.ArmEvent, rt: Runtime) -> list[Outcome]:
         if not affected:
             return [rt.record(Outcome(event.id, "ignored", f"no VM in {ids.name_of(target)} is enrolled",
                                       correlation_id=event.correlation_id))]
-    return [enroll_cluster(c, rt, event_id=event.id, correlation_id=event.correlation_id) for c in affected]
+    return [enroll_cluster(c, rt, event_id=event.id, correlation_id=event.correlation_id,
+                           tagged_by=event.caller_object_id) for c in affected]
+
+
+def _quick_look(event: events.ArmEvent, kind: str, rt: Runtime) -> Outcome | None:
+    """An event about a VM, availability set or resource group that carries no asr-s2d tag, directly or through
+    its availability set and resource group, is answered here after at most three reads (the resource, its
+    availability set, its group); only an event that may concern a cluster reads the subscription's inventory.
+    None: read on."""
+    def ignored(reason: str) -> Outcome:
+        return rt.record(Outcome(event.id, "ignored", reason, correlation_id=event.correlation_id))
+
+    target = event.target_uri
+    if kind == "vm":
+        vm = rt.compute.get_vm(target)
+        if vm is None:
+            return ignored(f"VM {ids.name_of(target)} no longer exists")
+        if vm.location.lower() == rt.settings.target_region.lower():
+            return ignored(f"VM {vm.name} is in the target region {vm.location} (a recovery or test-failover VM "
+                           "carries the source's tags)")
+        avset = rt.compute.get_availability_set(vm.availability_set_id) if vm.availability_set_id else None
+        group = rt.resources.get_resource_group(ids.group_id(vm.id))
+        if tags.mentions(tags.effective(vm.tags, avset.tags if avset else None, group.tags if group else None)):
+            return None
+        return ignored(f"VM {vm.name} is not tagged {tags.ENROLL}=true (no asr-s2d tag on it, its availability set "
+                       "or its resource group)")
+    scope = (rt.compute.get_availability_set(target) if kind == "availability_set"
+             else rt.resources.get_resource_group(target))
+    if scope is None:
+        return ignored(f"{ids.name_of(target)} no longer exists")
+    return None if tags.mentions(scope.tags) else ignored(f"no asr-s2d tag on {ids.name_of(target)}")
 
 
 def _untagged(event: events.ArmEvent, vm: Vm, rt: Runtime) -> Outcome:
@@ -162,23 +194,88 @@ def observe_dr(rt: Runtime, cluster: Cluster, nodes: dict[str, NodeFacts], spec:
     return DrNetwork(subnet=subnet, load_balancer=rt.network.get_load_balancer(spec.load_balancer_id(cluster.name)))
 
 
-def plan_cluster(rt: Runtime, cluster: Cluster, *, asr: AsrState | None = None) -> Plan:
+@dataclass(frozen=True)
+class Prepared:
+    """A plan for the cluster's confirmed nodes, and who they are."""
+
+    plan: Plan
+    members: Members
+    record: Enrollment | None  # as read, with what the guest said in this run
+    stored: Enrollment | None  # as read
+
+
+def prepare(rt: Runtime, cluster: Cluster, *, record: Enrollment | None, ask_guest: bool,
+            asr: AsrState | None = None, tagged_by: str = "") -> Prepared:
+    """Read the nodes, settle who belongs (asking the guest about candidates when ``ask_guest``), then plan for the
+    confirmed nodes only; the candidates' findings join the plan's."""
     spec = ReplicationSpec.from_settings(rt.settings)
-    nodes = observe_nodes(rt, cluster)
-    state = asr or rt.asr.observe()
-    return plan_enrollment(cluster, nodes, state, spec, observe_dr(rt, cluster, nodes, spec))
+    stored = record
+    facts = observe_nodes(rt, cluster)
+    members = split(cluster, record, facts, tagged_by=tagged_by)
+    if members.candidates and record is not None and ask_guest:
+        listed = guest_nodes(rt, record, facts, cluster.source_region)
+        if listed is not None:
+            members = split(cluster, record, facts, listed[0], tagged_by=tagged_by)
+            record = replace(record, guest_nodes=listed[0], guest_checked=listed[1])
+    nodes = {k: f for k, f in facts.items() if any(ids.key(n.id) == k for n in members.cluster.nodes)}
+    plan = plan_enrollment(members.cluster, nodes, asr or rt.asr.observe(), spec,
+                           observe_dr(rt, members.cluster, nodes, spec))
+    return Prepared(replace(plan, findings=(*members.findings, *plan.findings)), members, record, stored)
+
+
+def plan_cluster(rt: Runtime, cluster: Cluster, *, asr: AsrState | None = None) -> Plan:
+    """What enrollment would write for the cluster now (the CLI's ``plan``): read-only, the guest is not asked."""
+    return prepare(rt, cluster, record=rt.records.enrollment(cluster.name), ask_guest=False, asr=asr).plan
+
+
+def remember(rt: Runtime, prepared: Prepared) -> None:
+    """Write (or bring up to date) the cluster's enrollment record once asr-s2d protects any of its nodes: its
+    confirmed nodes and the items enabled for them. No write when nothing changed."""
+    plan, members, record = prepared.plan, prepared.members, prepared.record
+    items = tuple(item_id for item_id, _vm in plan.node_items)
+    if rt.settings.dry_run or (record is None and not items):
+        return
+    cluster = members.cluster
+    if record is None:
+        now = now_iso()
+        wanted = Enrollment(cluster=cluster.name, key=cluster.key, enrolled_by=cluster.enrolled_by, created=now,
+                            updated=now, items=items,
+                            nodes=tuple(Node(vm.id, vm.name, vm.host_name, "enrollment") for vm in cluster.nodes))
+    else:
+        grown = record.with_nodes(members.confirmed_now)
+        wanted = replace(grown, items=(*grown.items, *(i for i in items if not grown.has_item(i))))
+    if prepared.stored is None or replace(prepared.stored, updated="") != replace(wanted, updated=""):
+        rt.records.save_enrollment(replace(wanted, updated=now_iso()))
+
+
+def refusal(cluster: Cluster, record: Enrollment | None) -> str | None:
+    """Why nothing may be enrolled for the cluster as tagged: its nodes disagree, or its name is another
+    subscription's enrolled cluster (one name is one group and one plan in the vault)."""
+    if cluster.problem:
+        return cluster.problem
+    if record is not None and record.key != cluster.key:
+        return (f"cluster {cluster.name}: a cluster of that name is already enrolled from subscription "
+                f"{record.key.split('/')[0]} ({record.cluster}); one name is one multi-VM group and one recovery plan "
+                "in the vault, so this one is not enrolled: rename it")
+    return None
 
 
 def enroll_cluster(cluster: Cluster, rt: Runtime, *, event_id: str, correlation_id: str = "",
-                   trigger: str = "event") -> Outcome:
-    """Lock the cluster, re-read it, plan, apply, record. Safe to repeat: a converged cluster gets 0 writes."""
+                   trigger: str = "event", tagged_by: str = "") -> Outcome:
+    """Lock the cluster, re-read it, settle its members, plan, apply, record. Safe to repeat: a converged cluster
+    gets 0 writes."""
     base = Outcome(event_id=event_id, kind="unchanged", reason="", cluster=cluster.name, cluster_key=cluster.key,
                    correlation_id=correlation_id, trigger=trigger, dry_run=rt.settings.dry_run)
+    record = rt.records.enrollment(cluster.name)
+    refused = refusal(cluster, record)
+    if refused:
+        return rt.record(replace(base, kind="rejected", reason=refused))
     with log_context(cluster=cluster.name), rt.lock(cluster.key) as lock:
         try:
-            plan = plan_cluster(rt, cluster)
+            prepared = prepare(rt, cluster, record=record, ask_guest=True, tagged_by=tagged_by)
         except RejectedInput as err:
             return rt.record(replace(base, kind="rejected", reason=str(err)))
+        plan = prepared.plan
         log.info("cluster %s plan (%d actions, %d findings): %s", cluster.name, len(plan.actions),
                  len(plan.findings), plan.describe())
         if plan.away:
@@ -192,9 +289,11 @@ def enroll_cluster(cluster: Cluster, rt: Runtime, *, event_id: str, correlation_
                     # Fabrics, containers, the policy and the mappings serve every cluster of the vault: one writer
                     # at a time, and a re-plan under the vault's lock sees what a concurrent enrollment just made.
                     shared_plumbing.enter_context(rt.lock(f"vault/{rt.settings.vault_id.lower()}"))
-                    plan = plan_cluster(rt, cluster)
+                    prepared = prepare(rt, cluster, record=record, ask_guest=True, tagged_by=tagged_by)
+                    plan = prepared.plan
                 applied = Executor(rt, lock=lock, dry_run=rt.settings.dry_run,
                                    correlation_id=correlation_id).apply(plan.cluster, plan.actions)
+            remember(rt, prepared)
         except PermanentError as err:
             return rt.record(replace(base, kind="failed", reason=str(err), plan=tuple(plan.describe()),
                                      findings=plan.findings))
@@ -214,18 +313,42 @@ def enroll_cluster(cluster: Cluster, rt: Runtime, *, event_id: str, correlation_
         kind, reason = "changed", f"{applied.writes} write(s) to converge {cluster.name}"
     else:
         kind, reason = "unchanged", f"cluster {cluster.name} already converged"
-    details = {"nodes": [n.name for n in cluster.nodes], "enrolled_by": cluster.enrolled_by}
+    details = {"nodes": [n.name for n in prepared.members.cluster.nodes], "enrolled_by": cluster.enrolled_by}
+    if prepared.members.candidates:
+        details["unconfirmed"] = [n.name for n in prepared.members.candidates]
     if applied.frontend_ip:
         details["dr_ip"] = applied.frontend_ip
     return rt.record(replace(base, kind=kind, reason=reason, writes=applied.writes, plan=tuple(plan.describe()),
                              findings=plan.findings, details=details))
 
 
+
+def confirm_node(rt: Runtime, cluster_name: str, vm_name: str) -> Enrollment:
+    """An operator confirms that a VM tagged into an enrolled cluster is one of its nodes (``asr-s2d nodes add``):
+    the cluster's record lists it from now on. Nothing is written to Azure here; the next enrollment run (the CLI
+    runs one at once) protects it. ``RejectedInput`` when the cluster is not enrolled or the VM is not tagged into it."""
+    record = rt.records.enrollment(tags.cluster_name(cluster_name, "nodes add"))
+    if record is None:
+        raise RejectedInput(f"asr-s2d never enrolled a cluster {cluster_name}: tag its nodes first")
+    cluster = find_cluster(rt, record.cluster, [record.key.split("/")[0]])
+    vm = next((n for n in cluster.nodes if n.name.lower() == vm_name.lower() or ids.same(n.id, vm_name)), None)
+    if vm is None:
+        raise RejectedInput(f"VM {vm_name[:100]} is not tagged into cluster {record.cluster}: tag it "
+                            f"{tags.ENROLL}=true, {tags.CLUSTER}={record.cluster} first")
+    if record.has_node(vm.id):
+        return record
+    full = rt.compute.get_vm(vm.id) or vm
+    confirmed = replace(record.with_nodes([Node(vm.id, vm.name, full.host_name, "operator")]), updated=now_iso())
+    rt.records.save_enrollment(confirmed)
+    log.info("cluster %s: %s confirmed as a node by an operator", record.cluster, vm.name)
+    return confirmed
+
+
 def find_cluster(rt: Runtime, name: str, subscriptions: Sequence[str] | None = None) -> Cluster:
     """A cluster by name across the allowed subscriptions (the CLI's ``plan`` and ``drill``)."""
     for sub in subscriptions or rt.settings.allowed_subscriptions:
         inventory = observe_inventory(rt, sub)
-        found, _ = inventory.clusters(rt.settings.target_region)
+        found, _ = inventory.clusters(rt.settings.target_region, rt.records.enrollment)
         match = next((c for c in found.values() if c.name.lower() == name.lower()), None)
         if match is not None:
             return match

@@ -36,7 +36,8 @@ from shared.errors import RejectedInput
 from shared.failover.signals import Scenario
 from shared.findings import Finding, Severity
 from shared.inventory import AsrJob, LoadBalancer, Nic, ProtectedItem, RecoveryPlan, Subnet, Vm, usable_ip
-from shared.names import MANAGED_BY, OWNER, pool_id
+from shared.names import MANAGED_BY, OWNER, PURPOSE_TAG, pool_id
+from shared.ownership import owns_load_balancer
 
 # set_cluster_ip.ps1's results that mean the in-guest step is done
 DONE = frozenset({"changed", "unchanged", "no-ip-resource"})
@@ -111,6 +112,8 @@ class FailoverView:
     dr_load_balancer: LoadBalancer | None = None  # a drill mirrors the DR frontend's host part
     dr_subnet: Subnet | None = None
     note: ReaddressNote | None = None  # the record of the last re-addressing of this kind
+    # Keys of the items whose node is a confirmed member of the cluster: only their recovered VM runs the guest step.
+    trusted: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,13 @@ def parse_script_result(stdout: str) -> dict[str, Any]:
     if not isinstance(result, dict) or not isinstance(result.get("status"), str) or result["status"] not in GUEST_STATUSES:
         return {"status": "failed", "reason": f"the result has no known status: {lines[-1][:200]}"}
     return result
+
+
+def guest_reports_ip(result: dict[str, Any] | None, ip: str | None) -> bool:
+    """set_cluster_ip.ps1's report names an IP Address resource on ``ip`` (what ARM's load balancer answers on)."""
+    resources = (result or {}).get("resources")
+    return ip is not None and isinstance(resources, list) and any(
+        isinstance(r, dict) and r.get("address") == ip for r in resources)
 
 
 def mirrored_address(dr_ip: str, dr_prefix: str, test_prefix: str, taken: set[str]) -> str | None:
@@ -320,6 +330,16 @@ def plan_readdress(view: FailoverView, spec: ReaddressSpec) -> Readdress:
     intent = _intent(name, vms)
     node_ips = {nic.private_ip for nic in nics if nic.private_ip}
     lb = view.load_balancer
+    failback = spec.way_back and not test
+    purpose = Purpose.TEST if test else Purpose.DR
+    if lb is not None and not failback and not owns_load_balancer(lb, name, purpose):
+        finding = Finding("lb-not-ours", Severity.CRITICAL, ids.name_of(lb.id),
+                          f"load balancer {ids.name_of(lb.id)} is not asr-s2d's {purpose.value} load balancer of {name} "
+                          "(its tags say otherwise): asr-s2d neither rewrites it nor moves the cluster IP onto it",
+                          f"remove or rename it, or tag it {MANAGED_BY}={OWNER} and {tags.CLUSTER}={name} if it is the "
+                          f"cluster's; then run `asr-s2d reassign-ip {name}{' --test' if test else ''}`")
+        return Readdress(name, Verdict.IGNORED, f"load balancer {ids.name_of(lb.id)} is not asr-s2d's: the cluster IP "
+                         "was not moved", identity, findings=(finding,))
     lb_here = lb if lb is not None and ids.same(lb.frontend_subnet_id, subnet_id) else None
     dr_ip = str(intent.dr_ip) if intent.dr_ip is not None else None
     if test:
@@ -357,13 +377,12 @@ def plan_readdress(view: FailoverView, spec: ReaddressSpec) -> Readdress:
         script_parameters(ip=ip, probe_port=port, subnet_prefix=prefix)  # rejects before anything is written
 
     actions: list[ReaddressAction] = []
-    failback = spec.way_back and not test
     # After a failback the load balancer at home is the customer's (or the reprotect's): never rewritten.
     pool_id = (lb_here.pool_id if failback and lb_here is not None else None) or spec.pool_id
     if not failback and (lb_here is None or not lb_here.has_ha_ports_rule or lb_here.probe_port != port
                          or (ip is not None and lb_here.frontend_ip != ip) or not ids.same(lb_here.pool_id, pool_id)):
         actions.append(EnsureLoadBalancer(spec.lb_id, spec.target_region.lower(), subnet_id, ip, port, name,
-                                          Purpose.TEST if test else Purpose.DR))
+                                          purpose))
     for node in nodes:
         if node.nic is not None and node.vm is not None and not any(ids.same(p, pool_id) for p in node.nic.pool_ids):
             actions.append(JoinPool(node.nic.id, node.vm.name, pool_id))
@@ -372,10 +391,12 @@ def plan_readdress(view: FailoverView, spec: ReaddressSpec) -> Readdress:
     guest_done = (ip is not None and note is not None and note.identity == identity and note.status in DONE
                   and note.ip == ip and note.probe_port == port)
     if not guest_done:
-        runner = next((n.vm for n in nodes if n.vm is not None and (n.vm.power_state or "") == "running"), None)
+        runner = next((n.vm for n in nodes if n.vm is not None and (n.vm.power_state or "") == "running"
+                       and ids.key(n.item.id) in view.trusted), None)
         if runner is None:
-            return Readdress(name, Verdict.NOT_YET, "no recovered node is running yet", identity, ip=ip,
-                             probe_port=port, subnet_prefix=prefix)
+            why = ("no recovered node is running yet" if view.trusted else
+                   "no recovered node is a confirmed member of the cluster")
+            return Readdress(name, Verdict.NOT_YET, why, identity, ip=ip, probe_port=port, subnet_prefix=prefix)
         actions.append(SetClusterIp(runner.id, runner.name, ip, port, prefix))
     return Readdress(name, Verdict.PROCEED, "", identity, tuple(actions), (), ip, port, prefix, guest_done)
 
@@ -396,9 +417,10 @@ def _plan_cleanup(view: FailoverView, spec: ReaddressSpec) -> Readdress:
     name, identity, lb = view.cluster, failover_identity(view), view.load_balancer
     if lb is None:
         return Readdress(name, Verdict.PROCEED, "", identity)
-    if (tags.lookup(lb.tags, MANAGED_BY) or "").strip().lower() != OWNER:
+    if not owns_load_balancer(lb, name, Purpose.TEST):
         finding = Finding("test-lb-not-ours", Severity.WARNING, ids.name_of(lb.id),
-                          f"load balancer {ids.name_of(lb.id)} is not tagged {MANAGED_BY}={OWNER}",
+                          f"load balancer {ids.name_of(lb.id)} is not tagged as asr-s2d's test load balancer of {name} "
+                          f"({MANAGED_BY}={OWNER}, {tags.CLUSTER}={name}, {PURPOSE_TAG}={Purpose.TEST.value})",
                           "asr-s2d deletes only what it created; remove it yourself if the drill left it")
         return Readdress(name, Verdict.PROCEED, "", identity, findings=(finding,))
     if lb.pool_nic_ids:

@@ -33,10 +33,11 @@ from shared.failover import plan as rd
 from shared.failover import signals
 from shared.failover.signals import FailoverSignal, Scenario
 from shared.findings import Finding, Severity
-from shared.inventory import AsrJob, AsrState, ProtectedItem, RecoveryPlan
+from shared.inventory import AsrJob, ProtectedItem, RecoveryPlan
 from shared.names import PLAN_PREFIX, failback_lb_id, plan_name
 from shared.observability import log_context
 from shared.outcomes import Outcome
+from shared.ownership import Enrollment, owns_plan
 from shared.runtime import Runtime, default_runtime
 from shared.state import ClusterLock
 from shared.times import now_iso
@@ -115,6 +116,7 @@ class _Target:
     cluster: str
     plan_name: str
     key: str  # the cluster's lock and record key, as enrollment names it: <source subscription>/<name>
+    record: Enrollment  # the proof that the cluster is asr-s2d's
 
 
 def readdress_for(signal: FailoverSignal, rt: Runtime) -> Outcome:
@@ -148,32 +150,27 @@ def readdress_for(signal: FailoverSignal, rt: Runtime) -> Outcome:
 
 
 def _resolve(signal: FailoverSignal, rt: Runtime) -> _Target | str:
-    """The cluster a signal is about, or why it is none of asr-s2d's business."""
+    """The cluster a signal is about, or why it is none of asr-s2d's business: a plan or group only *named* like
+    asr-s2d's is not enough; the cluster must have asr-s2d's enrollment record (``shared.ownership``)."""
     if signal.plan_name is not None:
         name = signal.plan_name
         if not name.lower().startswith(PLAN_PREFIX):
             return f"recovery plan {name} is not one asr-s2d manages (its plans are named {PLAN_PREFIX}<cluster>)"
         cluster = name[len(PLAN_PREFIX):]
-        if not tags.CLUSTER_NAME.match(cluster):
+        if not tags.CLUSTER_NAME.fullmatch(cluster):
             return f"recovery plan {name} does not name a cluster asr-s2d could have enrolled"
-        asr = AsrState(vault_id=rt.settings.vault_id, vault_location="", items=tuple(rt.asr.list_items()))
-        if not asr.items_in_group(cluster):
-            plan = rt.asr.get_plan(name)
-            if plan is None:
-                return f"recovery plan {name} does not exist in vault {ids.name_of(rt.settings.vault_id)}"
-            asr = replace(asr, plans=(plan,))
     else:
         item = rt.asr.get_item(signal.item_id or "")
         if item is None:
             return f"protected item {ids.name_of(signal.item_id or '')} no longer exists"
-        if not item.group_name or not tags.CLUSTER_NAME.match(item.group_name):
+        if not item.group_name or not tags.CLUSTER_NAME.fullmatch(item.group_name):
             return f"protected item {item.name} is in no multi-VM group asr-s2d could have named after a cluster"
         cluster, name = item.group_name, plan_name(item.group_name)
-        asr = AsrState(vault_id=rt.settings.vault_id, vault_location="", items=(item,))
-    key = asr.cluster_key(cluster)
-    if key is None:
-        return f"recovery plan {name} holds no protected item"
-    return _Target(cluster=cluster, plan_name=name, key=key)
+    record = rt.records.enrollment(cluster)
+    if record is None:
+        return (f"recovery plan {name} is not asr-s2d's: asr-s2d never enrolled a cluster {cluster} (no enrollment "
+                "record), so it touches neither that plan nor its VMs")
+    return _Target(cluster=record.cluster, plan_name=record.plan, key=record.key, record=record)
 
 
 def _spec(rt: Runtime, cluster: str, *, test: bool, items: tuple[ProtectedItem, ...]) -> rd.ReaddressSpec:
@@ -194,6 +191,11 @@ def _spec(rt: Runtime, cluster: str, *, test: bool, items: tuple[ProtectedItem, 
 def _run(signal: FailoverSignal, target: _Target, rt: Runtime, lock: ClusterLock, base: Outcome) -> Outcome:
     test = signal.scenario.is_test
     view = _observe_asr(signal, target, rt)
+    policy_id = ReplicationSpec.from_settings(rt.settings).policy_id()
+    foreign = owns_plan(target.record, view.plan, view.items, policy_id)
+    if foreign:
+        return rt.record(replace(base, kind="ignored", reason=f"recovery plan {target.plan_name} is not asr-s2d's to "
+                                                               f"act on: {foreign}"))
     spec = _spec(rt, target.cluster, test=test, items=view.items)
     early = rd.asr_verdict(view)
     if early is None:
@@ -226,8 +228,10 @@ def _observe_asr(signal: FailoverSignal, target: _Target, rt: Runtime) -> rd.Fai
     items = asr.cluster_items(target.cluster)
     job = _find_job(rt, signal.scenario, plan, items)
     note = rd.ReaddressNote.from_json(rt.records.cluster_note(target.key, NOTES[signal.scenario.is_test]))
+    trusted = frozenset(ids.key(i.id) for i in items
+                        if target.record.has_node(i.vm_id) or target.record.has_node(i.recovery_vm_id))
     return rd.FailoverView(cluster=target.cluster, scenario=signal.scenario, source=signal.source, plan=plan,
-                           items=items, job=job, note=note)
+                           items=items, job=job, note=note, trusted=trusted)
 
 
 def _find_job(rt: Runtime, scenario: Scenario, plan: RecoveryPlan | None,
@@ -296,8 +300,14 @@ def _readdress_outcome(plan: rd.Readdress, applied: Applied, rt: Runtime, target
                        test: bool, note: rd.ReaddressNote | None, where: str) -> Outcome:
     guest = applied.guest
     status = guest.get("status") if guest else None
+    ip = applied.guest_ip or applied.frontend_ip or plan.ip
+    if status in ("changed", "unchanged") and not rd.guest_reports_ip(guest, ip):
+        # The guest's word alone is never proof: its report must name the address ARM's load balancer answers on.
+        guest = {**(guest or {}), "status": "failed",
+                 "reason": f"the guest reported {status} but no IP Address resource on {ip}: its report is not believed"}
+        status = "failed"
     recorded = str(note.status) if plan.guest_done and note is not None else None
-    ip, port = applied.guest_ip or applied.frontend_ip or plan.ip, plan.probe_port
+    port = plan.probe_port
     lb_writes = applied.network_writes
     details = {**base.details, "ip": ip, "probe_port": port, "subnet_prefix": plan.subnet_prefix,
                "node": applied.node or (note.node if note is not None else None), "status": status or recorded,

@@ -25,6 +25,7 @@ from shared.actions import EnsureLoadBalancer, JoinPool, Purpose, ReprotectItem
 from shared.findings import Finding, Severity
 from shared.inventory import AsrState, LoadBalancer, Nic, ProtectedItem, Subnet, Vm
 from shared.names import plan_name, pool_id
+from shared.ownership import owns_load_balancer
 
 COMMITTED = frozenset({"unplannedfailovercommitted", "plannedfailovercommitted"})
 COMMIT_PENDING = frozenset({"unplannedfailovercommitpendingstatesbegin", "plannedfailovercommitpendingstatesbegin"})
@@ -187,6 +188,13 @@ def _failback_lb(view: WayBackView, findings: list[Finding]) -> list[WayBackActi
     lb_id = view.failback_lb_id
     out: list[WayBackAction] = []
     lb = view.failback_lb
+    if lb is not None and not owns_load_balancer(lb, view.cluster, Purpose.FAILBACK):
+        findings.append(Finding("failback-lb-not-ours", Severity.WARNING, ids.name_of(lb_id),
+                                f"a load balancer named {ids.name_of(lb_id)} exists but is not asr-s2d's failback load "
+                                f"balancer of {view.cluster}: asr-s2d neither rewrites it nor joins the nodes to it",
+                                "remove or rename it, or front the original nodes with the cluster's own internal load "
+                                "balancer before failing back"))
+        return out
     if lb is None or not lb.has_ha_ports_rule or lb.probe_port != view.probe_port or \
             not ids.same(lb.frontend_subnet_id, subnet.id):
         location = next((vm.location for vm in view.source_vms), "")

@@ -27,6 +27,7 @@ from shared.findings import Finding, Severity
 from shared.inventory import ProtectedItem, Vm
 from shared.names import failback_lb_id, plan_name
 from shared.outcomes import Outcome
+from shared.ownership import owns_plan
 from shared.runtime import Runtime
 from shared.way_back.plan import COMMITTED, WayBackSpec, WayBackView, committed_failover, plan_way_back
 
@@ -42,14 +43,19 @@ def reprotect_cluster(cluster_name: str, rt: Runtime, *, trigger: str = "cli") -
     name = tags.cluster_name(cluster_name, "reprotect")
     event_id = f"{trigger}-reprotect-{uuid.uuid4().hex[:12]}"
     base = Outcome(event_id, "unchanged", "", cluster=name, trigger=trigger, dry_run=rt.settings.dry_run)
-    key = rt.asr.observe_cluster(name).cluster_key(name)
-    if key is None:
-        return rt.record(replace(base, kind="ignored", reason=f"cluster {name} has no protected items in vault "
-                                                              f"{ids.name_of(rt.settings.vault_id)}"))
-    base = replace(base, cluster_key=key)
-    with rt.lock(key) as lock:
+    record = rt.records.enrollment(name)
+    if record is None:
+        return rt.record(replace(base, kind="ignored", reason=f"asr-s2d never enrolled a cluster {name} (no enrollment "
+                                                              "record): it reprotects only its own clusters"))
+    base = replace(base, cluster=record.cluster, cluster_key=record.key)
+    with rt.lock(record.key) as lock:
         try:
-            view = observe(rt, name)
+            view = observe(rt, record.cluster)
+            foreign = owns_plan(record, view.asr.plan_named(record.plan), view.items,
+                                ReplicationSpec.from_settings(rt.settings).policy_id())
+            if foreign:
+                return rt.record(replace(base, kind="ignored", reason=f"cluster {name} is not asr-s2d's to reprotect: "
+                                                                      f"{foreign}"))
             plan = plan_way_back(view, _spec(rt))
         except TransientError as err:
             rt.record(replace(base, kind="failed", reason=f"will retry: {err}"))

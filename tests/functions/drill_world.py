@@ -28,7 +28,7 @@ PLAN = f"asr-s2d-{CLUSTER}"
 TAGS = {"asr-s2d": "true", "asr-s2d-cluster": CLUSTER}
 A2A_LATEST = [{"instanceType": "A2A", "recoveryPointType": "Latest"}]
 HEALTH_SCRIPT = Path(__file__).resolve().parents[2] / "shared" / "scripts" / "cluster_health.ps1"
-EVERY_CHECK = ["recovery-plan", "nodes-protected", "replication-healthy", "no-operation-in-progress", "test-network",
+EVERY_CHECK = ["owned", "recovery-plan", "nodes-protected", "replication-healthy", "no-operation-in-progress", "test-network",
                "no-other-drill",
                "test-failover", "ip-step", "guest-report", "cluster-service", "nodes-up", "quorum", "witness",
                "storage-pool", "virtual-disks", "csvs", "cluster-ip"]
@@ -44,7 +44,7 @@ class World:
         self.rg, self.vault = demo["vault_id"].split("/")[4], demo["vault_id"].split("/")[-1]
         self.key = f"{demo['subscription_id']}/{CLUSTER}"
         self.test_lb_id = (f"{demo['recovery_resource_group_id']}/providers/Microsoft.Network/loadBalancers/"
-                           f"lb-asr-s2d-{CLUSTER}-test")
+                           f"lb-asr-s2d-{CLUSTER}.test")
 
     def tag(self, **extra: str) -> None:
         for vm_id in self.demo["vm_ids"]:

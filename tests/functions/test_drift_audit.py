@@ -29,6 +29,7 @@ from shared.audit import checks, service
 from shared.audit import report as audit_report
 from shared.cli.output import EXIT_CRITICAL
 from shared.drill.record import DrillRecord, Result
+from shared.enrollment import service as enrollment
 from shared.findings import Severity
 from shared.runtime import Runtime
 from tests.functions.conftest import writes_since
@@ -130,6 +131,7 @@ def test_a_tagged_node_that_does_not_replicate_is_critical(emu: Emulator, conver
                                                           runtime: Runtime) -> None:
     add_node(emu, converged, "s2d-node3", node_tags(CLUSTER, witness=converged["witness_storage_account_id"],
                                                     dr_ip=DR_IP))
+    enrollment.confirm_node(runtime, CLUSTER, "s2d-node3")  # an operator confirms the new node
     report = audit(runtime)
     assert codes(report) == ["node-unprotected"]
     assert severity_of(report, "node-unprotected") is Severity.CRITICAL and report.critical
@@ -167,6 +169,7 @@ def test_a_node_protected_in_another_group_is_critical_and_the_audit_never_disab
     vm_id = add_node(emu, converged, "s2d-node3", node_tags(CLUSTER, witness=converged["witness_storage_account_id"],
                                                             dr_ip=DR_IP))
     protect_in_group(rt, emu, vm_id, "adhoc")
+    enrollment.confirm_node(rt, CLUSTER, "s2d-node3")
     mark_tested(emu)
     seq = emu.journal.last_seq
     report = audit(rt, repair=True)
@@ -377,6 +380,7 @@ def test_a_recovery_plan_that_lacks_a_member_of_the_group_is_critical(
     vm_id = add_node(emu, converged, "s2d-node3", node_tags(CLUSTER, witness=converged["witness_storage_account_id"],
                                                             dr_ip=DR_IP))
     protect_in_group(runtime, emu, vm_id, CLUSTER)  # enabled by hand: the plan was not updated
+    enrollment.confirm_node(runtime, CLUSTER, "s2d-node3")
     mark_tested(emu)
     report = audit(runtime)
     assert codes(report) == ["pool-mapping-missing", "recovery-plan-incomplete"]
@@ -412,7 +416,8 @@ def test_a_dr_load_balancer_with_another_probe_port_is_a_warning(
     lb = runtime.network.get_load_balancer(lb_id)
     assert lb is not None and lb.frontend_subnet_id is not None
     runtime.network.put_internal_load_balancer(lb_id, location="northeurope", subnet_id=lb.frontend_subnet_id,
-                                               frontend_ip=DR_IP, probe_port=1234, tags={})
+                                               frontend_ip=DR_IP, probe_port=1234,
+                                               tags={"managed-by": "asr-s2d", "asr-s2d-cluster": CLUSTER})
     report = audit(runtime)
     assert codes(report) == ["dr-lb-misconfigured"] and "1234" in cluster_of(report).findings[0].message
 
@@ -571,6 +576,7 @@ def test_a_world_with_one_of_each_drift_reports_exactly_those(
     lb_prefix = runtime.settings.recovery_resource_group_id + "/providers/Microsoft.Network/loadBalancers/lb-asr-s2d-"
 
     add_node(emu, converged, "c-unprot-n3", node_tags("c-unprot", witness=witness))
+    enrollment.confirm_node(runtime, "c-unprot", "c-unprot-n3")
     control(emu, "POST", "asr/advance", {"to": "InitialReplication", "item": item_of(emu, _vm(emu, "c-init-n1"))["id"],
                                          "percent": 10})
     set_tags(emu, _vm(emu, "c-tag-n2"), **{"asr-s2d": "false"})

@@ -57,7 +57,7 @@ def health_runs(emu: Emulator) -> list[dict[str, Any]]:
 
 def test_a_drill_runs_end_to_end_and_its_record_shows_every_check(world: World) -> None:
     world.enroll(**{"asr-s2d-dr-ip": "10.20.1.50"})
-    dr_lb = world.rt.network.get_load_balancer(world.test_lb_id.removesuffix("-test"))
+    dr_lb = world.rt.network.get_load_balancer(world.test_lb_id.removesuffix(".test"))
     steps: list[str] = []
 
     record = drill.run_drill(CLUSTER, world.rt, report=steps.append)
@@ -69,7 +69,7 @@ def test_a_drill_runs_end_to_end_and_its_record_shows_every_check(world: World) 
     assert record.drill_seconds > 0 and record.recovery_point_age_seconds is not None
     assert record.recovery_point_time is not None and record.node is not None and record.node.endswith("-test")
     world.assert_clean()
-    assert world.rt.network.get_load_balancer(world.test_lb_id.removesuffix("-test")) == dr_lb  # DR side untouched
+    assert world.rt.network.get_load_balancer(world.test_lb_id.removesuffix(".test")) == dr_lb  # DR side untouched
     stored = world.stored()
     assert stored == record.to_json()
     assert stored["schema_version"] == 1 and stored["result"] == "passed" and stored["last_passed"] == stored["ended"]
@@ -119,7 +119,7 @@ def test_a_degraded_virtual_disk_fails_the_drill_and_the_test_failover_is_still_
     page = status_page.render_latest(world.rt)  # the status page shows each cluster's last drill
     section = page.split("Last drill", 1)[1].split("<h3>Drift</h3>", 1)[0]
     assert "FAILED" in section and "virtual-disks" in section and "vd01 Degraded" in section
-    assert "16 of 17" in section and "Last passed drill</dt><dd>never" in section
+    assert "17 of 18" in section and "Last passed drill</dt><dd>never" in section
     assert "Direction</dt><dd>to the DR region" in section and "Test network</dt><dd>vnet-dr-test" in section
 
 

@@ -31,7 +31,7 @@ from shared.way_back import service as way_back
 from tests.functions.conftest import writes_since
 from tests.functions.drill_world import CLUSTER, EVERY_CHECK, World
 
-FAILBACK_LB = f"lb-asr-s2d-{CLUSTER}-failback"
+FAILBACK_LB = f"lb-asr-s2d-{CLUSTER}.failback"
 
 
 @pytest.fixture

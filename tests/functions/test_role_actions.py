@@ -124,6 +124,7 @@ def test_moving_a_node_protected_outside_its_group_needs_only_granted_actions(
     stray = drift_world.add_node(emu, demo, "s2d-node3", {})
     drift_world.protect_in_group(rt, emu, stray, "othergroup")
     drift_world.set_tags(emu, stray, **drift_world.node_tags(CLUSTER, witness=None))
+    enrollment.confirm_node(rt, CLUSTER, "s2d-node3")  # an operator confirms it: it is the cluster's
     seq = emu.journal.last_seq
     kinds = []
     for _run in range(3):  # disable, then (once the item is gone) enable in the cluster's group

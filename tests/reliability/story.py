@@ -41,7 +41,7 @@ from shared.errors import TransientError
 from shared.failover import service as failover
 from shared.outcomes import Outcome
 from shared.runtime import Runtime
-from shared.state import blob_key
+from shared.state import ENROLLMENTS, blob_key
 
 PHASES = ("enroll", "test-failover", "cleanup", "failover")
 CLUSTER = "s2dclu01"
@@ -222,9 +222,13 @@ class Story:
 
     def restore(self, checkpoint: str) -> None:
         """The world of a checkpoint (``protected``: enrolled and Protected; ``cleanup``: after a drill's test
-        failover), with a fresh runtime and subscriber."""
-        self.emu.restore(self._checkpoint(checkpoint))
+        failover), with a fresh runtime and subscriber. The app's enrollment records are part of that world: they
+        are copied into the fresh state container."""
+        world, records = self._checkpoint(checkpoint)
+        self.emu.restore(world)
         self._fresh()
+        for name, body in records.items():
+            self.runtime.blobs.put_json(name, body)
 
     def begin(self, phase: str) -> list[dict[str, Any]]:
         """The world just before the phase's events are delivered; returns those events."""
@@ -249,7 +253,9 @@ class Story:
                 self.deliver_all(self.test_failover())
                 self.time_passes()
             self.emu.events.clear()
-            _CHECKPOINTS[key] = self.emu.checkpoint()
+            blobs = self.runtime.blobs
+            records = {name: doc.body for name in blobs.list_names(ENROLLMENTS) if (doc := blobs.get_json(name))}
+            _CHECKPOINTS[key] = (self.emu.checkpoint(), records)
         return _CHECKPOINTS[key]
 
     # -- operator actions ------------------------------------------------------------------------------

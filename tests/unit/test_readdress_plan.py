@@ -21,7 +21,7 @@ TEST_VNET = f"{DR_RG}/providers/Microsoft.Network/virtualNetworks/vnet-dr-test"
 DR_SUBNET = Subnet(f"{DR_VNET}/subnets/snet-s2d", "10.20.1.0/24")
 TEST_SUBNET = Subnet(f"{TEST_VNET}/subnets/snet-s2d", "10.30.1.0/24")
 LB_ID = f"{DR_RG}/providers/Microsoft.Network/loadBalancers/lb-asr-s2d-s2dclu01"
-TEST_LB_ID = LB_ID + "-test"
+TEST_LB_ID = LB_ID + ".test"
 DR = rd.ReaddressSpec(target_region="northeurope", vnet_id=DR_VNET, lb_id=LB_ID)
 TEST = rd.ReaddressSpec(target_region="northeurope", vnet_id=TEST_VNET, lb_id=TEST_LB_ID)
 PLAN = RecoveryPlan(f"{VAULT}/replicationRecoveryPlans/asr-s2d-s2dclu01", "asr-s2d-s2dclu01", ("i1", "i2"), "f1", "f2")
@@ -44,6 +44,9 @@ def item(n: int, *, state: str = "UnplannedFailoverCommitPendingStatesBegin", te
         last_failover="2025-01-01T00:00:00Z")
 
 
+TRUSTED = frozenset(item(n).id.lower() for n in (1, 2))  # both nodes are confirmed members
+
+
 def node(n: int, *, subnet: Subnet = DR_SUBNET, pools: tuple[str, ...] = (f"{LB_ID}/backendAddressPools/be-nodes",),
          tags: dict[str, str] | None = None, location: str = "northeurope", power: str = "running",
          suffix: str = "", ip: str | None = None, scenario_item: ProtectedItem | None = None) -> rd.RecoveredNode:
@@ -57,17 +60,21 @@ def node(n: int, *, subnet: Subnet = DR_SUBNET, pools: tuple[str, ...] = (f"{LB_
 
 
 def lb(lb_id: str = LB_ID, *, ip: str = "10.20.1.10", subnet: Subnet = DR_SUBNET, port: int = 59999, ha: bool = True,
-       members: tuple[str, ...] = (), owner: str | None = "asr-s2d") -> LoadBalancer:
+       members: tuple[str, ...] = (), owner: str | None = "asr-s2d", cluster: str = "s2dclu01") -> LoadBalancer:
+    """A load balancer as asr-s2d tags its own (``owner=None``: someone else's)."""
+    tags = {"managed-by": owner, "asr-s2d-cluster": cluster} if owner else {}
+    if owner and lb_id.endswith(".test"):
+        tags["asr-s2d-purpose"] = "test-failover"
     return LoadBalancer(id=lb_id, location="northeurope", frontend_ip=ip, frontend_subnet_id=subnet.id,
                         pool_id=f"{lb_id}/backendAddressPools/be-nodes", pool_nic_ids=members, probe_port=port,
-                        has_ha_ports_rule=ha, tags=frozen_tags({"managed-by": owner} if owner else {}))
+                        has_ha_ports_rule=ha, tags=frozen_tags(tags))
 
 
 def view(**changes: Any) -> rd.FailoverView:
     """Converged after an unplanned failover: ASR attached both NICs to the pre-staged DR pool."""
     base = rd.FailoverView(cluster="s2dclu01", scenario=Scenario.FAILOVER, source="event", plan=PLAN,
                            items=(item(1), item(2)), job=job(), nodes=(node(1), node(2)), subnet=DR_SUBNET,
-                           load_balancer=lb())
+                           load_balancer=lb(), trusted=TRUSTED)
     return replace(base, **changes)
 
 
@@ -77,7 +84,7 @@ def drill_view(**changes: Any) -> rd.FailoverView:
     nodes = tuple(node(n, subnet=TEST_SUBNET, pools=(), suffix="-test", scenario_item=items[n - 1]) for n in (1, 2))
     base = rd.FailoverView(cluster="s2dclu01", scenario=Scenario.TEST, source="event", plan=PLAN, items=items,
                            job=job("TestFailover"), nodes=nodes, subnet=TEST_SUBNET, load_balancer=None,
-                           dr_load_balancer=lb(), dr_subnet=DR_SUBNET)
+                           dr_load_balancer=lb(), dr_subnet=DR_SUBNET, trusted=TRUSTED)
     return replace(base, **changes)
 
 
@@ -383,7 +390,8 @@ def failback_view(**changes: Any) -> rd.FailoverView:
     home = replace(lb(HOME_LB_ID, ip="10.10.1.10", subnet=HOME_SUBNET, port=59001, owner=None),
                    pool_id=f"{HOME_LB_ID}/backendAddressPools/backend")
     base = rd.FailoverView(cluster="s2dclu01", scenario=Scenario.FAILOVER, source="event", plan=PLAN, items=items,
-                           job=job("PlannedFailover"), nodes=nodes, subnet=HOME_SUBNET, load_balancer=home)
+                           job=job("PlannedFailover"), nodes=nodes, subnet=HOME_SUBNET, load_balancer=home,
+                           trusted=TRUSTED)
     return replace(base, **changes)
 
 

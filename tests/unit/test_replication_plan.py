@@ -22,6 +22,7 @@ from shared.inventory import (
     ProtectedItem,
     RecoveryPlan,
     Vm,
+    frozen_tags,
 )
 from shared.tags import ClusterIntent
 from tests.unit.builders import SUBNET, VAULT, cluster, dr_subnet, empty_vault, facts, spec, vm
@@ -69,7 +70,7 @@ def converged() -> tuple[AsrState, LoadBalancer]:
                             tuple(i.id for i in items), "", ""),))
     lb = LoadBalancer(id=s.load_balancer_id("s2dclu01"), location="northeurope", frontend_ip="10.20.1.4",
                       frontend_subnet_id=dr_subnet().id, pool_id=pool, pool_nic_ids=(), probe_port=59999,
-                      has_ha_ports_rule=True)
+                      has_ha_ports_rule=True, tags=frozen_tags({"managed-by": "asr-s2d", "asr-s2d-cluster": "s2dclu01"}))
     return asr, lb
 
 

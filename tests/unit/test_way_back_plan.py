@@ -8,7 +8,18 @@ from typing import Any
 import pytest
 
 from shared.actions import EnsureLoadBalancer, JoinPool, Purpose, ReprotectItem
-from shared.inventory import AsrState, Container, ContainerMapping, Disk, Fabric, LoadBalancer, Nic, ProtectedItem, Subnet
+from shared.inventory import (
+    AsrState,
+    Container,
+    ContainerMapping,
+    Disk,
+    Fabric,
+    LoadBalancer,
+    Nic,
+    ProtectedItem,
+    Subnet,
+    frozen_tags,
+)
 from shared.way_back.plan import Stage, WayBackSpec, WayBackView, plan_way_back
 from tests.unit.builders import DR_RG, RG, SUB, SUBNET, VAULT, vm
 
@@ -24,7 +35,7 @@ ASR = AsrState(vault_id=VAULT, vault_location="northeurope", fabrics=(WE_FABRIC,
 DR_CACHE = f"{DR_RG}/providers/Microsoft.Storage/storageAccounts/stasrcachene01"
 SPEC = WayBackSpec(target_region="northeurope", allow_reprotect=True, dr_cache_account_id=DR_CACHE,
                    vault_name="rsv-s2d-dr")
-FAILBACK_ID = f"{RG}/providers/Microsoft.Network/loadBalancers/lb-asr-s2d-s2dclu01-failback"
+FAILBACK_ID = f"{RG}/providers/Microsoft.Network/loadBalancers/lb-asr-s2d-s2dclu01.failback"
 SOURCE_LB = f"{RG}/providers/Microsoft.Network/loadBalancers/lb-s2d-cluster"
 NODES = (vm("s2d-node1"), vm("s2d-node2"))
 NODE_NICS = tuple(node.nic_ids[0] for node in NODES)
@@ -53,9 +64,12 @@ def nic(node: Any, pools: tuple[str, ...] = (f"{SOURCE_LB}/backendAddressPools/b
 
 def lb(lb_id: str = SOURCE_LB, *, members: tuple[str, ...] = NODE_NICS,
        ha: bool = True, port: int = 59999) -> LoadBalancer:
+    """The original load balancer, or (at ``FAILBACK_ID``) asr-s2d's own failback one, tagged as asr-s2d tags it."""
+    tags = ({"managed-by": "asr-s2d", "asr-s2d-cluster": "s2dclu01", "asr-s2d-purpose": "failback"}
+            if lb_id == FAILBACK_ID else {})
     return LoadBalancer(id=lb_id, location="westeurope", frontend_ip="10.10.1.10", frontend_subnet_id=SUBNET,
                         pool_id=f"{lb_id}/backendAddressPools/be", pool_nic_ids=members, probe_port=port,
-                        has_ha_ports_rule=ha)
+                        has_ha_ports_rule=ha, tags=frozen_tags(tags))
 
 
 def view(*items: ProtectedItem, **changes: Any) -> WayBackView:
