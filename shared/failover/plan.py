@@ -37,6 +37,7 @@ from shared.failover.signals import Scenario
 from shared.findings import Finding, Severity
 from shared.inventory import AsrJob, LoadBalancer, Nic, ProtectedItem, RecoveryPlan, Subnet, Vm, usable_ip
 from shared.names import MANAGED_BY, OWNER, pool_id
+from shared.observability import scrub
 
 # set_cluster_ip.ps1's results that mean the in-guest step is done
 DONE = frozenset({"changed", "unchanged", "no-ip-resource"})
@@ -181,8 +182,9 @@ def script_parameters(*, ip: str, probe_port: int, subnet_prefix: str,
 
 def parse_script_result(stdout: str) -> dict[str, Any]:
     """The JSON object on the last non-empty line of the script's output. Anything else (no line, not
-    JSON, an unknown status) is a failed run: PowerShell refused a parameter, or Run Command failed."""
-    lines = [line.strip() for line in (stdout or "").splitlines() if line.strip()]
+    JSON, an unknown status) is a failed run: PowerShell refused a parameter, or Run Command failed. The guest's
+    words are scrubbed before anything is read from them (they end up in records and answers)."""
+    lines = [line.strip() for line in scrub(stdout or "").splitlines() if line.strip()]
     if not lines:
         return {"status": "failed", "reason": "the script printed no JSON result line"}
     try:
