@@ -20,8 +20,8 @@ WRITE_EVENT = "Microsoft.Resources.ResourceWriteSuccess"
 ACTION_EVENT = "Microsoft.Resources.ResourceActionSuccess"
 _KINDS = {WRITE_EVENT: "a resource write", ACTION_EVENT: "a resource action"}
 _OID_CLAIM = "http://schemas.microsoft.com/identity/claims/objectidentifier"
-_PRINTABLE_ASCII = re.compile(r"^[\x21-\x7e]+$")
-_SUBSCRIPTION_URI = re.compile(r"^/subscriptions/[0-9a-fA-F-]{36}(/|$)", re.IGNORECASE)
+_PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]+")
+_SUBSCRIPTION_URI = re.compile(r"/subscriptions/[0-9a-fA-F-]{36}(/.*)?", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,9 @@ def _text(obj: dict[str, Any], key: str, where: str, *, required: bool = True, l
 
 def _resource_uri(value: str, where: str) -> str:
     # Resource IDs are printable ASCII; lookalike letters or control characters mean a forged ID.
-    if not _PRINTABLE_ASCII.match(value):
+    if not _PRINTABLE_ASCII.fullmatch(value):
         raise RejectedInput(f"{where} holds characters no Azure resource ID has")
-    if not _SUBSCRIPTION_URI.match(value):
+    if not _SUBSCRIPTION_URI.fullmatch(value):
         raise RejectedInput(f"{where} is not a subscription-scoped resource ID: {value[:120]}")
     return value
 

@@ -154,7 +154,7 @@ def _resolve(signal: FailoverSignal, rt: Runtime) -> _Target | str:
         if not name.lower().startswith(PLAN_PREFIX):
             return f"recovery plan {name} is not one asr-s2d manages (its plans are named {PLAN_PREFIX}<cluster>)"
         cluster = name[len(PLAN_PREFIX):]
-        if not tags.CLUSTER_NAME.match(cluster):
+        if not tags.CLUSTER_NAME.fullmatch(cluster):
             return f"recovery plan {name} does not name a cluster asr-s2d could have enrolled"
         asr = AsrState(vault_id=rt.settings.vault_id, vault_location="", items=tuple(rt.asr.list_items()))
         if not asr.items_in_group(cluster):
@@ -166,7 +166,7 @@ def _resolve(signal: FailoverSignal, rt: Runtime) -> _Target | str:
         item = rt.asr.get_item(signal.item_id or "")
         if item is None:
             return f"protected item {ids.name_of(signal.item_id or '')} no longer exists"
-        if not item.group_name or not tags.CLUSTER_NAME.match(item.group_name):
+        if not item.group_name or not tags.CLUSTER_NAME.fullmatch(item.group_name):
             return f"protected item {item.name} is in no multi-VM group asr-s2d could have named after a cluster"
         cluster, name = item.group_name, plan_name(item.group_name)
         asr = AsrState(vault_id=rt.settings.vault_id, vault_location="", items=(item,))
