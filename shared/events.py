@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from shared import ids
 from shared.config import Settings
 from shared.errors import RejectedInput
 
@@ -66,7 +67,15 @@ def _resource_uri(value: str, where: str) -> str:
         raise RejectedInput(f"{where} holds characters no Azure resource ID has")
     if not _SUBSCRIPTION_URI.fullmatch(value):
         raise RejectedInput(f"{where} is not a subscription-scoped resource ID: {value[:120]}")
+    _segments(value, where)
     return value
+
+
+def _segments(value: str, where: str) -> None:
+    # ARM never names a resource '.', '..' or '': such a path would walk to another resource once normalised.
+    odd = ids.odd_segment(value)
+    if odd is not None:
+        raise RejectedInput(f"{where} has {odd}, which no Azure resource ID has: {value[:120]}")
 
 
 def from_dict(body: Any) -> ArmEvent:
@@ -84,6 +93,8 @@ def _build(body: dict[str, Any], *, schema: str, event_type_key: str, where: str
     event_id = _text(body, "id", where, limit=256)
     event_type = _text(body, event_type_key, where, limit=256)
     subject = _text(body, "subject", where, required=False)
+    if subject.startswith("/"):  # an ARM event's subject is its resource ID
+        _segments(subject, f"{where}.subject")
     data = body.get("data")
     if not isinstance(data, dict):
         raise RejectedInput(f"event {event_id}: data must be an object, got {type(data).__name__}")

@@ -65,6 +65,7 @@ DIRECTIONS = ("PrimaryToSecondary", "SecondaryToPrimary")
 CONTEXT_FIELDS = ("RecoveryPlanName", "FailoverType", "FailoverDirection", "GroupId", "VmMap", "VmMapAsArray")
 _VM_FIELDS = ("SubscriptionId", "ResourceGroupName", "CloudServiceName", "RoleName", "RecoveryPointId",
               "RecoveryPointTime")
+_VM_ID_FIELDS = frozenset(_VM_FIELDS) - {"RecoveryPointTime"}  # names or IDs of resources (the time is /Date(..)/)
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,10 @@ def from_event(event: ArmEvent, *, vault_id: str) -> FailoverSignal | str:
     scenario = ACTIONS.get(action)
     if scenario is None or resource_type not in (_PLAN_OPERATION, _ITEM_OPERATION):
         return (f"operation {event.operation_name} is not a failover action on a recovery plan or a protected item")
-    uri = event.resource_uri.rstrip("/")
+    odd = ids.odd_segment(event.resource_uri)
+    if odd is not None:
+        return f"{event.resource_uri[:200]} has {odd}: not a resource ID"
+    uri = event.resource_uri
     if uri.lower().endswith("/" + action):  # some callers' resourceUri names the action too
         uri = uri[: -len(action) - 1]
     if not uri.lower().startswith(ids.key(vault_id) + "/"):
@@ -181,6 +185,9 @@ def _vm_map(value: Any) -> tuple[str, ...]:
             if field in _VM_FIELDS and item is not None and not (
                     isinstance(item, str) and len(item) <= 1024 and _PRINTABLE.fullmatch(item)):
                 raise _fail(f"VmMap[{key}].{field}", "must be a printable string")
+            odd = ids.odd_segment(item if item.startswith("/") else f"/{item}") if field in _VM_ID_FIELDS and item else None
+            if odd is not None:
+                raise _fail(f"VmMap[{key}].{field}", f"has {odd}: a resource name or ID has none")
         role = entry.get("RoleName")
         if isinstance(role, str) and role:
             names.append(role)
