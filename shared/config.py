@@ -18,9 +18,11 @@ from typing import Any
 
 from shared.errors import SettingsError
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_REGION = re.compile(r"^[a-z][a-z0-9]{2,30}$")
-_ID = re.compile(r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+(/providers/[^/]+/[^/]+/[^/]+)*$", re.IGNORECASE)
+# Whole values only (``fullmatch``): ``re.match`` with ``$`` would take a trailing newline.
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_REGION = re.compile(r"[a-z][a-z0-9]{2,30}")
+_ID = re.compile(r"/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/\s]+(/providers/[^/\s]+/[^/\s]+/[^/\s]+)*",
+                 re.IGNORECASE)  # no ARM name holds white space
 CREDENTIALS = ("managed_identity", "default", "static")
 
 
@@ -190,7 +192,7 @@ class Settings:
             if not ok:
                 raise SettingsError(f"{env}: {problem}")
 
-        check(all(_GUID.match(s) for s in self.allowed_subscriptions), "ALLOWED_SUBSCRIPTION_IDS",
+        check(all(_GUID.fullmatch(s) for s in self.allowed_subscriptions), "ALLOWED_SUBSCRIPTION_IDS",
               "every entry must be a subscription GUID")
         for attr, env, rtype in (("vault_id", "VAULT_ID", "microsoft.recoveryservices/vaults"),
                                  ("recovery_vnet_id", "RECOVERY_VNET_ID", "microsoft.network/virtualnetworks"),
@@ -202,11 +204,11 @@ class Settings:
             value = getattr(self, attr)
             if value:
                 parts = value.lower().split("/")
-                check(bool(_ID.match(value)) and len(parts) == 9 and f"{parts[6]}/{parts[7]}" == rtype, env,
+                check(bool(_ID.fullmatch(value)) and len(parts) == 9 and f"{parts[6]}/{parts[7]}" == rtype, env,
                       f"must be the resource ID of a {rtype.split('/')[1][:-1]}, got {value!r}")
-        check(bool(_ID.match(self.recovery_resource_group_id)) and len(self.recovery_resource_group_id.split("/")) == 5,
+        check(bool(_ID.fullmatch(self.recovery_resource_group_id)) and len(self.recovery_resource_group_id.split("/")) == 5,
               "RECOVERY_RESOURCE_GROUP_ID", "must be a resource group ID (/subscriptions/<id>/resourceGroups/<name>)")
-        check(bool(_REGION.match(self.target_region)), "TARGET_REGION", "must be an Azure location name like northeurope")
+        check(bool(_REGION.fullmatch(self.target_region)), "TARGET_REGION", "must be an Azure location name like northeurope")
         check(0 <= self.recovery_point_retention_minutes <= 21600, "RECOVERY_POINT_RETENTION_MINUTES",
               "must be between 0 and 21600 (15 days)")
         check(self.credential in CREDENTIALS, "AZURE_CREDENTIAL", f"must be one of {', '.join(CREDENTIALS)}")
@@ -217,7 +219,7 @@ class Settings:
               f"no such file: {self.arm_ca_bundle}")
         check(bool(self.state_connection_string or self.state_account_url), "STATE_STORAGE_ACCOUNT_URL",
               "set it (or STATE_STORAGE_CONNECTION_STRING) so locks and outcomes can be stored")
-        check(not self.app_principal_id or bool(_GUID.match(self.app_principal_id)), "APP_PRINCIPAL_ID",
+        check(not self.app_principal_id or bool(_GUID.fullmatch(self.app_principal_id)), "APP_PRINCIPAL_ID",
               "must be an object ID (GUID)")
         check(15 <= self.lease_seconds <= 60, "LOCK_LEASE_SECONDS", "must be between 15 and 60 (blob lease limits)")
         check(1 <= self.arm_max_concurrency <= 64, "ARM_MAX_CONCURRENCY", "must be between 1 and 64")

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from shared import ids
 from shared.config import Settings
 from shared.errors import RejectedInput
 
@@ -20,8 +21,8 @@ WRITE_EVENT = "Microsoft.Resources.ResourceWriteSuccess"
 ACTION_EVENT = "Microsoft.Resources.ResourceActionSuccess"
 _KINDS = {WRITE_EVENT: "a resource write", ACTION_EVENT: "a resource action"}
 _OID_CLAIM = "http://schemas.microsoft.com/identity/claims/objectidentifier"
-_PRINTABLE_ASCII = re.compile(r"^[\x21-\x7e]+$")
-_SUBSCRIPTION_URI = re.compile(r"^/subscriptions/[0-9a-fA-F-]{36}(/|$)", re.IGNORECASE)
+_PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]+")
+_SUBSCRIPTION_URI = re.compile(r"/subscriptions/[0-9a-fA-F-]{36}(/.*)?", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,19 @@ def _text(obj: dict[str, Any], key: str, where: str, *, required: bool = True, l
 
 def _resource_uri(value: str, where: str) -> str:
     # Resource IDs are printable ASCII; lookalike letters or control characters mean a forged ID.
-    if not _PRINTABLE_ASCII.match(value):
+    if not _PRINTABLE_ASCII.fullmatch(value):
         raise RejectedInput(f"{where} holds characters no Azure resource ID has")
-    if not _SUBSCRIPTION_URI.match(value):
+    if not _SUBSCRIPTION_URI.fullmatch(value):
         raise RejectedInput(f"{where} is not a subscription-scoped resource ID: {value[:120]}")
+    _segments(value, where)
     return value
+
+
+def _segments(value: str, where: str) -> None:
+    # ARM never names a resource '.', '..' or '': such a path would walk to another resource once normalised.
+    odd = ids.odd_segment(value)
+    if odd is not None:
+        raise RejectedInput(f"{where} has {odd}, which no Azure resource ID has: {value[:120]}")
 
 
 def from_dict(body: Any) -> ArmEvent:
@@ -84,6 +93,8 @@ def _build(body: dict[str, Any], *, schema: str, event_type_key: str, where: str
     event_id = _text(body, "id", where, limit=256)
     event_type = _text(body, event_type_key, where, limit=256)
     subject = _text(body, "subject", where, required=False)
+    if subject.startswith("/"):  # an ARM event's subject is its resource ID
+        _segments(subject, f"{where}.subject")
     data = body.get("data")
     if not isinstance(data, dict):
         raise RejectedInput(f"event {event_id}: data must be an object, got {type(data).__name__}")

@@ -41,10 +41,23 @@ def same(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and key(a) == key(b)
 
 
+def odd_segment(resource_id: str) -> str | None:
+    """Why an ID's path cannot be taken at its word: an empty segment (a doubled or trailing slash) or a ``.`` or
+    ``..`` segment (a walk to another resource, once something normalises the path); None when every segment after
+    the leading slash is a name. No ARM resource ID has one."""
+    for segment in resource_id.split("/")[1:]:
+        if segment in ("", ".", ".."):
+            return f"a {segment!r} segment" if segment else "an empty segment"
+    return None
+
+
 def parse(resource_id: str) -> ResourceId:
     """A top-level resource (or resource group) ID; anything else raises ``RejectedInput``."""
     if not is_valid_resource_id(resource_id):
         raise RejectedInput(f"not a resource ID: {resource_id[:200]!r}")
+    odd = odd_segment(resource_id)
+    if odd is not None:
+        raise RejectedInput(f"not a resource ID ({odd}): {resource_id[:200]!r}")
     parts = parse_resource_id(resource_id)
     if parts.get("children"):
         raise RejectedInput(f"not a top-level resource ID: {resource_id[:200]!r}")

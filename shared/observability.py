@@ -7,6 +7,11 @@ Monitor exporter when a connection string is set and puts both filters on the ha
 (the Functions worker's handler on the root logger, the OpenTelemetry handler). The fields become custom
 dimensions in Application Insights (``customDimensions.event_id``, ...).
 
+Owns the one redaction too: ``redact`` masks a text, ``scrub`` every string of a JSON-like value, both with the
+same patterns and the literal secrets the process knows (``add_secrets``). Logs go through it in the
+``RedactionFilter``; every other output (SDK errors as they enter the domain, blobs, topic events, the runbook's
+HTTP answer, the status page, parsed guest output, the CLI's printing) through ``scrub``.
+
 It must not be imported by ``function_app`` or ``functions/*`` at import time, and it imports
 ``azure.monitor.opentelemetry`` only inside ``configure``, on the first invocation that has a connection
 string: cold start matters.
@@ -21,11 +26,13 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
-from typing import Any
+from typing import Any, TypeVar, cast
 
 FIELDS = ("event_id", "correlation_id", "cluster")
 MASK = "***"
 EXPORTED_LOGGER = "shared"  # the app's own records; the host already collects the SDKs' and its own
+
+_T = TypeVar("_T")
 
 _context: dict[str, contextvars.ContextVar[str]] = {
     name: contextvars.ContextVar(f"asr_s2d_{name}", default="") for name in FIELDS}
@@ -40,6 +47,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)(\baeg-sas-key[\"']?\s*[:=]\s*[\"']?)[^\s\"',;}]+"), r"\1" + MASK),
     (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), MASK),  # a JWT anywhere
 )
+# What every pattern above needs to find: a text without any of these is left alone at the cost of one search
+# (``scrub`` runs over every string of every record and report).
+_TELL = re.compile(r"(?i)bearer|accountkey=|sharedaccess|sig=|aeg-sas-key|eyJ")
 
 
 @contextmanager
@@ -75,6 +85,8 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in secrets:
         if secret and len(secret) >= 8 and secret in text:
             text = text.replace(secret, MASK)
+    if _TELL.search(text) is None:
+        return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
@@ -93,6 +105,10 @@ class RedactionFilter(logging.Filter):
     def add_secrets(self, secrets: Iterable[str]) -> None:
         with self._lock:
             self._secrets = tuple(sorted({*self._secrets, *(s for s in secrets if s)}, key=len, reverse=True))
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return self._secrets
 
     def filter(self, record: logging.LogRecord) -> bool:
         secrets = self._secrets
@@ -119,6 +135,31 @@ class RedactionFilter(logging.Filter):
 
 
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", *FIELDS}
+
+
+def scrub(value: _T, secrets: Iterable[str] | None = None) -> _T:
+    """``value`` as it may leave the process: a text, or every key and string of JSON-like dicts, lists and tuples
+    however nested, redacted as log records are (``redact``; ``secrets`` default to those the process knows).
+    Other values come back as they are; nothing is changed in place."""
+    known = _PROCESS.redaction.secrets if secrets is None else tuple(secrets)
+    return cast(_T, _scrub(value, known))
+
+
+def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {_scrub(k, secrets): _scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, secrets) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_scrub(v, secrets) for v in value)
+    return value
+
+
+def add_secrets(secrets: Iterable[str]) -> None:
+    """Literal secret values (a topic key, a connection string) that logs and ``scrub`` mask from now on."""
+    _PROCESS.redaction.add_secrets(secrets)
 
 
 def secrets_of(settings: Any) -> list[str]:

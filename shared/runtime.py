@@ -40,6 +40,7 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, *, clients: Clients | None = None) -> Runtime:
+        observability.add_secrets(observability.secrets_of(settings))  # masked in logs and every output from now on
         clients = clients or clients_for(settings)
         blobs = BlobGateway(clients, settings.state_container)
         return cls(settings=settings, clients=clients, compute=ComputeGateway(clients),

@@ -25,11 +25,12 @@ ALL = (ENROLL, CLUSTER, NODES, DR_IP, PROBE_PORT, WITNESS, DRILL)
 
 MAX_GROUP_SIZE = 16  # ASR: at most 16 VMs in one multi-VM consistency group
 DEFAULT_PROBE_PORT = 59999
-CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
-_DIGITS = re.compile(r"^[0-9]{1,5}$")
-_IPV4 = re.compile(r"^(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}$")
-_STORAGE_ID = re.compile(r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[-\w._()]{1,90}/providers/"
-                         r"Microsoft\.Storage/storageAccounts/[a-z0-9]{3,24}$", re.IGNORECASE)
+# Every validator matches the whole value (``fullmatch``): ``re.match`` with ``$`` would take a trailing newline.
+CLUSTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
+_DIGITS = re.compile(r"[0-9]{1,5}")
+_IPV4 = re.compile(r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}")
+_STORAGE_ID = re.compile(r"/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[-\w._()]{1,90}/providers/"
+                         r"Microsoft\.Storage/storageAccounts/[a-z0-9]{3,24}", re.IGNORECASE)
 
 
 def lookup(tags: Mapping[str, str] | None, name: str) -> str | None:
@@ -68,7 +69,7 @@ def _reject(where: str, tag: str, problem: str) -> RejectedInput:
 
 def cluster_name(value: str, where: str) -> str:
     name = value.strip()
-    if not CLUSTER_NAME.match(name):
+    if not CLUSTER_NAME.fullmatch(name):
         raise _reject(where, CLUSTER, "must be 1-63 letters, digits, '-' or '_', starting with a letter or digit")
     return name
 
@@ -82,7 +83,7 @@ def parse_intent(tags: Mapping[str, str] | None, where: str) -> ClusterIntent:
     raw_nodes = lookup(tags, NODES)
     if raw_nodes is not None and raw_nodes.strip():
         value = raw_nodes.strip()
-        if not _DIGITS.match(value) or not 1 <= int(value) <= MAX_GROUP_SIZE:
+        if not _DIGITS.fullmatch(value) or not 1 <= int(value) <= MAX_GROUP_SIZE:
             raise _reject(where, NODES, f"must be a whole number from 1 to {MAX_GROUP_SIZE} (a multi-VM group holds "
                           f"at most {MAX_GROUP_SIZE} VMs)")
         expected = int(value)
@@ -91,7 +92,7 @@ def parse_intent(tags: Mapping[str, str] | None, where: str) -> ClusterIntent:
     raw_ip = lookup(tags, DR_IP)
     if raw_ip is not None and raw_ip.strip():
         value = raw_ip.strip()
-        if not _IPV4.match(value):
+        if not _IPV4.fullmatch(value):
             raise _reject(where, DR_IP, "must be one IPv4 address in dotted decimal form (like 10.20.1.10)")
         dr_ip = ipaddress.IPv4Address(value)
 
@@ -99,7 +100,7 @@ def parse_intent(tags: Mapping[str, str] | None, where: str) -> ClusterIntent:
     raw_port = lookup(tags, PROBE_PORT)
     if raw_port is not None and raw_port.strip():
         value = raw_port.strip()
-        if not _DIGITS.match(value) or not 1 <= int(value) <= 65535:
+        if not _DIGITS.fullmatch(value) or not 1 <= int(value) <= 65535:
             raise _reject(where, PROBE_PORT, "must be a port number from 1 to 65535")
         port = int(value)
 
@@ -107,7 +108,7 @@ def parse_intent(tags: Mapping[str, str] | None, where: str) -> ClusterIntent:
     raw_witness = lookup(tags, WITNESS)
     if raw_witness is not None and raw_witness.strip():
         value = raw_witness.strip()
-        if not _STORAGE_ID.match(value):
+        if not _STORAGE_ID.fullmatch(value):
             raise _reject(where, WITNESS, "must be the resource ID of a storage account")
         witness = value
 

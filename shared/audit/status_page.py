@@ -5,9 +5,9 @@ each cluster with a verdict in words and colour, its nodes, health, RPO, the dri
 severity, and the time of the last audit. No external assets, no script: inline CSS only, so the
 page works under ``Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'``.
 
-Every value comes from tags, resource names or Azure messages and is escaped here; nothing from the
-report is ever placed in markup unescaped. It must not read Azure: only the stored report (and each cluster's
-last drill record, ``clusters/<key>/last-drill.json``).
+Every value comes from tags, resource names or Azure messages and is scrubbed and escaped here (``e``); nothing
+from the report is ever placed in markup unescaped, nor a secret in the page, whatever an older record holds. It
+must not read Azure: only the stored report (and each cluster's last drill record, ``clusters/<key>/last-drill.json``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import state
+from shared.observability import scrub
 from shared.runtime import Runtime, default_runtime
 from shared.times import parse_time
 
@@ -59,8 +60,8 @@ footer{color:#57606a;font-size:13px;padding:0 24px 24px}
 
 
 def e(value: Any) -> str:
-    """Escape anything for HTML text and attribute values (tag values are untrusted)."""
-    return html.escape("" if value is None else str(value), quote=True)
+    """Scrub and escape anything for HTML text and attribute values (tag values are untrusted)."""
+    return html.escape(scrub("" if value is None else str(value)), quote=True)
 
 
 def _page(title: str, body: str, *, subtitle: str = "") -> str:

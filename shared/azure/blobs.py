@@ -1,4 +1,8 @@
-"""Blob gateway: JSON documents with etag-conditional writes, and leases (the cluster locks)."""
+"""Blob gateway: JSON documents with etag-conditional writes, and leases (the cluster locks).
+
+Every document the app stores passes ``put_json``, which scrubs it (``shared.observability.scrub``): a record,
+a report or a note never holds a key, a SAS or a token, whichever message carried one in.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 
 from shared.azure.clients import Clients
 from shared.errors import TransientError
+from shared.observability import scrub
 
 
 class LeaseHeld(TransientError):
@@ -60,7 +65,7 @@ class BlobGateway:
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
         from azure.storage.blob import ContentSettings
 
-        data = json.dumps(body, indent=1, sort_keys=True, default=str).encode()
+        data = json.dumps(scrub(body), indent=1, sort_keys=True, default=lambda value: scrub(str(value))).encode()
         kwargs: dict[str, Any] = {"overwrite": not if_none_match,
                                   "content_settings": ContentSettings(content_type="application/json")}
         if if_match:

@@ -1,5 +1,6 @@
 """Compute gateway: VMs (one paged list per subscription, or one GET with power state), availability
-sets, and Run Command. Returns ``shared.inventory`` values; the SDK stays in here."""
+sets, and Run Command. Returns ``shared.inventory`` values; the SDK stays in here. A script's output is the
+guest's words: scrubbed (``shared.observability.scrub``) as it enters, before anyone cuts or quotes it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from shared import ids
 from shared.azure.clients import Clients
 from shared.azure.errors import read, read_all, read_or_none
 from shared.inventory import Disk, TaggedScope, Vm, frozen_tags
+from shared.observability import scrub
 
 
 @dataclass(frozen=True)
@@ -97,4 +99,4 @@ class ComputeGateway:
                 stderr = status.get("message") or ""
             if code.endswith("/failed"):
                 succeeded = False
-        return RunCommandResult(stdout=stdout, stderr=stderr, succeeded=succeeded)
+        return RunCommandResult(stdout=scrub(stdout), stderr=scrub(stderr), succeeded=succeeded)

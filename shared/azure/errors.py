@@ -1,5 +1,8 @@
 """SDK calls and their errors, mapped to the domain's error tree (``raise ... from err`` keeps the cause).
 
+An error's text is where Azure's words enter the domain; an ARM message may quote a key, a SAS or a token, so
+the text is scrubbed here (``shared.observability.scrub``), before it is cut, and only then recorded anywhere.
+
 ``read`` and ``read_or_none`` run one SDK call and return its wire form (a plain dict) or, for a list, the
 dicts of every page; a 404 is ``None`` (or ``[]``) only where the gateway asks for that.
 """
@@ -10,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from shared.errors import AsrS2dError, PermanentError, TransientError
+from shared.observability import scrub
 
 TRANSIENT_STATUSES = frozenset({408, 409, 412, 423, 429, 500, 502, 503, 504})
 
@@ -19,16 +23,16 @@ def translate(err: Exception, doing: str) -> AsrS2dError:
     from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
     if isinstance(err, (ServiceRequestError, ServiceResponseError)):
-        return TransientError(f"{doing}: connection failed ({type(err).__name__})")
+        return TransientError(scrub(f"{doing}: connection failed ({type(err).__name__})"))
     if isinstance(err, HttpResponseError):
         status = err.status_code or 0
         code = _code(err)
         message = _message(err)
-        text = f"{doing}: {code or status}: {message}"
+        text = scrub(f"{doing}: {code or status}: {message}")
         if status in TRANSIENT_STATUSES or status == 0:
             return TransientError(text)
         return PermanentError(text)
-    return TransientError(f"{doing}: {type(err).__name__}: {str(err)[:300]}")
+    return TransientError(f"{scrub(doing)}: {type(err).__name__}: {scrub(str(err))[:300]}")
 
 
 def _code(err: Any) -> str:
@@ -39,7 +43,8 @@ def _code(err: Any) -> str:
 def _message(err: Any) -> str:
     error = getattr(err, "error", None)
     message = getattr(error, "message", None) or getattr(err, "message", None) or str(err)
-    return str(message).splitlines()[0][:500]
+    lines = str(message).splitlines()
+    return scrub(lines[0] if lines else "")[:500]
 
 
 def is_not_found(err: Exception) -> bool:

@@ -1,4 +1,5 @@
-"""Publisher for the optional custom Event Grid topic (outcomes, drift, drills)."""
+"""Publisher for the optional custom Event Grid topic (outcomes, drift, drills). Every event is scrubbed
+(``shared.observability.scrub``) before it leaves: subscribers never see a key, a SAS or a token."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from shared.azure.clients import Clients
 from shared.azure.errors import translate
+from shared.observability import scrub
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +27,8 @@ class TopicPublisher:
             return
         from azure.eventgrid import EventGridEvent
 
-        event = EventGridEvent(subject=subject[:1024], event_type=event_type, data=data, data_version="1.0")
+        event = EventGridEvent(subject=scrub(subject)[:1024], event_type=event_type, data=scrub(data),
+                               data_version="1.0")
         ca = self._clients.settings.arm_ca_bundle
         try:
             # EventGridPublisherClient ignores connection_verify in its constructor: pass it per send().

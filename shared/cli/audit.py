@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
 from shared.audit.report import STATUS_WORDS, Report
 from shared.audit.service import run_audit
-from shared.cli.output import EXIT_CRITICAL, EXIT_OK, progress, table
+from shared.cli.output import EXIT_CRITICAL, EXIT_OK, progress, say, table
 from shared.findings import Severity
 from shared.runtime import default_runtime
 
@@ -42,7 +40,7 @@ def register(sub: Any) -> None:
 def cmd_audit(args: argparse.Namespace) -> int:
     result = run_audit(default_runtime(), repair=args.repair, trigger="cli", report=progress)
     if args.json:
-        print(json.dumps(result.to_json(), indent=1))
+        say(result.to_json(), indent=1)
     else:
         print_report(result)
     return EXIT_CRITICAL if result.critical else EXIT_OK
@@ -50,7 +48,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def print_report(result: Report) -> None:
     if not result.clusters:
-        print("no tagged cluster found in the allowed subscriptions")
+        say("no tagged cluster found in the allowed subscriptions")
     else:
         rows = []
         for c in result.clusters:
@@ -60,14 +58,14 @@ def print_report(result: Report) -> None:
                          "nodes": f"{sum(n.protected for n in c.nodes)}/{len(c.nodes)} protected",
                          "rpo": f"{c.rpo_seconds} s" if c.rpo_seconds is not None else "-",
                          "findings": counts, "repair": c.repair.outcome if c.repair else "-"})
-        print(table(rows, ["cluster", "status", "nodes", "rpo", "findings", "repair"]))
+        say(table(rows, ["cluster", "status", "nodes", "rpo", "findings", "repair"]))
     findings = [(c.name, f) for c in result.clusters for f in c.findings] + [("-", f) for f in result.findings]
     if findings:
         order = {s: i for i, s in enumerate(Severity)}
         findings.sort(key=lambda cf: (order[cf[1].severity], cf[0], cf[1].subject))
-        print()
-        print(table([{"severity": f.severity.value, "cluster": name, "subject": f.subject, "finding": f.message,
+        say()
+        say(table([{"severity": f.severity.value, "cluster": name, "subject": f.subject, "finding": f.message,
                       "fix": f.fix} for name, f in findings], ["severity", "cluster", "subject", "finding", "fix"]))
     for error in result.errors:
-        print(f"error: {error}", file=sys.stderr)
-    print(f"\nreport: {result.blob_name} ({result.finding_count} finding(s), audit {result.audit_id})")
+        say(f"error: {error}", err=True)
+    say(f"\nreport: {result.blob_name} ({result.finding_count} finding(s), audit {result.audit_id})")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from shared import ids
-from shared.cli.output import EXIT_FAILED, EXIT_OK, EXIT_SKIPPED, cluster_command, fields, progress, table
+from shared.cli.output import EXIT_FAILED, EXIT_OK, EXIT_SKIPPED, cluster_command, fields, progress, say, table
 from shared.drill.record import DrillRecord, Result
 from shared.drill.service import run_drill
 from shared.runtime import default_runtime
@@ -40,7 +39,7 @@ def cmd_drill(args: argparse.Namespace) -> int:
     rt = default_runtime()
     record = run_drill(args.cluster, rt, trigger="cli", report=progress)
     if args.json:
-        print(json.dumps(record.to_json(), indent=1))
+        say(record.to_json(), indent=1)
     else:
         print_record(record)
     if record.result is Result.SKIPPED:
@@ -50,11 +49,11 @@ def cmd_drill(args: argparse.Namespace) -> int:
 
 def print_record(record: DrillRecord) -> None:
     if record.checks:
-        print(table([{"check": c.name, "result": "ok" if c.ok else "FAILED", "detail": c.detail}
+        say(table([{"check": c.name, "result": "ok" if c.ok else "FAILED", "detail": c.detail}
                      for c in record.checks], ["check", "result", "detail"]))
-        print()
+        say()
     age = f"{record.recovery_point_age_seconds} s" if record.recovery_point_age_seconds is not None else "-"
-    print(fields([("cluster", record.cluster), ("result", record.result.value.upper()), ("reason", record.reason),
+    say(fields([("cluster", record.cluster), ("result", record.result.value.upper()), ("reason", record.reason),
                   ("started", record.started), ("ended", record.ended), ("drill time", f"{record.drill_seconds:.1f} s"),
                   ("recovery point age", age), ("direction", record.direction or "-"),
                   ("test network", ids.name_of(record.test_network) if record.test_network else "-"),

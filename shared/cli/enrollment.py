@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-from shared.cli.output import EXIT_OK, cluster_command, numbered, progress, table
+from shared.cli.output import EXIT_OK, cluster_command, numbered, progress, say, table
 from shared.enrollment.service import find_cluster, plan_cluster
 from shared.runtime import default_runtime
 
@@ -23,17 +22,17 @@ def cmd_plan(args: argparse.Namespace) -> int:
     progress(f"reading {len(cluster.nodes)} nodes, the vault and the DR network")
     plan = plan_cluster(rt, cluster)
     if args.json:
-        print(json.dumps({"cluster": plan.cluster, "waiting": plan.waiting, "actions": plan.describe(),
-                          "findings": [f.to_json() for f in plan.findings]}, indent=1))
+        say({"cluster": plan.cluster, "waiting": plan.waiting, "actions": plan.describe(),
+             "findings": [f.to_json() for f in plan.findings]}, indent=1)
         return EXIT_OK
-    print(f"cluster {plan.cluster}: {len(cluster.nodes)} nodes ({', '.join(n.name for n in cluster.nodes)}), "
-          f"enrolled by {cluster.enrolled_by}")
+    say(f"cluster {plan.cluster}: {len(cluster.nodes)} nodes ({', '.join(n.name for n in cluster.nodes)}), "
+        f"enrolled by {cluster.enrolled_by}")
     if plan.waiting:
-        print(f"waiting: {plan.waiting}")
+        say(f"waiting: {plan.waiting}")
     if plan.actions:
-        print(numbered(plan.describe()))
+        say(numbered(plan.describe()))
     else:
-        print("nothing to write: the cluster is converged")
+        say("nothing to write: the cluster is converged")
     if plan.findings:
-        print(table([f.to_json() for f in plan.findings], ["severity", "subject", "message"]))
+        say(table([f.to_json() for f in plan.findings], ["severity", "subject", "message"]))
     return EXIT_OK

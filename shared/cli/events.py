@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
-import sys
 from collections.abc import Callable
 from typing import Any
 
 from shared import events
-from shared.cli.output import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, CliError
+from shared.cli.output import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, CliError, say
 from shared.enrollment import service as enrollment
 from shared.errors import AsrS2dError, RejectedInput
 from shared.events import ACTION_EVENT
@@ -41,17 +39,17 @@ def cmd_handle_event(args: argparse.Namespace) -> int:
         try:
             outcome = _handler_for(item)(item, rt)
         except AsrS2dError as err:
-            print(json.dumps({"event_id": events.event_id_of(item), "outcome": "failed", "reason": str(err),
-                              "cluster": None, "writes": 0}), flush=True)
+            say({"event_id": events.event_id_of(item), "outcome": "failed", "reason": str(err), "cluster": None,
+                 "writes": 0})
             worst = max(worst, EXIT_FAILED)
             continue
-        print(json.dumps(outcome.line()), flush=True)
+        say(outcome.line())
         if outcome.kind == "rejected" and outcome.reason.startswith("malformed event"):
             worst = max(worst, EXIT_BAD_INPUT)
         elif outcome.kind == "failed":
             worst = max(worst, EXIT_FAILED)
     if worst == EXIT_BAD_INPUT:
-        print(f"asr-s2d: {args.file}: one or more events are malformed (see their reasons)", file=sys.stderr)
+        say(f"asr-s2d: {args.file}: one or more events are malformed (see their reasons)", err=True)
     return worst
 
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
-from shared.cli.output import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, cluster_command, fields, numbered, progress
+from shared.cli.output import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, cluster_command, fields, numbered, progress, say
 from shared.failover.service import reassign_cluster
 from shared.runtime import default_runtime
 
@@ -26,16 +24,16 @@ def cmd_reassign_ip(args: argparse.Namespace) -> int:
              f"cluster {args.cluster}")
     outcome = reassign_cluster(args.cluster, rt, test=args.test)
     if args.json:
-        print(json.dumps(outcome.to_json(), indent=1, sort_keys=True))
+        say(outcome.to_json(), indent=1, sort_keys=True)
     else:
         d = outcome.details
-        print(fields([("cluster", outcome.cluster), ("outcome", outcome.kind), ("reason", outcome.reason),
-                      ("cluster IP", d.get("ip")), ("probe port", d.get("probe_port")),
-                      ("load balancer", d.get("load_balancer")), ("node", d.get("node")), ("guest", d.get("status")),
-                      ("writes", outcome.writes)]))
+        say(fields([("cluster", outcome.cluster), ("outcome", outcome.kind), ("reason", outcome.reason),
+                    ("cluster IP", d.get("ip")), ("probe port", d.get("probe_port")),
+                    ("load balancer", d.get("load_balancer")), ("node", d.get("node")), ("guest", d.get("status")),
+                    ("writes", outcome.writes)]))
         if outcome.plan:
-            print(numbered(outcome.plan))
+            say(numbered(outcome.plan))
     if outcome.kind == "rejected":
-        print(f"asr-s2d: {outcome.reason}", file=sys.stderr)
+        say(f"asr-s2d: {outcome.reason}", err=True)
         return EXIT_BAD_INPUT
     return EXIT_FAILED if outcome.kind == "failed" else EXIT_OK

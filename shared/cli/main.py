@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from shared.cli import audit, drill, enrollment, events, failover, nodes, way_back
-from shared.cli.output import EXIT_BAD_INPUT, EXIT_FAILED, CliError
+from shared.cli.output import EXIT_BAD_INPUT, EXIT_FAILED, CliError, say
 from shared.errors import AsrS2dError, RejectedInput, SettingsError
 
 # Every command, in the order ``--help`` lists them.
@@ -37,16 +37,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except CliError as err:
-        print(f"asr-s2d: {err}", file=sys.stderr)
+        say(f"asr-s2d: {err}", err=True)
         return err.code
     except SettingsError as err:
-        print(f"asr-s2d: settings: {err}", file=sys.stderr)
+        say(f"asr-s2d: settings: {err}", err=True)
         return EXIT_BAD_INPUT
     except RejectedInput as err:
-        print(f"asr-s2d: {err}", file=sys.stderr)
+        say(f"asr-s2d: {err}", err=True)
         return EXIT_BAD_INPUT
     except AsrS2dError as err:
-        print(f"asr-s2d: {err}", file=sys.stderr)
+        say(f"asr-s2d: {err}", err=True)
         return EXIT_FAILED
 
 

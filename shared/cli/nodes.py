@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-from shared.cli.output import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, CliError, progress, table
+from shared.cli.output import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, CliError, progress, say, table
 from shared.enrollment.service import confirm_node, enroll_cluster, find_cluster
 from shared.runtime import default_runtime
 
@@ -41,9 +40,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     rows += [{"node": vm.name, "computer name": vm.host_name, "status": "UNCONFIRMED: nothing is written for it"}
              for vm in tagged.nodes if not record.has_node(vm.id)]
     if args.json:
-        print(json.dumps({"cluster": record.cluster, "nodes": rows}, indent=1))
+        say({"cluster": record.cluster, "nodes": rows}, indent=1)
     else:
-        print(table(rows, ["node", "computer name", "status"]))
+        say(table(rows, ["node", "computer name", "status"]))
     return EXIT_OK
 
 
@@ -55,7 +54,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     cluster = find_cluster(rt, record.cluster, [record.key.split("/")[0]])
     outcome = enroll_cluster(cluster, rt, event_id=f"cli-nodes-add-{args.vm}"[:120], trigger="cli")
     if args.json:
-        print(json.dumps(outcome.to_json(), indent=1, sort_keys=True))
+        say(outcome.to_json(), indent=1, sort_keys=True)
     else:
-        print(f"{outcome.kind}: {outcome.reason}")
+        say(f"{outcome.kind}: {outcome.reason}")
     return EXIT_FAILED if outcome.kind in ("failed", "rejected") else EXIT_OK

@@ -1,13 +1,19 @@
-"""What the CLI shows: readable tables by default, progress on stderr, and exit codes a script can trust."""
+"""What the CLI shows: readable tables by default, progress on stderr, and exit codes a script can trust.
+
+Everything the CLI prints goes through ``say``, which scrubs it (``shared.observability.scrub``): no key, SAS or
+token reaches a terminal or a script's log, whatever message carried one in.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from shared.findings import Finding
+from shared.observability import scrub
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 # 3 is a command's own "done, but look": the audit found a critical finding, a drill was skipped, a reprotect
@@ -34,14 +40,22 @@ def cluster_command(sub: Any, name: str, run: Callable[[argparse.Namespace], int
     return p
 
 
+def say(value: Any = "", *, err: bool = False, indent: int | None = None, sort_keys: bool = False) -> None:
+    """The CLI's one way to print: a text as it is, any other value as JSON (``indent``, ``sort_keys``), scrubbed
+    first; to stdout, or to stderr with ``err``; flushed, so lines interleave with progress as they happen."""
+    clean = scrub(value)
+    text = clean if isinstance(clean, str) else json.dumps(clean, indent=indent, sort_keys=sort_keys)
+    print(text, file=sys.stderr if err else sys.stdout, flush=True)
+
+
 def progress(message: str) -> None:
-    print(f"… {message}", file=sys.stderr, flush=True)
+    say(f"… {message}", err=True)
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     """A plain-text table, widths fitted to the content (long cells are cut at 80 characters)."""
     def cell(value: Any) -> str:
-        text = "" if value is None else str(value)
+        text = "" if value is None else scrub(str(value))  # before the cut: half a secret has no telling shape
         return text if len(text) <= 80 else text[:79] + "…"
 
     widths = {c: max([len(c)] + [len(cell(r.get(c))) for r in rows]) for c in columns}

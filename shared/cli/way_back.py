@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from shared.cli.output import (
@@ -15,6 +14,7 @@ from shared.cli.output import (
     finding_blocks,
     numbered,
     progress,
+    say,
 )
 from shared.runtime import default_runtime
 from shared.way_back.plan import Stage
@@ -43,14 +43,14 @@ def cmd_reprotect(args: argparse.Namespace) -> int:
     progress(f"reading the vault, the failed-over VMs and the original nodes of cluster {args.cluster}")
     outcome = reprotect_cluster(args.cluster, rt, trigger="cli")
     if args.json:
-        print(json.dumps(outcome.to_json(), indent=1, sort_keys=True))
+        say(outcome.to_json(), indent=1, sort_keys=True)
     else:
-        print(fields([("cluster", outcome.cluster), ("outcome", outcome.kind), ("stage", outcome.details.get("stage")),
-                      ("reason", outcome.reason), ("writes", outcome.writes)]))
+        say(fields([("cluster", outcome.cluster), ("outcome", outcome.kind), ("stage", outcome.details.get("stage")),
+                    ("reason", outcome.reason), ("writes", outcome.writes)]))
         if outcome.plan:
-            print(numbered(outcome.plan))
+            say(numbered(outcome.plan))
         if outcome.findings:
-            print(finding_blocks(outcome.findings))
+            say(finding_blocks(outcome.findings))
     if outcome.kind == "failed":
         return EXIT_FAILED
     reported = outcome.details.get("stage") == Stage.COMMIT_PENDING.value or (

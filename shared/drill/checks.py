@@ -16,6 +16,7 @@ from typing import Any
 
 from shared import ids
 from shared.inventory import ProtectedItem, RecoveryPlan
+from shared.observability import scrub
 
 # The checks a drill records, in order. Preconditions first (a failing one skips the drill), then the
 # steps, then what the guest reports. A drill that stops early records the checks it reached.
@@ -196,8 +197,9 @@ def _int(value: Any, where: str) -> int | None:
 
 def parse_health(stdout: str) -> HealthReport:
     """The JSON object on the last non-empty line of the output (warnings before it are noise).
-    Raises ``MalformedReport`` naming what is wrong: no line, not JSON, a field of the wrong type."""
-    lines = [line.strip() for line in (stdout or "").splitlines() if line.strip()]
+    Raises ``MalformedReport`` naming what is wrong: no line, not JSON, a field of the wrong type. The guest's
+    words are scrubbed before anything is read from them (they end up in the drill record)."""
+    lines = [line.strip() for line in scrub(stdout or "").splitlines() if line.strip()]
     if not lines:
         raise MalformedReport("the script printed nothing (PowerShell refused it, or Run Command failed)")
     try:

@@ -37,6 +37,7 @@ from shared.failover.signals import Scenario
 from shared.findings import Finding, Severity
 from shared.inventory import AsrJob, LoadBalancer, Nic, ProtectedItem, RecoveryPlan, Subnet, Vm, usable_ip
 from shared.names import MANAGED_BY, OWNER, PURPOSE_TAG, pool_id
+from shared.observability import scrub
 from shared.ownership import owns_load_balancer
 
 # set_cluster_ip.ps1's results that mean the in-guest step is done
@@ -46,7 +47,9 @@ FAILED_OVER = frozenset({"unplannedfailovercommitpendingstatesbegin", "plannedfa
                          "unplannedfailovercommitted", "plannedfailovercommitted"})
 TEST_ACTIVE = "waitingforcompletion"
 
-# The same patterns set_cluster_ip.ps1 declares (a unit test holds them equal).
+# The same patterns set_cluster_ip.ps1 declares (a unit test holds them equal), matched with ``fullmatch``: ``$``
+# also matches before a final newline, in Python's ``re.match`` as in .NET's (ValidatePattern), so only the whole
+# value is checked here and a value with a trailing newline never reaches the guest.
 IPV4_PATTERN = r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$"
 PREFIX_PATTERN = (r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
                   r"/(3[0-2]|[12]?[0-9])$")
@@ -166,9 +169,9 @@ def script_parameters(*, ip: str, probe_port: int, subnet_prefix: str,
                       resource_name: str | None = None) -> dict[str, str]:
     """The Run Command ``parameters`` of set_cluster_ip.ps1, each value checked first: the script's own
     patterns, the address usable inside the subnet, the port a TCP port. ``RejectedInput`` otherwise."""
-    if not isinstance(ip, str) or not _IPV4.match(ip):
+    if not isinstance(ip, str) or not _IPV4.fullmatch(ip):
         raise RejectedInput(f"cluster IP {str(ip)[:60]!r} is not one IPv4 address in dotted decimal form")
-    if not isinstance(subnet_prefix, str) or not _PREFIX.match(subnet_prefix):
+    if not isinstance(subnet_prefix, str) or not _PREFIX.fullmatch(subnet_prefix):
         raise RejectedInput(f"subnet prefix {str(subnet_prefix)[:60]!r} is not an IPv4 CIDR prefix")
     if not usable_ip(ipaddress.IPv4Address(ip), subnet_prefix):
         raise RejectedInput(f"cluster IP {ip} is not a usable address of the subnet {subnet_prefix}")
@@ -176,7 +179,7 @@ def script_parameters(*, ip: str, probe_port: int, subnet_prefix: str,
         raise RejectedInput(f"probe port {str(probe_port)[:20]!r} is not a port from 1 to 65535")
     params = {"IPAddress": ip, "ProbePort": str(probe_port), "SubnetPrefix": subnet_prefix}
     if resource_name is not None:
-        if not _RESOURCE_NAME.match(resource_name):
+        if not _RESOURCE_NAME.fullmatch(resource_name):
             raise RejectedInput(f"IP resource name {resource_name[:70]!r} does not match {RESOURCE_NAME_PATTERN}")
         params["IPResourceName"] = resource_name
     return params
@@ -184,8 +187,9 @@ def script_parameters(*, ip: str, probe_port: int, subnet_prefix: str,
 
 def parse_script_result(stdout: str) -> dict[str, Any]:
     """The JSON object on the last non-empty line of the script's output. Anything else (no line, not
-    JSON, an unknown status) is a failed run: PowerShell refused a parameter, or Run Command failed."""
-    lines = [line.strip() for line in (stdout or "").splitlines() if line.strip()]
+    JSON, an unknown status) is a failed run: PowerShell refused a parameter, or Run Command failed. The guest's
+    words are scrubbed before anything is read from them (they end up in records and answers)."""
+    lines = [line.strip() for line in scrub(stdout or "").splitlines() if line.strip()]
     if not lines:
         return {"status": "failed", "reason": "the script printed no JSON result line"}
     try:

@@ -35,7 +35,7 @@ from shared.failover.signals import FailoverSignal, Scenario
 from shared.findings import Finding, Severity
 from shared.inventory import AsrJob, ProtectedItem, RecoveryPlan
 from shared.names import PLAN_PREFIX, failback_lb_id, plan_name
-from shared.observability import log_context
+from shared.observability import log_context, scrub
 from shared.outcomes import Outcome
 from shared.ownership import Enrollment, owns_plan
 from shared.runtime import Runtime, default_runtime
@@ -89,7 +89,7 @@ def handle_runbook(body: bytes, *, rt: Runtime | None = None) -> tuple[int, dict
     try:
         outcome = readdress_for(signal, runtime)
     except TransientError as err:
-        return 503, {"outcome": "failed", "reason": f"will retry: {err}", "cluster": None, "writes": 0}
+        return 503, scrub({"outcome": "failed", "reason": f"will retry: {err}", "cluster": None, "writes": 0})
     return RUNBOOK_STATUS.get(outcome.kind, 200), _response(outcome)
 
 
@@ -106,7 +106,7 @@ def _response(outcome: Outcome) -> dict[str, Any]:
     body = outcome.line()
     body["details"] = {k: v for k, v in outcome.details.items() if k in ("ip", "probe_port", "load_balancer", "status",
                                                                          "scenario", "node")}
-    return body
+    return scrub(body)  # the HTTP answer is an output like any other
 
 
 # -- the service ----------------------------------------------------------------------------------

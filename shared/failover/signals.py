@@ -22,9 +22,10 @@ from shared.events import ACTION_EVENT, ArmEvent
 
 MAX_CONTEXT_BYTES = 65_536
 MAX_VMS = 100
-PLAN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_PRINTABLE = re.compile(r"^[\x20-\x7e]*$")
+# Validators match whole values (``fullmatch``): ``re.match`` with ``$`` would take a trailing newline.
+PLAN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_PRINTABLE = re.compile(r"[\x20-\x7e]*")
 
 
 class Scenario(str, Enum):
@@ -64,6 +65,7 @@ DIRECTIONS = ("PrimaryToSecondary", "SecondaryToPrimary")
 CONTEXT_FIELDS = ("RecoveryPlanName", "FailoverType", "FailoverDirection", "GroupId", "VmMap", "VmMapAsArray")
 _VM_FIELDS = ("SubscriptionId", "ResourceGroupName", "CloudServiceName", "RoleName", "RecoveryPointId",
               "RecoveryPointTime")
+_VM_ID_FIELDS = frozenset(_VM_FIELDS) - {"RecoveryPointTime"}  # names or IDs of resources (the time is /Date(..)/)
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,10 @@ def from_event(event: ArmEvent, *, vault_id: str) -> FailoverSignal | str:
     scenario = ACTIONS.get(action)
     if scenario is None or resource_type not in (_PLAN_OPERATION, _ITEM_OPERATION):
         return (f"operation {event.operation_name} is not a failover action on a recovery plan or a protected item")
-    uri = event.resource_uri.rstrip("/")
+    odd = ids.odd_segment(event.resource_uri)
+    if odd is not None:
+        return f"{event.resource_uri[:200]} has {odd}: not a resource ID"
+    uri = event.resource_uri
     if uri.lower().endswith("/" + action):  # some callers' resourceUri names the action too
         uri = uri[: -len(action) - 1]
     if not uri.lower().startswith(ids.key(vault_id) + "/"):
@@ -102,7 +107,7 @@ def from_event(event: ArmEvent, *, vault_id: str) -> FailoverSignal | str:
     segments = uri.split("/")
     lowered = [s.lower() for s in segments]
     if resource_type == _PLAN_OPERATION:
-        if len(segments) != 11 or lowered[9] != "replicationrecoveryplans" or not PLAN_NAME.match(segments[10]):
+        if len(segments) != 11 or lowered[9] != "replicationrecoveryplans" or not PLAN_NAME.fullmatch(segments[10]):
             return f"{uri[:200]} is not a recovery plan ID"
         return FailoverSignal(id=event.id, source="event", scenario=scenario, plan_name=segments[10],
                               correlation_id=event.correlation_id)
@@ -120,7 +125,7 @@ def _string(body: dict[str, Any], field: str, *, limit: int = 256) -> str:
     value = body.get(field)
     if not isinstance(value, str) or not value:
         raise _fail(field, "is missing" if value is None else "must be a non-empty string")
-    if len(value) > limit or not _PRINTABLE.match(value):
+    if len(value) > limit or not _PRINTABLE.fullmatch(value):
         raise _fail(field, f"must be at most {limit} printable ASCII characters")
     return value
 
@@ -143,7 +148,7 @@ def parse_recovery_plan_context(body: bytes) -> FailoverSignal:
         raise RejectedInput(f"RecoveryPlanContext has unknown field(s) {', '.join(unknown)}; "
                             f"expected {', '.join(CONTEXT_FIELDS[:5])}")
     plan = _string(parsed, "RecoveryPlanName", limit=100)
-    if not PLAN_NAME.match(plan):
+    if not PLAN_NAME.fullmatch(plan):
         raise _fail("RecoveryPlanName", "must be 1-100 letters, digits, '.', '-' or '_', starting with a letter or digit")
     failover_type = _string(parsed, "FailoverType", limit=32)
     if failover_type not in FAILOVER_TYPES:
@@ -153,7 +158,7 @@ def parse_recovery_plan_context(body: bytes) -> FailoverSignal:
         raise _fail("FailoverDirection", f"must be one of {', '.join(DIRECTIONS)}")
     group = parsed.get("GroupId")
     if group is not None and not (isinstance(group, int) and not isinstance(group, bool)) and not (
-            isinstance(group, str) and len(group) <= 64 and _PRINTABLE.match(group)):
+            isinstance(group, str) and len(group) <= 64 and _PRINTABLE.fullmatch(group)):
         raise _fail("GroupId", "must be a group number or a short name")
     if "VmMapAsArray" in parsed and not isinstance(parsed["VmMapAsArray"], (list, type(None))):
         raise _fail("VmMapAsArray", "must be an array")
@@ -172,14 +177,17 @@ def _vm_map(value: Any) -> tuple[str, ...]:
         raise _fail("VmMap", f"lists more than {MAX_VMS} VMs")
     names: list[str] = []
     for key, entry in value.items():
-        if not _GUID.match(str(key)):
+        if not _GUID.fullmatch(str(key)):
             raise _fail("VmMap", "keys must be VM GUIDs")
         if not isinstance(entry, dict):
             raise _fail(f"VmMap[{key}]", "must be an object")
         for field, item in entry.items():
             if field in _VM_FIELDS and item is not None and not (
-                    isinstance(item, str) and len(item) <= 1024 and _PRINTABLE.match(item)):
+                    isinstance(item, str) and len(item) <= 1024 and _PRINTABLE.fullmatch(item)):
                 raise _fail(f"VmMap[{key}].{field}", "must be a printable string")
+            odd = ids.odd_segment(item if item.startswith("/") else f"/{item}") if field in _VM_ID_FIELDS and item else None
+            if odd is not None:
+                raise _fail(f"VmMap[{key}].{field}", f"has {odd}: a resource name or ID has none")
         role = entry.get("RoleName")
         if isinstance(role, str) and role:
             names.append(role)
