@@ -277,6 +277,25 @@ def test_the_resource_level_assignments_are_on_the_resource_not_its_group() -> N
         assert "principalType: 'ServicePrincipal'" in text
 
 
+def test_the_role_table_of_the_docs_lists_every_action_of_every_role_with_its_switch() -> None:
+    deployment = (ROOT / "docs" / "deployment.md").read_text()
+    section = deployment[deployment.index("\n## The role\n"):deployment.index("\n## After deployment\n")]
+    header = "| action | role | why (the code path) |"
+    table = section[section.index(header):]
+    table = table[:table.index("\n\n")]
+    listed: set[tuple[str, str, str]] = set()
+    for row in [line.split("|") for line in table.splitlines()][2:]:
+        role_cell = row[2].strip()
+        role, switch = role_cell.split(",")[0], (re.findall(r"`(\w+)`", role_cell) or [""])[0]
+        assert role in ROLE_SYMBOLS and (not switch or switch in arm_actions.SWITCHES), role_cell
+        assert row[3].strip(), row  # every action says why
+        listed |= {(role, a, switch) for a in re.findall(r"`(Microsoft\.[A-Za-z]+/[A-Za-z/*]+)`", row[1])}
+    granted = {(key, a, "") for key, spec in arm_actions.load_roles().items() for a in spec.actions}
+    granted |= {(key, a, switch) for key, spec in arm_actions.load_roles().items()
+                for switch, actions in spec.switched for a in actions}
+    assert listed == granted, {"not in the docs": sorted(granted - listed), "not granted": sorted(listed - granted)}
+
+
 # -- Event Grid ------------------------------------------------------------------------------------------------
 
 def test_every_event_grid_trigger_has_one_event_subscription_and_nothing_else_has_one() -> None:
