@@ -479,12 +479,16 @@ def check(needs: Iterable[Need], grants: Iterable[Grant]) -> Verdict:
 
 
 def explain(need: Need, grants: Iterable[Grant]) -> list[str]:
-    """Why ``need`` is refused, for the report: the roles that hold the action and where they are assigned."""
-    holders = [g for g in grants if g.matching(need.action)]
+    """Why ``need`` is refused, for the report: which roles hold the action (``where`` says where they are)."""
+    holders = [g.name for g in grants if g.matching(need.action)]
     if not holders:
         return [need.line(), "    no role holds this action"]
-    return [need.line(), *(f"    {g.name} holds it, assigned at: {', '.join(g.scopes)}" for g in holders),
-            "    none of these scopes holds the resource"]
+    return [need.line(), f"    held by {', '.join(holders)}: none is assigned at a scope holding the resource"]
+
+
+def where(grants: Iterable[Grant]) -> list[str]:
+    """Where each role is assigned, one scope a line, for the report."""
+    return [line for g in grants for line in (f"{g.name}:", *(f"    {scope}" for scope in g.scopes))]
 
 
 def unneeded(credit: Iterable[tuple[str, str]], roles: Mapping[str, RoleSpec] | None = None) -> dict[str, list[str]]:

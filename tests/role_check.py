@@ -35,6 +35,7 @@ class _State:
         self.directory = directory
         self.name = name
         self.refused: dict[str, list[str]] = {}  # need key -> report lines (the first test that made it)
+        self.where: list[str] = []  # where the roles are assigned, for the report (the first world's deployment)
         self.credit: set[tuple[str, str]] = set()  # (role key, lower-cased action) needed where the role is assigned
         self.used: set[str] = set()  # lower-cased actions the app needed
         self.unmapped: set[str] = set()
@@ -60,7 +61,14 @@ class _State:
         self.used.update(n.action.lower() for n in needs)
         deployment = arm_actions.Deployment.of_world(emulator.seeded, allow_disable_replication=True,
                                                      allow_reprotect=True)
-        grants = deployment.grants() if deployment is not None else ()
+        if deployment is None:
+            for need in needs:
+                self.refused.setdefault(f"{need.action.lower()} {need.resource.lower()} {need.via}", [
+                    need.line(), "    the test's world (emulator.seeded) names no vault: no deployment to check against",
+                    f"    first in {test}"])
+            return
+        grants = deployment.grants()
+        self.where = self.where or arm_actions.where(grants)
         verdict = arm_actions.check(needs, grants)
         self.credit |= verdict.credit
         for need in verdict.refused:
@@ -68,7 +76,7 @@ class _State:
             self.refused.setdefault(key, [*arm_actions.explain(need, grants), f"    first in {test}"])
 
     def write(self) -> None:
-        body = {"refused": self.refused, "credit": sorted(self.credit), "used": sorted(self.used),
+        body = {"refused": self.refused, "where": self.where, "credit": sorted(self.credit), "used": sorted(self.used),
                 "unmapped": sorted(self.unmapped)}
         (self.directory / f"found-{self.name}.json").write_text(json.dumps(body))
 
@@ -79,6 +87,7 @@ class _State:
             body = json.loads(path.read_text())
             for key, lines in body["refused"].items():
                 self.refused.setdefault(key, lines)
+            self.where = self.where or body["where"]
             self.credit |= {(role, action) for role, action in body["credit"]}
             self.used |= set(body["used"])
             self.unmapped |= set(body["unmapped"])
@@ -135,6 +144,9 @@ def _report(state: _State, *, whole: bool, failed: int) -> list[str]:
                         "it (grant the action to the role assigned there, or keep the app out of that resource):")
         for key in sorted(state.refused):
             problems += [f"  {line}" for line in state.refused[key]]
+        if state.where:
+            problems.append("where main.bicep assigns the roles, for the tests' world (tests/arm_actions.py Deployment):")
+            problems += [f"  {line}" for line in state.where]
     if whole:
         roles = arm_actions.load_roles()
         idle = arm_actions.unneeded(state.credit, roles)
