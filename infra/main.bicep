@@ -9,9 +9,14 @@
 //      asr-s2d and deadletter), both without shared keys or public blob access; Log Analytics + Application
 //      Insights; a Flex Consumption plan (FC1) and a Linux Python 3.11 function app with a system-assigned
 //      identity; its app settings; the identity's data roles on the two accounts
-//   3. the custom role "asr-s2d operator" whose actions are exactly infra/role-actions.json, and its assignments
-//      to the app's identity at every allowed subscription, at the vault's and the recovery resource group,
-//      and at any additional resource group (modules/role-assignment-*.bicep)
+//   3. three custom roles whose actions are exactly infra/role-actions.json (docs/deployment.md "The role"), each
+//      assigned to the app's identity only where it is needed (modules/role-assignment-*.bicep):
+//        asr-s2d reader    reads only, at every allowed subscription
+//        asr-s2d recovery  the vault's and the app's writes on the recovery side, at the vault's and the recovery
+//                          resource group, the recovery and test VNets, the cache accounts, additionalRoleScopes
+//        asr-s2d source    the writes of the way back and Run Command on the nodes, at sourceResourceGroupIds
+//                          (none by default: then that role is not created)
+//      allowDisableReplication and allowReprotect add the actions those switches need, and set the app settings.
 //   4. (modules/events.bicep, when subscribeEvents) the Event Grid system topic of this subscription and one
 //      event subscription per Event Grid trigger, with retries and dead-lettering into the state account
 //
@@ -79,26 +84,41 @@ param driftAuditSchedule string = '0 0 * * * *'
 @description('DRILL_SCHEDULE (NCRONTAB). The host resolves %DRILL_SCHEDULE%, so it must be an app setting.')
 param drillSchedule string = '0 0 3 1 * *'
 
-@description('DRY_RUN, ALLOW_DISABLE_REPLICATION, AUDIT_REPAIR, AUDIT_REASSIGN_IP, ALLOW_REPROTECT: the safety switches (all off by default).')
+@description('DRY_RUN, AUDIT_REPAIR, AUDIT_REASSIGN_IP: the safety switches that need no permission of their own (all off by default). ALLOW_DISABLE_REPLICATION and ALLOW_REPROTECT follow allowDisableReplication and allowReprotect.')
 param safety object = {
   DRY_RUN: 'false'
-  ALLOW_DISABLE_REPLICATION: 'false'
   AUDIT_REPAIR: 'false'
   AUDIT_REASSIGN_IP: 'false'
-  ALLOW_REPROTECT: 'false'
 }
+
+@description('ALLOW_DISABLE_REPLICATION, and the recovery role\'s replicationProtectedItems/remove/action: let the app disable replication of a node protected outside its cluster\'s group (then enable it in the group).')
+param allowDisableReplication bool = false
+
+@description('ALLOW_REPROTECT, and the permissions a reprotect needs: replicationProtectedItems/reProtect/action on the vault, and in sourceResourceGroupIds what Site Recovery checks before it recreates the nodes there at failback.')
+param allowReprotect bool = false
 
 @description('Any other setting of the README table, by its name (e.g. {"RPO_THRESHOLD_SECONDS": "900"}). The settings this template sets itself win.')
 param extraAppSettings object = {}
 
-@description('Resource group IDs outside the allowed subscriptions where the app also works (e.g. a network team\'s group holding the DR and test VNets): the role is assigned there too.')
+@description('Resource group IDs where the app also writes on the recovery side (e.g. a network team\'s group holding the DR load balancer\'s subnet): the recovery role is assigned there too.')
 param additionalRoleScopes array = []
+
+@description('Resource group IDs of the protected nodes (their VMs, NICs and VNet): the source role is assigned there, for the failback (load balancer, NIC joins, the in-guest IP step), drills of the way back, Run Command on the nodes and, with allowReprotect, the reprotect. Empty (the default): none of that is granted, and the app reports those steps as failed.')
+param sourceResourceGroupIds array = []
 
 var tags = { 'azd-env-name': environmentName, app: 'asr-s2d' }
 var vaultResourceGroupId = join(take(split(vaultId, '/'), 5), '/')
+
+// Where each role is assigned (tests/arm_actions.py Deployment.scopes says the same; tests/unit/test_infra.py checks).
 var subscriptionScopes = [for sub in allowedSubscriptionIds: '/subscriptions/${sub}']
-var roleScopes = union(subscriptionScopes, [vaultResourceGroupId, recoveryResourceGroupId], additionalRoleScopes)
-var resourceGroupScopes = union([vaultResourceGroupId, recoveryResourceGroupId], additionalRoleScopes)
+var recoveryGroupScopes = union([vaultResourceGroupId, recoveryResourceGroupId], additionalRoleScopes)
+var recoveryVnetScopes = union(filter([recoveryVnetId, testFailoverVnetId, failbackTestVnetId], id => !empty(id)), [])
+var recoveryAccountScopes = union(filter([cacheStorageAccountId, drCacheStorageAccountId], id => !empty(id)), [])
+var sourceGroupScopes = union(sourceResourceGroupIds, [])
+// A custom role is assignable at subscriptions and resource groups: the recovery role at the groups of its VNets
+// and accounts too (it is assigned at the resources themselves, not at their groups).
+var recoveryAssignableScopes = union(recoveryGroupScopes, map(union(recoveryVnetScopes, recoveryAccountScopes), id => join(take(split(id, '/'), 5), '/')))
+var roleActions = loadJsonContent('role-actions.json')
 
 // 1. the app's resource group ---------------------------------------------------------------------------------
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -125,6 +145,8 @@ module app 'modules/app.bicep' = {
       CACHE_STORAGE_ACCOUNT_ID: cacheStorageAccountId
     }
     optionalSettings: union(extraAppSettings, safety, {
+      ALLOW_DISABLE_REPLICATION: allowDisableReplication ? 'true' : 'false'
+      ALLOW_REPROTECT: allowReprotect ? 'true' : 'false'
       TEST_FAILOVER_VNET_ID: testFailoverVnetId
       FAILBACK_TEST_VNET_ID: failbackTestVnetId
       RECOVERY_SUBNET_NAME: recoverySubnetName
@@ -135,37 +157,99 @@ module app 'modules/app.bicep' = {
   }
 }
 
-// 3. the least-privilege role and its assignments --------------------------------------------------------------
-resource operatorRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
-  name: guid(subscription().id, 'asr-s2d-operator', environmentName)
+// 3. the least-privilege roles and their assignments -----------------------------------------------------------
+resource readerRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(subscription().id, 'asr-s2d-reader', environmentName)
   properties: {
-    roleName: 'asr-s2d operator (${environmentName})'
-    description: 'Exactly the ARM actions the asr-s2d function app uses (infra/role-actions.json; README "The role").'
+    roleName: '${roleActions.reader.name} (${environmentName})'
+    description: roleActions.reader.description
     type: 'CustomRole'
     permissions: [
       {
-        actions: loadJsonContent('role-actions.json')
+        actions: roleActions.reader.actions
         notActions: []
       }
     ]
-    assignableScopes: roleScopes
+    assignableScopes: subscriptionScopes
   }
 }
 
-module roleAtSubscription 'modules/role-assignment-subscription.bicep' = [for sub in allowedSubscriptionIds: {
-  name: 'asr-s2d-role-${sub}'
+resource recoveryRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(subscription().id, 'asr-s2d-recovery', environmentName)
+  properties: {
+    roleName: '${roleActions.recovery.name} (${environmentName})'
+    description: roleActions.recovery.description
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: concat(roleActions.recovery.actions, allowDisableReplication ? roleActions.recovery.allowDisableReplication : [], allowReprotect ? roleActions.recovery.allowReprotect : [])
+        notActions: []
+      }
+    ]
+    assignableScopes: recoveryAssignableScopes
+  }
+}
+
+// Not created without source groups: a role definition needs at least one assignable scope.
+resource sourceRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (!empty(sourceGroupScopes)) {
+  name: guid(subscription().id, 'asr-s2d-source', environmentName)
+  properties: {
+    roleName: '${roleActions.source.name} (${environmentName})'
+    description: roleActions.source.description
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: concat(roleActions.source.actions, allowReprotect ? roleActions.source.allowReprotect : [])
+        notActions: []
+      }
+    ]
+    assignableScopes: sourceGroupScopes
+  }
+}
+
+module readerAtSubscription 'modules/role-assignment-subscription.bicep' = [for sub in allowedSubscriptionIds: {
+  name: 'asr-s2d-reader-${sub}'
   scope: subscription(sub)
   params: {
-    roleName: operatorRole.name
+    roleName: readerRole.name
     principalId: app.outputs.principalId
   }
 }]
 
-module roleAtResourceGroup 'modules/role-assignment-group.bicep' = [for (groupId, i) in resourceGroupScopes: {
-  name: 'asr-s2d-role-rg-${i}'
+module recoveryAtResourceGroup 'modules/role-assignment-group.bicep' = [for (groupId, i) in recoveryGroupScopes: {
+  name: 'asr-s2d-recovery-rg-${i}'
   scope: resourceGroup(split(groupId, '/')[2], split(groupId, '/')[4])
   params: {
-    roleName: operatorRole.name
+    roleName: recoveryRole.name
+    principalId: app.outputs.principalId
+  }
+}]
+
+module recoveryAtVnet 'modules/role-assignment-vnet.bicep' = [for (vnetId, i) in recoveryVnetScopes: {
+  name: 'asr-s2d-recovery-vnet-${i}'
+  scope: resourceGroup(split(vnetId, '/')[2], split(vnetId, '/')[4])
+  params: {
+    vnetName: last(split(vnetId, '/'))
+    roleName: recoveryRole.name
+    principalId: app.outputs.principalId
+  }
+}]
+
+module recoveryAtAccount 'modules/role-assignment-storage.bicep' = [for (accountId, i) in recoveryAccountScopes: {
+  name: 'asr-s2d-recovery-st-${i}'
+  scope: resourceGroup(split(accountId, '/')[2], split(accountId, '/')[4])
+  params: {
+    accountName: last(split(accountId, '/'))
+    roleName: recoveryRole.name
+    principalId: app.outputs.principalId
+  }
+}]
+
+module sourceAtResourceGroup 'modules/role-assignment-group.bicep' = [for (groupId, i) in sourceGroupScopes: {
+  name: 'asr-s2d-source-rg-${i}'
+  scope: resourceGroup(split(groupId, '/')[2], split(groupId, '/')[4])
+  params: {
+    roleName: sourceRole.name
     principalId: app.outputs.principalId
   }
 }]

@@ -1,4 +1,5 @@
-"""Which Azure RBAC actions an ARM request needs: the map behind ``infra/role-actions.json``'s tests.
+"""Which Azure RBAC actions an ARM request needs, on which resource, and which of asr-s2d's roles grants them there:
+the model behind ``infra/role-actions.json``'s tests.
 
 A request is reduced to its method, its path with every name replaced (``{subscriptionId}``,
 ``{resourceGroupName}``, ``{name}``) and the linked-access actions its body implies; the action is then:
@@ -19,12 +20,19 @@ pool reference ``backendAddressPools/join/action``, and enabling A2A replication
 Recovery validates for the recovery VM, network and cache account (``ASR_ENABLE_LINKS``; for a reprotect too,
 which enables replication the other way).
 
-Pure: no I/O except ``load_role_actions`` / ``load_notes``; used by the role test, the session hook in
-``tests/conftest.py`` and their unit tests.
+Scope: every check is made on a resource (``Need``): the request's own resource, or for a linked action the
+resource the body names. ``Deployment`` mirrors ``infra/main.bicep``'s roles and the scopes it assigns each one
+at; ``check`` says which needs no role grants at a scope holding their resource, and which role each granted
+action was needed in (the narrowest assignment holding the resource gets the credit, so an action added to a
+wider role than the one already covering it shows up as never needed there).
+
+Pure: no I/O except ``load_roles`` / ``load_role_actions`` / ``load_notes`` / ``load_role_notes``; used by the
+role test, the session hook in ``tests/conftest.py``, ``tests/unit/test_infra.py`` and the unit tests.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -49,22 +57,31 @@ POLL_ALIASES = {
         "Microsoft.RecoveryServices/vaults/replicationOperationStatus/read",
 }
 
-# What Site Recovery checks, with the caller's identity, before it enables A2A replication of a VM ("Manage
-# Site Recovery access with Azure RBAC": permission to create the recovery VM in the recovery resource group
-# and network, and to write to the cache storage account). Keyed by the field of the enable request's
-# ``providerSpecificDetails`` that names the resource.
+# What Site Recovery checks, with the caller's identity, before it enables A2A replication of a VM. Microsoft's
+# "Manage Site Recovery access with Azure RBAC" (learn.microsoft.com/azure/site-recovery/
+# site-recovery-role-based-linked-access-control; MicrosoftDocs/azure-docs
+# articles/site-recovery/site-recovery-role-based-linked-access-control.md): "To enable replication for a new
+# virtual machine, a user must have: permission to create a virtual machine in the selected resource group,
+# permission to create a virtual machine in the selected virtual network, permission to write to the selected
+# Storage account", then one flat list of Compute, Network, Storage and Resource Group actions. Each action of that
+# list is checked here on the resource of the sentence it belongs to, named by a field of the request's
+# ``providerSpecificDetails`` (or of one of its disks): the VM and its NICs are created in the recovery resource
+# group (after a reprotect, the original nodes' group: A2A reprotect deletes the original VMs and NICs and
+# fails back by creating them again, azure-to-azure-how-to-reprotect.md), the NICs join the recovery network, the
+# cache account is written to with its keys; the protected VM itself is only read.
 ASR_ENABLE_LINKS: dict[str, tuple[str, ...]] = {
-    "fabricObjectId": ("Microsoft.Compute/availabilitySets/read", "Microsoft.Compute/virtualMachines/read",
-                       "Microsoft.Compute/virtualMachines/write", "Microsoft.Compute/virtualMachines/delete"),
-    "recoveryAzureNetworkId": ("Microsoft.Network/networkInterfaces/read", "Microsoft.Network/networkInterfaces/write",
-                               "Microsoft.Network/networkInterfaces/delete",
-                               "Microsoft.Network/networkInterfaces/join/action",
-                               "Microsoft.Network/virtualNetworks/read", "Microsoft.Network/virtualNetworks/subnets/read",
+    "fabricObjectId": ("Microsoft.Compute/virtualMachines/read",),
+    "recoveryResourceGroupId": ("Microsoft.Compute/availabilitySets/read", "Microsoft.Compute/virtualMachines/read",
+                                "Microsoft.Compute/virtualMachines/write", "Microsoft.Compute/virtualMachines/delete",
+                                "Microsoft.Network/networkInterfaces/read", "Microsoft.Network/networkInterfaces/write",
+                                "Microsoft.Network/networkInterfaces/delete",
+                                "Microsoft.Network/networkInterfaces/join/action",
+                                "Microsoft.Resources/deployments/*",
+                                "Microsoft.Resources/subscriptions/resourceGroups/read"),
+    "recoveryAzureNetworkId": ("Microsoft.Network/virtualNetworks/read", "Microsoft.Network/virtualNetworks/subnets/read",
                                "Microsoft.Network/virtualNetworks/subnets/join/action"),
     "primaryStagingAzureStorageAccountId": ("Microsoft.Storage/storageAccounts/read",
                                             "Microsoft.Storage/storageAccounts/listkeys/action"),
-    "recoveryResourceGroupId": ("Microsoft.Resources/deployments/*",
-                                "Microsoft.Resources/subscriptions/resourceGroups/read"),
 }
 
 # A reference (``{"id": ...}``) in a write's body to a resource of this type (the ID's type chain, lower case,
@@ -204,11 +221,12 @@ def _within(ref: str, resource: str) -> bool:
     return ref == resource or ref.startswith(resource + "/")
 
 
-def links_of(method: str, path: str, body: Any) -> tuple[str, ...]:
-    """The linked-access actions a write's body implies (sorted, unique); none for reads and deletes."""
+def linked_access(method: str, path: str, body: Any) -> tuple[tuple[str, str], ...]:
+    """(action, resource ID it is checked on) for every linked access a write's body implies, sorted and unique;
+    none for reads and deletes."""
     if method.upper() not in ("PUT", "PATCH", "POST") or not body:
         return ()
-    found: set[str] = set()
+    found: set[tuple[str, str]] = set()
     resource = path.split("?")[0]
     for ref in _references(body):
         if _within(ref, resource):
@@ -218,15 +236,20 @@ def links_of(method: str, path: str, body: Any) -> tuple[str, ...]:
         except UnmappedRequest:
             continue
         if join:
-            found.add(join)
+            found.add((join, ref))
     details = (body.get("properties") or {}).get("providerSpecificDetails") if isinstance(body, Mapping) else None
     if isinstance(details, Mapping) and details.get("instanceType") == "A2A" and _enables_replication(method, resource):
         disks = [d for d in (*(details.get("vmManagedDisks") or []), *(details.get("vmDisks") or []))
                  if isinstance(d, Mapping)]
         for field, actions in ASR_ENABLE_LINKS.items():
-            if details.get(field) or any(d.get(field) for d in disks):
-                found.update(actions)
+            named = {v for v in (details.get(field), *(d.get(field) for d in disks)) if isinstance(v, str) and v}
+            found.update((action, ref) for action in actions for ref in named)
     return tuple(sorted(found))
+
+
+def links_of(method: str, path: str, body: Any) -> tuple[str, ...]:
+    """The linked-access actions a write's body implies (sorted, unique); none for reads and deletes."""
+    return tuple(sorted({action for action, _ref in linked_access(method, path, body)}))
 
 
 def _enables_replication(method: str, path: str) -> bool:
@@ -257,14 +280,223 @@ def is_app_request(entry: Any, app_principal_id: str) -> bool:
     return entry.principal == app_principal_id and str(getattr(entry, "user_agent", "")).startswith(APP_USER_AGENT)
 
 
+# -- where: the resource each check is made on ----------------------------------------------------------------
+
+@dataclass(frozen=True, order=True)
+class Need:
+    """One check ARM makes for a request: ``action`` on ``resource`` (the request's own resource or, for linked
+    access, the one its body names), cut to its top-level resource: no role is assigned deeper than that."""
+
+    action: str
+    resource: str
+    via: str  # the request that needs it, templated: "POST /subscriptions/{subscriptionId}/..."
+
+    def line(self) -> str:
+        return f"{self.action} on {self.resource}    <- {self.via}"
+
+
+def _top_level(resource_id: str) -> str:
+    seg = _segments(resource_id)
+    low = [s.lower() for s in seg]
+    if "providers" in low:
+        at = low.index("providers")
+        seg = seg[:at + 4]  # providers/<namespace>/<type>/<name>
+    return "/" + "/".join(seg)
+
+
+def needs_of(method: str, path: str, body: Any = None) -> tuple[Need, ...]:
+    """Every check of one request: its own action on its resource (a POST's verb is not part of the resource),
+    then each linked action on the resource the body names."""
+    via = f"{method.upper()} {template_path(path)}"
+    own = "/".join(path.split("?")[0].rstrip("/").split("/")[:-1]) if method.upper() == "POST" else path.split("?")[0]
+    needs = {Need(action_of(method, path), _top_level(own), via)}
+    needs.update(Need(action, _top_level(ref), via) for action, ref in linked_access(method, path, body))
+    return tuple(sorted(needs))
+
+
+def within(resource: str, scope: str) -> bool:
+    """A role assigned at ``scope`` covers ``resource`` (IDs compare case-insensitively)."""
+    resource, scope = resource.lower().rstrip("/"), scope.lower().rstrip("/")
+    return resource == scope or resource.startswith(scope + "/")
+
+
+def group_of(resource_id: str) -> str:
+    """``/subscriptions/<id>/resourceGroups/<name>`` of a resource ID (main.bicep: ``join(take(split(id, '/'), 5), '/')``)."""
+    return "/".join(resource_id.split("/")[:5])
+
+
+# -- who: the roles and where main.bicep assigns them ----------------------------------------------------------
+
+SWITCHES = ("allowDisableReplication", "allowReprotect")  # main.bicep's bool parameters that add actions to a role
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    """One role of ``infra/role-actions.json``: its actions, and the ones each switch parameter adds."""
+
+    key: str
+    name: str
+    actions: tuple[str, ...]
+    switched: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def granted(self, switches: Mapping[str, bool]) -> tuple[str, ...]:
+        return (*self.actions, *(a for switch, actions in self.switched if switches.get(switch) for a in actions))
+
+    def every_action(self) -> tuple[str, ...]:
+        return self.granted(dict.fromkeys(SWITCHES, True))
+
+
+def load_roles() -> dict[str, RoleSpec]:
+    """``infra/role-actions.json``: role key -> its spec (``reader``, ``recovery``, ``source``)."""
+    raw = json.loads(ROLE_ACTIONS_FILE.read_text())
+    return {key: RoleSpec(key, str(spec["name"]), tuple(str(a) for a in spec["actions"]),
+                          tuple((s, tuple(str(a) for a in spec[s])) for s in SWITCHES if s in spec))
+            for key, spec in raw.items()}
+
+
 def load_role_actions() -> list[str]:
-    return [str(a) for a in json.loads(ROLE_ACTIONS_FILE.read_text())]
+    """Every action any role may hold (switches on), once each, in file order."""
+    out: dict[str, str] = {}
+    for role in load_roles().values():
+        for action in role.every_action():
+            out.setdefault(action.lower(), action)
+    return list(out.values())
+
+
+def load_role_notes() -> dict[str, dict[str, str]]:
+    """``infra/role-actions.notes.json``: role key -> action -> the code path that needs it (for actions the
+    journey of ``tests/functions/test_role_actions.py`` does not reach)."""
+    roles = json.loads(NOTES_FILE.read_text()).get("roles", {})
+    return {str(role): {str(k): str(v) for k, v in notes.items()} for role, notes in roles.items()}
 
 
 def load_notes() -> dict[str, str]:
-    """``infra/role-actions.notes.json``: action -> the code path that needs it (for actions a single journey
-    does not reach)."""
-    return {str(k): str(v) for k, v in json.loads(NOTES_FILE.read_text()).get("actions", {}).items()}
+    """The notes of every role in one map: action -> the code path that needs it."""
+    return {action: note for notes in load_role_notes().values() for action, note in notes.items()}
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A role as deployed: the actions it holds and every scope it is assigned at."""
+
+    role: str
+    name: str
+    actions: tuple[str, ...]
+    scopes: tuple[str, ...]
+
+    def matching(self, action: str) -> str | None:
+        """The granted entry that allows ``action`` (RBAC: case-insensitive, ``*`` matches anything)."""
+        return next((g for g in self.actions if fnmatch.fnmatchcase(action.lower(), g.lower())), None)
+
+    def scope_holding(self, resource: str) -> str | None:
+        """The narrowest of this role's scopes that covers ``resource``."""
+        holding = [s for s in self.scopes if within(resource, s)]
+        return max(holding, key=lambda s: len(_segments(s)), default=None)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The parameters of ``infra/main.bicep`` that decide each role's actions and scopes. ``grants`` is main.bicep
+    step 3 in Python; ``tests/unit/test_infra.py`` checks that the template says the same."""
+
+    allowed_subscription_ids: tuple[str, ...]
+    vault_id: str
+    recovery_resource_group_id: str
+    recovery_vnet_id: str
+    cache_storage_account_id: str
+    test_failover_vnet_id: str = ""
+    failback_test_vnet_id: str = ""
+    dr_cache_storage_account_id: str = ""
+    source_resource_group_ids: tuple[str, ...] = ()
+    additional_role_scopes: tuple[str, ...] = ()
+    allow_disable_replication: bool = False
+    allow_reprotect: bool = False
+
+    @classmethod
+    def of_world(cls, world: Mapping[str, Any], *, allow_disable_replication: bool = False,
+                 allow_reprotect: bool = False) -> Deployment | None:
+        """What an operator deploys for an emulated world (``emulator/seed.py``'s IDs): its IDs as the parameters and
+        the nodes' resource group as the one source group; None for a world without a vault (nothing to deploy)."""
+        if not world.get("vault_id"):
+            return None
+        sub = str(world["subscription_id"])
+        source = world.get("source_resource_group")
+        return cls(allowed_subscription_ids=(sub,), vault_id=world["vault_id"],
+                   recovery_resource_group_id=world["recovery_resource_group_id"],
+                   recovery_vnet_id=world["recovery_vnet_id"], cache_storage_account_id=world["cache_storage_account_id"],
+                   test_failover_vnet_id=world.get("test_vnet_id") or "",
+                   failback_test_vnet_id=world.get("failback_test_vnet_id") or "",
+                   dr_cache_storage_account_id=world.get("dr_cache_storage_account_id") or "",
+                   source_resource_group_ids=(f"/subscriptions/{sub}/resourceGroups/{source}",) if source else (),
+                   allow_disable_replication=allow_disable_replication, allow_reprotect=allow_reprotect)
+
+    def scopes(self) -> dict[str, tuple[str, ...]]:
+        """Role key -> where main.bicep assigns it (its ``subscriptionScopes``, ``recoveryGroupScopes`` +
+        ``recoveryVnetScopes`` + ``recoveryAccountScopes``, ``sourceResourceGroupIds``)."""
+        recovery = [group_of(self.vault_id), self.recovery_resource_group_id, *self.additional_role_scopes,
+                    self.recovery_vnet_id, self.test_failover_vnet_id, self.failback_test_vnet_id,
+                    self.cache_storage_account_id, self.dr_cache_storage_account_id]
+        return {"reader": tuple(f"/subscriptions/{s}" for s in self.allowed_subscription_ids),
+                "recovery": tuple(dict.fromkeys(s for s in recovery if s)),
+                "source": tuple(dict.fromkeys(self.source_resource_group_ids))}
+
+    def grants(self, roles: Mapping[str, RoleSpec] | None = None) -> tuple[Grant, ...]:
+        switches = {"allowDisableReplication": self.allow_disable_replication, "allowReprotect": self.allow_reprotect}
+        specs = roles if roles is not None else load_roles()
+        scopes = self.scopes()
+        return tuple(Grant(key, spec.name, spec.granted(switches), scopes.get(key, ())) for key, spec in specs.items()
+                     if scopes.get(key))
+
+
+# -- the check ---------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Verdict:
+    refused: tuple[Need, ...]  # no role grants the action at a scope that holds the resource
+    credit: frozenset[tuple[str, str]]  # (role key, lower-cased granted action) some need was granted by
+
+
+def check(needs: Iterable[Need], grants: Iterable[Grant]) -> Verdict:
+    """Each need against the roles that grant its action at a scope holding its resource. The credit goes to the
+    role(s) whose holding scope is the narrowest: an action that a wider role also holds is needed only where the
+    narrower role is assigned, so the wider role's copy is reported as never needed."""
+    grants = tuple(grants)
+    refused: list[Need] = []
+    credit: set[tuple[str, str]] = set()
+    for need in needs:
+        holding = []
+        for grant in grants:
+            entry = grant.matching(need.action)
+            scope = grant.scope_holding(need.resource) if entry else None
+            if entry and scope:
+                holding.append((len(_segments(scope)), grant.role, entry.lower()))
+        if not holding:
+            refused.append(need)
+            continue
+        deepest = max(depth for depth, _role, _entry in holding)
+        credit.update((role, entry) for depth, role, entry in holding if depth == deepest)
+    return Verdict(tuple(sorted(set(refused))), frozenset(credit))
+
+
+def explain(need: Need, grants: Iterable[Grant]) -> list[str]:
+    """Why ``need`` is refused, for the report: which roles hold the action (``where`` says where they are)."""
+    holders = [g.name for g in grants if g.matching(need.action)]
+    if not holders:
+        return [need.line(), "    no role holds this action"]
+    return [need.line(), f"    held by {', '.join(holders)}: none is assigned at a scope holding the resource"]
+
+
+def where(grants: Iterable[Grant]) -> list[str]:
+    """Where each role is assigned, one scope a line, for the report."""
+    return [line for g in grants for line in (f"{g.name}:", *(f"    {scope}" for scope in g.scopes))]
+
+
+def unneeded(credit: Iterable[tuple[str, str]], roles: Mapping[str, RoleSpec] | None = None) -> dict[str, list[str]]:
+    """Role key -> the actions it may hold (every switch on) that no need was credited to it for (sorted)."""
+    got = set(credit)
+    specs = roles if roles is not None else load_roles()
+    out = {key: sorted(a for a in spec.every_action() if (key, a.lower()) not in got) for key, spec in specs.items()}
+    return {key: actions for key, actions in out.items() if actions}
 
 
 def compare(used: Mapping[str, str], granted: Iterable[str]) -> tuple[list[str], list[str]]:

@@ -16,8 +16,10 @@ from emulator import Emulator
 from emulator.clients import OperatorCredential, managed_identity, sdk_client
 from emulator.core.throttle import ThrottleConfig
 
-# The role check: every ARM request the app's identity makes in the suite must be granted by infra/role-actions.json,
-# and (on a whole-suite run) every granted action must be used. Hooks only; see tests/role_check.py.
+# The role check: every ARM request the app's identity makes in the suite must be allowed by a role of
+# infra/role-actions.json that infra/main.bicep assigns at a scope holding the request's resource, and (on a
+# whole-suite run) every action of every role must be needed where that role is assigned. Hooks only; see
+# tests/role_check.py.
 from tests.role_check import (  # noqa: F401
     pytest_configure,
     pytest_configure_node,

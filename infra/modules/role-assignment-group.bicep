@@ -1,5 +1,5 @@
-// The asr-s2d operator role for the app's identity at one resource group: the vault's, the recovery one, and
-// any additional scope (main.bicep step 3).
+// One of asr-s2d's custom roles for the app's identity at one resource group (main.bicep step 3): the recovery
+// role at the vault's and the recovery group and additionalRoleScopes, the source role at sourceResourceGroupIds.
 targetScope = 'resourceGroup'
 
 @description('Name (GUID) of the custom role definition.')

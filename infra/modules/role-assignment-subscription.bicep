@@ -1,4 +1,5 @@
-// The asr-s2d operator role for the app's identity at one allowed subscription (main.bicep step 3).
+// One of asr-s2d's custom roles for the app's identity at one allowed subscription: the reader role (main.bicep
+// step 3).
 targetScope = 'subscription'
 
 @description('Name (GUID) of the custom role definition.')
