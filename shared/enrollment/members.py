@@ -19,6 +19,7 @@ from shared import ids, scripts
 from shared.cluster import Cluster
 from shared.drill.checks import MalformedReport, parse_health
 from shared.enrollment.plan import NodeFacts
+from shared.errors import PermanentError
 from shared.findings import Finding, Severity
 from shared.inventory import Vm
 from shared.ownership import Enrollment, Node
@@ -88,7 +89,11 @@ def guest_nodes(rt: Runtime, record: Enrollment, facts: Mapping[str, NodeFacts],
                    and f.vm.location.lower() == source_region.lower()), None)
     if runner is None:
         return None
-    result = rt.compute.run_command(runner.id, list(scripts.lines(scripts.CLUSTER_HEALTH)), {})
+    try:
+        result = rt.compute.run_command(runner.id, list(scripts.lines(scripts.CLUSTER_HEALTH)), {})
+    except PermanentError as err:  # e.g. AuthorizationFailed: no Run Command in the source region (infra's choice)
+        log.warning("cluster %s: cannot ask %s for its node list: %s", record.cluster, runner.name, err)
+        return None
     try:
         report = parse_health(result.stdout)
     except MalformedReport as err:
