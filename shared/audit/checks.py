@@ -47,6 +47,7 @@ POOL_MAPPING_MISSING = "pool-mapping-missing"
 WITNESS_UNDECLARED = "witness-undeclared"
 WITNESS_MISSING = "witness-missing"
 WITNESS_WRONG_REGION = "witness-wrong-region"
+WITNESS_OUT_OF_SCOPE = "witness-out-of-scope"
 CACHE_MISSING = "cache-missing"
 CACHE_WRONG_REGION = "cache-wrong-region"
 CACHE_SHARED_KEY_DISABLED = "cache-shared-key-disabled"
@@ -359,8 +360,14 @@ def check_witness(view: ClusterView) -> list[Finding]:
         return [_finding(WITNESS_UNDECLARED, Severity.INFO, view.name,
                          f"no {tags.WITNESS} tag: the cloud witness's region cannot be audited",
                          f"tag the nodes {tags.WITNESS}=<storage account resource ID>")]
-    account = view.accounts.get(ids.key(witness_id))
     name = ids.name_of(witness_id)
+    if not view.spec.allows(witness_id):
+        return [_finding(WITNESS_OUT_OF_SCOPE, Severity.CRITICAL, name,
+                         f"the {tags.WITNESS} tag names account {name} in subscription {ids.subscription_of(witness_id)}, "
+                         "outside ALLOWED_SUBSCRIPTION_IDS: asr-s2d does not read it, so its region is unproven",
+                         f"point the {tags.WITNESS} tag at the witness account, which must be in an allowed subscription "
+                         f"and in {target}")]
+    account = view.accounts.get(ids.key(witness_id))
     if account is None:
         return [_finding(WITNESS_MISSING, Severity.CRITICAL, name,
                          f"cloud witness account {name} does not exist (or cannot be read)",

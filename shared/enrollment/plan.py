@@ -62,6 +62,7 @@ class ReplicationSpec:
     policy_name: str
     retention_minutes: int
     allow_disable: bool
+    allowed_subscriptions: tuple[str, ...] = ()  # lower-cased: where asr-s2d may act, and read
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ReplicationSpec:
@@ -70,7 +71,12 @@ class ReplicationSpec:
                    recovery_vnet_id=settings.recovery_vnet_id, recovery_subnet_name=settings.recovery_subnet_name,
                    cache_account_id=settings.cache_storage_account_id, policy_name=settings.policy_name,
                    retention_minutes=settings.recovery_point_retention_minutes,
-                   allow_disable=settings.allow_disable_replication)
+                   allow_disable=settings.allow_disable_replication,
+                   allowed_subscriptions=tuple(s.lower() for s in settings.allowed_subscriptions))
+
+    def allows(self, resource_id: str) -> bool:
+        """The resource lives in one of the allowed subscriptions."""
+        return ids.subscription_of(resource_id).lower() in self.allowed_subscriptions
 
     def fabric_id(self, name: str) -> str:
         return f"{self.vault_id}/replicationFabrics/{name}"
@@ -165,6 +171,11 @@ def plan_enrollment(cluster: Cluster, nodes: Mapping[str, NodeFacts], asr: AsrSt
     if dr.subnet is None:
         raise RejectedInput(f"cluster {name}: the recovery VNet {ids.name_of(spec.recovery_vnet_id)} has no subnet "
                             f"{spec.recovery_subnet_name or '(named like the source subnet)'}")
+    witness = cluster.intent.witness_id
+    if witness is not None and not spec.allows(witness):
+        raise RejectedInput(f"cluster {name}: tag {tags.WITNESS} names a storage account in subscription "
+                            f"{ids.subscription_of(witness)}, outside ALLOWED_SUBSCRIPTION_IDS: asr-s2d neither reads nor "
+                            "trusts anything there")
     dr_ip = cluster.intent.dr_ip
     if dr_ip is not None and not usable_ip(dr_ip, dr.subnet.prefix):
         raise RejectedInput(f"cluster {name}: tag asr-s2d-dr-ip {dr_ip} is not a usable address of the DR subnet "

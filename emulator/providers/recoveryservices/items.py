@@ -218,8 +218,8 @@ def enable(world: World, container: dict[str, Any], name: str, body_props: dict[
                                  f"The replication policy '{body_props.get('policyId')}' was not found.",
                                  action="Create a replication policy and map the containers with it first.")
     recovery_container_id = given.get("recoveryContainerId") or ""
-    mapping = mapping_between(world, container, recovery_container_id)
-    if mapping is None or not same_id(mapping["properties"]["policyId"], policy["id"]):
+    mapping = mapping_between(world, container, recovery_container_id, policy["id"])
+    if mapping is None:
         raise errors.bad_request(
             errors.CONTAINER_MAPPING_NOT_FOUND,
             f"No protection container mapping from '{container['name']}' to '{name_of(recovery_container_id)}' "

@@ -419,9 +419,14 @@ def mappings_from(world: World, container: dict[str, Any]) -> list[dict[str, Any
     return world.by_type(MAPPING_TYPE, scope=container["id"])
 
 
-def mapping_between(world: World, source_container: dict[str, Any], target_container_id: str) -> dict[str, Any] | None:
+def mapping_between(world: World, source_container: dict[str, Any], target_container_id: str,
+                    policy_id: str | None = None) -> dict[str, Any] | None:
+    """The container mapping source -> target (with ``policy_id``, the one bound to that policy: a container pair
+    may be mapped once per policy, and enabling replication names the policy whose mapping it uses; see
+    azure-cli ``az site-recovery protection-container mapping create --policy-id``)."""
     return next((m for m in mappings_from(world, source_container)
-                 if same_id(m["properties"]["targetProtectionContainerId"], target_container_id)), None)
+                 if same_id(m["properties"]["targetProtectionContainerId"], target_container_id)
+                 and (policy_id is None or same_id(m["properties"]["policyId"], policy_id))), None)
 
 
 # -- network mappings -----------------------------------------------------------------------------
