@@ -19,13 +19,13 @@ import time
 import traceback
 from collections.abc import Callable
 
-from bench import audit_scale, cold_start, enrollment_economy, event_storm, post_failover, report
+from bench import audit_scale, cold_start, enrollment_economy, event_storm, post_failover, quiet_events, report
 from bench.lab import Lab, progress
 from bench.report import Figure, Goal
 
-ALL = ("P1", "P2", "P3", "P4", "P5")
+ALL = ("P1", "P2", "P3", "P4", "P5", "P6")
 TITLES = {"P1": "cold start", "P2": "enrollment economy", "P3": "drift audit at scale", "P4": "event storm",
-          "P5": "after a recovery-plan failover"}
+          "P5": "after a recovery-plan failover", "P6": "an unrelated tag write"}
 
 
 def _broken(key: str, err: BaseException) -> Figure:
@@ -77,8 +77,9 @@ def main(argv: list[str] | None = None) -> int:
                 "P5": lambda: post_failover.run(lab),
                 "P3": lambda: audit_scale.run(lab),
                 "P4": lambda: event_storm.run(lab, clusters=args.storm_clusters),
+                "P6": lambda: quiet_events.run(lab),
             }
-            for key in ("P2", "P5", "P3", "P4"):  # quick ones first
+            for key in ("P2", "P5", "P6", "P3", "P4"):  # quick ones first
                 if key in lab_figures:
                     figures.append(_run(key, work[key]))
     figures.sort(key=lambda f: ALL.index(f.key))

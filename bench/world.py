@@ -119,6 +119,13 @@ def _node(lab: Lab, world: dict[str, Any], name: str, subnet_id: str, tags: dict
                              os_disk={"name": f"{name}-osdisk", "size_gb": 128, "sku": "Premium_LRS"})
 
 
+def add_untagged_vms(lab: Lab, world: dict[str, Any], count: int, *, prefix: str = "fleet") -> list[str]:
+    """``count`` running VMs, one NIC each, in VNet ``vnet-<prefix>``, no asr-s2d tag: the rest of a subscription."""
+    with lab.emu.world.lock:
+        subnet_id = _vnet(lab, world, f"vnet-{prefix}", "10.60")["properties"]["subnets"][0]["id"]
+        return [str(_node(lab, world, f"{prefix}{index:04d}", subnet_id, None)["id"]) for index in range(count)]
+
+
 def add_untagged_clusters(lab: Lab, world: dict[str, Any], count: int, *, prefix: str = "storm") -> list[SeededCluster]:
     """``count`` two-node clusters of running VMs (one NIC, one OS disk each) in VNet ``vnet-<prefix>``, not yet
     tagged: the operator's tag writes (``tag_nodes``) are what enrolls them."""

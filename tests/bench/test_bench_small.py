@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bench import audit_scale, enrollment_economy, event_storm, post_failover
+from bench import audit_scale, enrollment_economy, event_storm, post_failover, quiet_events
 from bench.lab import Lab, tally
 from emulator import Emulator
 
@@ -83,3 +83,10 @@ def test_the_journal_tally_counts_lro_polls_and_final_gets_apart_from_reads() ->
     calls = tally(journal.entries())
     assert (calls.reads, calls.writes, calls.lro, calls.throttled, calls.failed) == (2, 1, 2, 1, 1)
     assert calls.by_kind == {"enable replication (protected item PUT)": 1}
+
+
+def test_p6_an_unrelated_tag_write_costs_at_most_three_reads_and_no_write(lab: Lab) -> None:
+    figure = quiet_events.run(lab, vms=300, events=5)
+    assert figure.data["events"] == 5 and figure.data["writes"] == 0 and figure.data["outcomes"] == ["ignored"]
+    assert figure.data["reads_per_event"] <= 3, figure.data
+    assert figure.met, figure.goals
