@@ -11,6 +11,7 @@ import pytest
 from shared.drill.checks import (
     GUEST,
     PRECONDITIONS,
+    DrillCheck,
     MalformedReport,
     drill_network,
     health_checks,
@@ -216,3 +217,17 @@ def test_nodes_replicating_both_ways_never_drill() -> None:
     items = [item(1, id=f"{FORWARD_ITEM}1"), item(2, id=f"{BACK_ITEM}2", recovery_region="westeurope")]
     check = drill_network(DR_TEST, FAILBACK_TEST, "northeurope", PLAN_F, items).check()
     assert not check.ok and "a reprotect is unfinished" in check.detail
+
+
+def test_the_guests_node_list_must_be_the_confirmed_nodes_never_believed_alone() -> None:
+    report = parse_health(json.dumps(health_report()))
+    confirmed = frozenset({"s2d-node1", "s2d-node2"})
+
+    def nodes_up(names: frozenset[str]) -> DrillCheck:
+        return next(c for c in health_checks(report, test_ip="10.30.1.50", ip_status="changed", expected_nodes=2,
+                                             expected_names=names) if c.name == "nodes-up")
+
+    assert nodes_up(confirmed).ok
+    assert nodes_up(frozenset({"S2D-NODE1", "s2d-node2"})).ok  # computer names compare case-insensitively
+    wrong = nodes_up(frozenset({"s2d-node1", "intruder"}))
+    assert not wrong.ok and "confirmed nodes are intruder, s2d-node1" in wrong.detail

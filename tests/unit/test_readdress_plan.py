@@ -416,3 +416,14 @@ def test_a_failback_with_no_load_balancer_at_home_moves_nothing_and_says_why() -
     assert plan.verdict is rd.Verdict.IGNORED and plan.actions == ()
     [finding] = plan.findings
     assert finding.code == "failback-lb-missing" and "reassign-ip s2dclu01" in finding.fix
+
+
+@pytest.mark.parametrize(("result", "ok"), [
+    ({"status": "changed", "resources": [{"name": "Cluster IP Address", "address": "10.20.1.10"}]}, True),
+    ({"status": "changed"}, False),  # a guest that only says "changed"
+    ({"status": "changed", "resources": [{"name": "Cluster IP Address", "address": "10.20.1.99"}]}, False),
+    ({"status": "unchanged", "resources": "10.20.1.10"}, False),
+    (None, False),
+])
+def test_the_guests_report_counts_only_when_it_names_the_address_arm_answers_on(result: Any, ok: bool) -> None:
+    assert rd.guest_reports_ip(result, "10.20.1.10") is ok
