@@ -87,20 +87,26 @@ def converged(emu: Emulator, demo: dict[str, Any], runtime: Runtime) -> dict[str
     return converge(emu, demo, runtime)
 
 
-@pytest.fixture
-def app_settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """The Functions host's app settings (the process environment) for this test's world: what triggers and the
-    CLI build their runtime from. The cached settings and runtime are rebuilt before and after the test."""
+def process_settings(values: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """``values`` as the process environment (what the Functions host or an operator's shell gives the app), with
+    the cached settings and runtime rebuilt before and after: a fixture body (``yield from``)."""
     from shared.config import get_settings
     from shared.runtime import default_runtime
 
-    for key, value in env.items():
+    for key, value in values.items():
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
     default_runtime.cache_clear()
-    yield env
+    yield values
     get_settings.cache_clear()
     default_runtime.cache_clear()
+
+
+@pytest.fixture
+def app_settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """The Functions host's app settings (the process environment) for this test's world: what triggers and the
+    CLI build their runtime from."""
+    yield from process_settings(env, monkeypatch)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from Azurite.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,10 @@ from emulator.clients import control
 from emulator.core.events import Subscriber
 from functions import failover_completed
 from shared.cli import main as cli
-from shared.config import get_settings
 from shared.errors import TransientError
 from shared.failover import service as failover
 from shared.outcomes import Outcome
-from shared.runtime import Runtime, default_runtime
+from shared.runtime import Runtime
 from shared.state import blob_key
 from tests.functions import drill_world
 from tests.functions.conftest import deliver, tag, writes_since
@@ -375,18 +374,6 @@ def test_a_distributed_network_name_cluster_is_reported_and_left_alone(world: Wo
 
 
 # -- the triggers and the CLI, with the app's settings from the environment --------------------------
-
-@pytest.fixture
-def app_settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The process environment the Functions host (or an operator's shell) gives the app."""
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
-    default_runtime.cache_clear()
-    yield
-    get_settings.cache_clear()
-    default_runtime.cache_clear()
-
 
 def test_the_triggers_as_the_host_calls_them(world: World, app_settings: None) -> None:
     runbook = failover_completed.on_recovery_plan_runbook._function.get_user_function()

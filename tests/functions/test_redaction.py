@@ -22,10 +22,10 @@ from emulator.core.faults import FaultRule
 from shared.audit import service as audit
 from shared.audit import status_page
 from shared.cli import main as cli
-from shared.config import get_settings
 from shared.drill import service as drill
 from shared.failover import service as failover
-from shared.runtime import Runtime, default_runtime
+from shared.runtime import Runtime
+from tests.functions.conftest import process_settings
 from tests.functions.drill_world import CLUSTER, PLAN, World
 
 TOPIC_KEY = "topic-key"  # the test topic's key: a setting declared secret, masked as a literal wherever it appears
@@ -54,15 +54,9 @@ def rt(topic_env: dict[str, str], make_runtime: Callable[..., Runtime]) -> Runti
 
 
 @pytest.fixture
-def shell(topic_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def shell(topic_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """The operator's shell: the same settings in the environment, for the CLI."""
-    for key, value in topic_env.items():
-        monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
-    default_runtime.cache_clear()
-    yield
-    get_settings.cache_clear()
-    default_runtime.cache_clear()
+    yield from process_settings(topic_env, monkeypatch)
 
 
 @pytest.fixture
