@@ -29,6 +29,7 @@ class Delivery:
     lost: list[str] = field(default_factory=list)  # events that never got an outcome (ID, and the error if any)
     outcomes: list[Any] = field(default_factory=list)
     transient_reasons: Counter[str] = field(default_factory=Counter)
+    transient_examples: dict[str, str] = field(default_factory=dict)  # the first message of each reason
     seconds: float = 0.0
 
     @property
@@ -38,7 +39,8 @@ class Delivery:
     def to_json(self) -> dict[str, Any]:
         return {"events": self.events, "attempts": self.attempts, "redeliveries": self.redeliveries,
                 "lost": len(self.lost), "outcomes": self.kinds, "seconds": round(self.seconds, 2),
-                "transient_reasons": dict(self.transient_reasons.most_common(5))}
+                "transient_reasons": dict(self.transient_reasons.most_common(5)),
+                "transient_examples": {r: self.transient_examples[r] for r, _n in self.transient_reasons.most_common(5)}}
 
 
 def _reason(err: Exception) -> str:
@@ -70,6 +72,7 @@ def deliver(events: Sequence[dict[str, Any]], handle: Handler, rt: Any, *, worke
                 with lock:
                     result.attempts += 1
                     result.transient_reasons[_reason(err)] += 1
+                    result.transient_examples.setdefault(_reason(err), str(err)[:300])
                     if attempt < max_attempts:
                         result.redeliveries += 1
                     pause = backoff * attempt * (0.5 + jitter.random())
