@@ -107,6 +107,10 @@ class Settings:
     drift_audit_schedule: str = _setting(
         "DRIFT_AUDIT_SCHEDULE", "NCRONTAB schedule of the drift audit (read by the Functions host).",
         default="0 0 * * * *", group="audit")
+    audit_period_minutes: int = _setting(
+        "AUDIT_PERIOD_MINUTES", "How often DRIFT_AUDIT_SCHEDULE runs the audit, in minutes: a report older than two "
+        "periods marks the status page stale and critical (the audit stopped running, or cannot read Azure).",
+        default=60, group="audit")
     drill_schedule: str = _setting(
         "DRILL_SCHEDULE", "NCRONTAB schedule of the monthly drills (read by the Functions host).",
         default="0 0 3 1 * *", group="audit")
@@ -123,6 +127,11 @@ class Settings:
         default="", example="https://stasrs2dstate.blob.core.windows.net", group="state")
     state_container: str = _setting("STATE_CONTAINER", "Blob container for locks, outcomes and reports.",
                                     default="asr-s2d", group="state")
+    evidence_container: str = _setting(
+        "EVIDENCE_CONTAINER", "Blob container (same account) that receives a write-once copy of every audit report and "
+        "drill record: the evidence an auditor accepts (the Bicep gives it a time-based retention policy, so nothing "
+        "there can be changed or deleted before it expires); empty = no copy.", default="", example="evidence",
+        group="state")
     topic_endpoint: str = _setting(
         "EVENT_GRID_TOPIC_ENDPOINT", "Custom Event Grid topic for outcomes and drift events; empty = none.",
         default="", group="state")
@@ -226,8 +235,14 @@ class Settings:
         check(0 <= self.arm_retry_total <= 20, "ARM_RETRY_TOTAL", "must be between 0 and 20")
         check(self.rpo_threshold_seconds > 0, "RPO_THRESHOLD_SECONDS", "must be positive")
         check(self.test_failover_max_age_days > 0, "TEST_FAILOVER_MAX_AGE_DAYS", "must be positive")
-        check(re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])", self.state_container) is not None,
-              "STATE_CONTAINER", "must be a valid blob container name")
+        check(self.audit_period_minutes > 0, "AUDIT_PERIOD_MINUTES", "must be positive")
+        container_name = re.compile(r"[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])")
+        check(container_name.fullmatch(self.state_container) is not None, "STATE_CONTAINER",
+              "must be a valid blob container name")
+        check(not self.evidence_container or container_name.fullmatch(self.evidence_container) is not None,
+              "EVIDENCE_CONTAINER", "must be a valid blob container name")
+        check(self.evidence_container != self.state_container, "EVIDENCE_CONTAINER",
+              "must differ from STATE_CONTAINER (the state container is rewritten all the time)")
 
     def allows_subscription(self, subscription_id: str) -> bool:
         return subscription_id.lower() in {s.lower() for s in self.allowed_subscriptions}

@@ -43,10 +43,11 @@ class Runtime:
         observability.add_secrets(observability.secrets_of(settings))  # masked in logs and every output from now on
         clients = clients or clients_for(settings)
         blobs = BlobGateway(clients, settings.state_container)
+        evidence = BlobGateway(clients, settings.evidence_container) if settings.evidence_container else None
         return cls(settings=settings, clients=clients, compute=ComputeGateway(clients),
                    network=NetworkGateway(clients), resources=ResourcesGateway(clients),
-                   asr=SiteRecoveryGateway(clients, settings.vault_id), blobs=blobs, records=Records(blobs),
-                   topic=TopicPublisher(clients))
+                   asr=SiteRecoveryGateway(clients, settings.vault_id), blobs=blobs,
+                   records=Records(blobs, evidence=evidence), topic=TopicPublisher(clients))
 
     def lock(self, cluster_key: str) -> ClusterLock:
         return ClusterLock(self.blobs, cluster_key, seconds=self.settings.lease_seconds,

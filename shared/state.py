@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from shared.azure.blobs import BlobGateway, LeaseHeld
+from shared.azure.blobs import BlobGateway, EtagMismatch, LeaseHeld
 from shared.errors import LeaseLost, TransientError
 from shared.ownership import Enrollment
 from shared.times import now_iso, utc_stamp
@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 # -- the blob layout of the state container --------------------------------------------------------
 CLUSTERS = "clusters/"  # clusters/<cluster key>/<note>.json: per-cluster notes
 ENROLLMENTS = "enrollments/"  # enrollments/<cluster name>.json: what asr-s2d enrolled (shared.ownership)
-LATEST_AUDIT = "audits/latest.json"  # the last audit report (the status page reads it)
+LATEST_AUDIT = "audits/latest.json"  # the last complete audit report (the status page reads it)
+LAST_AUDIT_ATTEMPT = "audits/last-attempt.json"  # how the latest audit attempt ended (complete, or why not)
 DRILL_MARKER = "drills/active.json"  # which drill holds the vault's drill lock, and how far it got
 # Per-cluster notes: the last drill record, the failover service's record of the last re-addressing
 # (after a failover, and after a test failover), and ``last-<trigger>`` (the last outcome of each trigger).
@@ -126,10 +127,22 @@ class ClusterLock:
 
 
 class Records:
-    """Outcome records and reports, as JSON blobs under the state container."""
+    """Outcome records and reports, as JSON blobs under the state container; evidence (audit reports, drill
+    records) also write-once into the evidence container when one is configured."""
 
-    def __init__(self, blobs: BlobGateway) -> None:
+    def __init__(self, blobs: BlobGateway, *, evidence: BlobGateway | None = None) -> None:
         self.blobs = blobs
+        self._evidence = evidence
+
+    def keep_evidence(self, name: str, body: dict[str, Any]) -> None:
+        """A write-once copy of an audit report or drill record under the same name. An immutable container refuses
+        to change a blob: a name already kept stays as it was (the first copy is the evidence)."""
+        if self._evidence is None:
+            return
+        try:
+            self._evidence.put_json(name, body, if_none_match=True)
+        except EtagMismatch:
+            log.info("evidence %s was kept already", name)
 
     def outcome(self, record: dict[str, Any]) -> str:
         name = outcome_blob(datetime.now(UTC), str(record.get("event_id", "none")))

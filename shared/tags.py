@@ -41,6 +41,29 @@ def lookup(tags: Mapping[str, str] | None, name: str) -> str | None:
     return None
 
 
+def _normal(name: str) -> str:
+    return "".join(name.split()).lower().replace("_", "-")
+
+
+def near_misses(tags: Mapping[str, str] | None) -> list[str]:
+    """What looks meant for asr-s2d but is not what it reads, each as a sentence naming the tag and its value: a
+    tag name with spaces or '_' (``asr_s2d``, ``asr-s2d ``), ``asr-s2d`` with a value that is neither true nor false
+    (``ture``, ``yes``, ``1``), or a cluster named while ``asr-s2d`` is not true. Empty when nothing is amiss."""
+    found: list[str] = []
+    for key, value in (tags or {}).items():
+        if key.lower() not in ALL and _normal(key) in ALL:
+            found.append(f"tag {key!r} (={str(value)[:60]!r}) is not asr-s2d's tag {_normal(key)!r}: the name must be "
+                         "exactly that, with no space or '_'")
+    enroll = lookup(tags, ENROLL)
+    if enroll is not None and enroll.strip().lower() not in ("true", "false", ""):
+        found.append(f"tag {ENROLL}={enroll[:60]!r} is neither 'true' nor 'false': the VM is not enrolled")
+    cluster = lookup(tags, CLUSTER)
+    if cluster and cluster.strip() and (enroll is None or enroll.strip().lower() == ""):
+        found.append(f"tag {CLUSTER}={cluster[:60]!r} names a cluster but {ENROLL} is not 'true': the VM is not "
+                     "enrolled")
+    return found
+
+
 def mentions(tags: Mapping[str, str] | None) -> bool:
     """Any asr-s2d tag at all (any value): the resource may concern a cluster."""
     return any(lookup(tags, name) is not None for name in ALL)

@@ -58,6 +58,8 @@ CLUSTER_REJECTED = "cluster-rejected"
 NODES_MISSING = "nodes-missing"
 PLAN_PENDING = "plan-pending"
 TAGS_REJECTED = "tags-rejected"
+TAG_NEAR_MISS = "tag-near-miss"
+CLUSTER_LOST = "cluster-lost"
 
 # Which findings explain which planned action (an action explained by none becomes ``plan-pending``).
 EXPLAINS: dict[type, frozenset[str]] = {
@@ -429,7 +431,8 @@ def check_failover(view: ClusterView) -> list[Finding]:
                          f"{names} failed over to {region}{at}, but asr-s2d has no record of moving "
                          "the cluster IP: no failover signal reached it, or the IP step did not finish",
                          f"run `asr-s2d reassign-ip {view.name}`, or set AUDIT_REASSIGN_IP=true")]
-    return [_finding(FAILED_OVER, Severity.WARNING, view.name,
+    # Running after a failover with nothing replicating it: the next disaster in that region loses it.
+    return [_finding(FAILED_OVER, Severity.CRITICAL, view.name,
                      f"{names} run in {region} after a failover: the cluster is not protected until "
                      "it is reprotected",
                      "commit the failover and reprotect (ALLOW_REPROTECT=true lets asr-s2d do it)")]

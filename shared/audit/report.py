@@ -115,6 +115,7 @@ class Report:
     vault_id: str
     rpo_threshold_seconds: int
     test_failover_max_age_days: int
+    audit_period_minutes: int = 60
     past_due: bool = False
     clusters: list[ClusterReport] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)  # about no single cluster (rejected tags, orphans)
@@ -141,7 +142,8 @@ class Report:
             "repair": self.repair, "dry_run": self.dry_run,
             "settings": {"target_region": self.target_region, "vault_id": self.vault_id,
                          "rpo_threshold_seconds": self.rpo_threshold_seconds,
-                         "test_failover_max_age_days": self.test_failover_max_age_days},
+                         "test_failover_max_age_days": self.test_failover_max_age_days,
+                         "audit_period_minutes": self.audit_period_minutes},
             "summary": {"clusters": len(self.clusters),
                         "status": {s: statuses.count(s) for s in ("red", "amber", "green")},
                         "findings": {s.value: severities.count(s.value) for s in Severity},

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import actions as act
-from shared import ids, state
+from shared import ids, ownership, state, tags
 from shared.audit import checks
 from shared.audit.report import STATUS_WORDS, ClusterReport, NodeReport, RepairReport, Report
 from shared.cluster import Cluster
@@ -31,13 +31,13 @@ from shared.drill.record import DrillRecord
 from shared.enrollment.members import Members, split
 from shared.enrollment.plan import DrNetwork, NodeFacts, Plan, ReplicationSpec, plan_enrollment
 from shared.enrollment.service import Prepared, observe_inventory, prepare, refusal, remember
-from shared.errors import AsrS2dError, PermanentError, RejectedInput, TransientError
+from shared.errors import AsrS2dError, RejectedInput, TransientError
 from shared.executor import Executor
 from shared.failover import service as failover
 from shared.failover.plan import ReaddressNote
 from shared.findings import Finding, Severity
-from shared.inventory import AsrState, LoadBalancer, Nic, StorageAccount, Subnet, Vm
-from shared.names import load_balancer_name, plan_name
+from shared.inventory import AsrState, LoadBalancer, Nic, StorageAccount, Subnet, TaggedScope, Vm
+from shared.names import PLAN_PREFIX, load_balancer_name, plan_name
 from shared.outcomes import Outcome
 from shared.ownership import Enrollment
 from shared.runtime import Runtime, default_runtime
@@ -47,6 +47,11 @@ from shared.way_back import service as way_back
 log = logging.getLogger(__name__)
 
 DRIFT_EVENT = "AsrS2d.DriftDetected"
+
+
+class AuditIncomplete(AsrS2dError):
+    """Something the audit needs could not be read: no report is written (``audits/latest.json`` keeps the last
+    complete one), the attempt is recorded, and the CLI exits 1."""
 # What the audit may apply. DisableNode is absent on purpose: the audit never disables or deletes.
 SAFE_ACTIONS: tuple[type, ...] = (*act.PLUMBING, act.EnableNode, act.UpsertRecoveryPlan, act.EnsureLoadBalancer,
                                   act.SetPoolMapping)
@@ -72,8 +77,8 @@ class Observed:
     accounts: Mapping[str, StorageAccount]
     notes: frozenset[str]  # blob names under clusters/
     membership: Mapping[str, str] = field(default_factory=dict)  # node VM key -> its cluster's key
-    errors: tuple[str, ...] = ()
     enrolled: Mapping[str, Enrollment] = field(default_factory=dict)  # enrollment records by lower-cased name
+    scopes: tuple[TaggedScope, ...] = ()  # availability sets and resource groups (their tags)
 
 
 def observe(rt: Runtime, *, report: Progress = _quiet) -> Observed:
@@ -86,16 +91,18 @@ def observe(rt: Runtime, *, report: Progress = _quiet) -> Observed:
     nics: dict[str, Nic] = {}
     found: list[Cluster] = []
     rejected: dict[str, str] = {}
+    scopes: list[TaggedScope] = []
     enrolled = rt.records.enrollments()
     for sub in settings.allowed_subscriptions:
         report(f"reading VMs, availability sets, resource groups and NICs of subscription {sub}")
         try:
             inv = observe_inventory(rt, sub)
             sub_nics = rt.network.list_nics(sub)
-        except PermanentError as err:
+        except AsrS2dError as err:
             errors.append(f"subscription {sub}: {err}")
             log.warning("audit: cannot read subscription %s: %s", sub, err)
             continue
+        scopes.extend(inv.scopes)
         inventory.update({ids.key(v.id): v for v in inv.vms})
         nics.update({ids.key(n.id): n for n in sub_nics})
         sub_clusters, sub_rejected = inv.clusters(target, lambda name: enrolled.get(name.lower()))
@@ -116,14 +123,17 @@ def observe(rt: Runtime, *, report: Progress = _quiet) -> Observed:
         report(f"reading storage accounts of subscription {sub}")
         try:
             accounts.update({ids.key(a.id): a for a in rt.resources.list_storage_accounts(sub)})
-        except PermanentError as err:
+        except AsrS2dError as err:
             errors.append(f"storage accounts of subscription {sub}: {err}")
+    if errors:
+        # Never a report from part of the world: a cluster that could not be read would read as gone, or green.
+        raise AuditIncomplete("the audit could not read everything it needs: " + "; ".join(errors))
     notes = rt.records.notes()
     return Observed(clusters=tuple(sorted(found, key=lambda c: c.key)), rejected=rejected, inventory=inventory,
                     nics=nics, asr=asr,
                     load_balancers=lbs, dr_subnets=subnets, accounts=accounts, notes=notes,
-                    membership={ids.key(n.id): c.key for c in found for n in c.nodes}, errors=tuple(errors),
-                    enrolled=enrolled)
+                    membership={ids.key(n.id): c.key for c in found for n in c.nodes}, enrolled=enrolled,
+                    scopes=tuple(scopes))
 
 
 # -- decide: checks and the enrollment plan, per cluster ----------------------------------------------
@@ -232,6 +242,44 @@ def _name_taken(cluster: Cluster, observed: Observed) -> str | None:
             + " share one name: one name is one multi-VM group and one recovery plan in the vault")
 
 
+def lost_clusters(observed: Observed, spec: ReplicationSpec) -> list[ClusterReport]:
+    """The vault is the second witness: every cluster asr-s2d enrolled (its record), and every recovery plan of
+    asr-s2d's whose items replicate under its policy, is expected among the tagged clusters. One that is not is
+    critical (``cluster-lost``), never silence: it is no longer checked, repaired or drilled."""
+    tagged = {c.name.lower() for c in observed.clusters}
+    expected = {name: record.cluster for name, record in observed.enrolled.items()}
+    policy = observed.asr.policy_named(spec.policy_name)
+    for plan in observed.asr.plans:
+        name = plan.name[len(PLAN_PREFIX):] if plan.name.lower().startswith(PLAN_PREFIX) else ""
+        items = observed.asr.cluster_items(name) if name else ()
+        if items and policy is not None and all(ownership.is_ours(i, policy.id) for i in items):
+            expected.setdefault(name.lower(), name)
+    out = []
+    for key, name in sorted(expected.items()):
+        if key in tagged:
+            continue
+        record = observed.enrolled.get(key)
+        items = observed.asr.cluster_items(name)
+        nodes = tuple(NodeReport(name=i.node_name, id=i.vm_id, protected=i.is_protected,
+                                 protection_state=i.protection_state, replication_health=i.replication_health,
+                                 rpo_seconds=i.rpo_seconds, group=i.group_name, active_location=i.active_location,
+                                 last_test_failover=i.last_test_failover) for i in items)
+        since = f" (enrolled {record.created})" if record is not None and record.created else ""
+        finding = Finding(checks.CLUSTER_LOST, Severity.CRITICAL, name,
+                          f"cluster {name}{since} is no longer found among the tagged VMs of the allowed subscriptions "
+                          f"({len(items)} protected item(s) remain in the vault): it is not checked, repaired or "
+                          "drilled any more, and its nodes may have lost their asr-s2d tags",
+                          f"tag its nodes again ({tags.ENROLL}=true, {tags.CLUSTER}={name}); if the cluster is gone, "
+                          "disable its replication and delete its recovery plan yourself")
+        key_of = record.key if record is not None else (observed.asr.cluster_key(name) or f"-/{key}")
+        out.append(ClusterReport(
+            name=name, key=key_of, subscription_id=key_of.split("/")[0], source_region="",
+            enrolled_by=record.enrolled_by if record is not None else "an earlier asr-s2d (no record)", nodes=nodes,
+            findings=(finding,), plan=(), recovery_plan=plan_name(name) if observed.asr.plan_named(plan_name(name))
+            else None, dr_load_balancer=None, dr_ip=None, last_test_failover=None))
+    return out
+
+
 def global_findings(observed: Observed, spec: ReplicationSpec) -> list[Finding]:
     """Findings about no single cluster: VMs whose tags were refused, and asr-s2d items outside every cluster."""
     names = {c.name.lower() for c in observed.clusters}
@@ -241,6 +289,17 @@ def global_findings(observed: Observed, spec: ReplicationSpec) -> list[Finding]:
     out = [Finding(checks.TAGS_REJECTED, Severity.WARNING, observed.inventory[k].name if k in observed.inventory
                    else ids.name_of(k), reason, "correct the asr-s2d tags the message names")
            for k, reason in sorted(observed.rejected.items()) if k not in in_a_clusters_group]
+    # Tags meant for asr-s2d that it does not read (a typo, a space, `asr-s2d=yes`): a cluster someone believes
+    # protected is not. Critical, naming the resource, the tag and its value.
+    clustered_now = set(observed.membership)
+    out += [Finding(checks.TAG_NEAR_MISS, Severity.CRITICAL, vm.name, f"VM {vm.name}: {miss}",
+                    f"set {tags.ENROLL}=true and {tags.CLUSTER}=<name> exactly (or remove the tag if it is not meant "
+                    "for asr-s2d)")
+            for key, vm in sorted(observed.inventory.items()) if key not in clustered_now
+            and vm.location.lower() != spec.target_region.lower() for miss in tags.near_misses(vm.tags)]
+    out += [Finding(checks.TAG_NEAR_MISS, Severity.CRITICAL, scope.name, f"{scope.kind.replace('_', ' ')} {scope.name}: "
+                    f"{miss}", f"set {tags.ENROLL}=true exactly on it, or remove the tag")
+            for scope in observed.scopes for miss in tags.near_misses(scope.tags)]
     clustered = {ids.key(n.id) for c in observed.clusters for n in c.nodes}
     policy = observed.asr.policy_named(spec.policy_name)
     for item in observed.asr.items:
@@ -363,8 +422,9 @@ def run_audit(rt: Runtime, *, repair: bool | None = None, trigger: str = "manual
               report: Progress = _quiet, now: datetime | None = None) -> Report:
     """Audit every tagged cluster of the allowed subscriptions, repair what is safe when ``repair`` (default:
     ``AUDIT_REPAIR``) allows, write the report to ``audits/<UTC time>.json`` and ``audits/latest.json``, and
-    publish a drift event per cluster that is not green. Transient errors while reading propagate (the
-    timer retries); a subscription that cannot be read is reported, not fatal."""
+    publish a drift event per cluster that is not green. Anything it cannot read fails the whole audit loudly
+    (``AuditIncomplete``, the attempt recorded in ``audits/last-attempt.json``): a report from part of the world
+    would say green, or say nothing, about what it could not see."""
     settings = rt.settings
     do_repair = settings.audit_repair if repair is None else repair
     moment = now or datetime.now(UTC)
@@ -372,11 +432,17 @@ def run_audit(rt: Runtime, *, repair: bool | None = None, trigger: str = "manual
     result = Report(audit_id=audit_id, started=now_iso(), trigger=trigger, repair=do_repair, dry_run=settings.dry_run,
                     target_region=settings.target_region, vault_id=settings.vault_id,
                     rpo_threshold_seconds=settings.rpo_threshold_seconds,
-                    test_failover_max_age_days=settings.test_failover_max_age_days, past_due=past_due)
+                    test_failover_max_age_days=settings.test_failover_max_age_days,
+                    audit_period_minutes=settings.audit_period_minutes, past_due=past_due)
     # Drills: a drill whose process died between two steps left a test failover behind.
     result.errors += drills.audit_backstop(rt)
-    observed = observe(rt, report=report)
-    result.errors += observed.errors
+    try:
+        observed = observe(rt, report=report)
+    except AsrS2dError as err:
+        _attempt(rt, result, error=str(err))
+        if isinstance(err, AuditIncomplete):
+            raise
+        raise AuditIncomplete(f"the audit could not read everything it needs: {err}") from err
     spec = ReplicationSpec.from_settings(settings)
     report(f"checking {len(observed.clusters)} cluster(s)")
     for cluster in observed.clusters:
@@ -402,6 +468,7 @@ def run_audit(rt: Runtime, *, repair: bool | None = None, trigger: str = "manual
                                            audit_id=audit_id)
             cluster_report = replace(cluster_report, findings=(*cluster_report.findings, *back))
         result.clusters.append(cluster_report)
+    result.clusters += lost_clusters(observed, spec)
     result.findings += global_findings(observed, spec)
     result.finished = now_iso()
     _publish(rt, result)
@@ -409,9 +476,22 @@ def run_audit(rt: Runtime, *, repair: bool | None = None, trigger: str = "manual
     body = result.to_json()
     rt.blobs.put_json(result.blob_name, body)
     rt.blobs.put_json(state.LATEST_AUDIT, body)
+    rt.records.keep_evidence(result.blob_name, body)
+    _attempt(rt, result, error=None)
     log.info("audit %s: %d cluster(s), %d finding(s), report %s", audit_id, len(result.clusters),
              result.finding_count, result.blob_name)
     return result
+
+
+def _attempt(rt: Runtime, result: Report, *, error: str | None) -> None:
+    """Record how the latest audit attempt ended (the status page shows a failed one, and how old the last complete
+    report is)."""
+    rt.blobs.put_json(state.LAST_AUDIT_ATTEMPT, {
+        "audit_id": result.audit_id, "started": result.started, "finished": now_iso(), "trigger": result.trigger,
+        "complete": error is None, "error": error, "report": result.blob_name or None})
+    if error is not None:
+        rt.record(Outcome(f"audit-{result.audit_id}", "failed", f"audit incomplete: {error}"[:1000], trigger="audit",
+                          correlation_id=result.audit_id))
 
 
 def _publish(rt: Runtime, result: Report) -> None:

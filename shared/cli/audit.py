@@ -7,34 +7,29 @@ from typing import Any
 
 from shared.audit.report import STATUS_WORDS, Report
 from shared.audit.service import run_audit
-from shared.cli.output import EXIT_CRITICAL, EXIT_OK, progress, say, table
+from shared.cli.output import EXIT_CRITICAL, EXIT_OK, command, progress, say, table
 from shared.findings import Severity
 from shared.runtime import default_runtime
 
-EPILOG = f"""\
-exit status:
-  0  no cluster is at risk (no critical finding stands after this run's repairs)
-  {EXIT_CRITICAL}  at least one critical finding: a cluster would not come back as promised
-  1  the audit itself failed (Azure or storage could not be read)
-  2  bad settings
-
-The report is also written to blob storage (audits/<UTC time>.json and audits/latest.json).
-"""
-
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("audit", help="check every tagged cluster for drift; optionally repair what is safe",
-                       description="Audit every tagged cluster: is each node protected in one group, is the policy "
-                                   "crash-consistent, is replication healthy, is the RPO under the threshold, was "
-                                   "there a recent test failover, do the recovery plan, DR load balancer, pool "
-                                   "mappings, witness and cache accounts hold? Progress goes to stderr.",
-                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command(sub, "audit", cmd_audit, summary="check every enrolled and tagged cluster for drift; optionally repair "
+                                                 "what is safe",
+                description="Audit every cluster: each tagged one, and each one asr-s2d ever enrolled (the vault's "
+                            "witness: one missing from the tags is critical). Is each node protected in one group, is "
+                            "the policy crash-consistent, is replication healthy, is the RPO under the threshold, was "
+                            "there a recent test failover, do the recovery plan, DR load balancer, pool mappings, "
+                            "witness and cache accounts hold? Progress goes to stderr. The report is written to blob "
+                            "storage (audits/<UTC time>.json and audits/latest.json). 0: no critical finding stands; "
+                            "3: at least one (a cluster would not come back as promised); 1: Azure or the state "
+                            "storage could not be read completely (audits/latest.json keeps the last complete "
+                            "report).",
+                examples=["asr-s2d audit", "asr-s2d audit --repair", "asr-s2d audit --json > report.json"])
     p.add_argument("--json", action="store_true", help="print the report (schema audit-report.v1) instead of tables")
     p.add_argument("--repair", action=argparse.BooleanOptionalAction, default=None,
                    help="apply the safe repairs (enroll unprotected nodes into the group, restore pool mappings, "
                         "create a missing recovery plan or DR load balancer); default: the AUDIT_REPAIR setting. "
                         "Never disables or deletes.")
-    p.set_defaults(func=cmd_audit)
 
 
 def cmd_audit(args: argparse.Namespace) -> int:

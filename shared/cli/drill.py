@@ -11,28 +11,21 @@ from shared.drill.record import DrillRecord, Result
 from shared.drill.service import run_drill
 from shared.runtime import default_runtime
 
-EPILOG = f"""\
-exit status:
-  0  the drill passed: every check passed and the test failover was cleaned up
-  1  the drill failed (a check failed, a step failed, or the cleanup could not be verified)
-  2  bad input or settings (the cluster name)
-  {EXIT_SKIPPED}  the drill was skipped: a precondition failed (not Protected or healthy, a failover or test
-     failover in progress, another drill running, drills off); nothing was changed
-
-The record is also written to blob storage (drills/<cluster>/<UTC time>.json and
-clusters/<cluster>/last-drill.json, which the drift audit and the status page read).
-"""
-
 
 def register(sub: Any) -> None:
     cluster_command(sub, "drill", cmd_drill,
                     summary="test-fail CLUSTER over into the test network, check it from inside a node, clean up, and "
-                         "record the result",
-                    description="A DR drill: preconditions, test failover of the cluster's recovery plan into "
-                                "TEST_FAILOVER_VNET_ID (latest processed recovery point; after a reprotect, the way "
-                                "back into FAILBACK_TEST_VNET_ID), the IP step in the test network, cluster_health.ps1 "
-                                "on a test node, and test-failover cleanup (always). Progress goes to stderr.",
-                    epilog=EPILOG, json_help="print the drill record (JSON) instead of tables")
+                            "record the result",
+                    description="A DR drill of an enrolled cluster: preconditions, test failover of its recovery plan "
+                                "into TEST_FAILOVER_VNET_ID (latest processed recovery point; after a reprotect, the "
+                                "way back into FAILBACK_TEST_VNET_ID), the IP step in the test network, "
+                                "cluster_health.ps1 on a confirmed node's test VM, and the test-failover cleanup "
+                                "(always). Progress goes to stderr. The record is also written to blob storage "
+                                "(drills/<cluster>/<UTC time>.json and clusters/<cluster>/last-drill.json, which the "
+                                "audit and the status page read). 0: passed; 1: failed (a check, a step or the "
+                                "cleanup); 3: skipped (a precondition failed; nothing was changed).",
+                    examples=["asr-s2d drill s2dclu01", "asr-s2d drill s2dclu01 --json > drill.json"],
+                    json_help="print the drill record (JSON) instead of tables")
 
 
 def cmd_drill(args: argparse.Namespace) -> int:

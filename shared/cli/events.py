@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from shared import events
-from shared.cli.output import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, CliError, say
+from shared.cli.output import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_RETRY, CliError, command, exit_code, say
 from shared.enrollment import service as enrollment
 from shared.errors import AsrS2dError, RejectedInput
 from shared.events import ACTION_EVENT
@@ -16,11 +16,20 @@ from shared.failover import service as failover
 from shared.outcomes import Outcome
 from shared.runtime import Runtime, default_runtime
 
+# Which exit code wins when one file holds several events: what no retry fixes, then what failed, then "later".
+SEVERITY = (EXIT_OK, EXIT_RETRY, EXIT_FAILED, EXIT_BAD_INPUT)
+
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("handle-event", help="handle Event Grid / CloudEvents events from a JSON file (one or an array)")
+    p = command(sub, "handle-event", cmd_handle_event,
+                summary="handle Event Grid / CloudEvents events from a JSON file (one or an array)",
+                description="Each event is handled afresh as its trigger would (tag events by enrollment, failover "
+                            "actions by the failover service), and one JSON line per event is printed: "
+                            '{"event_id", "outcome", "reason", "cluster", "writes"}. The exit code is the worst of '
+                            "the events': 2 when one was malformed or rejected (a bad tag), 1 when one failed, 4 when "
+                            "one is not done yet (waiting, not-yet), else 0.",
+                examples=["asr-s2d handle-event event.json", "asr-s2d handle-event deadletter-batch.json"])
     p.add_argument("file")
-    p.set_defaults(func=cmd_handle_event)
 
 
 def cmd_handle_event(args: argparse.Namespace) -> int:
@@ -34,22 +43,20 @@ def cmd_handle_event(args: argparse.Namespace) -> int:
     except RejectedInput as err:
         raise CliError(EXIT_BAD_INPUT, f"{args.file}: {err}") from None
     rt = default_runtime()
-    worst = EXIT_OK
+    codes = []
     for item in payload:
         try:
             outcome = _handler_for(item)(item, rt)
         except AsrS2dError as err:
             say({"event_id": events.event_id_of(item), "outcome": "failed", "reason": str(err), "cluster": None,
                  "writes": 0})
-            worst = max(worst, EXIT_FAILED)
+            codes.append(EXIT_FAILED)
             continue
         say(outcome.line())
-        if outcome.kind == "rejected" and outcome.reason.startswith("malformed event"):
-            worst = max(worst, EXIT_BAD_INPUT)
-        elif outcome.kind == "failed":
-            worst = max(worst, EXIT_FAILED)
+        codes.append(exit_code(outcome.kind))
+    worst = max(codes, key=SEVERITY.index, default=EXIT_OK)
     if worst == EXIT_BAD_INPUT:
-        say(f"asr-s2d: {args.file}: one or more events are malformed (see their reasons)", err=True)
+        say(f"asr-s2d: {args.file}: one or more events are malformed or were rejected (see their reasons)", err=True)
     return worst
 
 

@@ -5,21 +5,41 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from shared.cli.output import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, cluster_command, fields, numbered, progress, say
+from shared import tags
+from shared.cli.output import (
+    EXIT_BAD_INPUT,
+    EXIT_REPORTED,
+    CliError,
+    cluster_command,
+    exit_code,
+    fields,
+    numbered,
+    progress,
+    say,
+)
 from shared.failover.service import reassign_cluster
 from shared.runtime import default_runtime
 
 
 def register(sub: Any) -> None:
     p = cluster_command(sub, "reassign-ip", cmd_reassign_ip,
-                        summary="after a failover (or with --test, a test failover) of CLUSTER, put its cluster IP on the "
-                             "DR (test) load balancer and in the guest",
+                        summary="after a failover (or with --test, a test failover) of CLUSTER, put its cluster IP on "
+                                "the DR (test) load balancer and in the guest",
+                        description="The IP step after a failover of an enrolled cluster, on demand: what the failover "
+                                    "signals do. It re-reads Site Recovery, the recovered nodes and the DR (or test) "
+                                    "network, puts asr-s2d's load balancer right and runs set_cluster_ip.ps1 once on a "
+                                    "confirmed node. 0: done (or already done); 3: nothing was done (the reason says "
+                                    "why: e.g. no load balancer at home after a failback); 4: the failover is not "
+                                    "finished yet, run it again later.",
+                        examples=["asr-s2d reassign-ip s2dclu01", "asr-s2d reassign-ip s2dclu01 --test --json"],
                         json_help="one JSON object (the outcome record) on stdout")
     p.add_argument("--test", action="store_true", help="the test failover's network and load balancer")
 
 
 def cmd_reassign_ip(args: argparse.Namespace) -> int:
     rt = default_runtime()
+    if rt.records.enrollment(tags.cluster_name(args.cluster, "reassign-ip")) is None:  # no record for an unknown one
+        raise CliError(EXIT_BAD_INPUT, f"asr-s2d never enrolled a cluster {args.cluster}")
     progress(f"re-reading Site Recovery, the recovered nodes and the {'test' if args.test else 'DR'} network of "
              f"cluster {args.cluster}")
     outcome = reassign_cluster(args.cluster, rt, test=args.test)
@@ -33,7 +53,7 @@ def cmd_reassign_ip(args: argparse.Namespace) -> int:
                     ("writes", outcome.writes)]))
         if outcome.plan:
             say(numbered(outcome.plan))
-    if outcome.kind == "rejected":
+    if outcome.kind in ("rejected", "failed", "not-yet"):
         say(f"asr-s2d: {outcome.reason}", err=True)
-        return EXIT_BAD_INPUT
-    return EXIT_FAILED if outcome.kind == "failed" else EXIT_OK
+    # "ignored": nothing was done, and the reason says why (a failback with no load balancer at home, say).
+    return EXIT_REPORTED if outcome.kind == "ignored" else exit_code(outcome.kind)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from shared.cli import audit, drill, enrollment, events, failover, nodes, way_back
-from shared.cli.output import EXIT_BAD_INPUT, EXIT_FAILED, CliError, say
+from shared.cli.output import EXIT_BAD_INPUT, EXIT_CODES, EXIT_FAILED, CliError, say
 from shared.errors import AsrS2dError, RejectedInput, SettingsError
 
 # Every command, in the order ``--help`` lists them.
@@ -22,18 +22,29 @@ COMMANDS: tuple[Callable[[Any], None], ...] = (events.register, enrollment.regis
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="asr-s2d", description="Keep S2D clusters on Azure VMs recoverable with ASR.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every decision and write to stderr")
+    parser = argparse.ArgumentParser(prog="asr-s2d", description="Keep S2D clusters on Azure VMs recoverable with ASR.",
+                                     epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="-v: log the app's decisions and writes to stderr; -vv: also every HTTP request to Azure")
     sub = parser.add_subparsers(dest="command", required=True)
     for register in COMMANDS:
         register(sub)
     return parser
 
 
+def verbosity(level: int) -> None:
+    """Warnings only by default; ``-v`` the app's own decisions (the ``shared`` loggers); ``-vv`` also the Azure SDK's
+    HTTP logging (every request and response line, redacted like every log record)."""
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    if level >= 1:
+        logging.getLogger("shared").setLevel(logging.INFO)
+    if level >= 2:
+        logging.getLogger("azure").setLevel(logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    verbosity(args.verbose)
     try:
         return int(args.func(args))
     except CliError as err:

@@ -5,17 +5,18 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from shared.cli.output import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, CliError, progress, say, table
+from shared.cli.output import EXIT_BAD_INPUT, EXIT_OK, CliError, command, exit_code, progress, say, table
 from shared.enrollment.service import confirm_node, enroll_cluster, find_cluster
 from shared.runtime import default_runtime
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("nodes", help="list a cluster's confirmed nodes and the VMs tagged into it but not confirmed; "
-                                     "confirm one",
-                       description="After the first enrollment a cluster's node set is fixed: a VM tagged into it "
-                                   "later joins when the cluster itself lists it (its guest's node list) or when an "
-                                   "operator confirms it here. Until then nothing is written for it.")
+    p = command(sub, "nodes", lambda _args: EXIT_BAD_INPUT,
+                summary="list a cluster's confirmed nodes and the VMs tagged into it but not confirmed; confirm one",
+                description="After the first enrollment a cluster's node set is fixed: a VM tagged into it later "
+                            "joins when the cluster itself lists it (its guest's node list) or when an operator "
+                            "confirms it here. Until then nothing is written for it.",
+                examples=["asr-s2d nodes list s2dclu01", "asr-s2d nodes add s2dclu01 s2d-node3"])
     verbs = p.add_subparsers(dest="verb", required=True)
     show = verbs.add_parser("list", help="the cluster's confirmed nodes and its unconfirmed candidates")
     show.add_argument("cluster")
@@ -57,4 +58,4 @@ def cmd_add(args: argparse.Namespace) -> int:
         say(outcome.to_json(), indent=1, sort_keys=True)
     else:
         say(f"{outcome.kind}: {outcome.reason}")
-    return EXIT_FAILED if outcome.kind in ("failed", "rejected") else EXIT_OK
+    return exit_code(outcome.kind)

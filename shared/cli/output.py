@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,6 +21,34 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 # 3 is a command's own "done, but look": the audit found a critical finding, a drill was skipped, a reprotect
 # was only reported.
 EXIT_CRITICAL = EXIT_SKIPPED = EXIT_REPORTED = 3
+EXIT_RETRY = 4  # not done yet (a failover still running, a cluster waiting for its nodes): run it again later
+
+# The one table of exit codes every command's --help prints.
+EXIT_CODES = f"""\
+exit codes (every command):
+  {EXIT_OK}  done: nothing is wrong, or the work is done (or there was nothing to do)
+  {EXIT_FAILED}  failed: the work (or reading Azure or the state storage) failed; the reason is on stderr
+  {EXIT_BAD_INPUT}  bad input or settings: an unknown or never-enrolled cluster, a rejected tag or event, a bad
+     setting; nothing was written or recorded
+  {EXIT_CRITICAL}  done, but look: a critical finding stands (audit), the drill was skipped (a precondition failed),
+     the step was only reported (reprotect without ALLOW_REPROTECT)
+  {EXIT_RETRY}  not done yet: Azure is still working (a failover running, nodes not tagged or not running yet):
+     run the command again later
+"""
+
+
+# An outcome record's kind, as an exit code (the services' outcomes: shared.outcomes.KINDS).
+OUTCOME_EXIT = {"rejected": EXIT_BAD_INPUT, "failed": EXIT_FAILED, "not-yet": EXIT_RETRY, "waiting": EXIT_RETRY}
+
+
+def exit_code(kind: str) -> int:
+    return OUTCOME_EXIT.get(kind, EXIT_OK)
+
+
+def epilog(*examples: str) -> str:
+    """A command's --help ending: its examples, then the exit codes every command shares."""
+    shown = "".join(f"  {e}\n" for e in examples)
+    return (f"examples:\n{shown}\n" if examples else "") + EXIT_CODES
 
 
 class CliError(Exception):
@@ -29,14 +59,22 @@ class CliError(Exception):
         self.code = code
 
 
-def cluster_command(sub: Any, name: str, run: Callable[[argparse.Namespace], int], *, summary: str, json_help: str,
-                    description: str | None = None, epilog: str | None = None) -> argparse.ArgumentParser:
-    """A subcommand that takes one CLUSTER and ``--json``; its epilog (the exit statuses) is printed as written."""
-    p: argparse.ArgumentParser = sub.add_parser(name, help=summary, description=description, epilog=epilog,
+def command(sub: Any, name: str, run: Callable[[argparse.Namespace], int], *, summary: str, description: str,
+            examples: Sequence[str]) -> argparse.ArgumentParser:
+    """A subcommand with a description, examples and the shared exit codes in its --help."""
+    p: argparse.ArgumentParser = sub.add_parser(name, help=summary, description=description,
+                                                epilog=epilog(*examples),
                                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(func=run)
+    return p
+
+
+def cluster_command(sub: Any, name: str, run: Callable[[argparse.Namespace], int], *, summary: str, json_help: str,
+                    description: str, examples: Sequence[str]) -> argparse.ArgumentParser:
+    """A subcommand that takes one CLUSTER and ``--json``."""
+    p = command(sub, name, run, summary=summary, description=description, examples=examples)
     p.add_argument("cluster")
     p.add_argument("--json", action="store_true", help=json_help)
-    p.set_defaults(func=run)
     return p
 
 
@@ -52,16 +90,41 @@ def progress(message: str) -> None:
     say(f"… {message}", err=True)
 
 
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    """A plain-text table, widths fitted to the content (long cells are cut at 80 characters)."""
-    def cell(value: Any) -> str:
-        text = "" if value is None else scrub(str(value))  # before the cut: half a secret has no telling shape
-        return text if len(text) <= 80 else text[:79] + "…"
+NARROW = 16  # columns this wide or narrower (names, states, counts) never wrap
+GAP = "  "
 
-    widths = {c: max([len(c)] + [len(cell(r.get(c))) for r in rows]) for c in columns}
-    lines = ["  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip(),
-             "  ".join("-" * widths[c] for c in columns)]
-    lines += ["  ".join(cell(r.get(c)).ljust(widths[c]) for c in columns).rstrip() for r in rows]
+
+def terminal_width() -> int:
+    """The terminal's width (``COLUMNS`` when set); 120 when the output is not a terminal."""
+    return max(60, shutil.get_terminal_size((120, 24)).columns)
+
+
+def _fit(natural: dict[str, int], width: int) -> dict[str, int]:
+    """Column widths that fit ``width``: narrow columns keep theirs, the wide ones share what is left in proportion
+    to their content (never below ``NARROW``)."""
+    room = width - len(GAP) * (len(natural) - 1)
+    if sum(natural.values()) <= room:
+        return dict(natural)
+    wide = [c for c, w in natural.items() if w > NARROW]
+    left = max(room - sum(w for c, w in natural.items() if c not in wide), NARROW * len(wide))
+    total = sum(natural[c] for c in wide)
+    return {c: max(NARROW, left * natural[c] // total) if c in wide else w for c, w in natural.items()}
+
+
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, width: int | None = None) -> str:
+    """A plain-text table that fits the terminal: wide columns (reasons, fixes) wrap onto more lines, nothing is
+    ever cut."""
+    cells = [{c: "" if r.get(c) is None else scrub(str(r.get(c))) for c in columns} for r in rows]
+    natural = {c: max([len(c)] + [len(row[c]) for row in cells]) for c in columns}
+    widths = _fit(natural, width or terminal_width())
+    lines = [GAP.join(c.upper().ljust(widths[c]) for c in columns).rstrip(),
+             GAP.join("-" * widths[c] for c in columns)]
+    for row in cells:
+        wrapped = {c: textwrap.wrap(row[c], widths[c], break_long_words=True, break_on_hyphens=False) or [""]
+                   for c in columns}
+        for i in range(max(len(w) for w in wrapped.values())):
+            lines.append(GAP.join((wrapped[c][i] if i < len(wrapped[c]) else "").ljust(widths[c])
+                                  for c in columns).rstrip())
     return "\n".join(lines)
 
 

@@ -20,22 +20,20 @@ from shared.runtime import default_runtime
 from shared.way_back.plan import Stage
 from shared.way_back.service import reprotect_cluster
 
-EPILOG = f"""\
-exit status:
-  0  done: the cluster was reprotected (and the failback load balancer staged), or nothing was needed
-  1  the reprotect failed
-  2  bad input or settings
-  {EXIT_REPORTED}  reported only: ALLOW_REPROTECT is off (or DR_CACHE_STORAGE_ACCOUNT_ID is empty), or the
-     failover is not committed yet; the findings say exactly what to do
-"""
-
 
 def register(sub: Any) -> None:
     cluster_command(sub, "reprotect", cmd_reprotect,
                     summary="after a committed failover of CLUSTER, replicate it back and stage the failback load "
-                         "balancer; after a committed failback, replicate it to the DR region again (without "
-                         "ALLOW_REPROTECT, print the steps)",
-                    epilog=EPILOG, json_help="one JSON object (the outcome record) on stdout")
+                            "balancer; after a committed failback, replicate it to the DR region again (without "
+                            "ALLOW_REPROTECT, print the steps)",
+                    description="The way back of an enrolled cluster. After a committed failover: reprotect every node "
+                                "(replicate it back to the region it came from) and stage the failback load balancer; "
+                                "after a committed failback: reprotect it to the DR region again. Without "
+                                "ALLOW_REPROTECT (and DR_CACHE_STORAGE_ACCOUNT_ID) it writes nothing and prints the "
+                                "exact portal and PowerShell steps. 0: done (or nothing to do); 3: only reported, or "
+                                "the failover is not committed yet.",
+                    examples=["asr-s2d reprotect s2dclu01", "ALLOW_REPROTECT=true asr-s2d reprotect s2dclu01 --json"],
+                    json_help="one JSON object (the outcome record) on stdout")
 
 
 def cmd_reprotect(args: argparse.Namespace) -> int:

@@ -50,7 +50,7 @@ from shared.drill.checks import (
 from shared.drill.record import NOT_STARTED, CleanupReport, DrillRecord, Result
 from shared.enrollment.plan import ReplicationSpec
 from shared.enrollment.service import observe_inventory
-from shared.errors import AsrS2dError, TransientError
+from shared.errors import AsrS2dError, RejectedInput, TransientError
 from shared.failover import service as failover
 from shared.failover.plan import DONE
 from shared.failover.signals import FailoverSignal, Scenario
@@ -59,7 +59,7 @@ from shared.names import plan_name
 from shared.ownership import Enrollment, owns_load_balancer, owns_plan
 from shared.runtime import Runtime, default_runtime
 from shared.state import ClusterLock
-from shared.times import iso, now_iso, parse_time
+from shared.times import iso, now_iso, parse_time, utc_stamp
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,8 @@ def run_drill(cluster_name: str, rt: Runtime, *, trigger: str = "cli", report: P
     failover behind on purpose: cleanup runs after every step that started one, whatever happened.
     Raises ``RejectedInput`` for a name no cluster can have; everything else ends in a record."""
     name = tags.cluster_name(cluster_name, "drill")
+    if rt.records.enrollment(name) is None:  # no record for a cluster asr-s2d does not have: bad input
+        raise RejectedInput(f"asr-s2d never enrolled a cluster {name}: nothing to drill")
     run = _Run(rt, name, trigger, report, drill_id=f"{trigger}-{uuid.uuid4().hex[:12]}")
     s = rt.settings
     if not s.test_vnet_id and not s.failback_test_vnet_id:
@@ -342,6 +344,7 @@ def _store(rt: Runtime, record: DrillRecord) -> DrillRecord:
     stored = replace(record, last_passed=last_passed, blob=blob)
     body = stored.to_json()
     rt.blobs.put_json(blob, body)
+    rt.records.keep_evidence(blob, body)
     if stored.cluster_key:
         rt.records.set_cluster_note(stored.cluster_key, state.LAST_DRILL, body)
     if rt.topic.enabled:
@@ -386,6 +389,9 @@ def _recover(rt: Runtime, marker: dict[str, Any], *, trigger: str, report: Progr
     if marker.get("state") == "cleanup-pending" and existing is not None:
         stored = replace(existing, cleanup=cleanup)
         rt.blobs.put_json(str(existing.blob), stored.to_json())
+        # The evidence is never rewritten: the late cleanup is kept beside the record it completes.
+        rt.records.keep_evidence(str(existing.blob).removesuffix(".json") + f"-cleanup-{utc_stamp()}.json",
+                                 stored.to_json())
         current = last_drill(rt, existing.cluster_key) if existing.cluster_key else None
         if current is not None and current.drill_id == existing.drill_id and existing.cluster_key:
             rt.records.set_cluster_note(existing.cluster_key, state.LAST_DRILL, stored.to_json())

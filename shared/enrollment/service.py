@@ -152,7 +152,13 @@ def _quick_look(event: events.ArmEvent, kind: str, rt: Runtime) -> Outcome | Non
                            "carries the source's tags)")
         avset = rt.compute.get_availability_set(vm.availability_set_id) if vm.availability_set_id else None
         group = rt.resources.get_resource_group(ids.group_id(vm.id))
-        if tags.mentions(tags.effective(vm.tags, avset.tags if avset else None, group.tags if group else None)):
+        effective = tags.effective(vm.tags, avset.tags if avset else None, group.tags if group else None)
+        misses = [m for scope in (vm, avset, group) if scope is not None for m in tags.near_misses(scope.tags)]
+        if misses and not tags.is_enrolled(effective):
+            # A typo is bad input, never silence: the operator meant to enroll it.
+            return rt.record(Outcome(event.id, "rejected", f"VM {vm.name}: {misses[0]}",
+                                     correlation_id=event.correlation_id))
+        if tags.mentions(effective):
             return None
         return ignored(f"VM {vm.name} is not tagged {tags.ENROLL}=true (no asr-s2d tag on it, its availability set "
                        "or its resource group)")
@@ -345,11 +351,18 @@ def confirm_node(rt: Runtime, cluster_name: str, vm_name: str) -> Enrollment:
 
 
 def find_cluster(rt: Runtime, name: str, subscriptions: Sequence[str] | None = None) -> Cluster:
-    """A cluster by name across the allowed subscriptions (the CLI's ``plan`` and ``drill``)."""
+    """A tagged cluster by name across the allowed subscriptions (the CLI's ``plan``, ``nodes`` and ``drill``).
+    ``RejectedInput`` when there is none, with the reason its VMs' tags were refused when that is why."""
+    refused: list[str] = []
     for sub in subscriptions or rt.settings.allowed_subscriptions:
         inventory = observe_inventory(rt, sub)
-        found, _ = inventory.clusters(rt.settings.target_region, rt.records.enrollment)
+        found, rejected = inventory.clusters(rt.settings.target_region, rt.records.enrollment)
         match = next((c for c in found.values() if c.name.lower() == name.lower()), None)
         if match is not None:
             return match
-    raise RejectedInput(f"no enrolled cluster named {name} in the allowed subscriptions")
+        named = {ids.key(v.id) for v in inventory.vms if (tags.lookup(v.tags, tags.CLUSTER) or "").strip().lower()
+                 == name.lower()}
+        refused += [reason for key, reason in rejected.items() if key in named]
+    if refused:
+        raise RejectedInput(refused[0])
+    raise RejectedInput(f"no tagged cluster named {name} in the allowed subscriptions")

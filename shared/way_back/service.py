@@ -21,7 +21,7 @@ from dataclasses import replace
 from shared import ids, tags
 from shared.actions import EnsureLoadBalancer, ReprotectItem
 from shared.enrollment.plan import ReplicationSpec
-from shared.errors import AsrS2dError, PermanentError, TransientError
+from shared.errors import AsrS2dError, PermanentError, RejectedInput, TransientError
 from shared.executor import Executor
 from shared.findings import Finding, Severity
 from shared.inventory import ProtectedItem, Vm
@@ -44,9 +44,8 @@ def reprotect_cluster(cluster_name: str, rt: Runtime, *, trigger: str = "cli") -
     event_id = f"{trigger}-reprotect-{uuid.uuid4().hex[:12]}"
     base = Outcome(event_id, "unchanged", "", cluster=name, trigger=trigger, dry_run=rt.settings.dry_run)
     record = rt.records.enrollment(name)
-    if record is None:
-        return rt.record(replace(base, kind="ignored", reason=f"asr-s2d never enrolled a cluster {name} (no enrollment "
-                                                              "record): it reprotects only its own clusters"))
+    if record is None:  # bad input, and no record of it
+        raise RejectedInput(f"asr-s2d never enrolled a cluster {name}: it reprotects only its own clusters")
     base = replace(base, cluster=record.cluster, cluster_key=record.key)
     with rt.lock(record.key) as lock:
         try:

@@ -211,9 +211,12 @@ def test_a_vm_replicating_with_asr_s2ds_policy_outside_every_cluster_is_reported
     for vm_id in converged["vm_ids"]:
         set_tags(emu, vm_id, **{"asr-s2d": None})
     report = audit(runtime)
-    assert report.clusters == []
-    assert sorted((f.code, f.subject) for f in report.findings) == [("tag-removed", "s2d-node1"),
-                                                                    ("tag-removed", "s2d-node2")]
+    # The vault is the second witness: the enrolled cluster is not silently gone, it is lost (red).
+    assert [(c.name, c.status, [f.code for f in c.findings]) for c in report.clusters] == [
+        (CLUSTER, "red", ["cluster-lost"])]
+    assert sorted((f.code, f.subject) for f in report.findings) == [
+        ("tag-near-miss", "s2d-node1"), ("tag-near-miss", "s2d-node2"),  # asr-s2d-cluster without asr-s2d=true
+        ("tag-removed", "s2d-node1"), ("tag-removed", "s2d-node2")]
 
 
 # -- the replication policy ----------------------------------------------------------------------------
@@ -529,7 +532,9 @@ def test_a_failover_asr_s2d_recorded_is_reported_as_failed_over_not_unannounced(
     runtime.records.set_cluster_note(key, state.READDRESS, {"status": "changed", "ip": DR_IP, "at": iso(
         datetime.now(UTC) + timedelta(seconds=1))})
     report = audit(runtime)
-    assert codes(report) == ["failed-over"] and cluster_of(report).status == "amber"
+    # Running in the DR region and not reprotected: not protected, so red (a handled failover is no longer
+    # "unannounced", but it is still a cluster that would not survive the next disaster).
+    assert codes(report) == ["failed-over"] and cluster_of(report).status == "red"
 
 
 def test_with_audit_reassign_ip_the_audit_hands_an_unannounced_failover_to_the_failover_service(
@@ -738,10 +743,12 @@ def test_the_timer_trigger_audits_and_stores_the_report(converged: dict[str, Any
 
 
 def test_cli_audit_prints_a_table_progress_on_stderr_and_exits_0_when_nothing_is_critical(
-        emu: Emulator, converged: dict[str, Any], app_settings: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+        emu: Emulator, converged: dict[str, Any], app_settings: dict[str, str], capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     from shared.cli.main import main
 
     mark_tested(emu, None)
+    monkeypatch.setenv("COLUMNS", "400")  # wide enough that no cell wraps: the sentences read whole
     assert main(["audit"]) == 0
     out, err = capsys.readouterr()
     assert "CLUSTER" in out and CLUSTER in out and "AMBER" in out and "test-failover" not in err
@@ -775,4 +782,5 @@ def test_cli_audit_help_documents_the_exit_status(capsys: pytest.CaptureFixture[
     with pytest.raises(SystemExit):
         main(["audit", "--help"])
     out = capsys.readouterr().out
-    assert "exit status" in out and "3  at least one critical finding" in out and "--repair" in out
+    assert "exit codes (every command):" in out and "3  done, but look: a critical finding stands" in out
+    assert "--repair" in out and "examples:" in out

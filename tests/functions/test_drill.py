@@ -398,4 +398,4 @@ def test_cli_drill(world: World, app_settings: dict[str, str], capsys: pytest.Ca
     assert cli.main(["drill", "bad name; rm"]) == 2
     with pytest.raises(SystemExit):
         cli.main(["drill", "--help"])
-    assert "exit status:" in capsys.readouterr().out
+    assert "exit codes (every command):" in capsys.readouterr().out

@@ -149,4 +149,4 @@ def test_cli_plan_shows_the_plan_without_writing(emu: Emulator, demo: dict[str, 
     assert any(a.startswith("enable replication of s2d-node1") for a in plan["actions"])
     assert writes_since(emu, seq) == []
     done = _cli(["plan", "no-such-cluster"], env)
-    assert done.returncode == 2 and "no enrolled cluster" in done.stderr
+    assert done.returncode == 2 and "no tagged cluster named no-such-cluster" in done.stderr

@@ -51,7 +51,8 @@ class Input:
 
     @property
     def cli_exit(self) -> int:
-        return int(self.spec.get("cli_exit", 2 if self.spec.get("expect") == "malformed" else 0))
+        # handle-event exits 2 for a malformed or a rejected event (what no retry fixes), else 0.
+        return int(self.spec.get("cli_exit", 2 if self.spec.get("expect") in ("malformed", "rejected") else 0))
 
     def payload(self) -> bytes:
         """The bytes delivered (for ``tags``: none; the event comes from the world)."""

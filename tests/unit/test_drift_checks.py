@@ -85,7 +85,7 @@ def test_a_failover_recorded_before_the_latest_failover_does_not_announce_it() -
     earlier = view(asr, failover_recorded=datetime(2026, 6, 1, 10, 0, tzinfo=UTC))
     assert [f.code for f in checks.check_failover(earlier)] == ["failover-unannounced"]
     later = view(asr, failover_recorded=datetime(2026, 6, 1, 11, 5, tzinfo=UTC))
-    assert [(f.code, f.severity) for f in checks.check_failover(later)] == [("failed-over", Severity.WARNING)]
+    assert [(f.code, f.severity) for f in checks.check_failover(later)] == [("failed-over", Severity.CRITICAL)]
 
 
 def test_every_planned_action_is_explained_by_a_finding_or_becomes_plan_pending() -> None:
