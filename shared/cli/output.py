@@ -62,7 +62,8 @@ class CliError(Exception):
 def command(sub: Any, name: str, run: Callable[[argparse.Namespace], int], *, summary: str, description: str,
             examples: Sequence[str]) -> argparse.ArgumentParser:
     """A subcommand with a description, examples and the shared exit codes in its --help."""
-    p: argparse.ArgumentParser = sub.add_parser(name, help=summary, description=description,
+    p: argparse.ArgumentParser = sub.add_parser(name, help=summary,
+                                                description=textwrap.fill(description, min(terminal_width(), 100)),
                                                 epilog=epilog(*examples),
                                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.set_defaults(func=run)
