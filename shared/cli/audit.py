@@ -11,6 +11,11 @@ from shared.cli.output import EXIT_CRITICAL, EXIT_OK, command, progress, say, ta
 from shared.findings import Severity
 from shared.runtime import default_runtime
 
+# Findings that follow from another one (the plan lacks a node because the node is unprotected; nothing has been
+# tested because the cluster is new): listed after their causes.
+CONSEQUENCES = frozenset({"plan-pending", "recovery-plan-incomplete", "recovery-plan-extra", "pool-mapping-missing",
+                          "nodes-missing", "test-failover-never", "test-failover-stale"})
+
 
 def register(sub: Any) -> None:
     p = command(sub, "audit", cmd_audit, summary="check every enrolled and tagged cluster for drift; optionally repair "
@@ -57,7 +62,8 @@ def print_report(result: Report) -> None:
     findings = [(c.name, f) for c in result.clusters for f in c.findings] + [("-", f) for f in result.findings]
     if findings:
         order = {s: i for i, s in enumerate(Severity)}
-        findings.sort(key=lambda cf: (order[cf[1].severity], cf[0], cf[1].subject))
+        # Root causes before what follows from them (a node unprotected, then the plan that lacks it).
+        findings.sort(key=lambda cf: (order[cf[1].severity], cf[1].code in CONSEQUENCES, cf[0], cf[1].subject))
         say()
         say(table([{"severity": f.severity.value, "cluster": name, "subject": f.subject, "finding": f.message,
                       "fix": f.fix} for name, f in findings], ["severity", "cluster", "subject", "finding", "fix"]))
