@@ -249,7 +249,9 @@ def asr_verdict(view: FailoverView) -> Readdress | None:
         if not (view.source == "runbook" and ready == len(items)):
             return Readdress(name, Verdict.NOT_YET, f"the {job.scenario} job {job.name} is {job.state}; "
                              f"{sum(1 for i in items if _arrived(view, i))} of {len(items)} node(s) done", identity)
-    elif job is not None and not job.succeeded:
+    elif job is not None and not job.succeeded and not all(_arrived(view, i) for i in items):
+        # A job can end Failed for a reason outside the failover itself (a post-action runbook step): when every
+        # item's state says its failover happened, the IP step goes ahead; otherwise wait for a successful job.
         return Readdress(name, Verdict.NOT_YET, f"the {job.scenario} job {job.name} ended {job.state}: waiting for "
                          "a successful one", identity)
     arrived = sum(1 for i in items if _arrived(view, i) or (during_job and _recovered_vm_id(view, i)))

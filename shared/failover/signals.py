@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -19,6 +20,8 @@ from typing import Any
 from shared import ids
 from shared.errors import RejectedInput
 from shared.events import ACTION_EVENT, ArmEvent
+
+log = logging.getLogger(__name__)
 
 MAX_CONTEXT_BYTES = 65_536
 MAX_VMS = 100
@@ -60,7 +63,9 @@ _PLAN_OPERATION = "microsoft.recoveryservices/vaults/replicationrecoveryplans"
 _ITEM_OPERATION = ("microsoft.recoveryservices/vaults/replicationfabrics/replicationprotectioncontainers/"
                    "replicationprotecteditems")
 
-FAILOVER_TYPES = {"Test": Scenario.TEST, "Planned": Scenario.FAILOVER, "Unplanned": Scenario.FAILOVER}
+# Microsoft's tables describe FailoverType's values; its samples show only "Test". Anything that is not a test is a
+# failover (the IP step re-reads Site Recovery anyway): "Unplanned", "Planned", "UnplannedFailover", ...
+TEST_TYPES = frozenset({"test", "testfailover"})
 DIRECTIONS = ("PrimaryToSecondary", "SecondaryToPrimary")
 CONTEXT_FIELDS = ("RecoveryPlanName", "FailoverType", "FailoverDirection", "GroupId", "VmMap", "VmMapAsArray")
 _VM_FIELDS = ("SubscriptionId", "ResourceGroupName", "CloudServiceName", "RoleName", "RecoveryPointId",
@@ -151,8 +156,8 @@ def parse_recovery_plan_context(body: bytes) -> FailoverSignal:
     if not PLAN_NAME.fullmatch(plan):
         raise _fail("RecoveryPlanName", "must be 1-100 letters, digits, '.', '-' or '_', starting with a letter or digit")
     failover_type = _string(parsed, "FailoverType", limit=32)
-    if failover_type not in FAILOVER_TYPES:
-        raise _fail("FailoverType", f"must be one of {', '.join(FAILOVER_TYPES)}")
+    scenario = Scenario.TEST if failover_type.strip().lower() in TEST_TYPES else Scenario.FAILOVER
+    log.info("RecoveryPlanContext.FailoverType %r read as %s", failover_type, scenario.value)
     direction = _string(parsed, "FailoverDirection", limit=32)
     if direction not in DIRECTIONS:
         raise _fail("FailoverDirection", f"must be one of {', '.join(DIRECTIONS)}")
@@ -164,8 +169,8 @@ def parse_recovery_plan_context(body: bytes) -> FailoverSignal:
         raise _fail("VmMapAsArray", "must be an array")
     vm_names = _vm_map(parsed.get("VmMap"))
     digest = hashlib.sha256(body).hexdigest()[:24]
-    return FailoverSignal(id=f"runbook-{digest}", source="runbook", scenario=FAILOVER_TYPES[failover_type],
-                          plan_name=plan, direction=direction, vm_names=vm_names)
+    return FailoverSignal(id=f"runbook-{digest}", source="runbook", scenario=scenario, plan_name=plan,
+                          direction=direction, vm_names=vm_names)
 
 
 def _vm_map(value: Any) -> tuple[str, ...]:

@@ -106,7 +106,6 @@ def test_context_accepts_a_numeric_group_the_array_form_and_failback() -> None:
     (context(RecoveryPlanName="asr-s2d-x; Remove-Item C:\\"), "RecoveryPlanName must be"),
     (context(RecoveryPlanName="$(whoami)"), "RecoveryPlanName must be"),
     (context(RecoveryPlanName=7), "RecoveryPlanName must be a non-empty string"),
-    (context(FailoverType="unplanned"), "FailoverType must be one of Test, Planned, Unplanned"),
     (context(FailoverType=...), "FailoverType is missing"),
     (context(FailoverDirection="PrimaryToRecovery"), "FailoverDirection must be one of"),
     (context(GroupId=True), "GroupId must be"),
@@ -123,3 +122,12 @@ def test_bad_contexts_are_rejected_with_a_clear_message(body: Any, message: str)
     with pytest.raises(RejectedInput) as caught:
         parse(body)
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(("value", "scenario"), [
+    ("Test", Scenario.TEST), ("TestFailover", Scenario.TEST), ("test", Scenario.TEST),
+    ("Unplanned", Scenario.FAILOVER), ("Planned", Scenario.FAILOVER), ("UnplannedFailover", Scenario.FAILOVER),
+    ("unplanned", Scenario.FAILOVER),
+])
+def test_any_failover_type_but_test_is_a_failover(value: str, scenario: Scenario) -> None:
+    assert signals.parse_recovery_plan_context(json.dumps(context(FailoverType=value)).encode()).scenario is scenario

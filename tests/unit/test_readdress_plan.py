@@ -178,7 +178,7 @@ def test_commit_and_failover_signals_are_the_same_failover() -> None:
 
 @pytest.mark.parametrize(("changes", "verdict", "reason"), [
     ({"job": job(state="InProgress")}, rd.Verdict.NOT_YET, "is InProgress"),
-    ({"job": job(state="Failed")}, rd.Verdict.NOT_YET, "ended Failed"),
+    ({"job": job(state="Failed"), "items": (item(1), item(2, state="Protected"))}, rd.Verdict.NOT_YET, "ended Failed"),
     ({"items": (item(1), item(2, state="Protected"))}, rd.Verdict.NOT_YET, "1 of 2 node(s) failed over"),
     ({"items": (item(1, state="Protected"), item(2, state="Protected"))}, rd.Verdict.OVER, "no node is failed over"),
     ({"items": ()}, rd.Verdict.IGNORED, "no protected items"),
@@ -427,3 +427,9 @@ def test_a_failback_with_no_load_balancer_at_home_moves_nothing_and_says_why() -
 ])
 def test_the_guests_report_counts_only_when_it_names_the_address_arm_answers_on(result: Any, ok: bool) -> None:
     assert rd.guest_reports_ip(result, "10.20.1.10") is ok
+
+
+def test_a_plan_job_that_failed_after_every_node_failed_over_does_not_block_the_ip_step() -> None:
+    """A post-action runbook step can fail the plan's job; every item is *CommitPending: the failover happened."""
+    plan = rd.plan_readdress(view(job=job(state="Failed")), DR)
+    assert plan.verdict is rd.Verdict.PROCEED and kinds(plan) == ["SetClusterIp"]
