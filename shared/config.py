@@ -111,6 +111,10 @@ class Settings:
         "AUDIT_PERIOD_MINUTES", "How often DRIFT_AUDIT_SCHEDULE runs the audit, in minutes: a report older than two "
         "periods marks the status page stale and critical (the audit stopped running, or cannot read Azure).",
         default=60, group="audit")
+    runbook_required: bool = _setting(
+        "RUNBOOK_REQUIRED", "Report (critical) every recovery plan whose Boot group has no post-action runbook: set it "
+        "once the failover runbook (shared/scripts/runbook) is part of your runbook, so an update that lost it is "
+        "seen.", default=False, group="audit")
     drill_schedule: str = _setting(
         "DRILL_SCHEDULE", "NCRONTAB schedule of the monthly drills (read by the Functions host).",
         default="0 0 3 1 * *", group="audit")

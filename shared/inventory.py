@@ -229,6 +229,7 @@ class RecoveryPlan:
     allowed_operations: tuple[str, ...] = ()
     current_scenario: str | None = None
     current_job_id: str | None = None
+    runbook_actions: tuple[str, ...] = ()  # the Boot groups' post-actions that run an Automation runbook, by name
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ TEST_FAILOVER_STALE = "test-failover-stale"
 RECOVERY_PLAN_MISSING = "recovery-plan-missing"
 RECOVERY_PLAN_INCOMPLETE = "recovery-plan-incomplete"
 RECOVERY_PLAN_EXTRA = "recovery-plan-extra"
+RECOVERY_PLAN_RUNBOOK_MISSING = "recovery-plan-runbook-missing"
 DR_LB_MISSING = "dr-lb-missing"
 DR_LB_WRONG_IP = "dr-lb-wrong-ip"
 DR_LB_MISCONFIGURED = "dr-lb-misconfigured"
@@ -82,6 +83,7 @@ EXPLAINS: dict[type, frozenset[str]] = {
 class Thresholds:
     rpo_seconds: int
     test_failover_max_age: timedelta
+    runbook_required: bool = False
 
 
 @dataclass(frozen=True)
@@ -307,6 +309,11 @@ def check_recovery_plan(view: ClusterView) -> list[Finding]:
         out.append(_finding(RECOVERY_PLAN_EXTRA, Severity.WARNING, name,
                             f"recovery plan {name} also holds item(s) {', '.join(extra)} outside group {view.name}",
                             "set AUDIT_REPAIR=true (the audit rewrites the plan with the group's members)"))
+    if view.thresholds.runbook_required and not plan.runbook_actions:
+        out.append(_finding(RECOVERY_PLAN_RUNBOOK_MISSING, Severity.CRITICAL, name,
+                            f"recovery plan {name} has no post-action runbook in its Boot group (RUNBOOK_REQUIRED): "
+                            "after a failover nothing in the plan asks for the IP step",
+                            "add Invoke-AsrS2dPostFailover as the Boot group's post-action (shared/scripts/README.md)"))
     return out
 
 

@@ -194,7 +194,8 @@ def audit_cluster(rt: Runtime, tagged: Cluster, observed: Observed, *, now: date
         last_drill=_last_drill(rt, observed, cluster),
         failover_recorded=_failover_recorded(rt, observed, cluster),
         thresholds=checks.Thresholds(settings.rpo_threshold_seconds,
-                                     timedelta(days=settings.test_failover_max_age_days)),
+                                     timedelta(days=settings.test_failover_max_age_days),
+                                     runbook_required=settings.runbook_required),
         now=now)
     # Failed over, or reprotected and replicating back: the way back's business, never enrollment's.
     failed_over = any(item.failed_over for _vm, item in view.node_items()) or bool(view.replicating_back())

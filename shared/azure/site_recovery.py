@@ -132,7 +132,45 @@ def plan_from_wire(raw: dict[str, Any]) -> RecoveryPlan:
                         recovery_fabric_id=props.get("recoveryFabricId") or "",
                         allowed_operations=tuple(props.get("allowedOperations") or ()),
                         current_scenario=(props.get("currentScenario") or {}).get("scenarioName"),
-                        current_job_id=_scenario_job(props.get("currentScenario")))
+                        current_job_id=_scenario_job(props.get("currentScenario")),
+                        runbook_actions=tuple(a.get("actionName") or "" for g in props.get("groups") or []
+                                              if g.get("groupType") == "Boot" for a in g.get("endGroupActions") or []
+                                              if (a.get("customDetails") or {}).get("instanceType")
+                                              == RUNBOOK_ACTION))
+
+
+RUNBOOK_ACTION = "AutomationRunbookActionDetails"
+_GROUP_FIELDS = ("groupType", "replicationProtectedItems", "startGroupActions", "endGroupActions")
+
+
+def plan_groups(current: list[dict[str, Any]], items: tuple[tuple[str, str], ...]) -> list[dict[str, Any]]:
+    """The plan's groups with ``items`` as its members, everything else kept.
+
+    An update replaces each group's actions with what it sends (azure-powershell issues 8629 and 12837; its own
+    ``Edit-AzRecoveryServicesAsrRecoveryPlan`` resends every group with its actions), so the operator's groups,
+    their order and their pre- and post-actions (the failover runbook) are resent as read. Members that left are
+    taken out of whichever group held them; new members join the first Boot group (one is added when there is none).
+    """
+    wanted = {item_id.lower(): (item_id, vm_id) for item_id, vm_id in items}
+    placed: set[str] = set()
+    groups = []
+    for group in current:
+        kept = []
+        for entry in group.get("replicationProtectedItems") or []:
+            key = str(entry.get("id") or "").lower()
+            if key in wanted and key not in placed:
+                placed.add(key)
+                kept.append({"id": wanted[key][0], "virtualMachineId": entry.get("virtualMachineId") or wanted[key][1]})
+        groups.append({**{k: group[k] for k in _GROUP_FIELDS if k in group}, "replicationProtectedItems": kept,
+                       "startGroupActions": list(group.get("startGroupActions") or []),
+                       "endGroupActions": list(group.get("endGroupActions") or [])})
+    joining = [{"id": i, "virtualMachineId": v} for key, (i, v) in wanted.items() if key not in placed]
+    boot = next((g for g in groups if g.get("groupType") == "Boot"), None)
+    if boot is None:
+        boot = {"groupType": "Boot", "replicationProtectedItems": [], "startGroupActions": [], "endGroupActions": []}
+        groups.append(boot)
+    boot["replicationProtectedItems"].extend(joining)
+    return groups
 
 
 def _item_parts(item_id: str) -> tuple[str, str, str]:
@@ -276,9 +314,10 @@ class SiteRecoveryGateway:
     # -- recovery plans -------------------------------------------------------------------------
     def upsert_plan(self, name: str, *, primary_fabric_id: str, recovery_fabric_id: str,
                     items: tuple[tuple[str, str], ...], exists: bool) -> None:
-        groups = [{"groupType": "Boot", "replicationProtectedItems": [{"id": i, "virtualMachineId": v} for i, v in items],
-                   "startGroupActions": [], "endGroupActions": []}]
-        if exists:
+        groups = plan_groups([], items)
+        current = self._raw_plan(name) if exists else None
+        if current is not None:
+            groups = plan_groups(_props(current).get("groups") or [], items)
             self._wait(f"update recovery plan {name}", self._client.replication_recovery_plans.begin_update, name,
                        {"properties": {"groups": groups}})
         else:
@@ -286,9 +325,12 @@ class SiteRecoveryGateway:
                        {"properties": {"primaryFabricId": primary_fabric_id, "recoveryFabricId": recovery_fabric_id,
                                        "failoverDeploymentModel": "ResourceManager", "groups": groups}})
 
+    def _raw_plan(self, name: str) -> dict[str, Any] | None:
+        return read_or_none(f"read recovery plan {name}",
+                            lambda: self._client.replication_recovery_plans.get(self._rg, self._vault, name))
+
     def get_plan(self, name: str) -> RecoveryPlan | None:
-        raw = read_or_none(f"read recovery plan {name}",
-                           lambda: self._client.replication_recovery_plans.get(self._rg, self._vault, name))
+        raw = self._raw_plan(name)
         return plan_from_wire(raw) if raw is not None else None
 
     # -- jobs -----------------------------------------------------------------------------------

@@ -390,6 +390,56 @@ def test_a_recovery_plan_that_lacks_a_member_of_the_group_is_critical(
     assert "s2d-node3" in next(f.message for f in cluster_of(report).findings if f.code == "recovery-plan-incomplete")
 
 
+RUNBOOK = {"actionName": "asr-s2d-ip-step", "failoverTypes": ["UnplannedFailover", "TestFailover"],
+           "failoverDirections": ["PrimaryToRecovery"],
+           "customDetails": {"instanceType": "AutomationRunbookActionDetails", "fabricLocation": "Recovery",
+                             "runbookId": "/subscriptions/x/resourceGroups/rg-dr/providers/Microsoft.Automation/"
+                                          "automationAccounts/aa-dr/runbooks/Invoke-AsrS2dPostFailover"}}
+
+
+def plan_groups(rt: Runtime, asr_sdk: Any) -> list[dict[str, Any]]:
+    vault = ids.parse(rt.settings.vault_id)
+    plan = asr_sdk.replication_recovery_plans.get(vault.resource_group, vault.name, f"asr-s2d-{CLUSTER}").as_dict()
+    return plan["properties"]["groups"]
+
+
+def operator_edits_plan(rt: Runtime, asr_sdk: Any, edit: Callable[[list[dict[str, Any]]], None]) -> None:
+    """The operator customizes the plan in the portal: the update resends every group (what the portal does)."""
+    vault = ids.parse(rt.settings.vault_id)
+    groups = plan_groups(rt, asr_sdk)
+    edit(groups)
+    asr_sdk.replication_recovery_plans.begin_update(vault.resource_group, vault.name, f"asr-s2d-{CLUSTER}",
+                                                    {"properties": {"groups": groups}}).result()
+
+
+def boot_group(groups: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(g for g in groups if g["groupType"] == "Boot")
+
+
+def test_repairing_the_plan_keeps_the_operators_runbook_and_required_runbooks_are_audited(
+        emu: Emulator, converged: dict[str, Any], make_runtime: Callable[..., Runtime], asr_sdk: Any) -> None:
+    """An update replaces each group's actions with what it sends (azure-powershell issues 8629, 12837): asr-s2d's
+    own plan writes resend the plan's groups and actions as read, so the failover runbook survives a repair."""
+    rt = make_runtime(RUNBOOK_REQUIRED="true")
+    assert codes(audit(rt)) == ["recovery-plan-runbook-missing"]
+    assert severity_of(audit(rt), "recovery-plan-runbook-missing") is Severity.CRITICAL
+
+    def add_runbook_drop_a_node(groups: list[dict[str, Any]]) -> None:
+        boot_group(groups)["endGroupActions"] = [RUNBOOK]
+        boot_group(groups)["replicationProtectedItems"] = boot_group(groups)["replicationProtectedItems"][:1]
+
+    operator_edits_plan(rt, asr_sdk, add_runbook_drop_a_node)
+    assert codes(audit(rt)) == ["recovery-plan-incomplete"]
+    audit(rt, repair=True)
+    groups = plan_groups(rt, asr_sdk)
+    assert [g["groupType"] for g in groups] == ["Shutdown", "Failover", "Boot"]
+    assert len(boot_group(groups)["replicationProtectedItems"]) == 2
+    assert [a["actionName"] for a in boot_group(groups)["endGroupActions"]] == ["asr-s2d-ip-step"]
+    assert boot_group(groups)["endGroupActions"][0]["customDetails"]["runbookId"].endswith("/Invoke-AsrS2dPostFailover")
+    assert codes(audit(rt)) == []
+    assert codes(audit(make_runtime())) == []  # without RUNBOOK_REQUIRED a plan without a runbook is fine
+
+
 # -- DR load balancer and pool mappings --------------------------------------------------------------------------
 
 def test_a_deleted_dr_load_balancer_is_critical_and_the_repair_recreates_it_with_the_dr_ip(

@@ -205,3 +205,21 @@ def test_recovered_copies_in_the_target_region_do_not_split_the_cluster(
     outcomes = deliver_afresh(first[:1], runtime)
     assert acted(outcomes) == ["unchanged"]
     assert writes_since(emu, seq) == []
+
+
+def test_a_node_joining_later_keeps_the_plans_groups_and_the_operators_runbook(
+        demo: dict[str, Any], runtime: Runtime, operator_sdk: Callable[..., Any], asr_sdk: Any,
+        event_queue: Callable[[], list[dict[str, Any]]]) -> None:
+    """The post-failover runbook the docs ask operators to add is a Boot group post-action; when the second node joins,
+    the plan update resends the groups as read (an update replaces each group's actions with what it sends)."""
+    from tests.functions.test_drift_audit import RUNBOOK, boot_group, operator_edits_plan, plan_groups
+
+    tag(operator_sdk, demo["vm_ids"][0], CLUSTER_TAGS)
+    assert acted(deliver(event_queue(), enrollment.handle, runtime)) == ["enabled"]
+    operator_edits_plan(runtime, asr_sdk, lambda groups: boot_group(groups).update(endGroupActions=[RUNBOOK]))
+    tag(operator_sdk, demo["vm_ids"][1], CLUSTER_TAGS)
+    assert acted(deliver(event_queue(), enrollment.handle, runtime)) == ["ignored", "enabled"]  # the plan edit, the tag
+    boot = boot_group(plan_groups(runtime, asr_sdk))
+    assert sorted(i["virtualMachineId"].rsplit("/", 1)[-1].lower() for i in boot["replicationProtectedItems"]) == \
+        sorted(vm_id.rsplit("/", 1)[-1].lower() for vm_id in demo["vm_ids"])
+    assert [a["actionName"] for a in boot["endGroupActions"]] == ["asr-s2d-ip-step"]
