@@ -1,4 +1,5 @@
-"""Timer trigger: the hourly drift audit; HTTP trigger: the status page built from its latest report."""
+"""Timer trigger: the hourly drift audit; HTTP trigger: the status page built from the stored reports and drill
+records."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import azure.functions as func
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)
+
+_HEADERS = {"Cache-Control": "no-store"}
 
 
 @bp.function_name("on_drift_audit")
@@ -24,7 +27,8 @@ def on_drift_audit(timer: func.TimerRequest) -> None:
 def status_page(req: func.HttpRequest) -> func.HttpResponse:
     from shared.audit import status_page
 
-    html = status_page.render_latest()
+    html = status_page.render_latest(code=req.params.get("code") or None)
     return func.HttpResponse(html, status_code=200, mimetype="text/html", charset="utf-8",
                              headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-                                      "Cache-Control": "no-store"})
+                                      **_HEADERS})
+
