@@ -1,6 +1,7 @@
 """The status page: one self-contained HTML page from the stored audit reports and drill records.
 
-Owns turning what the audit and the drills stored into HTML people read at a glance. From ``audits/latest.json``
+Owns turning what the audit and the drills stored into HTML people read at a glance, and serving one stored
+record by name (``stored_record``: ``/api/status?record=<name>``, what the page links to). From ``audits/latest.json``
 (schema ``audit-report.v1``): each cluster with a verdict in words and colour, its nodes, health, RPO and drift by
 severity. From the history (the newest ``HISTORY_AUDITS`` of ``audits/<UTC time>.json``, each read once for every
 cluster): each cluster's verdict per audit and its worst node RPO per audit as a trend. From
@@ -28,6 +29,7 @@ from urllib.parse import quote
 
 from shared import state
 from shared.drill.record import DrillRecord
+from shared.errors import RejectedInput
 from shared.observability import scrub
 from shared.runtime import Runtime, default_runtime
 from shared.times import parse_time
@@ -145,9 +147,9 @@ class Stored:
 
 
 def record_href(name: str, *, code: str | None = None) -> str:
-    """The record route's address of a stored record, relative to the page (``/api/status`` links to
-    ``/api/records/<name>``); ``code`` is the function key the page was opened with, so the link opens too."""
-    return f"records/{quote(name)}" + (f"?code={quote(code, safe='')}" if code else "")
+    """A stored record's address, relative to the page: the same function (``/api/status?record=<name>``), so the
+    function key the page was opened with (``code``, carried along) opens its records too."""
+    return f"?record={quote(name, safe='/')}" + (f"&code={quote(code, safe='')}" if code else "")
 
 
 def _failed_attempt(attempt: Mapping[str, Any] | None, report: Mapping[str, Any] | None) -> str:
@@ -501,7 +503,7 @@ def render(report: Mapping[str, Any] | None, *, now: datetime | None = None,
     return _page(title, "".join(body), subtitle=subtitle)
 
 
-# -- reading what the page shows --------------------------------------------------------------------------------
+# -- reading what the page shows, and the record route -------------------------------------------------------------
 
 def read_stored(rt: Runtime) -> Stored:
     """Everything the page shows, from the state container only (never Azure): the last complete report, the last
@@ -542,3 +544,13 @@ def render_latest(rt: Runtime | None = None, *, code: str | None = None, now: da
     stored = read_stored(rt or default_runtime())
     return render(stored.report, now=now, stored=stored, link=lambda name: record_href(name, code=code))
 
+
+def stored_record(name: str, rt: Runtime | None = None) -> dict[str, Any] | None:
+    """One audit report or drill record by its blob name, scrubbed (``/api/status?record=<name>``); None when no
+    such record is stored. Any other name, whatever it points at, is ``RejectedInput``: the route serves evidence,
+    never the state container's other blobs (locks, enrollments, events, notes)."""
+    if not state.is_record(name):
+        raise RejectedInput("not a record name: a record is audits/<UTC time>.json or "
+                            "drills/<cluster key>/<UTC time>.json")
+    body = (rt or default_runtime()).records.json(name)
+    return None if body is None else scrub(body)

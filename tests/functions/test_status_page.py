@@ -7,6 +7,7 @@ Without Chromium the browser tests skip locally and FAIL when CI=true (``make br
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -343,8 +344,8 @@ def test_the_page_shows_the_history_the_rpo_trend_every_drill_with_its_checks_an
     strip = dom_text.split(f'id="history-{key}"', 1)[1].split("</div>", 1)[0]
     assert re.findall(r'<span class="(\w+)"', strip) == ["green", "red", "amber", "green", "amber"]
     assert "5 audit(s)" in text and "oldest left: 1 red, 2 amber, 2 green" in text
-    links = [a["href"] for a, _ in dom.find("a") if a["href"].startswith("records/audits/")]
-    assert links == [f"records/{r.blob_name}?code=k3y" for r in reversed(reports)]
+    links = [a["href"] for a, _ in dom.find("a") if a["href"].startswith("?record=audits/")]
+    assert links == [f"?record={r.blob_name}&code=k3y" for r in reversed(reports)]
 
     # The RPO trend: the worst node RPO per audit, red above RPO_THRESHOLD_SECONDS.
     bars = [(a, t) for a, t in dom.find("rect", class_="rpo")]
@@ -368,7 +369,7 @@ def test_the_page_shows_the_history_the_rpo_trend_every_drill_with_its_checks_an
                           next(f"virtual-disks ok {c.detail}".strip() for c in history.passed.checks
                                if c.name == "virtual-disks")]
     drill_links = [a["href"] for a, _ in dom.find("a", class_="record")]
-    assert drill_links == [f"records/{history.failed.blob}?code=k3y", f"records/{history.passed.blob}?code=k3y"]
+    assert drill_links == [f"?record={history.failed.blob}&code=k3y", f"?record={history.passed.blob}&code=k3y"]
     # The time since the last passed drill, against TEST_FAILOVER_MAX_AGE_DAYS: not overdue (it passed today).
     [(due_attrs, due)] = dom.find("p", id=f"drill-due-{key}")
     assert "overdue" not in due_attrs["class"] and due.startswith("The last passed drill ended 3 h ago")
@@ -477,3 +478,74 @@ def test_a_failed_first_audit_is_shown_with_its_error(converged: dict[str, Any],
     assert "CRITICAL: the last audit failed" in failed and "AuthorizationFailed" in failed
     assert "No audit has completed yet." in failed and page.find("p", id="no-audit")
 
+
+# -- the page's records: /api/status?record=<name> ----------------------------------------------------------------
+
+def _record_request(name: str) -> func.HttpRequest:
+    return func.HttpRequest(method="GET", url="/api/status", body=b"", headers={}, params={"record": name})
+
+
+def test_a_record_link_serves_a_stored_audit_report_or_drill_record_as_json(
+        history: History, app_settings: dict[str, str]) -> None:
+    from functions.drift_audit import status_page
+
+    for name in (history.reports[0].blob_name, str(history.failed.blob)):
+        response = status_page(_record_request(name))
+        assert response.status_code == 200 and response.mimetype == "application/json", name
+        assert response.headers["Cache-Control"] == "no-store" and response.headers["X-Content-Type-Options"] == "nosniff"
+        doc = history.rt.blobs.get_json(name)
+        assert doc is not None and json.loads(response.get_body()) == doc.body
+    assert json.loads(status_page(_record_request(str(history.failed.blob))).get_body())["result"] == "failed"
+
+
+def test_a_record_link_scrubs_what_it_serves(audited: Report, runtime: Runtime, blob_service: Any,
+                                                app_settings: dict[str, str]) -> None:
+    from functions.drift_audit import status_page
+
+    body = {**audited.to_json(), "errors": ["denied: AccountKey=c2VjcmV0a2V5MTIz;EndpointSuffix=core.windows.net"]}
+    name = audited.blob_name
+    blob_service.get_blob_client(runtime.settings.state_container, name).upload_blob(
+        json.dumps(body).encode(), overwrite=True)  # written by something other than the app's scrubbing gateway
+    response = status_page(_record_request(name))
+    assert response.status_code == 200
+    assert "c2VjcmV0a2V5MTIz" not in response.get_body().decode()
+    assert json.loads(response.get_body())["errors"] == ["denied: AccountKey=***;EndpointSuffix=core.windows.net"]
+
+
+@pytest.mark.parametrize("name", [
+    "", "audits/latest.json", "audits/last-attempt.json", "drills/active.json", "enrollments/s2dclu01.json",
+    "locks/drills_vault", "clusters/k/last-drill.json", "../audits/2026-01-01T00-00-00.000000Z.json",
+    "audits/../enrollments/s2dclu01.json", "drills/../2026-01-01T00-00-00.000000Z.json",
+    "drills/./2026-01-01T00-00-00.000000Z.json", "drills/a/b/2026-01-01T00-00-00.000000Z.json",
+    "audits/2026-01-01T00-00-00.000000Z.json/../../enrollments/s2dclu01.json",
+    "/audits/2026-01-01T00-00-00.000000Z.json", "audits\\2026-01-01T00-00-00.000000Z.json",
+    "audits/2026-01-01T00-00-00.000000Z.json\n", "AUDITS/2026-01-01T00-00-00.000000Z.json",
+    "outcomes/2026/01/01/2026-01-01T00-00-00.000000Z-e.json", "drills/k/2026-01-01T00-00-00.000000Z-cleanup.json",
+])
+def test_a_record_link_refuses_every_other_name(name: str, runtime: Runtime, app_settings: dict[str, str]) -> None:
+    from functions.drift_audit import status_page
+
+    response = status_page(_record_request(name))
+    assert response.status_code == 400 and response.mimetype == "application/json"
+    assert "not a record name" in json.loads(response.get_body())["error"]
+
+
+def test_a_record_link_answers_404_for_a_record_that_is_not_stored(runtime: Runtime,
+                                                                      app_settings: dict[str, str]) -> None:
+    from functions.drift_audit import status_page
+
+    for name in ("audits/2001-01-01T00-00-00.000000Z.json", "drills/s_s2dclu01/2001-01-01T00-00-00.000000Z.json"):
+        response = status_page(_record_request(name))
+        assert response.status_code == 404 and json.loads(response.get_body()) == {"error": "no such record"}
+
+
+def test_the_page_links_its_records_with_the_key_it_was_opened_with(history: History,
+                                                                    app_settings: dict[str, str]) -> None:
+    from functions.drift_audit import status_page
+
+    response = status_page(func.HttpRequest(method="GET", url="/api/status", body=b"", headers={},
+                                            params={"code": "a+b/c=="}))
+    hrefs = [a["href"] for a, _ in dom_of(response.get_body().decode()).find("a")]
+    assert hrefs and all(h.startswith("?record=") and h.endswith("&code=a%2Bb%2Fc%3D%3D") for h in hrefs)
+    plain = [a["href"] for a, _ in dom_of(status.render_latest(history.rt)).find("a")]
+    assert f"?record={history.failed.blob}" in plain  # no key (Entra ID sign-in): the links carry none
