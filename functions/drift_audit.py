@@ -1,13 +1,17 @@
-"""Timer trigger: the hourly drift audit; HTTP trigger: the status page built from its latest report."""
+"""Timer trigger: the hourly drift audit; HTTP trigger: the status page built from the stored reports and drill
+records, and (``?record=<name>``) one stored audit report or drill record, the page's links."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 import azure.functions as func
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)
+
+_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
 @bp.function_name("on_drift_audit")
@@ -24,7 +28,29 @@ def on_drift_audit(timer: func.TimerRequest) -> None:
 def status_page(req: func.HttpRequest) -> func.HttpResponse:
     from shared.audit import status_page
 
-    html = status_page.render_latest()
+    record = req.params.get("record")
+    if record is not None:  # one of the page's records; the same function, so the page's function key opens it
+        return _record(record)
+    html = status_page.render_latest(code=req.params.get("code") or None)
     return func.HttpResponse(html, status_code=200, mimetype="text/html", charset="utf-8",
                              headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-                                      "Cache-Control": "no-store"})
+                                      **_HEADERS})
+
+
+def _record(name: str) -> func.HttpResponse:
+    from shared.audit import status_page
+    from shared.errors import RejectedInput
+
+    try:
+        body = status_page.stored_record(name)
+    except RejectedInput as err:
+        return _json({"error": str(err)}, 400)
+    if body is None:
+        return _json({"error": "no such record"}, 404)
+    return _json(body, 200)
+
+
+def _json(body: object, status: int) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(body, indent=1, sort_keys=True), status_code=status,
+                             mimetype="application/json", charset="utf-8",
+                             headers={"Content-Security-Policy": "default-src 'none'", **_HEADERS})

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 # -- the blob layout of the state container --------------------------------------------------------
 CLUSTERS = "clusters/"  # clusters/<cluster key>/<note>.json: per-cluster notes
 ENROLLMENTS = "enrollments/"  # enrollments/<cluster name>.json: what asr-s2d enrolled (shared.ownership)
+AUDITS = "audits/"  # audits/<UTC time>.json: every complete audit report (the evidence)
+DRILLS = "drills/"  # drills/<cluster key>/<UTC time>.json: every drill record (the evidence)
 LATEST_AUDIT = "audits/latest.json"  # the last complete audit report (the status page reads it)
 LAST_AUDIT_ATTEMPT = "audits/last-attempt.json"  # how the latest audit attempt ended (complete, or why not)
 DRILL_MARKER = "drills/active.json"  # which drill holds the vault's drill lock, and how far it got
@@ -64,12 +66,40 @@ def event_blob(event_id: str) -> str:
 
 
 def audit_blob(moment: datetime) -> str:
-    return f"audits/{utc_stamp(moment)}.json"
+    return f"{AUDITS}{utc_stamp(moment)}.json"
+
+
+def drill_prefix(cluster: str) -> str:
+    """The folder of a cluster's drill records (list it for the cluster's drills)."""
+    return f"{DRILLS}{blob_key(cluster)}/"
 
 
 def drill_blob(cluster: str, moment: datetime | None = None) -> str:
     """One drill's record: ``drills/<cluster key, or name>/<UTC time>.json``."""
-    return f"drills/{blob_key(cluster)}/{utc_stamp(moment)}.json"
+    return f"{drill_prefix(cluster)}{utc_stamp(moment)}.json"
+
+
+# The names ``audit_blob`` and ``drill_blob`` make, and nothing else: ``utc_stamp``'s format, a ``blob_key`` segment
+# that is not ``.`` or ``..``. What the record route may serve, and how the status page tells records from the notes
+# (``audits/latest.json``, ``drills/active.json``) beside them.
+_STAMP = r"\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{6}Z"
+_AUDIT_RECORD = re.compile(rf"audits/({_STAMP})\.json")
+_DRILL_RECORD = re.compile(rf"drills/(?!\.\.?/)([A-Za-z0-9._-]{{1,200}})/({_STAMP})\.json")
+
+
+def is_audit_record(name: str) -> bool:
+    """Whether ``name`` is an audit report's blob (``audits/<UTC time>.json``)."""
+    return _AUDIT_RECORD.fullmatch(name) is not None
+
+
+def is_drill_record(name: str) -> bool:
+    """Whether ``name`` is a drill record's blob (``drills/<cluster key>/<UTC time>.json``)."""
+    return _DRILL_RECORD.fullmatch(name) is not None
+
+
+def is_record(name: str) -> bool:
+    """Whether ``name`` is evidence: an audit report or a drill record (the names the record route serves)."""
+    return is_audit_record(name) or is_drill_record(name)
 
 
 class ClusterLock:

@@ -1,31 +1,48 @@
-"""The status page: one self-contained HTML page from the latest drift-audit report.
+"""The status page: one self-contained HTML page from the stored audit reports and drill records.
 
-Owns turning ``audits/latest.json`` (schema ``audit-report.v1``) into HTML people read at a glance:
-each cluster with a verdict in words and colour, its nodes, health, RPO, the drift items grouped by
-severity, and the time of the last audit. No external assets, no script: inline CSS only, so the
-page works under ``Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'``.
+Owns turning what the audit and the drills stored into HTML people read at a glance, and serving one stored
+record by name (``stored_record``: ``/api/status?record=<name>``, what the page links to). From ``audits/latest.json``
+(schema ``audit-report.v1``): each cluster with a verdict in words and colour, its nodes, health, RPO and drift by
+severity. From the history (the newest ``HISTORY_AUDITS`` of ``audits/<UTC time>.json``, each read once for every
+cluster): each cluster's verdict per audit and its worst node RPO per audit as a trend. From
+``drills/<key>/<UTC time>.json`` (the newest ``DRILLS_SHOWN`` per cluster): every drill with its checks and a link
+to its record, and the time since the last passed drill against ``TEST_FAILOVER_MAX_AGE_DAYS``. From
+``audits/last-attempt.json``: an audit that failed after the last complete one, shown with its error; a last complete
+report older than two audit periods marks the whole page stale, as critical. No external assets, no script: inline
+CSS and inline SVG only, so the page works under ``Content-Security-Policy: default-src 'none'; style-src
+'unsafe-inline'``.
 
 Every value comes from tags, resource names or Azure messages and is scrubbed and escaped here (``e``); nothing
-from the report is ever placed in markup unescaped, nor a secret in the page, whatever an older record holds. It
-must not read Azure: only the stored report (and each cluster's last drill record, ``clusters/<key>/last-drill.json``).
+from a record is ever placed in markup unescaped, nor a secret in the page, whatever an older record holds. It
+must not read Azure: only the stored blobs (``shared.state`` names them).
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from shared import state
+from shared.drill.record import DrillRecord
+from shared.errors import RejectedInput
 from shared.observability import scrub
 from shared.runtime import Runtime, default_runtime
 from shared.times import parse_time
 
 SUPPORTED_SCHEMA = 1
-STALE_AFTER = timedelta(hours=3)
+HISTORY_AUDITS = 48  # the audits a cluster's history and RPO trend show: two days of hourly audits
+DRILLS_SHOWN = 12  # the drills listed per cluster, newest first: a year of monthly drills
+DEFAULT_PERIOD_MINUTES = 60  # AUDIT_PERIOD_MINUTES, for a report written before it was recorded
+STALE_PERIODS = 2  # a last complete report older than this many audit periods: the page is stale (critical)
+READERS = 8  # blobs read at once for one page
 SEVERITIES = (("critical", "Critical"), ("warning", "Warning"), ("info", "Info"))
 VERDICTS = {"red": "RED", "amber": "AMBER", "green": "GREEN"}
+DRILL_WORDS = {"passed": "green", "failed": "red", "skipped": "amber"}
 
 _CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#f4f5f7;color:#1b1f24}
@@ -34,14 +51,18 @@ header h1{margin:0;font-size:20px}
 header p{margin:4px 0 0;color:#c9d1d9}
 main{padding:16px 24px;max-width:1200px}
 .notice{padding:10px 14px;border-radius:6px;margin:0 0 16px;background:#fff4d6;border:1px solid #e0b100}
+.banner{padding:12px 16px;border-radius:6px;margin:0 0 16px;background:#cf222e;color:#fff;font-size:16px}
+.banner code{background:rgba(255,255,255,.15);color:#fff;padding:0 4px;border-radius:3px;white-space:pre-wrap}
 .summary{display:flex;gap:12px;flex-wrap:wrap;margin:0 0 16px;padding:0;list-style:none}
 .summary li{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:8px 14px}
+.summary li.risk{border-color:#cf222e;color:#cf222e;font-weight:700}
 section.cluster{background:#fff;border:1px solid #d0d7de;border-left:10px solid #8c959f;border-radius:6px;
   margin:0 0 18px;padding:12px 18px}
 section.red{border-left-color:#cf222e} section.amber{border-left-color:#d4a72c} section.green{border-left-color:#1a7f37}
 h2{margin:0 0 6px;font-size:18px}
 .verdict{display:inline-block;font-weight:700;padding:2px 10px;border-radius:12px;color:#fff;margin-right:8px}
 .verdict.red{background:#cf222e} .verdict.amber{background:#9a6700} .verdict.green{background:#1a7f37}
+.verdict.none{background:#8c959f}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:10px 0}
 dl.facts dt{color:#57606a} dl.facts dd{margin:0}
 table{border-collapse:collapse;width:100%;margin:8px 0 12px}
@@ -54,7 +75,19 @@ ul.findings li{margin:0 0 6px}
 .sev{font-weight:700;text-transform:uppercase;font-size:12px;margin-right:6px}
 .fix{color:#57606a}
 .ok{color:#1a7f37;font-weight:600}
+.bad{color:#cf222e;font-weight:700}
 .tag{font-size:12px;background:#ddf4ff;border-radius:10px;padding:0 8px;margin-left:6px}
+.strip{display:flex;gap:2px;margin:4px 0;height:22px;max-width:100%}
+.strip span{flex:0 0 10px;border-radius:2px;background:#d0d7de}
+.strip span.red{background:#cf222e} .strip span.amber{background:#d4a72c} .strip span.green{background:#1a7f37}
+.legend{color:#57606a;font-size:13px;margin:2px 0 8px}
+svg.trend{display:block;background:#f6f8fa;border:1px solid #eaeef2;border-radius:4px;margin:4px 0}
+.drill-age{padding:6px 10px;border-radius:6px;margin:6px 0;background:#dafbe1}
+.drill-age.overdue{background:#ffebe9;color:#cf222e;font-weight:700}
+details{margin:4px 0 8px}
+details summary{cursor:pointer}
+details.drill-record{border:1px solid #eaeef2;border-radius:6px;padding:4px 10px}
+a{color:#0969da}
 footer{color:#57606a;font-size:13px;padding:0 24px 24px}
 """
 
@@ -74,11 +107,73 @@ def _page(title: str, body: str, *, subtitle: str = "") -> str:
             "</body></html>\n")
 
 
-def render_empty() -> str:
-    return _page("asr-s2d: disaster-recovery status", (
-        "<p class=\"notice\" id=\"no-audit\"><strong>No audit has run yet.</strong> The drift audit runs on its "
-        "schedule (DRIFT_AUDIT_SCHEDULE, hourly by default); run <code>asr-s2d audit</code> to run one now.</p>"),
-        subtitle="Last audit: never")
+@dataclass(frozen=True)
+class AuditPoint:
+    """One complete audit as the history needs it: its record's name, when it finished, and per cluster key the
+    verdict and the worst node RPO. ``readable`` is False for a record this page cannot read (another schema)."""
+
+    record: str
+    finished: str | None
+    clusters: Mapping[str, tuple[str, int | None]]
+    readable: bool = True
+
+    @classmethod
+    def of(cls, record: str, body: Mapping[str, Any] | None) -> AuditPoint:
+        if not isinstance(body, Mapping) or body.get("schema_version") != SUPPORTED_SCHEMA:
+            return cls(record, None, {}, readable=False)
+        clusters = {str(c["key"]): (str(c.get("status")), _seconds(c.get("rpo_seconds")))
+                    for c in body.get("clusters") or [] if isinstance(c, Mapping) and c.get("key")}
+        return cls(record, str(body.get("finished") or body.get("started") or "") or None, clusters)
+
+
+@dataclass(frozen=True)
+class StoredDrill:
+    """One drill record as stored: its blob name (the link) and the record, None when this page cannot read it."""
+
+    record: str
+    drill: DrillRecord | None
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the page is built from, as ``read_stored`` found it in the state container."""
+
+    report: Mapping[str, Any] | None
+    attempt: Mapping[str, Any] | None = None
+    last_drills: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)  # key -> last-drill note
+    history: tuple[AuditPoint, ...] = ()  # newest first, at most HISTORY_AUDITS
+    drills: Mapping[str, tuple[StoredDrill, ...]] = field(default_factory=dict)  # key -> newest first, bounded
+    drill_counts: Mapping[str, int] = field(default_factory=dict)  # key -> every drill record stored
+
+
+def record_href(name: str, *, code: str | None = None) -> str:
+    """A stored record's address, relative to the page: the same function (``/api/status?record=<name>``), so the
+    function key the page was opened with (``code``, carried along) opens its records too."""
+    return f"?record={quote(name, safe='/')}" + (f"&code={quote(code, safe='')}" if code else "")
+
+
+def _failed_attempt(attempt: Mapping[str, Any] | None, report: Mapping[str, Any] | None) -> str:
+    """A banner for an audit attempt that failed after the last complete report (``audits/last-attempt.json``)."""
+    if not isinstance(attempt, Mapping) or attempt.get("complete") is not False:
+        return ""
+    if isinstance(report, Mapping) and report.get("audit_id") == attempt.get("audit_id"):
+        return ""
+    shown = (f"This page shows the last complete audit, which finished {_when(report.get('finished'))}."
+             if isinstance(report, Mapping) else "No audit has completed yet.")
+    return (f"<div class=\"banner\" id=\"audit-failed\" role=\"alert\"><strong>CRITICAL: the last audit failed</strong> "
+            f"(finished {e(_when(attempt.get('finished') or attempt.get('started')))}, trigger "
+            f"{e(attempt.get('trigger') or '-')}, audit {e(attempt.get('audit_id') or '-')}): "
+            f"<code>{e(attempt.get('error') or 'no reason recorded')}</code><br>{e(shown)} Fix what the error names "
+            "(most often the app's identity lost a role, or Azure throttled past the retries), then run "
+            "<code>asr-s2d audit</code>.</div>")
+
+
+def render_empty(attempt: Mapping[str, Any] | None = None) -> str:
+    failed = _failed_attempt(attempt, None)
+    return _page("asr-s2d: disaster-recovery status", failed + (
+        f"<p class=\"notice\" id=\"no-audit\"><strong>{'No audit has completed yet' if failed else 'No audit has run yet'}"
+        ".</strong> The drift audit runs on its schedule (DRIFT_AUDIT_SCHEDULE, hourly by default); run "
+        "<code>asr-s2d audit</code> to run one now.</p>"), subtitle="Last complete audit: never")
 
 
 def _when(text: Any) -> str:
@@ -92,6 +187,20 @@ def _parse(text: Any) -> datetime | None:
         return None
     value = parse_time(text)
     return value.astimezone(UTC) if value else None
+
+
+def _seconds(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _age(delta: timedelta) -> str:
+    """A duration as people say it: ``40 days``, ``5 h``, ``12 min``."""
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds >= 2 * 86400:
+        return f"{seconds // 86400} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 60} min"
 
 
 def _facts(cluster: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
@@ -146,11 +255,12 @@ def _findings(findings: list[Mapping[str, Any]]) -> str:
     return "".join(parts)
 
 
-def _drill(record: Mapping[str, Any] | None) -> str:
-    """The cluster's last drill (``clusters/<key>/last-drill.json``, written by ``shared.drill.service``)."""
+def _drill(record: Mapping[str, Any] | None, *, due: str = "") -> str:
+    """The cluster's last drill (``clusters/<key>/last-drill.json``, written by ``shared.drill.service``), with
+    ``due``: how long since the last passed drill, against its limit."""
     if not isinstance(record, Mapping):
-        return ("<h3>Last drill</h3><p class=\"drill\">No drill has run yet (tag the nodes asr-s2d-drill=monthly, "
-                "or run <code>asr-s2d drill</code>).</p>")
+        return (f"<h3>Last drill</h3>{due}<p class=\"drill\">No drill has run yet (tag the nodes "
+                "asr-s2d-drill=monthly, or run <code>asr-s2d drill</code>).</p>")
     result = str(record.get("result") or "unknown")
     word = {"passed": "green", "failed": "red", "skipped": "amber"}.get(result, "amber")
     checks = [c for c in record.get("checks") or [] if isinstance(c, Mapping)]
@@ -171,12 +281,139 @@ def _drill(record: Mapping[str, Any] | None) -> str:
              ("Last passed drill", _when(record.get("last_passed")) if record.get("last_passed") else "never")]
     failed = "".join(f"<li><strong>{e(c.get('name'))}</strong>: {e(c.get('detail'))}</li>" for c in checks
                      if c.get("ok") is not True)
-    return (f"<h3>Last drill <span class=\"verdict {word}\">{e(result.upper())}</span></h3>"
+    return (f"<h3>Last drill <span class=\"verdict {word}\">{e(result.upper())}</span></h3>{due}"
             "<dl class=\"facts drill\">" + "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in facts) + "</dl>"
             + (f"<ul class=\"findings\">{failed}</ul>" if failed else ""))
 
 
-def _cluster(cluster: Mapping[str, Any], settings: Mapping[str, Any], drill: Mapping[str, Any] | None = None) -> str:
+# -- history: the cluster's verdict and worst RPO per audit, oldest left ------------------------------------
+
+def _history(key: str, history: Sequence[AuditPoint], link: Callable[[str], str]) -> str:
+    if not history:
+        return ""
+    oldest_first = list(reversed(history))
+    cells, counts = [], {"red": 0, "amber": 0, "green": 0}
+    for point in oldest_first:
+        seen = point.clusters.get(key)
+        status = seen[0] if seen and seen[0] in VERDICTS else "none"
+        counts[status] = counts.get(status, 0) + 1
+        label = VERDICTS.get(status) or ("not in this audit" if point.readable else "record not readable")
+        cells.append(f"<span class=\"{status}\" title=\"{e(_when(point.finished))}: {e(label)}\"></span>")
+    absent = counts.get("none", 0)
+    legend = (f"{len(history)} audit(s), {_when(oldest_first[0].finished)} to {_when(oldest_first[-1].finished)}, "
+              f"oldest left: {counts['red']} red, {counts['amber']} amber, {counts['green']} green"
+              + (f", {absent} without this cluster" if absent else "") + ".")
+    rows = []
+    for point in history:
+        seen = point.clusters.get(key)
+        status = seen[0] if seen and seen[0] in VERDICTS else "none"
+        verdict = VERDICTS.get(status) or ("not in this audit" if point.readable else "record not readable")
+        rpo = seen[1] if seen else None
+        rows.append(f"<tr><td>{e(_when(point.finished))}</td><td><span class=\"verdict {status}\">{e(verdict)}</span>"
+                    f"</td><td>{e(f'{rpo} s' if rpo is not None else '-')}</td>"
+                    f"<td><a href=\"{e(link(point.record))}\">{e(point.record)}</a></td></tr>")
+    return (f"<h3>History: the last {len(history)} audit(s)</h3>"
+            f"<div class=\"strip\" id=\"history-{e(key)}\">{''.join(cells)}</div><p class=\"legend\">{e(legend)}</p>"
+            f"<details class=\"audits\"><summary>Every audit, newest first</summary><table class=\"audits\">"
+            "<thead><tr><th>Audit finished</th><th>Verdict</th><th>Worst RPO</th><th>Record</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table></details>")
+
+
+def _trend(key: str, history: Sequence[AuditPoint], threshold: int | None) -> str:
+    """The worst node RPO per audit as inline SVG bars (red above ``threshold``, the dashed line)."""
+    if not history:
+        return ""
+    values = [(p, (p.clusters.get(key) or ("", None))[1]) for p in reversed(history)]
+    known = [v for _, v in values if v is not None]
+    if not known:
+        return "<h3>RPO trend</h3><p class=\"legend\">No RPO was reported for this cluster in these audits.</p>"
+    height, step, bar = 80, 12, 9
+    width = 8 + step * len(values)
+    top = max([*known, threshold or 0]) * 1.1 or 1.0
+    scale = (height - 8) / top
+    shapes = []
+    if threshold:
+        y = height - round(threshold * scale)
+        shapes.append(f"<line x1=\"0\" x2=\"{width}\" y1=\"{y}\" y2=\"{y}\" stroke=\"#9a6700\" stroke-width=\"1\" "
+                      "stroke-dasharray=\"4 3\"><title>RPO_THRESHOLD_SECONDS</title></line>")
+    for i, (point, value) in enumerate(values):
+        x = 4 + i * step
+        if value is None:
+            shapes.append(f"<rect x=\"{x}\" y=\"{height - 2}\" width=\"{bar}\" height=\"2\" fill=\"#8c959f\">"
+                          f"<title>{e(_when(point.finished))}: no RPO</title></rect>")
+            continue
+        tall = max(2, round(value * scale))
+        colour = "#cf222e" if threshold and value > threshold else "#1a7f37"
+        shapes.append(f"<rect class=\"rpo\" x=\"{x}\" y=\"{height - tall}\" width=\"{bar}\" height=\"{tall}\" "
+                      f"fill=\"{colour}\"><title>{e(_when(point.finished))}: {value} s</title></rect>")
+    latest = values[-1][1]
+    legend = (f"Worst node RPO per audit, oldest left: latest {latest if latest is not None else '-'} s, "
+              f"highest {max(known)} s" + (f"; the dashed line is RPO_THRESHOLD_SECONDS ({threshold} s)" if threshold
+                                            else "") + ".")
+    return (f"<h3>RPO trend</h3><svg class=\"trend\" id=\"rpo-{e(key)}\" xmlns=\"http://www.w3.org/2000/svg\" "
+            f"width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" "
+            f"aria-label=\"{e(legend)}\">{''.join(shapes)}</svg><p class=\"legend\">{e(legend)}</p>")
+
+
+# -- drills: every stored drill of the cluster, and how long since one passed ---------------------------------
+
+def _last_passed(note: Mapping[str, Any] | None, drills: Sequence[StoredDrill]) -> datetime | None:
+    """When the cluster's last passed drill ended: the newest of what the last-drill note and the records say."""
+    found = [d.drill.last_passed_at for d in drills if d.drill is not None]
+    if isinstance(note, Mapping):
+        record = DrillRecord.from_json(dict(note))
+        found.append(record.last_passed_at if record else _parse(note.get("last_passed")))
+    moments = [m.astimezone(UTC) for m in found if m is not None]
+    return max(moments) if moments else None
+
+
+def _due(last: datetime | None, max_days: int, moment: datetime, key: str) -> tuple[str, bool]:
+    """The time since the last passed drill against TEST_FAILOVER_MAX_AGE_DAYS, and whether it is overdue."""
+    limit = f"TEST_FAILOVER_MAX_AGE_DAYS is {max_days} days"
+    if last is None:
+        text, overdue = f"OVERDUE: no drill of this cluster has passed yet ({limit}).", True
+    elif moment - last > timedelta(days=max_days):
+        text, overdue = (f"OVERDUE: the last passed drill ended {_when(last.isoformat())}, {_age(moment - last)} ago; "
+                         f"{limit}."), True
+    else:
+        text, overdue = (f"The last passed drill ended {_age(moment - last)} ago ({_when(last.isoformat())}); "
+                         f"the next is due by {_when((last + timedelta(days=max_days)).isoformat())} ({limit})."), False
+    return f"<p class=\"drill-age{' overdue' if overdue else ''}\" id=\"drill-due-{e(key)}\">{e(text)}</p>", overdue
+
+
+def _drills(drills: Sequence[StoredDrill], total: int, link: Callable[[str], str]) -> str:
+    if not drills:
+        return ""
+    shown = f"the newest {len(drills)} of {total}" if total > len(drills) else f"{len(drills)}"
+    items = []
+    for i, stored in enumerate(drills):
+        anchor = f"<a class=\"record\" href=\"{e(link(stored.record))}\">{e(stored.record)}</a>"
+        drill = stored.drill
+        if drill is None:
+            items.append(f"<details class=\"drill-record\"><summary><span class=\"verdict none\">UNREADABLE</span>"
+                         f"not a drill record this page reads: {anchor}</summary></details>")
+            continue
+        word = DRILL_WORDS.get(drill.result.value, "amber")
+        passed = sum(1 for c in drill.checks if c.ok)
+        rows = "".join(f"<tr><td>{e(c.name)}</td><td class=\"{'ok' if c.ok else 'bad'}\">{'ok' if c.ok else 'FAILED'}"
+                       f"</td><td>{e(c.detail)}</td></tr>" for c in drill.checks)
+        checks = (f"<table class=\"checks\"><thead><tr><th>Check</th><th>OK</th><th>Detail</th></tr></thead>"
+                  f"<tbody>{rows}</tbody></table>" if drill.checks else "<p>No check ran.</p>")
+        cleanup = ("done: " if drill.cleanup.ok else "NOT DONE: ") + drill.cleanup.detail
+        items.append(f"<details class=\"drill-record {word}\"{' open' if i == 0 else ''}><summary>"
+                     f"<span class=\"verdict {word}\">{e(drill.result.value.upper())}</span>{e(_when(drill.ended))} · "
+                     f"{passed} of {len(drill.checks)} checks passed · {e(drill.reason)} · {anchor}</summary>"
+                     f"{checks}<p>Cleanup {e(cleanup)} · trigger {e(drill.trigger or '-')} · drill "
+                     f"{e(drill.drill_id)}</p></details>")
+    return f"<h3>Drills ({e(shown)}, newest first)</h3><div class=\"drills\">{''.join(items)}</div>"
+
+
+# -- the page -----------------------------------------------------------------------------------------------------
+
+def _cluster(cluster: Mapping[str, Any], settings: Mapping[str, Any], stored: Stored, *, moment: datetime,
+             link: Callable[[str], str]) -> tuple[str, bool]:
+    """A cluster's section, and whether its drill is overdue."""
+    key = str(cluster.get("key"))
     status = cluster.get("status") if cluster.get("status") in VERDICTS else "amber"
     repair = cluster.get("repair") or None
     repair_html = ""
@@ -185,44 +422,73 @@ def _cluster(cluster: Mapping[str, Any], settings: Mapping[str, Any], drill: Map
     reassign = cluster.get("reassign") or None
     if isinstance(reassign, dict):
         repair_html += f"<p><strong>IP step:</strong> {e(reassign.get('outcome'))}: {e(reassign.get('reason'))}</p>"
-    return (f"<section class=\"cluster {status}\" id=\"cluster-{e(cluster.get('key'))}\">"
-            f"<h2><span class=\"verdict {status}\">{VERDICTS[str(status)]}</span>{e(cluster.get('name'))}</h2>"
-            f"<p class=\"status-text\"><strong>{e(cluster.get('status_text'))}</strong></p>"
-            f"{_facts(cluster, settings)}{_nodes(cluster.get('nodes') or [])}{_drill(drill)}"
-            f"<h3>Drift</h3>{_findings(list(cluster.get('findings') or []))}{repair_html}</section>")
+    note = stored.last_drills.get(key)
+    drills = stored.drills.get(key, ())
+    max_days = _seconds(settings.get("test_failover_max_age_days")) or 180
+    due, overdue = _due(_last_passed(note, drills), max_days, moment, key)
+    section = (f"<section class=\"cluster {status}\" id=\"cluster-{e(key)}\">"
+               f"<h2><span class=\"verdict {status}\">{VERDICTS[str(status)]}</span>{e(cluster.get('name'))}</h2>"
+               f"<p class=\"status-text\"><strong>{e(cluster.get('status_text'))}</strong></p>"
+               f"{_facts(cluster, settings)}{_nodes(cluster.get('nodes') or [])}"
+               f"{_history(key, stored.history, link)}"
+               f"{_trend(key, stored.history, _seconds(settings.get('rpo_threshold_seconds')))}"
+               f"{_drill(note, due=due)}{_drills(drills, stored.drill_counts.get(key, len(drills)), link)}"
+               f"<h3>Drift</h3>{_findings(list(cluster.get('findings') or []))}{repair_html}</section>")
+    return section, overdue
+
+
+def _stale(report: Mapping[str, Any], settings: Mapping[str, Any], moment: datetime) -> str:
+    """A banner when the last complete report is older than STALE_PERIODS audit periods (or has no time)."""
+    period = _seconds(settings.get("audit_period_minutes")) or DEFAULT_PERIOD_MINUTES
+    finished = report.get("finished") or report.get("started")
+    parsed = _parse(finished)
+    if parsed is not None and moment - parsed <= timedelta(minutes=STALE_PERIODS * period):
+        return ""
+    since = f"finished {_when(finished)}, {_age(moment - parsed)} ago" if parsed else "has no readable finish time"
+    return (f"<div class=\"banner\" id=\"stale\" role=\"alert\"><strong>CRITICAL: this page is stale.</strong> The "
+            f"last complete audit {e(since)}; the audit runs every {period} min (AUDIT_PERIOD_MINUTES), so "
+            f"{STALE_PERIODS} should have completed since. What follows may no longer be true: check that the "
+            "drift-audit timer runs and that the audit can read Azure.</div>")
 
 
 def render(report: Mapping[str, Any] | None, *, now: datetime | None = None,
-           drills: Mapping[str, Any] | None = None) -> str:
-    """The page for one report (None: no audit yet), with each cluster's last drill record from ``drills``
-    (cluster key -> record). Pure: no I/O."""
+           drills: Mapping[str, Any] | None = None, stored: Stored | None = None,
+           link: Callable[[str], str] = record_href) -> str:
+    """The page for one report (None: no complete audit yet), with each cluster's last drill record from ``drills``
+    (cluster key -> record) and the rest of what ``read_stored`` found in ``stored`` (history, drills, the last
+    audit attempt); ``link`` makes a stored record's address. Pure: no I/O."""
+    found = stored or Stored(report)
+    if drills is not None:
+        found = replace(found, last_drills=drills)
     if report is None:
-        return render_empty()
+        return render_empty(found.attempt)
     title = "asr-s2d: disaster-recovery status"
     if report.get("schema_version") != SUPPORTED_SCHEMA:
-        return _page(title, f"<p class=\"notice\">The latest report uses schema version "
-                            f"{e(report.get('schema_version'))}; this page reads version {SUPPORTED_SCHEMA}.</p>")
+        return _page(title, _failed_attempt(found.attempt, report) + (
+            f"<p class=\"notice\">The latest report uses schema version {e(report.get('schema_version'))}; this "
+            f"page reads version {SUPPORTED_SCHEMA}.</p>"))
     finished = report.get("finished") or report.get("started")
-    body: list[str] = []
     moment = now or datetime.now(UTC)
-    parsed = _parse(finished)
-    if parsed is not None and moment - parsed > STALE_AFTER:
-        body.append(f"<p class=\"notice\" id=\"stale\"><strong>This report is old:</strong> the last audit finished "
-                    f"{e(_when(finished))}. Check that the drift-audit timer runs.</p>")
-    summary = report.get("summary") or {}
-    status = summary.get("status") or {}
-    counts = summary.get("findings") or {}
-    body.append("<ul class=\"summary\">" + "".join(f"<li>{e(label)}</li>" for label in (
-        f"{summary.get('clusters', 0)} cluster(s)", f"{status.get('red', 0)} at risk (red)",
-        f"{status.get('amber', 0)} degraded (amber)", f"{status.get('green', 0)} recoverable (green)",
-        f"{counts.get('critical', 0)} critical / {counts.get('warning', 0)} warning finding(s)")) + "</ul>")
     settings = report.get("settings") or {}
-    clusters = list(report.get("clusters") or [])
+    stale = _stale(report, settings, moment)
+    body: list[str] = [_failed_attempt(found.attempt, report), stale]
+    clusters = [c for c in report.get("clusters") or [] if isinstance(c, Mapping)]
     order = {"red": 0, "amber": 1, "green": 2}
     clusters.sort(key=lambda c: (order.get(str(c.get("status")), 1), str(c.get("name"))))
+    sections = [_cluster(c, settings, found, moment=moment, link=link) for c in clusters]
+    statuses = [str(c.get("status")) for c in clusters]
+    at_risk = sum(1 for s in statuses if s != "green")  # anything not green: red, amber, or a verdict unknown here
+    overdue = sum(1 for _, late in sections if late)
+    counts = (report.get("summary") or {}).get("findings") or {}
+    items = [("", f"{len(clusters)} cluster(s)"), ("risk" if at_risk else "", f"{at_risk} at risk (not green)"),
+             ("", f"{statuses.count('red')} red · {statuses.count('amber')} amber · {statuses.count('green')} green"),
+             ("", f"{counts.get('critical', 0)} critical / {counts.get('warning', 0)} warning finding(s)"),
+             ("risk" if overdue else "", f"{overdue} drill(s) overdue")]
+    body.append("<ul class=\"summary\" id=\"summary\">" + "".join(
+        f"<li class=\"{cls}\">{e(label)}</li>" for cls, label in items) + "</ul>")
     if not clusters:
         body.append("<p>No tagged cluster was found in the allowed subscriptions.</p>")
-    body += [_cluster(c, settings, (drills or {}).get(str(c.get("key")))) for c in clusters]
+    body += [section for section, _ in sections]
     general = list(report.get("findings") or [])
     if general:
         body.append(f"<section class=\"cluster amber\" id=\"general\"><h2>Outside any cluster</h2>"
@@ -232,14 +498,59 @@ def render(report: Mapping[str, Any] | None, *, now: datetime | None = None,
         body.append("<section class=\"cluster amber\" id=\"errors\"><h2>Not audited</h2><ul>" + "".join(
             f"<li>{e(x)}</li>" for x in errors) + "</ul></section>")
     mode = "repairs on" if report.get("repair") else "report only"
-    subtitle = (f"Last audit: {_when(finished)} · {mode}"
+    subtitle = (f"Last complete audit: {_when(finished)}{' · STALE' if stale else ''} · {mode}"
                 f"{' · dry run' if report.get('dry_run') else ''} · audit {report.get('audit_id', '-')}")
     return _page(title, "".join(body), subtitle=subtitle)
 
 
-def render_latest(rt: Runtime | None = None) -> str:
-    """The status page from ``audits/latest.json`` (the HTTP trigger's entry point)."""
-    runtime = rt or default_runtime()
-    body = runtime.records.json(state.LATEST_AUDIT)
-    keys = [str(c.get("key")) for c in (body or {}).get("clusters") or [] if isinstance(c, dict) and c.get("key")]
-    return render(body, drills={key: runtime.records.cluster_note(key, state.LAST_DRILL) for key in keys})
+# -- reading what the page shows, and the record route -------------------------------------------------------------
+
+def read_stored(rt: Runtime) -> Stored:
+    """Everything the page shows, from the state container only (never Azure): the last complete report, the last
+    audit attempt, and for the report's clusters the newest HISTORY_AUDITS audit reports (each read once for every
+    cluster), their newest DRILLS_SHOWN drill records and their last-drill notes. One listing of ``audits/`` and
+    one of ``drills/``, then every blob read once, READERS at a time."""
+    report = rt.records.json(state.LATEST_AUDIT)
+    attempt = rt.records.json(state.LAST_AUDIT_ATTEMPT)
+    keys = sorted({str(c["key"]) for c in (report or {}).get("clusters") or [] if isinstance(c, dict) and c.get("key")})
+    audits = sorted((n for n in rt.blobs.list_names(state.AUDITS) if state.is_audit_record(n)), reverse=True)
+    audits = audits[:HISTORY_AUDITS]
+    # The last complete attempt names the report latest.json copies: that one is not read twice.
+    latest = (str(attempt.get("report")) if report and attempt and attempt.get("complete") is True
+              and attempt.get("report") and attempt.get("audit_id") == report.get("audit_id") else None)
+    folders: dict[str, list[str]] = {}
+    for name in rt.blobs.list_names(state.DRILLS):
+        if state.is_drill_record(name):
+            folders.setdefault(name[:name.rindex("/") + 1], []).append(name)
+    drill_names = {key: sorted(folders.get(state.drill_prefix(key), []), reverse=True) for key in keys}
+    notes = {key: state.note_blob(key, state.LAST_DRILL) for key in keys}
+    wanted = list(dict.fromkeys([*(n for n in audits if n != latest), *notes.values(),
+                                 *(n for names in drill_names.values() for n in names[:DRILLS_SHOWN])]))
+    with ThreadPoolExecutor(max_workers=READERS) as pool:
+        bodies = dict(zip(wanted, pool.map(rt.records.json, wanted), strict=True))
+    if latest is not None:
+        bodies[latest] = report
+    return Stored(
+        report=report, attempt=attempt, last_drills={key: bodies.get(name) for key, name in notes.items()},
+        history=tuple(AuditPoint.of(name, bodies.get(name)) for name in audits),
+        drills={key: tuple(StoredDrill(n, DrillRecord.from_json(bodies.get(n))) for n in names[:DRILLS_SHOWN])
+                for key, names in drill_names.items()},
+        drill_counts={key: len(names) for key, names in drill_names.items()})
+
+
+def render_latest(rt: Runtime | None = None, *, code: str | None = None, now: datetime | None = None) -> str:
+    """The status page from the state container (the HTTP trigger's entry point); ``code``: the function key the
+    page was opened with, carried into its record links."""
+    stored = read_stored(rt or default_runtime())
+    return render(stored.report, now=now, stored=stored, link=lambda name: record_href(name, code=code))
+
+
+def stored_record(name: str, rt: Runtime | None = None) -> dict[str, Any] | None:
+    """One audit report or drill record by its blob name, scrubbed (``/api/status?record=<name>``); None when no
+    such record is stored. Any other name, whatever it points at, is ``RejectedInput``: the route serves evidence,
+    never the state container's other blobs (locks, enrollments, events, notes)."""
+    if not state.is_record(name):
+        raise RejectedInput("not a record name: a record is audits/<UTC time>.json or "
+                            "drills/<cluster key>/<UTC time>.json")
+    body = (rt or default_runtime()).records.json(name)
+    return None if body is None else scrub(body)
