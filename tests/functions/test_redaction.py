@@ -129,7 +129,7 @@ def test_a_secret_in_an_arm_error_message_is_recorded_answered_published_printed
     # What went wrong still reads in full, with the masks where the secrets were.
     masked = "AccountKey=***;EndpointSuffix=core.windows.net and https://st1.blob.core.windows.net/c/b?sv=2024-11-04"
     for where in ("topic events", "runbook answer", "cli reassign-ip --json", "cli audit", "audit error",
-                  "audits/last-attempt.json"):
+                  "audits/last-attempt.json", "status page"):
         assert WORDS in outputs[where] and "AuthorizationFailed" in outputs[where], where
     assert masked in outcome.reason and "sig=*** token ***, key ***" in outcome.reason
     assert masked in body["reason"] and masked in json.loads(cli_json[1])["reason"]
