@@ -197,6 +197,15 @@ class Records:
         doc = self.blobs.get_json(name)
         return doc.body if doc is not None and isinstance(doc.body, dict) else None
 
+    def record(self, name: str) -> dict[str, Any] | None:
+        """An audit report or drill record: the state container's copy, else the evidence container's (which keeps
+        records after the state container's lifecycle rule deleted them)."""
+        body = self.json(name)
+        if body is None and self._evidence is not None:
+            doc = self._evidence.get_json(name)
+            body = doc.body if doc is not None and isinstance(doc.body, dict) else None
+        return body
+
     def cluster_note(self, cluster_key: str, note: str) -> dict[str, Any] | None:
         return self.json(note_blob(cluster_key, note))
 

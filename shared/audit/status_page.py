@@ -552,5 +552,5 @@ def stored_record(name: str, rt: Runtime | None = None) -> dict[str, Any] | None
     if not state.is_record(name):
         raise RejectedInput("not a record name: a record is audits/<UTC time>.json or "
                             "drills/<cluster key>/<UTC time>.json")
-    body = (rt or default_runtime()).records.json(name)
+    body = (rt or default_runtime()).records.record(name)
     return None if body is None else scrub(body)

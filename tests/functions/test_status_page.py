@@ -549,3 +549,20 @@ def test_the_page_links_its_records_with_the_key_it_was_opened_with(history: His
     assert hrefs and all(h.startswith("?record=") and h.endswith("&code=a%2Bb%2Fc%3D%3D") for h in hrefs)
     plain = [a["href"] for a, _ in dom_of(status.render_latest(history.rt)).find("a")]
     assert f"?record={history.failed.blob}" in plain  # no key (Entra ID sign-in): the links carry none
+
+
+def test_audit_reports_are_kept_write_once_in_the_evidence_container_and_served_from_it(
+        emu: Emulator, converged: dict[str, Any], make_runtime: Callable[..., Runtime], blob_service: Any) -> None:
+    """EVIDENCE_CONTAINER gets a write-once copy of every audit report (the Bicep puts it under a time-based retention
+    policy); once the state container's copy is gone (its lifecycle rule), the record link serves the evidence."""
+    blob_service.create_container("evidence")
+    rt = make_runtime(EVIDENCE_CONTAINER="evidence")
+    report = audit.run_audit(rt)
+    evidence = blob_service.get_container_client("evidence")
+    kept = json.loads(evidence.get_blob_client(report.blob_name).download_blob().readall())
+    assert kept == rt.records.json(report.blob_name) and kept["audit_id"] == report.to_json()["audit_id"]
+    rt.records.keep_evidence(report.blob_name, {"tampered": True})  # the first copy stays the evidence
+    assert json.loads(evidence.get_blob_client(report.blob_name).download_blob().readall()) == kept
+    blob_service.get_container_client(rt.settings.state_container).delete_blob(report.blob_name)
+    assert status.stored_record(report.blob_name, rt) == kept
+    assert status.stored_record(report.blob_name, make_runtime()) is None  # no evidence container: not stored
