@@ -86,10 +86,10 @@ def failback_story(emu: Any, world: dict[str, Any], rt: Any, *, client: Any, out
     vault_rg, vault = world["vault_id"].split("/")[4], world["vault_id"].split("/")[-1]
     node = world["vm_ids"][0]
     grid.deliver(emu.events.drain(subscriber_id))  # the chapter before's last events
-    out.say(f"The way home: the operator fails {cluster} back to {home} (planned failover of {plan}, "
-            "RecoveryToPrimary)")
-    client.replication_recovery_plans.begin_planned_failover(
-        vault_rg, vault, plan, {"properties": {"failoverDirection": "RecoveryToPrimary",
+    out.say(f"The way home: the operator fails {cluster} back to {home} (failover of {plan}, RecoveryToPrimary, "
+            "the DR nodes shut down first: Azure-to-Azure has no planned failover)")
+    client.replication_recovery_plans.begin_unplanned_failover(
+        vault_rg, vault, plan, {"properties": {"failoverDirection": "RecoveryToPrimary", "sourceSiteOperations": "Required",
                                                "providerSpecificDetails": [{"instanceType": "A2A"}]}}).result()
     for item in rt.asr.list_items():
         out.detail(f"{(item.recovery_vm_id or '?').split('/')[-1]} runs in {item.recovery_region}: "

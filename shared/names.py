@@ -50,6 +50,14 @@ def plan_name(cluster: str) -> str:
     return f"{PLAN_PREFIX}{cluster}"
 
 
+def failback_how(cluster: str) -> str:
+    """How an operator fails a reprotected cluster back: Azure-to-Azure has no planned failover (no A2A planned
+    failover input in the REST specs); Microsoft's A2A failback tutorial runs a failover towards the primary region
+    with the machines shut down first."""
+    return (f"fail back with a failover of recovery plan {plan_name(cluster)}, direction RecoveryToPrimary, with "
+            "'Shut down machines before beginning failover' (sourceSiteOperations Required)")
+
+
 # '.' separates a load balancer's purpose from the cluster's name: a cluster name cannot contain one, so the test
 # load balancer of cluster "a" never shares a name with the DR load balancer of cluster "a-test".
 def load_balancer_name(cluster: str, *, test: bool = False) -> str:

@@ -20,7 +20,7 @@ from shared.cluster import Cluster
 from shared.enrollment.plan import NodeFacts, Plan, ReplicationSpec
 from shared.findings import Finding, Severity
 from shared.inventory import AsrState, LoadBalancer, Policy, ProtectedItem, StorageAccount, Subnet, Vm
-from shared.names import plan_name
+from shared.names import failback_how, plan_name
 from shared.times import parse_time
 
 # Finding codes, one per way a cluster can drift (documented in shared/schemas/audit-report.v1.json).
@@ -455,9 +455,8 @@ def check_replicating_back(view: ClusterView) -> list[Finding]:
     return [_finding(REPLICATING_BACK, Severity.WARNING, view.name,
                      f"{view.name} runs in {view.spec.target_region} since a committed failover and replicates back "
                      f"into {names} ({states}): drills test the way back (FAILBACK_TEST_VNET_ID)",
-                     f"when ready, fail back: planned failover of recovery plan {plan_name(view.name)} with direction "
-                     "RecoveryToPrimary (asr-s2d moves the cluster IP home), check the cluster, commit, then reprotect "
-                     "(ALLOW_REPROTECT=true lets asr-s2d do it)")]
+                     f"when ready, {failback_how(view.name)} (asr-s2d moves the cluster IP home), check the cluster, "
+                     "commit, then reprotect (ALLOW_REPROTECT=true lets asr-s2d do it)")]
 
 
 CHECKS: tuple[tuple[str, Callable[[ClusterView], list[Finding]]], ...] = (

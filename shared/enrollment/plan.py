@@ -37,6 +37,7 @@ from shared.names import (
     OWNER,
     container_name,
     fabric_name,
+    failback_how,
     item_name,
     load_balancer_id,
     load_balancer_name,
@@ -136,8 +137,7 @@ def _away(name: str, asr: AsrState, spec: ReplicationSpec) -> Finding | None:
         return Finding("cluster-replicating-back", Severity.INFO, name,
                        f"cluster {name} runs in {spec.target_region} and replicates back to its original region "
                        f"({len(back)} node(s)): enrollment changes nothing until it fails back",
-                       f"fail back with a planned failover of recovery plan {plan_name(name)} (RecoveryToPrimary), "
-                       "commit it and reprotect")
+                       f"{failback_how(name)}, commit it and reprotect")
     return None
 
 

@@ -24,7 +24,7 @@ from shared import ids
 from shared.actions import EnsureLoadBalancer, JoinPool, Purpose, ReprotectItem
 from shared.findings import Finding, Severity
 from shared.inventory import AsrState, LoadBalancer, Nic, ProtectedItem, Subnet, Vm
-from shared.names import plan_name, pool_id
+from shared.names import failback_how, plan_name, pool_id
 from shared.ownership import owns_load_balancer
 
 COMMITTED = frozenset({"unplannedfailovercommitted", "plannedfailovercommitted"})
@@ -165,8 +165,7 @@ def plan_way_back(view: WayBackView, spec: WayBackSpec) -> WayBack:
                                                  f"({', '.join(states)})")
         findings.append(Finding("replicating-back", Severity.INFO, name, f"{name} runs in {target} and replicates "
                                 f"back to {source_region} ({', '.join(states)})",
-                                f"when it is Protected, fail back with a planned failover of recovery plan "
-                                f"{plan_name(name)}"))
+                                f"when it is Protected, {failback_how(name)}"))
     return WayBack(name, stage, reason, tuple(actions), tuple(findings), allowed, home)
 
 

@@ -25,7 +25,7 @@ from shared.errors import AsrS2dError, PermanentError, RejectedInput, TransientE
 from shared.executor import Executor
 from shared.findings import Finding, Severity
 from shared.inventory import ProtectedItem, Vm
-from shared.names import failback_lb_id, plan_name
+from shared.names import failback_how, failback_lb_id
 from shared.outcomes import Outcome
 from shared.ownership import owns_plan
 from shared.runtime import Runtime
@@ -149,8 +149,7 @@ def audit_findings(rt: Runtime, cluster: str, items: list[ProtectedItem], *, aud
     found = list(outcome.findings)
     if outcome.kind == "changed":
         found.append(Finding("reprotected", Severity.INFO, cluster, outcome.reason,
-                             f"when it is Protected, fail back with a planned failover of recovery plan "
-                             f"{plan_name(cluster)}"))
+                             f"when it is Protected, {failback_how(cluster)}"))
     elif outcome.kind == "failed":
         found.append(Finding("reprotect-failed", Severity.WARNING, cluster, outcome.reason,
                              "the next audit retries; check the vault's jobs for the cause"))

@@ -96,9 +96,11 @@ class World:
         self.asr.replication_recovery_plans.begin_failover_commit(self.rg, self.vault, PLAN).result()
 
     def failback(self) -> None:
-        """A planned failover of the reprotected plan back home (``RecoveryToPrimary``), as an operator runs it."""
-        self.asr.replication_recovery_plans.begin_planned_failover(
+        """The reprotected plan fails back home (``RecoveryToPrimary``, the DR side shut down first), as an operator runs
+        it: Azure-to-Azure has no planned failover."""
+        self.asr.replication_recovery_plans.begin_unplanned_failover(
             self.rg, self.vault, PLAN, {"properties": {"failoverDirection": "RecoveryToPrimary",
+                                                       "sourceSiteOperations": "Required",
                                                        "providerSpecificDetails": A2A_LATEST}}).result()
 
     def test_failover(self, *, wait: bool = True) -> None:

@@ -22,7 +22,7 @@ from shared.inventory import ProtectedItem, RecoveryPlan
 from tests.unit.builders import SUB, VAULT, health_report
 
 PLAN = RecoveryPlan(f"{VAULT}/replicationRecoveryPlans/asr-s2d-s2dclu01", "asr-s2d-s2dclu01", ("i1", "i2"), "f1", "f2",
-                    allowed_operations=("PlannedFailover", "UnplannedFailover", "TestFailover"))
+                    allowed_operations=("UnplannedFailover", "TestFailover"))
 
 
 def item(n: int, **changes: Any) -> ProtectedItem:

@@ -13,13 +13,12 @@ Seeds call ``state.add_vault(world, subscription_id, resource_group, name, locat
 
 from __future__ import annotations
 
-from functools import partial
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from emulator.core.http import Handler
+from emulator.core.http import ArmRequest, ArmResponse, Handler
 from emulator.providers.conventions import route_resource
-from emulator.providers.recoveryservices import control, fabrics, jobs, plans, protection
+from emulator.providers.recoveryservices import control, errors, fabrics, jobs, plans, protection
 from emulator.providers.recoveryservices.scope import CONTAINER_PATH, FABRIC_PATH, ITEM_PATH, PLAN_PATH, VAULT_PATH
 from emulator.providers.recoveryservices.state import CONTAINER_TYPE, MAPPING_TYPE, NETWORK_MAPPING_TYPE, POLICY_TYPE, add_vault
 
@@ -32,12 +31,16 @@ ASR_API_VERSIONS = frozenset({"2025-08-01", "2025-01-01", "2024-10-01", "2024-04
 VAULT_API_VERSIONS = frozenset({"2025-08-01", "2025-02-01", "2024-10-01", "2024-04-01", "2023-04-01"})
 
 
+def _planned_failover(req: ArmRequest) -> ArmResponse:
+    raise errors.planned_failover_not_supported()
+
+
 def _failover_actions(handlers: ModuleType) -> dict[str, Handler]:
     """The actions a replicated item and a recovery plan both take (``protection`` and ``plans`` name their
     handlers alike)."""
     return {
-        "unplannedFailover": partial(handlers.fail_over, planned=False),
-        "plannedFailover": partial(handlers.fail_over, planned=True),
+        "unplannedFailover": handlers.fail_over,
+        "plannedFailover": _planned_failover,
         "testFailover": handlers.test_failover,
         "testFailoverCleanup": handlers.test_failover_cleanup,
         "failoverCommit": handlers.failover_commit,

@@ -36,6 +36,19 @@ INVALID_INPUT = "InvalidProviderSpecificInput"
 VM_DISKS_MISSING = "VMDisksMissing"
 NOT_FOUND = "ResourceNotFound"
 RECOVERY_RESOURCE_CONFLICT = "RecoveryResourceAlreadyExists"
+PLANNED_FAILOVER_NOT_SUPPORTED = "PlannedFailoverNotSupportedForAzureToAzure"
+
+
+def planned_failover_not_supported() -> AsrError:
+    """Azure-to-Azure has no planned failover: ``PlannedFailoverProviderSpecificFailoverInput``'s members are Hyper-V
+    and InMage ones, none A2A (azure-rest-api-specs, recoveryservicessiterecovery service.json), and Microsoft's
+    failback tutorial (articles/site-recovery/azure-to-azure-tutorial-failback.md) fails back with a failover whose
+    source machines are shut down first (``sourceSiteOperations: Required``)."""
+    return bad_request(PLANNED_FAILOVER_NOT_SUPPORTED,
+                       "Planned failover is not supported for Azure virtual machines replicated to another region.",
+                       causes="Azure-to-Azure replication (A2A) offers only unplanned failover.",
+                       action="Use unplannedFailover, with sourceSiteOperations 'Required' to shut the source "
+                              "virtual machines down first.")
 
 
 class AsrError(ArmError):

@@ -3,8 +3,8 @@
 Actions and the states they leave (``protectionState`` / ``testFailoverState``):
 
 - unplanned failover -> ``UnplannedFailoverCommitPendingStatesBegin`` ("Failover completed"), active
-  location ``Recovery``; planned failover -> ``PlannedFailoverCommitPendingStatesBegin`` and the source
-  VM is shut down first;
+  location ``Recovery``; with ``sourceSiteOperations: Required`` the source VM is shut down first (how
+  Azure-to-Azure fails back: it has no planned failover, which is refused);
 - commit -> ``UnplannedFailoverCommitted`` / ``PlannedFailoverCommitted`` ("Failover committed");
 - reprotect -> the item moves under the recovery region's container (ASR re-creates the replicated
   item there, so its ID changes), replicates the other way, and goes through initial replication
@@ -291,8 +291,8 @@ def _remove(world: World, vm_id: str | None, nic_ids: list[str], changes: Change
 
 # -- transitions (run when the job completes) ------------------------------------------------------------
 
-def fail_over(world: World, item: dict[str, Any], *, planned: bool, point: dict[str, Any],
-              shut_down_source: bool, changes: Changes) -> None:
+def fail_over(world: World, item: dict[str, Any], *, point: dict[str, Any], shut_down_source: bool,
+              changes: Changes) -> None:
     details, p = a2a(item), props(item)
     info = items.meta(world, item)
     if p["testFailoverState"] != TestState.NONE:
@@ -301,7 +301,7 @@ def fail_over(world: World, item: dict[str, Any], *, planned: bool, point: dict[
         info.test_vm_id, info.test_nic_ids = None, []
         details["testFailoverRecoveryFabricObjectId"] = None
         items.set_test_state(item, TestState.NONE)
-    if (planned or shut_down_source) and world.get(details["fabricObjectId"]) is not None:
+    if shut_down_source and world.get(details["fabricObjectId"]) is not None:
         infra.set_power(world, details["fabricObjectId"], "deallocated")
     existing = infra.get(world, details.get("recoveryFabricObjectId"))
     if existing is not None:
@@ -314,8 +314,8 @@ def fail_over(world: World, item: dict[str, Any], *, planned: bool, point: dict[
         vm_id, nic_ids = _recover_vm(world, item, test=False, network_id=None, changes=changes)
         details["recoveryFabricObjectId"] = vm_id
         info.recovery_nic_ids = nic_ids
-    info.failover_kind = "Planned" if planned else "Unplanned"
-    items.set_state(item, State.PLANNED_COMMIT_PENDING if planned else State.UNPLANNED_COMMIT_PENDING)
+    info.failover_kind = "Unplanned"
+    items.set_state(item, State.UNPLANNED_COMMIT_PENDING)
     p["activeLocation"] = "Recovery"
     p["lastSuccessfulFailoverTime"] = now_iso(world)
     p["failoverRecoveryPointId"] = point["id"]

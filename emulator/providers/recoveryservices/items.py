@@ -87,7 +87,7 @@ TEST_DESCRIPTIONS = {TestState.NONE: "None", TestState.WAITING: "Waiting for use
 ALLOWED = {
     State.ENABLING: ["DisableProtection"],
     State.INITIAL_REPLICATION: ["DisableProtection"],
-    State.PROTECTED: ["PlannedFailover", "UnplannedFailover", "DisableProtection", "TestFailover"],
+    State.PROTECTED: ["UnplannedFailover", "DisableProtection", "TestFailover"],
     State.DISABLING: [],
     State.UNPLANNED_COMMIT_PENDING: ["Commit", "DisableProtection", "ChangePit"],
     State.PLANNED_COMMIT_PENDING: ["Commit", "DisableProtection", "ChangePit"],
@@ -246,7 +246,7 @@ def enable(world: World, container: dict[str, Any], name: str, body_props: dict[
         raise errors.conflict(errors.VM_ALREADY_PROTECTED,
                               f"The virtual machine '{vm['name']}' is the failback target of the replicated item "
                               f"'{target_of['name']}', which replicates back into it.",
-                              action="Fail back (planned failover) and commit, then reprotect; or disable replication "
+                              action="Fail back (failover RecoveryToPrimary) and commit, then reprotect; or disable replication "
                                      "of that item first.")
     rid = f"{container['id']}/replicationProtectedItems/{name}"
     if world.get(rid) is not None:

@@ -1,5 +1,6 @@
 """Recovery plans: create (PUT), read, list, update (PATCH), delete, and the plan-level actions
-plannedFailover, unplannedFailover, testFailover, testFailoverCleanup, failoverCommit and reProtect.
+unplannedFailover, testFailover, testFailoverCleanup, failoverCommit and reProtect (plannedFailover is refused:
+Azure-to-Azure has none).
 
 A plan is how a multi-VM group fails over: ASR refuses a single VM of a group, and refuses a plan
 that holds only part of a group. The plan's groups come back as ASR returns them: a ``Shutdown`` and
@@ -129,7 +130,7 @@ def refresh_plan(world: World, plan: dict[str, Any]) -> dict[str, Any]:
     elif states <= COMMITTED:
         allowed = ["ReverseReplicate"]
     elif states == {State.PROTECTED}:
-        allowed = ["PlannedFailover", "UnplannedFailover", "TestFailover"]
+        allowed = ["UnplannedFailover", "TestFailover"]
     else:
         allowed = []
     plan["properties"]["allowedOperations"] = allowed
@@ -351,8 +352,8 @@ def _a2a_details(given: dict[str, Any]) -> dict[str, Any]:
     return entries[0] if entries else {}
 
 
-def fail_over(req: ArmRequest, *, planned: bool) -> ArmResponse:
-    """The plan's ``plannedFailover`` / ``unplannedFailover`` action."""
+def fail_over(req: ArmRequest) -> ArmResponse:
+    """The plan's ``unplannedFailover`` action (A2A has no planned one: ``errors.planned_failover_not_supported``)."""
     given = scope.properties(req)
     direction = _required_direction(given)
     a2a = _a2a_details(given)
@@ -366,12 +367,11 @@ def fail_over(req: ArmRequest, *, planned: bool) -> ArmResponse:
         return {"point": failover.pick_recovery_point(world, item, point_type=point_type)}
 
     def transition(world: World, item: dict[str, Any], prepared: Prepared, changes: Changes) -> None:
-        failover.fail_over(world, item, planned=planned, point=prepared["point"],
-                           shut_down_source=source_ops == "Required", changes=changes)
+        failover.fail_over(world, item, point=prepared["point"], shut_down_source=source_ops == "Required",
+                           changes=changes)
 
-    return _plan_action(req, "PlannedFailover" if planned else "UnplannedFailover", check, transition,
-                        whole_groups=True, direction=direction,
-                        last_time="lastPlannedFailoverTime" if planned else "lastUnplannedFailoverTime")
+    return _plan_action(req, "UnplannedFailover", check, transition, whole_groups=True, direction=direction,
+                        last_time="lastUnplannedFailoverTime")
 
 
 def test_failover(req: ArmRequest) -> ArmResponse:

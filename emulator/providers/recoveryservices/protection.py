@@ -198,8 +198,8 @@ def _a2a_input(given: dict[str, Any]) -> dict[str, Any]:
     return provider
 
 
-def fail_over(req: ArmRequest, *, planned: bool) -> ArmResponse:
-    """The item's ``plannedFailover`` / ``unplannedFailover`` action."""
+def fail_over(req: ArmRequest) -> ArmResponse:
+    """The item's ``unplannedFailover`` action (A2A has no planned one: ``errors.planned_failover_not_supported``)."""
     given = scope.properties(req, required=False)
     failover.check_direction(given.get("failoverDirection"))
     provider = _a2a_input(given)
@@ -212,10 +212,10 @@ def fail_over(req: ArmRequest, *, planned: bool) -> ArmResponse:
         return {"point": failover.pick_recovery_point(world, item, point_id=provider.get("recoveryPointId"))}
 
     def transition(world: World, item: dict[str, Any], prepared: Prepared, changes: Changes) -> None:
-        failover.fail_over(world, item, planned=planned, point=prepared["point"],
-                           shut_down_source=source_ops == "Required", changes=changes)
+        failover.fail_over(world, item, point=prepared["point"], shut_down_source=source_ops == "Required",
+                           changes=changes)
 
-    return _action(req, "PlannedFailover" if planned else "UnplannedFailover", check, transition)
+    return _action(req, "UnplannedFailover", check, transition)
 
 
 def test_failover(req: ArmRequest) -> ArmResponse:

@@ -145,8 +145,11 @@ def test_reprotect_then_fail_back_to_the_original_vms(emu, world, asr, plumbing)
         assert item.properties.provider_specific_details.fabric_object_id == dr_vms[vm]
         assert item.properties.provider_specific_details.recovery_fabric_object_id == world.vms[vm]
 
-    back = asr.replication_recovery_plans.begin_planned_failover(VAULT_RG, VAULT, RP, m.RecoveryPlanPlannedFailoverInput(
-        properties=m.RecoveryPlanPlannedFailoverInputProperties(failover_direction="RecoveryToPrimary"))).result()
+    # Azure-to-Azure fails back with a failover that shuts the DR side down first (no planned failover).
+    back = asr.replication_recovery_plans.begin_unplanned_failover(VAULT_RG, VAULT, RP, m.RecoveryPlanUnplannedFailoverInput(
+        properties=m.RecoveryPlanUnplannedFailoverInputProperties(
+            failover_direction="RecoveryToPrimary", source_site_operations="Required",
+            provider_specific_details=[m.RecoveryPlanA2AFailoverInput(recovery_point_type="Latest")]))).result()
     assert back.properties.allowed_operations == ["Commit", "ChangePit"]
     for vm in NODES:
         assert compute.power_state(emu.world, world.vms[vm]) == "running"  # the original VM is the target again

@@ -42,7 +42,7 @@ def test_enabling_goes_from_enabling_protection_to_protected_through_an_enable_d
 
     item = item_of(asr, plumbing, "s2d-node1")
     assert (item.properties.protection_state, item.properties.replication_health) == ("Protected", "Normal")
-    assert item.properties.allowed_operations == ["PlannedFailover", "UnplannedFailover", "DisableProtection",
+    assert item.properties.allowed_operations == ["UnplannedFailover", "DisableProtection",
                                                   "TestFailover"]
     assert item.properties.current_scenario.scenario_name == "None"
 
@@ -257,15 +257,25 @@ def test_a_vm_in_no_group_fails_over_commits_and_reprotects_on_its_own(emu, worl
     assert "failback target" in refused.value.error.message
 
 
-def test_planned_failover_shuts_the_source_down_first(emu, world, asr, plumbing):
+def test_a2a_has_no_planned_failover_and_a_failover_can_shut_the_source_down_first(emu, world, asr, plumbing):
+    """PlannedFailoverProviderSpecificFailoverInput has no A2A member (azure-rest-api-specs); Microsoft's A2A failback
+    tutorial fails over with the source machines shut down (sourceSiteOperations Required)."""
     from emulator.providers.compute import state as compute
 
     enable(asr, world, plumbing, "solo", group=None)
-    done = asr.replication_protected_items.begin_planned_failover(
+    assert "PlannedFailover" not in item_of(asr, plumbing, "solo").properties.allowed_operations
+    with pytest.raises(HttpResponseError) as refused:
+        asr.replication_protected_items.begin_planned_failover(
+            VAULT_RG, VAULT, plumbing.source_fabric, plumbing.source_container, "solo",
+            m.PlannedFailoverInput(properties=m.PlannedFailoverInputProperties(failover_direction="PrimaryToRecovery")))
+    assert refused.value.status_code == 400
+    assert refused.value.error.code == "PlannedFailoverNotSupportedForAzureToAzure"
+    assert compute.power_state(emu.world, world.vms["solo"]) == "running"
+    done = asr.replication_protected_items.begin_unplanned_failover(
         VAULT_RG, VAULT, plumbing.source_fabric, plumbing.source_container, "solo",
-        m.PlannedFailoverInput(properties=m.PlannedFailoverInputProperties(failover_direction="PrimaryToRecovery"))
-    ).result()
-    assert done.properties.protection_state == "PlannedFailoverCommitPendingStatesBegin"
+        m.UnplannedFailoverInput(properties=m.UnplannedFailoverInputProperties(
+            failover_direction="PrimaryToRecovery", source_site_operations="Required"))).result()
+    assert done.properties.protection_state == "UnplannedFailoverCommitPendingStatesBegin"
     assert compute.power_state(emu.world, world.vms["solo"]) == "deallocated"
     recovered = done.properties.provider_specific_details.recovery_fabric_object_id
     assert compute.power_state(emu.world, recovered) == "running"

@@ -36,7 +36,7 @@ def test_a_plan_comes_back_with_asr_groups_and_a2a_provider(world, asr, plumbing
     assert [g.group_type for g in p.groups] == ["Shutdown", "Failover", "Boot"]
     assert [i.id for i in p.groups[2].replication_protected_items] == cluster
     assert p.replication_providers == ["A2A"]
-    assert p.allowed_operations == ["PlannedFailover", "UnplannedFailover", "TestFailover"]
+    assert p.allowed_operations == ["UnplannedFailover", "TestFailover"]
     assert (p.primary_fabric_id, p.recovery_fabric_id) == (plumbing.source_fabric_id, plumbing.target_fabric_id)
     assert p.failover_deployment_model == "ResourceManager"
     assert [x.name for x in asr.replication_recovery_plans.list(VAULT_RG, VAULT)] == [RP]
@@ -79,12 +79,21 @@ def test_plan_unplanned_failover_fails_the_whole_group_over(emu, world, asr, plu
         "UnplannedFailoverCommitted"}
 
 
-def test_plan_planned_failover_shuts_the_sources_down(emu, world, asr, plumbing, cluster):
-    plan = asr.replication_recovery_plans.begin_planned_failover(VAULT_RG, VAULT, RP, m.RecoveryPlanPlannedFailoverInput(
-        properties=m.RecoveryPlanPlannedFailoverInputProperties(failover_direction="PrimaryToRecovery"))).result()
-    assert plan.properties.last_planned_failover_time is not None
+def test_a_plan_has_no_planned_failover_and_its_failover_can_shut_the_sources_down(emu, world, asr, plumbing, cluster):
+    """No planned failover for Azure-to-Azure (errors.planned_failover_not_supported's sources)."""
+    with pytest.raises(HttpResponseError) as refused:
+        asr.replication_recovery_plans.begin_planned_failover(VAULT_RG, VAULT, RP, m.RecoveryPlanPlannedFailoverInput(
+            properties=m.RecoveryPlanPlannedFailoverInputProperties(failover_direction="PrimaryToRecovery")))
+    assert refused.value.error.code == "PlannedFailoverNotSupportedForAzureToAzure"
+    assert {compute.power_state(emu.world, world.vms[vm]) for vm in ("s2d-node1", "s2d-node2")} == {"running"}
+    plan = asr.replication_recovery_plans.begin_unplanned_failover(VAULT_RG, VAULT, RP, m.RecoveryPlanUnplannedFailoverInput(
+        properties=m.RecoveryPlanUnplannedFailoverInputProperties(
+            failover_direction="PrimaryToRecovery", source_site_operations="Required",
+            provider_specific_details=[m.RecoveryPlanA2AFailoverInput(recovery_point_type="Latest")]))).result()
+    assert plan.properties.last_unplanned_failover_time is not None
+    assert "PlannedFailover" not in plan.properties.allowed_operations
     assert {compute.power_state(emu.world, world.vms[vm]) for vm in ("s2d-node1", "s2d-node2")} == {"deallocated"}
-    assert item_of(asr, plumbing, "s2d-node1").properties.protection_state == "PlannedFailoverCommitPendingStatesBegin"
+    assert item_of(asr, plumbing, "s2d-node1").properties.protection_state == "UnplannedFailoverCommitPendingStatesBegin"
 
 
 def test_a_plan_holding_part_of_a_group_cannot_fail_it_over(world, asr, plumbing, cluster):
@@ -129,7 +138,7 @@ def test_plan_test_failover_goes_to_the_test_network_and_cleanup_removes_it(emu,
     cleaned = asr.replication_recovery_plans.begin_test_failover_cleanup(
         VAULT_RG, VAULT, RP, m.RecoveryPlanTestFailoverCleanupInput(
             properties=m.RecoveryPlanTestFailoverCleanupInputProperties(comments="drill passed"))).result()
-    assert cleaned.properties.allowed_operations == ["PlannedFailover", "UnplannedFailover", "TestFailover"]
+    assert cleaned.properties.allowed_operations == ["UnplannedFailover", "TestFailover"]
     assert all(emu.world.get(vm_id) is None for vm_id in test_vms)
     item = item_of(asr, plumbing, "s2d-node1")
     assert item.properties.test_failover_state == "None"
@@ -142,7 +151,7 @@ def test_plan_reprotect_reverses_replication_and_renames_the_plan_items(emu, wor
     plan = asr.replication_recovery_plans.begin_reprotect(VAULT_RG, VAULT, RP).result()
     ids = [i.id for i in plan.properties.groups[2].replication_protected_items]
     assert all(i.lower().startswith(plumbing.target_container_id.lower() + "/") for i in ids)
-    assert plan.properties.allowed_operations == ["PlannedFailover", "UnplannedFailover", "TestFailover"]
+    assert plan.properties.allowed_operations == ["UnplannedFailover", "TestFailover"]
     item = item_of(asr, plumbing, "s2d-node1", fabric=plumbing.target_fabric, container=plumbing.target_container)
     assert item.properties.protection_state == "Protected"
     disk = item.properties.provider_specific_details.protected_managed_disks[0]
