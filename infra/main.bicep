@@ -6,9 +6,10 @@
 // Creates (README "Deployment" lists the same, in the same order):
 //   1. the app's resource group
 //   2. (modules/app.bicep) two storage accounts: host (Functions host + deployment package) and state (containers
-//      asr-s2d and deadletter), both without shared keys or public blob access; Log Analytics + Application
-//      Insights; a Flex Consumption plan (FC1) and a Linux Python 3.11 function app with a system-assigned
-//      identity; its app settings; the identity's data roles on the two accounts
+//      asr-s2d, deadletter and evidence, the last under a time-based retention policy), both without shared keys or
+//      public blob access; Log Analytics + Application Insights; a Flex Consumption plan (FC1) and a Linux Python
+//      3.11 function app with a system-assigned identity; its app settings; the identity's data roles on the two
+//      accounts
 //   3. three custom roles whose actions are exactly infra/role-actions.json (docs/deployment.md "The role"), each
 //      assigned to the app's identity only where it is needed (modules/role-assignment-*.bicep):
 //        asr-s2d reader    reads only, at every allowed subscription
@@ -106,6 +107,15 @@ param additionalRoleScopes array = []
 @description('Resource group IDs of the protected nodes (their VMs, NICs and VNet): the source role is assigned there, for the failback (load balancer, NIC joins, the in-guest IP step), drills of the way back, Run Command on the nodes and, with allowReprotect, the reprotect. Empty (the default): none of that is granted, and the app reports those steps as failed.')
 param sourceResourceGroupIds array = []
 
+// -- evidence, alerts, the status page -------------------------------------------------------------------------
+@description('Days each audit report and drill record in the evidence container (EVIDENCE_CONTAINER) cannot be changed or deleted: its time-based retention policy.')
+@minValue(1)
+@maxValue(146000)
+param evidenceRetentionDays int = 400
+
+@description('Set true once the evidence container\'s retention policy is locked: the deployment then leaves the policy alone (Azure accepts only extensions of a locked policy).')
+param evidenceRetentionLocked bool = false
+
 var tags = { 'azd-env-name': environmentName, app: 'asr-s2d' }
 var vaultResourceGroupId = join(take(split(vaultId, '/'), 5), '/')
 
@@ -136,6 +146,8 @@ module app 'modules/app.bicep' = {
     location: location
     tags: tags
     maximumInstanceCount: maximumInstanceCount
+    evidenceRetentionDays: evidenceRetentionDays
+    evidenceRetentionLocked: evidenceRetentionLocked
     requiredSettings: {
       ALLOWED_SUBSCRIPTION_IDS: join(allowedSubscriptionIds, ',')
       VAULT_ID: vaultId

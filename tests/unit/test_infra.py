@@ -119,6 +119,14 @@ def event_grid_triggers() -> list[str]:
                   if any(b.get("type") == "eventGridTrigger" for b in bindings))
 
 
+def param_decl(file: str, name: str) -> tuple[str, str, list[str]]:
+    """(type, default or "", decorators but its description) of ``param <name>`` in a template."""
+    text = bicep_files()[file]
+    m = re.search(r"((?:^@.*\n)*)^param " + name + r" (\w+)(?: = (.+))?$", text, re.M)
+    assert m, f"{file}: no param {name}"
+    return m.group(2), m.group(3) or "", [d for d in m.group(1).splitlines() if not d.startswith("@description(")]
+
+
 def subscription_for(function: str) -> Declared:
     found = [d for d in of_type("Microsoft.EventGrid/systemTopics/eventSubscriptions")
              if re.search(r"resourceId: '\$\{functionAppId\}/functions/" + function + "'", d.body)]
@@ -448,6 +456,35 @@ def test_the_deployment_docs_list_exactly_the_resource_types_the_templates_creat
     listed = {t for row in rows for t in re.findall(r"`(Microsoft\.[A-Za-z]+/[A-Za-z/]+)`", row[3])}
     created = {d.type for d in declared() if not d.existing}
     assert listed == created, {"not in docs/deployment.md": sorted(created - listed), "not created": sorted(listed - created)}
+
+
+# -- evidence --------------------------------------------------------------------------------------------------
+
+def test_the_evidence_container_keeps_each_record_for_its_retention_and_no_lifecycle_rule_reaches_it() -> None:
+    app = bicep_files()["modules/app.bicep"]
+    assert "var evidenceContainerName = 'evidence'\n" in app and "var stateContainerName = 'asr-s2d'\n" in app
+    [container] = [d for d in of_type("Microsoft.Storage/storageAccounts/blobServices/containers")
+                   if d.symbol == "evidenceContainer"]
+    assert "parent: stateBlobs" in container.body and "name: evidenceContainerName" in container.body
+    [policy] = of_type("Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies")
+    assert policy.file == "modules/app.bicep" and "parent: evidenceContainer" in policy.body
+    assert "name: 'default'" in policy.body  # the only name Azure accepts for a container's policy
+    assert "immutabilityPeriodSinceCreationInDays: evidenceRetentionDays" in policy.body
+    assert "allowProtectedAppendWrites: false" in policy.body
+    # A locked policy accepts only extensions: once locked, the deployment must leave it alone.
+    assert re.search(r"^resource evidenceRetention '[^']+' = if \(!evidenceRetentionLocked\) \{", app, re.M)
+    assert param_decl("main.bicep", "evidenceRetentionDays") == ("int", "400", ["@minValue(1)", "@maxValue(146000)"])
+    assert param_decl("main.bicep", "evidenceRetentionLocked")[:2] == ("bool", "false")
+    _header, body = module_block("app")
+    assert "evidenceRetentionDays: evidenceRetentionDays" in body and "evidenceRetentionLocked: evidenceRetentionLocked" in body
+    [config] = [d for d in of_type("Microsoft.Web/sites/config") if "name: 'appsettings'" in d.body]
+    assert "EVIDENCE_CONTAINER: evidenceContainer.name" in config.body
+    # The lifecycle policy's rules all live under the state container: none can delete evidence, before its
+    # retention or after (evidence past its retention stays until someone deletes it).
+    prefixes = [m for text in bicep_files().values() for m in re.findall(r"prefixMatch: \[([^\]]*)\]", text)]
+    assert prefixes == [" '${stateContainerName}/${prefix.key}/' "]
+    retention = app[app.index("var retentionDays = {"):]
+    assert "evidence" not in re.findall(r"^\s*(\w+): \d+", retention[:retention.index("}")], re.M)
 
 
 # -- parameters and azd ----------------------------------------------------------------------------------------
