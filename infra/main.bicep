@@ -20,6 +20,11 @@
 //      allowDisableReplication and allowReprotect add the actions those switches need, and set the app settings.
 //   4. (modules/events.bicep, when subscribeEvents) the Event Grid system topic of this subscription and one
 //      event subscription per Event Grid trigger, with retries and dead-lettering into the state account
+//   5. (modules/topic.bicep and modules/alerts.bicep, when alerts) the custom Event Grid topic the app publishes its
+//      outcomes, drift and drills to, the app's identity as its only sender; a queue in the state account and three
+//      filtered event subscriptions (red cluster, failed drill, failed post-failover step), an action group (e-mail,
+//      optional webhook), a metric alert per event subscription, one on events the app could not publish, and a log
+//      search alert on an audit that has not completed for two periods
 //
 // Kept simple on purpose: no Bicep compiler is reachable from the build machines, so tests/unit/test_infra.py
 // reads these files as text. Run `az bicep build --file infra/main.bicep` before the first deployment.
@@ -116,6 +121,21 @@ param evidenceRetentionDays int = 400
 @description('Set true once the evidence container\'s retention policy is locked: the deployment then leaves the policy alone (Azure accepts only extensions of a locked policy).')
 param evidenceRetentionLocked bool = false
 
+@description('Alerts out of the box: the custom Event Grid topic the app publishes to (EVENT_GRID_TOPIC_ENDPOINT; the app\'s identity its only sender, no key), an action group, and alert rules for a red cluster, a failed drill, a failed post-failover step, an audit that has not completed for two periods, and events the app could not publish (docs/operations.md "Events and alerts").')
+param alerts bool = true
+
+@description('E-mail addresses the action group notifies (with alerts). Empty: the alerts fire in Azure Monitor and nobody is told.')
+param alertEmails array = []
+
+@secure()
+@description('Optional URL the action group posts each alert to, in Azure Monitor\'s common alert schema (with alerts): e.g. a Teams Workflows or Logic App trigger that turns it into a card. Empty = none.')
+param alertWebhookUrl string = ''
+
+@description('AUDIT_PERIOD_MINUTES: how often DRIFT_AUDIT_SCHEDULE runs the audit (keep them in step). A report older than two periods is stale: the status page says so and the stale-audit alert fires. At most a day: a log search alert looks back two days at most.')
+@minValue(1)
+@maxValue(1440)
+param auditPeriodMinutes int = 60
+
 var tags = { 'azd-env-name': environmentName, app: 'asr-s2d' }
 var vaultResourceGroupId = join(take(split(vaultId, '/'), 5), '/')
 
@@ -135,6 +155,17 @@ resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: resourceGroupName
   location: location
   tags: tags
+}
+
+// 5. (with alerts) the custom topic, before the app: its endpoint is an app setting --------------------------
+module topic 'modules/topic.bicep' = if (alerts) {
+  name: 'asr-s2d-topic'
+  scope: rg
+  params: {
+    environmentName: environmentName
+    location: location
+    tags: tags
+  }
 }
 
 // 2. storage, monitoring, plan, function app, app settings, data roles ---------------------------------------
@@ -165,7 +196,8 @@ module app 'modules/app.bicep' = {
       DR_CACHE_STORAGE_ACCOUNT_ID: drCacheStorageAccountId
       DRIFT_AUDIT_SCHEDULE: driftAuditSchedule
       DRILL_SCHEDULE: drillSchedule
-    })
+      AUDIT_PERIOD_MINUTES: string(auditPeriodMinutes)
+    }, alerts ? { EVENT_GRID_TOPIC_ENDPOINT: topic.outputs.endpoint } : {})
   }
 }
 
@@ -275,6 +307,26 @@ module events 'modules/events.bicep' = if (subscribeEvents) {
     deadLetterAccountId: app.outputs.stateAccountId
     deadLetterContainer: app.outputs.deadLetterContainer
     tags: tags
+    actionGroupId: alerts ? alerting.outputs.actionGroupId : ''
+  }
+}
+
+// 5. (with alerts) the app's identity as the topic's sender, the alerting queue and event subscriptions, the action
+// group, the alert rules ---------------------------------------------------------------------------------------
+module alerting 'modules/alerts.bicep' = if (alerts) {
+  name: 'asr-s2d-alerts'
+  scope: rg
+  params: {
+    environmentName: environmentName
+    location: location
+    tags: tags
+    topicName: alerts ? topic.outputs.name : ''
+    appInsightsId: app.outputs.appInsightsId
+    appPrincipalId: app.outputs.principalId
+    stateAccountName: app.outputs.stateAccountName
+    alertEmails: alertEmails
+    alertWebhookUrl: alertWebhookUrl
+    auditPeriodMinutes: auditPeriodMinutes
   }
 }
 
@@ -284,3 +336,5 @@ output APP_PRINCIPAL_ID string = app.outputs.principalId
 output STATE_STORAGE_ACCOUNT_URL string = app.outputs.stateAccountUrl
 output STATUS_PAGE_URL string = 'https://${app.outputs.functionAppHostName}/api/status?code=<function key of status_page>'
 output RUNBOOK_URL string = 'https://${app.outputs.functionAppHostName}/api/failover/runbook'
+output EVENT_GRID_TOPIC_ENDPOINT string = alerts ? topic.outputs.endpoint : ''
+output ALERT_ACTION_GROUP_ID string = alerts ? alerting.outputs.actionGroupId : ''

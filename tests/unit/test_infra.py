@@ -9,22 +9,37 @@ code accepts, with retries and dead-lettering; every required setting of ``share
 and every ``%SETTING%`` a binding names is an app setting; every app-setting name is a real setting; storage
 allows no shared key and no public blob; the "What gets created" table of ``docs/deployment.md`` lists exactly
 the resource types the templates declare; the parameters example and ``azure.yaml`` fit the template.
+
+Evidence and alerts: the evidence container keeps each record for ``evidenceRetentionDays`` and no lifecycle rule
+reaches it; the custom topic takes no key, exists before the app whose setting names it and has the app's identity
+as its sender; each alerting event subscription selects exactly its alert's events, by the app's own event types
+and wire values, and has a stateless metric alert on its matched events; the stale-audit query finds the line the
+app logs when an audit completes (read from ``shared/audit/service.py``) and nothing else; the action group mails
+every address and posts to the optional webhook.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
 from functools import cache
 from pathlib import Path
 
 from shared import events
+from shared.audit.report import STATUS_WORDS
+from shared.audit.service import DRIFT_EVENT
 from shared.config import Settings
+from shared.drill.record import DrillRecord, Result
+from shared.drill.service import DRILL_EVENT
 from shared.enrollment.service import WRITE_OPERATIONS
 from shared.failover import signals
+from shared.outcomes import KINDS, Outcome
+from shared.runtime import Runtime
 from tests import arm_actions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -485,6 +500,199 @@ def test_the_evidence_container_keeps_each_record_for_its_retention_and_no_lifec
     assert prefixes == [" '${stateContainerName}/${prefix.key}/' "]
     retention = app[app.index("var retentionDays = {"):]
     assert "evidence" not in re.findall(r"^\s*(\w+): \d+", retention[:retention.index("}")], re.M)
+
+
+# -- alerts ----------------------------------------------------------------------------------------------------
+
+ALERTS = "modules/alerts.bicep"
+EVENT_GRID_DATA_SENDER = "d5a91429-5739-47e2-a06b-3470a27159e7"
+QUEUE_DATA_MESSAGE_SENDER = "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a"
+_ADVANCED_FILTER = re.compile(r"\{ operatorType: '(\w+)', key: '([\w.]+)'(?:, values: \[ ([^\]]*) \])? \}")
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    name: str
+    severity: int
+    event_type: str
+    filters: tuple[tuple[str, str, tuple[str, ...]], ...]
+
+
+def alert_events() -> dict[str, AlertEvent]:
+    """``var alertEvents`` of modules/alerts.bicep: the events that need someone, one alert each."""
+    text = bicep_files()[ALERTS]
+    start = text.index("var alertEvents = [")
+    array = text[start:text.index("\n]\n", start)]
+    out = {}
+    i = array.find("\n  {")
+    while i != -1:
+        item = _block(array, i + 3)
+        name = re.search(r"^    name: '([^']+)'$", item, re.M).group(1)  # type: ignore[union-attr]
+        out[name] = AlertEvent(
+            name, int(re.search(r"^    severity: (\d)$", item, re.M).group(1)),  # type: ignore[union-attr]
+            re.search(r"^    eventType: '([^']+)'$", item, re.M).group(1),  # type: ignore[union-attr]
+            tuple((op, key, tuple(_QUOTED.findall(values or ""))) for op, key, values in _ADVANCED_FILTER.findall(item)))
+        i = array.find("\n  {", i + len(item))
+    return out
+
+
+def signature_default(function: Callable[..., object], name: str) -> object:
+    return inspect.signature(function).parameters[name].default
+
+
+def test_the_custom_topic_takes_no_key_and_exists_before_the_app_whose_setting_names_it() -> None:
+    assert param_decl("main.bicep", "alerts")[:2] == ("bool", "true")
+    [topic] = of_type("Microsoft.EventGrid/topics")
+    assert topic.file == "modules/topic.bicep"
+    assert "disableLocalAuth: true" in topic.body and "inputSchema: 'EventGridSchema'" in topic.body
+    assert "identity: { type: 'SystemAssigned' }" in topic.body
+    main = bicep_files()["main.bicep"]
+    assert re.search(r"^module topic 'modules/topic.bicep' = if \(alerts\) \{", main, re.M)
+    assert main.index("module topic ") < main.index("module app ")  # its endpoint is an app setting
+    # Set after extraAppSettings and safety: with alerts, the deployed topic wins; without, a topic of your own
+    # (extraAppSettings) stays.
+    assert ("      AUDIT_PERIOD_MINUTES: string(auditPeriodMinutes)\n"
+            "    }, alerts ? { EVENT_GRID_TOPIC_ENDPOINT: topic.outputs.endpoint } : {})\n") in main
+    settings = {f.metadata["env"] for f in fields(Settings)}
+    assert {"EVENT_GRID_TOPIC_ENDPOINT", "AUDIT_PERIOD_MINUTES", "EVIDENCE_CONTAINER"} <= settings
+    assert all("EVENT_GRID_TOPIC_KEY" not in text for text in bicep_files().values())
+    # The app's identity is the topic's one sender: EventGrid Data Sender on the topic itself.
+    [sends] = [d for d in declared() if d.file == ALERTS and d.symbol == "appSends"]
+    assert "scope: topic" in sends.body and "principalId: appPrincipalId" in sends.body
+    assert f"var eventGridDataSender = '{EVENT_GRID_DATA_SENDER}'" in bicep_files()[ALERTS]
+    assert "subscriptionResourceId('Microsoft.Authorization/roleDefinitions', eventGridDataSender)" in sends.body
+    header, body = module_block("alerting")
+    assert header == "module alerting 'modules/alerts.bicep' = if (alerts) {"
+    for line in ("appPrincipalId: app.outputs.principalId", "appInsightsId: app.outputs.appInsightsId",
+                 "stateAccountName: app.outputs.stateAccountName", "alertEmails: alertEmails",
+                 "alertWebhookUrl: alertWebhookUrl", "auditPeriodMinutes: auditPeriodMinutes"):
+        assert line in body, line
+
+
+def test_each_alerting_event_subscription_passes_exactly_the_events_of_its_alert() -> None:
+    alerts = alert_events()
+    assert set(alerts) == {"asr-s2d-red-cluster", "asr-s2d-drill-failed", "asr-s2d-failover-step-failed"}
+    # A red cluster: the audit's drift event of a cluster whose verdict is red.
+    red = alerts["asr-s2d-red-cluster"]
+    assert red.event_type == DRIFT_EVENT == "AsrS2d.DriftDetected"
+    assert red.filters == (("StringIn", "data.status", ("red",)),) and "red" in STATUS_WORDS
+    audit_code = (ROOT / "shared" / "audit" / "service.py").read_text()
+    assert '"status": cluster.status' in audit_code and "rt.topic.publish(DRIFT_EVENT" in audit_code
+    # A failed drill: the drill's record, published as it is stored.
+    drill = alerts["asr-s2d-drill-failed"]
+    assert drill.event_type == DRILL_EVENT == "AsrS2d.DrillCompleted"
+    assert drill.filters == (("StringIn", "data.result", (Result.FAILED.value,)),)
+    record = DrillRecord("d", "c", None, "timer", "", "", 0.0, Result.FAILED, "r").to_json()
+    assert record["result"] == "failed"
+    # A failed post-failover step: a failed outcome of the failover service (it always has details.scenario),
+    # from any of its triggers, that is not a transient "will retry".
+    step = alerts["asr-s2d-failover-step-failed"]
+    assert step.event_type == signature_default(Runtime.record, "event_type") == "AsrS2d.Outcome"
+    assert step.filters == (("StringIn", "data.outcome", ("failed",)),
+                            ("StringIn", "data.trigger", ("event", "runbook", "audit", "cli")),
+                            ("IsNotNull", "data.details.scenario", ()),
+                            ("StringNotBeginsWith", "data.reason", ("will retry",)))
+    assert "failed" in KINDS
+    body = Outcome("e", "failed", "r", details={"scenario": "failover"}).to_json()
+    assert {"outcome", "trigger", "reason"} <= set(body) and body["details"]["scenario"] == "failover"
+    failover_code = (ROOT / "shared" / "failover" / "service.py").read_text()
+    assert 'details={"scenario": signal.scenario.value' in failover_code and 'reason=f"will retry: {err}"' in failover_code
+    signals_code = (ROOT / "shared" / "failover" / "signals.py").read_text()
+    assert 'source="event"' in signals_code and 'source="runbook"' in signals_code
+    assert 'trigger: str = "cli"' in failover_code and 'trigger="audit"' in failover_code
+    for alert in alerts.values():  # Event Grid's limits per event subscription
+        assert len(alert.filters) <= 25 and sum(len(values) for _op, _key, values in alert.filters) <= 25
+    [subs] = of_type("Microsoft.EventGrid/topics/eventSubscriptions")
+    assert subs.file == ALERTS
+    for line in ("parent: topic", "name: e.name", "includedEventTypes: [ e.eventType ]",
+                 "advancedFilters: e.advancedFilters", "deliveryWithResourceIdentity: alertDelivery"):
+        assert line in subs.body, line
+    assert re.search(r"^resource alertSubscriptions '[^']+' = \[for e in alertEvents: \{", bicep_files()[ALERTS], re.M)
+
+
+def test_the_alerting_events_go_to_a_queue_of_the_state_account_with_the_topics_own_identity() -> None:
+    text = bicep_files()[ALERTS]
+    assert re.search(r"var alertDelivery = \{\s+identity: \{ type: 'SystemAssigned' \}", text)
+    assert "endpointType: 'StorageQueue'" in text and "resourceId: stateStorage.id" in text
+    assert "queueName: alertQueueName" in text and "queueMessageTimeToLiveInSeconds: 604800" in text
+    [queue] = of_type("Microsoft.Storage/storageAccounts/queueServices/queues")
+    assert "parent: stateQueues" in queue.body and "name: alertQueueName" in queue.body
+    [to_queue] = [d for d in declared() if d.file == ALERTS and d.symbol == "topicToQueue"]
+    assert "scope: alertQueue" in to_queue.body and "principalId: topic.identity.principalId" in to_queue.body
+    assert f"var queueMessageSender = '{QUEUE_DATA_MESSAGE_SENDER}'" in text
+    assert "dependsOn: [\n    topicToQueue\n  ]" in of_type("Microsoft.EventGrid/topics/eventSubscriptions")[0].body
+
+
+def test_every_alerting_event_subscription_has_a_stateless_metric_alert_on_its_matched_events() -> None:
+    rules = {d.symbol: d for d in of_type("Microsoft.Insights/metricAlerts")}
+    assert set(rules) == {"eventAlerts", "publishFailures", "deadLettered"}
+    matched = rules["eventAlerts"].body
+    assert re.search(r"^resource eventAlerts '[^']+' = \[for e in alertEvents: \{", bicep_files()[ALERTS], re.M)
+    for line in ("metricNamespace: 'Microsoft.EventGrid/topics'", "metricName: 'MatchedEventCount'",
+                 "{ name: 'EventSubscriptionName', operator: 'Include', values: [ e.name, toUpper(e.name) ] }",
+                 "operator: 'GreaterThan'", "threshold: 0", "timeAggregation: 'Total'", "severity: e.severity",
+                 "autoMitigate: false", "evaluationFrequency: 'PT5M'", "windowSize: 'PT5M'", "scopes: [\n      topic.id"):
+        assert line in matched, line
+    assert {a.severity for a in alert_events().values()} <= set(range(5))
+    published = rules["publishFailures"].body
+    assert "metricName: 'PublishFailCount'" in published and "scopes: [\n      topic.id" in published
+    dead = rules["deadLettered"]
+    assert dead.file == "modules/events.bicep" and "metricName: 'DeadLetteredCount'" in dead.body
+    assert "metricNamespace: 'Microsoft.EventGrid/systemTopics'" in dead.body
+    assert re.search(r"^resource deadLettered '[^']+' = if \(!empty\(actionGroupId\)\) \{",
+                     bicep_files()["modules/events.bicep"], re.M)
+    assert "actionGroupId: alerts ? alerting.outputs.actionGroupId : ''" in module_block("events")[1]
+    for rule in rules.values():
+        assert "'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'" in rule.body
+        assert "location: 'global'" in rule.body
+        assert re.search(r"actionGroupId: (actionGroup\.id|actionGroupId) \}", rule.body)
+
+
+STALE_QUERY = INFRA / "queries" / "audit-stale.kql"
+
+
+def _kql_regexes(query: str) -> list[str]:
+    return re.findall(r'matches regex @"([^"]+)"', query)
+
+
+def test_the_stale_audit_alert_fires_when_no_audit_completed_for_two_periods() -> None:
+    assert param_decl("main.bicep", "auditPeriodMinutes") == ("int", "60", ["@minValue(1)", "@maxValue(1440)"])
+    [period] = [f for f in fields(Settings) if f.metadata["env"] == "AUDIT_PERIOD_MINUTES"]
+    assert period.default == 60  # the app's own default agrees
+    [rule] = of_type("Microsoft.Insights/scheduledQueryRules")
+    assert rule.file == ALERTS and "kind: 'LogAlert'" in rule.body
+    for line in ("scopes: [\n      appInsightsId", "evaluationFrequency: 'PT15M'", "windowSize: 'PT15M'",
+                 "overrideQueryTimeRange: 'P2D'", "timeAggregation: 'Count'", "operator: 'GreaterThan'",
+                 "threshold: 0", "autoMitigate: true", "actionGroup.id",
+                 "query: replace(loadTextContent('../queries/audit-stale.kql'), '__STALE_MINUTES__', "
+                 "string(2 * auditPeriodMinutes))"):
+        assert line in rule.body, line
+    query = STALE_QUERY.read_text()
+    assert query.count("__STALE_MINUTES__") == 2 and "< ago(__STALE_MINUTES__m)" in query
+    assert "| summarize last_complete = max(timestamp)\n| where isnull(last_complete) or " in query
+    # The query finds the line the app logs when an audit completes, and not the per-cluster lines before it.
+    code = (ROOT / "shared" / "audit" / "service.py").read_text()
+    done = re.search(r'log\.info\("(audit %s: %d cluster\(s\), %d finding\(s\), report %s)"', code)
+    per_cluster = re.search(r'log\.info\("(audit %s cluster %s: %d finding\(s\), plan %s)"', code)
+    assert done and per_cluster, "the audit's log lines changed: update infra/queries and infra/workbook.json"
+    [pattern] = _kql_regexes(query)
+    assert re.match(pattern, done.group(1) % ("20250101T000000Z-1a2b3c4d", 3, 7, "audits/2025/01/01/x.json"))
+    assert not re.match(pattern, per_cluster.group(1) % ("20250101T000000Z-1a2b3c4d", "sql-a", 2, "2 action(s)"))
+    assert "audit " in query and 'message startswith "audit " and message has "cluster(s)"' in query
+
+
+def test_the_action_group_mails_every_address_and_posts_to_the_optional_webhook() -> None:
+    assert param_decl("main.bicep", "alertEmails")[:2] == ("array", "[]")
+    assert param_decl("main.bicep", "alertWebhookUrl") == ("string", "''", ["@secure()"])
+    assert param_decl(ALERTS, "alertWebhookUrl")[2] == ["@secure()"]  # a webhook URL is a credential
+    [group] = of_type("Microsoft.Insights/actionGroups")
+    short = re.search(r"groupShortName: '([^']+)'", group.body).group(1)  # type: ignore[union-attr]
+    assert len(short) <= 12 and "location: 'global'" in group.body
+    assert "emailReceivers: [for (address, i) in alertEmails: {" in group.body
+    assert "emailAddress: address" in group.body
+    assert "webhookReceivers: empty(alertWebhookUrl) ? [] : [" in group.body and "serviceUri: alertWebhookUrl" in group.body
+    assert group.body.count("useCommonAlertSchema: true") == 2
+    assert "output actionGroupId string = actionGroup.id" in bicep_files()[ALERTS]
 
 
 # -- parameters and azd ----------------------------------------------------------------------------------------
