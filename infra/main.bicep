@@ -25,6 +25,7 @@
 //      filtered event subscriptions (red cluster, failed drill, failed post-failover step), an action group (e-mail,
 //      optional webhook), a metric alert per event subscription, one on events the app could not publish, and a log
 //      search alert on an audit that has not completed for two periods
+//   6. (modules/workbook.bicep) an Azure Monitor workbook of the clusters, from the app's logs (infra/workbook.json)
 //
 // Kept simple on purpose: no Bicep compiler is reachable from the build machines, so tests/unit/test_infra.py
 // reads these files as text. Run `az bicep build --file infra/main.bicep` before the first deployment.
@@ -327,6 +328,18 @@ module alerting 'modules/alerts.bicep' = if (alerts) {
     alertEmails: alertEmails
     alertWebhookUrl: alertWebhookUrl
     auditPeriodMinutes: auditPeriodMinutes
+  }
+}
+
+// 6. the workbook of the clusters, from the app's logs -------------------------------------------------------
+module workbook 'modules/workbook.bicep' = {
+  name: 'asr-s2d-workbook'
+  scope: rg
+  params: {
+    environmentName: environmentName
+    location: location
+    tags: tags
+    appInsightsId: app.outputs.appInsightsId
   }
 }
 

@@ -15,7 +15,8 @@ reaches it; the custom topic takes no key, exists before the app whose setting n
 as its sender; each alerting event subscription selects exactly its alert's events, by the app's own event types
 and wire values, and has a stateless metric alert on its matched events; the stale-audit query finds the line the
 app logs when an audit completes (read from ``shared/audit/service.py``) and nothing else; the action group mails
-every address and posts to the optional webhook.
+every address and posts to the optional webhook; the workbook is deployed on the app's Application Insights and
+every one of its queries reads a line the app really logs (rendered from the format strings in ``shared/``).
 """
 
 from __future__ import annotations
@@ -652,7 +653,8 @@ STALE_QUERY = INFRA / "queries" / "audit-stale.kql"
 
 
 def _kql_regexes(query: str) -> list[str]:
-    return re.findall(r'matches regex @"([^"]+)"', query)
+    """The verbatim regex literals (``@"..."``) of a KQL query; RE2's syntax here is also Python's."""
+    return re.findall(r'@"([^"]+)"', query)
 
 
 def test_the_stale_audit_alert_fires_when_no_audit_completed_for_two_periods() -> None:
@@ -678,7 +680,7 @@ def test_the_stale_audit_alert_fires_when_no_audit_completed_for_two_periods() -
     [pattern] = _kql_regexes(query)
     assert re.match(pattern, done.group(1) % ("20250101T000000Z-1a2b3c4d", 3, 7, "audits/2025/01/01/x.json"))
     assert not re.match(pattern, per_cluster.group(1) % ("20250101T000000Z-1a2b3c4d", "sql-a", 2, "2 action(s)"))
-    assert "audit " in query and 'message startswith "audit " and message has "cluster(s)"' in query
+    assert "audit " in query and 'message startswith "audit " and message contains "cluster(s)"' in query
 
 
 def test_the_action_group_mails_every_address_and_posts_to_the_optional_webhook() -> None:
@@ -693,6 +695,121 @@ def test_the_action_group_mails_every_address_and_posts_to_the_optional_webhook(
     assert "webhookReceivers: empty(alertWebhookUrl) ? [] : [" in group.body and "serviceUri: alertWebhookUrl" in group.body
     assert group.body.count("useCommonAlertSchema: true") == 2
     assert "output actionGroupId string = actionGroup.id" in bicep_files()[ALERTS]
+
+
+# -- the workbook ------------------------------------------------------------------------------------------------
+
+WORKBOOK = INFRA / "workbook.json"
+APP_INSIGHTS = "__APP_INSIGHTS_ID__"
+# The app's log lines the workbook reads (its format string, where it lives) and a line each renders to.
+LOG_LINES = {
+    "audit-done": ("shared/audit/service.py", "audit %s: %d cluster(s), %d finding(s), report %s",
+                   ("20250101T000000Z-1a2b3c4d", 3, 7, "audits/2025/01/01/000000.json")),
+    "audit-cluster": ("shared/audit/service.py", "audit %s cluster %s: %d finding(s), plan %s",
+                      ("20250101T000000Z-1a2b3c4d", "sql-a", 2, "2 action(s): enable sql-a-1, enable sql-a-2")),
+    "outcome": ("shared/runtime.py", "outcome %s event=%s cluster=%s writes=%s correlation=%s: %s",
+                ("failed", "evt-1", "sql-a", 0, "corr-1", "in-guest change on sql-a-1 failed: no cluster network")),
+    "drill-done": ("shared/drill/service.py", "drill %s of %s: %s (%s); cleanup %s",
+                   ("d-1", "sql-a", "failed", "test-ip: 10.2.0.9 did not answer (probe 59999)", "ok")),
+    "drill-skipped": ("shared/drill/service.py", "drill %s of %s skipped: %s", ("d-2", "sql-b", "test-network: none")),
+}
+
+
+def log_samples() -> dict[str, str]:
+    for key, (file, fmt, _args) in LOG_LINES.items():
+        assert f'"{fmt}"' in (ROOT / file).read_text(), f"{file} no longer logs {fmt!r} ({key}): update infra/workbook.json"
+    return {key: fmt % args for key, (_file, fmt, args) in LOG_LINES.items()}
+
+
+def kql_parse(pattern: str) -> re.Pattern[str]:
+    """A KQL ``parse ... with`` pattern (simple mode) as a regex: literals as they are, each column up to the next
+    literal, the last column to the end."""
+    tokens = re.findall(r'"([^"]*)"|(\w+)(?::\w+)?', pattern)
+    parts = [re.escape(lit) if not col else f"(?P<{col}>.*?)" for lit, col in tokens]
+    if tokens[-1][1]:
+        parts[-1] = f"(?P<{tokens[-1][1]}>.*)"
+    return re.compile("^" + "".join(parts) + "$", re.S)
+
+
+def workbook_queries() -> dict[str, str]:
+    items = json.loads(WORKBOOK.read_text())["items"]
+    return {item["name"]: item["content"]["query"] for item in items if item["type"] == 3}
+
+
+def test_the_workbook_is_deployed_on_the_apps_application_insights() -> None:
+    [workbook] = of_type("Microsoft.Insights/workbooks")
+    assert workbook.file == "modules/workbook.bicep"
+    for line in ("name: guid(resourceGroup().id, 'asr-s2d-workbook', environmentName)", "kind: 'shared'",
+                 "category: 'workbook'", "sourceId: appInsightsId", "version: 'Notebook/1.0'",
+                 f"serializedData: replace(loadTextContent('../workbook.json'), '{APP_INSIGHTS}', appInsightsId)"):
+        assert line in workbook.body, line
+    header, body = module_block("workbook")
+    assert header == "module workbook 'modules/workbook.bicep' = {"  # from the logs: with or without alerts
+    assert "appInsightsId: app.outputs.appInsightsId" in body
+    data = json.loads(WORKBOOK.read_text())
+    assert data["version"] == "Notebook/1.0" and data["fallbackResourceIds"] == [APP_INSIGHTS]
+    names = [item["name"] for item in data["items"]]
+    assert len(names) == len(set(names))
+    [params] = [item for item in data["items"] if item["type"] == 9]
+    assert [p["name"] for p in params["content"]["parameters"]] == ["TimeRange"]
+    for item in data["items"]:
+        if item["type"] == 3:
+            content = item["content"]
+            assert content["queryType"] == 0 and content["resourceType"] == "microsoft.insights/components"
+            assert content["crossComponentResources"] == [APP_INSIGHTS]
+            assert content["timeContextFromParameter"] == "TimeRange", item["name"]
+            assert content["query"].startswith("traces\n"), item["name"]
+
+
+def test_the_workbook_shows_the_clusters_status_over_time_failed_outcomes_and_drills() -> None:
+    queries = workbook_queries()
+    assert {"last-audit", "clusters-now", "clusters-over-time", "failed-outcomes", "drills"} <= set(queries)
+    assert '| where outcome == "failed"' in queries["failed-outcomes"]
+    assert "render" not in "".join(queries.values())  # the items' visualization says how to draw
+
+
+def test_the_workbooks_queries_read_the_lines_the_app_logs() -> None:
+    samples = log_samples()
+    expected = {  # what each parse pattern reads from its line
+        "audit-done": {"audit_id": "20250101T000000Z-1a2b3c4d", "clusters": "3", "findings": "7",
+                       "report": "audits/2025/01/01/000000.json"},
+        "audit-cluster": {"audit_id": "20250101T000000Z-1a2b3c4d", "cluster": "sql-a", "findings": "2",
+                          "plan": "2 action(s): enable sql-a-1, enable sql-a-2"},
+        "outcome": {"outcome": "failed", "event_id": "evt-1", "cluster": "sql-a", "writes": "0",
+                    "correlation": "corr-1", "reason": "in-guest change on sql-a-1 failed: no cluster network"},
+    }
+    patterns = {m for q in workbook_queries().values() for m in re.findall(r"\| parse message with (.+)", q)}
+    read = {}
+    for pattern in patterns:
+        hits = {key: m.groupdict() for key, line in samples.items() if (m := kql_parse(pattern).match(line))}
+        assert hits, f"no line the app logs matches: parse message with {pattern}"
+        read.update(hits)
+    for key, columns in expected.items():
+        assert read[key] == columns, key
+    # The audit lines: the completion line is told from the per-cluster ones.
+    [done] = {r for q in workbook_queries().values() for r in _kql_regexes(q) if r.startswith("^audit ")}
+    assert re.search(done, samples["audit-done"]) and not re.search(done, samples["audit-cluster"])
+    # The drills: the query's regexes, applied as its iff()s apply them, to both drill lines.
+    drills = workbook_queries()["drills"]
+    whole, cluster_done, cluster_skipped, result, reason_done, reason_skipped, cleanup = _kql_regexes(drills)
+
+    def drill(line: str) -> dict[str, str]:
+        rest = line.split(" of ", 1)[1]
+        done = re.search(whole, rest)
+
+        def ex(rx: str) -> str:
+            m = re.search(rx, rest)
+            return m.group(1) if m else ""
+
+        return {"cluster": ex(cluster_done) if done else ex(cluster_skipped),
+                "result": ex(result) if done else "skipped",
+                "reason": ex(reason_done) if done else ex(reason_skipped), "cleanup": ex(cleanup)}
+
+    assert drill(samples["drill-done"]) == {"cluster": "sql-a", "result": "failed", "cleanup": "ok",
+                                            "reason": "test-ip: 10.2.0.9 did not answer (probe 59999)"}
+    assert drill(samples["drill-skipped"]) == {"cluster": "sql-b", "result": "skipped", "cleanup": "",
+                                               "reason": "test-network: none"}
+    assert 'message contains "); cleanup " or message contains " skipped: "' in drills
 
 
 # -- parameters and azd ----------------------------------------------------------------------------------------
