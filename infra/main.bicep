@@ -26,6 +26,7 @@
 //      optional webhook), a metric alert per event subscription, one on events the app could not publish, and a log
 //      search alert on an audit that has not completed for two periods
 //   6. (modules/workbook.bicep) an Azure Monitor workbook of the clusters, from the app's logs (infra/workbook.json)
+// and, with statusPageEntraClientId, App Service authentication in front of the status page (modules/app.bicep).
 //
 // Kept simple on purpose: no Bicep compiler is reachable from the build machines, so tests/unit/test_infra.py
 // reads these files as text. Run `az bicep build --file infra/main.bicep` before the first deployment.
@@ -132,6 +133,9 @@ param alertEmails array = []
 @description('Optional URL the action group posts each alert to, in Azure Monitor\'s common alert schema (with alerts): e.g. a Teams Workflows or Logic App trigger that turns it into a card. Empty = none.')
 param alertWebhookUrl string = ''
 
+@description('Application (client) ID of a Microsoft Entra app registration: turns on App Service authentication, so the status page asks for Entra ID sign-in (docs/deployment.md "The status page behind Entra ID"). Empty (the default): off, the function key only.')
+param statusPageEntraClientId string = ''
+
 @description('AUDIT_PERIOD_MINUTES: how often DRIFT_AUDIT_SCHEDULE runs the audit (keep them in step). A report older than two periods is stale: the status page says so and the stale-audit alert fires. At most a day: a log search alert looks back two days at most.')
 @minValue(1)
 @maxValue(1440)
@@ -180,6 +184,7 @@ module app 'modules/app.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     evidenceRetentionDays: evidenceRetentionDays
     evidenceRetentionLocked: evidenceRetentionLocked
+    statusPageEntraClientId: statusPageEntraClientId
     requiredSettings: {
       ALLOWED_SUBSCRIPTION_IDS: join(allowedSubscriptionIds, ',')
       VAULT_ID: vaultId

@@ -29,6 +29,9 @@ param evidenceRetentionDays int
 @description('The evidence container\'s retention policy has been locked: leave it alone (Azure allows a locked policy only to be extended, not written again).')
 param evidenceRetentionLocked bool
 
+@description('Application (client) ID of the Entra app registration that signs users in to the status page; empty = App Service authentication off.')
+param statusPageEntraClientId string
+
 var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var functionAppName = 'func-${environmentName}-${take(token, 6)}'
 var deploymentContainerName = 'app-package'
@@ -219,6 +222,54 @@ resource scmCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@
   parent: site
   name: 'scm'
   properties: { allow: false }
+}
+
+// The status page behind Entra ID (docs/deployment.md "The status page behind Entra ID"), with
+// statusPageEntraClientId: App Service authentication signs a user in before a request reaches the Functions host.
+// Not for the callers that carry no Entra token: Event Grid's deliveries (the Event Grid extension's webhook,
+// authenticated by its system key) and the recovery plan's runbook (its function key) are excluded, and would
+// otherwise be refused. The host checks a FUNCTION-level route's key after sign-in all the same. No client secret:
+// without one, sign-in uses the OpenID Connect implicit flow and takes the ID token only.
+resource auth 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(statusPageEntraClientId)) {
+  parent: site
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'RedirectToLoginPage'
+      redirectToProvider: 'azureactivedirectory'
+      excludedPaths: [
+        '/runtime/webhooks/eventgrid'
+        '/api/failover/runbook'
+      ]
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: statusPageEntraClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            statusPageEntraClientId
+            'api://${statusPageEntraClientId}'
+          ]
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: false
+      }
+    }
+    httpSettings: {
+      requireHttps: true
+    }
+  }
 }
 
 // App settings live in their own resource, written after the site exists: APP_PRINCIPAL_ID is the site's own

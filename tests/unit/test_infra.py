@@ -16,7 +16,8 @@ as its sender; each alerting event subscription selects exactly its alert's even
 and wire values, and has a stateless metric alert on its matched events; the stale-audit query finds the line the
 app logs when an audit completes (read from ``shared/audit/service.py``) and nothing else; the action group mails
 every address and posts to the optional webhook; the workbook is deployed on the app's Application Insights and
-every one of its queries reads a line the app really logs (rendered from the format strings in ``shared/``).
+every one of its queries reads a line the app really logs (rendered from the format strings in ``shared/``); App
+Service authentication is off by default and, when on, lets through every caller but the status page's.
 """
 
 from __future__ import annotations
@@ -810,6 +811,33 @@ def test_the_workbooks_queries_read_the_lines_the_app_logs() -> None:
     assert drill(samples["drill-skipped"]) == {"cluster": "sql-b", "result": "skipped", "cleanup": "",
                                                "reason": "test-network: none"}
     assert 'message contains "); cleanup " or message contains " skipped: "' in drills
+
+
+# -- the status page behind Entra ID ----------------------------------------------------------------------------
+
+def test_app_service_authentication_is_off_by_default_and_lets_through_every_caller_but_the_status_pages() -> None:
+    assert param_decl("main.bicep", "statusPageEntraClientId")[:2] == ("string", "''")
+    assert "statusPageEntraClientId: statusPageEntraClientId" in module_block("app")[1]
+    [auth] = [d for d in of_type("Microsoft.Web/sites/config") if "name: 'authsettingsV2'" in d.body]
+    assert auth.file == "modules/app.bicep" and "parent: site" in auth.body
+    assert re.search(r"^resource auth '[^']+' = if \(!empty\(statusPageEntraClientId\)\) \{",
+                     bicep_files()["modules/app.bicep"], re.M)
+    for line in ("requireAuthentication: true", "unauthenticatedClientAction: 'RedirectToLoginPage'",
+                 "clientId: statusPageEntraClientId", "openIdIssuer: '${environment().authentication.loginEndpoint}"
+                 "${tenant().tenantId}/v2.0'", "requireHttps: true"):
+        assert line in auth.body, line
+    assert re.search(r"tokenStore: \{\s+enabled: false", auth.body)
+    assert "clientSecret" not in auth.body  # no secret: the implicit flow's ID token
+    # Every caller that carries no Entra token is excluded: Event Grid's deliveries and every HTTP route but the
+    # status page's, which keeps its function key too (FUNCTION level: the host checks the key after sign-in).
+    prefix = json.loads((ROOT / "host.json").read_text())["extensions"]["http"]["routePrefix"]
+    http = {name: b for name, bindings in indexed_bindings().items() for b in bindings if b.get("type") == "httpTrigger"}
+    assert http["status_page"]["route"] == "status" and http["status_page"]["authLevel"] == "FUNCTION"
+    expected = {f"/{prefix}/{b['route']}" for name, b in http.items() if name != "status_page"}
+    if event_grid_triggers():
+        expected.add("/runtime/webhooks/eventgrid")
+    excluded = re.search(r"excludedPaths: \[(.*?)\]", auth.body, re.S).group(1)  # type: ignore[union-attr]
+    assert set(_QUOTED.findall(excluded)) == expected
 
 
 # -- parameters and azd ----------------------------------------------------------------------------------------
