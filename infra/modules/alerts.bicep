@@ -76,7 +76,7 @@ var alertEvents = [
   {
     name: 'asr-s2d-failover-step-failed'
     severity: 0
-    description: 'asr-s2d: the post-failover step of a cluster (DR load balancer, NICs in its pool, the in-guest cluster IP) failed after a failover or test failover. The outcome\'s reason says why; asr-s2d reassign-ip CLUSTER runs it again. Queue asr-s2d-alerts of the state account holds the event.'
+    description: 'asr-s2d: the post-failover step of a cluster (DR load balancer, NICs in its pool, the in-guest cluster IP) failed after a failover, a test failover, its cleanup or a commit. The outcome\'s reason says why; asr-s2d reassign-ip CLUSTER runs it again. Queue asr-s2d-alerts of the state account holds the event.'
     eventType: 'AsrS2d.Outcome'
     advancedFilters: [
       { operatorType: 'StringIn', key: 'data.outcome', values: [ 'failed' ] }
