@@ -6,9 +6,10 @@
 // Creates (README "Deployment" lists the same, in the same order):
 //   1. the app's resource group
 //   2. (modules/app.bicep) two storage accounts: host (Functions host + deployment package) and state (containers
-//      asr-s2d and deadletter), both without shared keys or public blob access; Log Analytics + Application
-//      Insights; a Flex Consumption plan (FC1) and a Linux Python 3.11 function app with a system-assigned
-//      identity; its app settings; the identity's data roles on the two accounts
+//      asr-s2d, deadletter and evidence, the last under a time-based retention policy), both without shared keys or
+//      public blob access; Log Analytics + Application Insights; a Flex Consumption plan (FC1) and a Linux Python
+//      3.11 function app with a system-assigned identity; its app settings; the identity's data roles on the two
+//      accounts
 //   3. three custom roles whose actions are exactly infra/role-actions.json (docs/deployment.md "The role"), each
 //      assigned to the app's identity only where it is needed (modules/role-assignment-*.bicep):
 //        asr-s2d reader    reads only, at every allowed subscription
@@ -19,6 +20,13 @@
 //      allowDisableReplication and allowReprotect add the actions those switches need, and set the app settings.
 //   4. (modules/events.bicep, when subscribeEvents) the Event Grid system topic of this subscription and one
 //      event subscription per Event Grid trigger, with retries and dead-lettering into the state account
+//   5. (modules/topic.bicep and modules/alerts.bicep, when alerts) the custom Event Grid topic the app publishes its
+//      outcomes, drift and drills to, the app's identity as its only sender; a queue in the state account and three
+//      filtered event subscriptions (red cluster, failed drill, failed post-failover step), an action group (e-mail,
+//      optional webhook), a metric alert per event subscription, one on events the app could not publish, and a log
+//      search alert on an audit that has not completed for two periods
+//   6. (modules/workbook.bicep) an Azure Monitor workbook of the clusters, from the app's logs (infra/workbook.json)
+// and, with statusPageEntraClientId, App Service authentication in front of the status page (modules/app.bicep).
 //
 // Kept simple on purpose: no Bicep compiler is reachable from the build machines, so tests/unit/test_infra.py
 // reads these files as text. Run `az bicep build --file infra/main.bicep` before the first deployment.
@@ -106,6 +114,33 @@ param additionalRoleScopes array = []
 @description('Resource group IDs of the protected nodes (their VMs, NICs and VNet): the source role is assigned there, for the failback (load balancer, NIC joins, the in-guest IP step), drills of the way back, Run Command on the nodes and, with allowReprotect, the reprotect. Empty (the default): none of that is granted, and the app reports those steps as failed.')
 param sourceResourceGroupIds array = []
 
+// -- evidence, alerts, the status page -------------------------------------------------------------------------
+@description('Days each audit report and drill record in the evidence container (EVIDENCE_CONTAINER) cannot be changed or deleted: its time-based retention policy.')
+@minValue(1)
+@maxValue(146000)
+param evidenceRetentionDays int = 400
+
+@description('Set true once the evidence container\'s retention policy is locked: the deployment then leaves the policy alone (Azure accepts only extensions of a locked policy).')
+param evidenceRetentionLocked bool = false
+
+@description('Alerts out of the box: the custom Event Grid topic the app publishes to (EVENT_GRID_TOPIC_ENDPOINT; the app\'s identity its only sender, no key), an action group, and alert rules for a red cluster, a failed drill, a failed post-failover step, an audit that has not completed for two periods, and events the app could not publish (docs/operations.md "Events and alerts").')
+param alerts bool = true
+
+@description('E-mail addresses the action group notifies (with alerts). Empty: the alerts fire in Azure Monitor and nobody is told.')
+param alertEmails array = []
+
+@secure()
+@description('Optional URL the action group posts each alert to, in Azure Monitor\'s common alert schema (with alerts): e.g. a Teams Workflows or Logic App trigger that turns it into a card. Empty = none.')
+param alertWebhookUrl string = ''
+
+@description('Application (client) ID of a Microsoft Entra app registration: turns on App Service authentication, so the status page asks for Entra ID sign-in (docs/deployment.md "The status page behind Entra ID"). Empty (the default): off, the function key only.')
+param statusPageEntraClientId string = ''
+
+@description('AUDIT_PERIOD_MINUTES: how often DRIFT_AUDIT_SCHEDULE runs the audit (keep them in step). A report older than two periods is stale: the status page says so and the stale-audit alert fires. At most a day: a log search alert looks back two days at most.')
+@minValue(1)
+@maxValue(1440)
+param auditPeriodMinutes int = 60
+
 var tags = { 'azd-env-name': environmentName, app: 'asr-s2d' }
 var vaultResourceGroupId = join(take(split(vaultId, '/'), 5), '/')
 
@@ -127,6 +162,17 @@ resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   tags: tags
 }
 
+// 5. (with alerts) the custom topic, before the app: its endpoint is an app setting --------------------------
+module topic 'modules/topic.bicep' = if (alerts) {
+  name: 'asr-s2d-topic'
+  scope: rg
+  params: {
+    environmentName: environmentName
+    location: location
+    tags: tags
+  }
+}
+
 // 2. storage, monitoring, plan, function app, app settings, data roles ---------------------------------------
 module app 'modules/app.bicep' = {
   name: 'asr-s2d-app'
@@ -136,6 +182,9 @@ module app 'modules/app.bicep' = {
     location: location
     tags: tags
     maximumInstanceCount: maximumInstanceCount
+    evidenceRetentionDays: evidenceRetentionDays
+    evidenceRetentionLocked: evidenceRetentionLocked
+    statusPageEntraClientId: statusPageEntraClientId
     requiredSettings: {
       ALLOWED_SUBSCRIPTION_IDS: join(allowedSubscriptionIds, ',')
       VAULT_ID: vaultId
@@ -153,7 +202,8 @@ module app 'modules/app.bicep' = {
       DR_CACHE_STORAGE_ACCOUNT_ID: drCacheStorageAccountId
       DRIFT_AUDIT_SCHEDULE: driftAuditSchedule
       DRILL_SCHEDULE: drillSchedule
-    })
+      AUDIT_PERIOD_MINUTES: string(auditPeriodMinutes)
+    }, alerts ? { EVENT_GRID_TOPIC_ENDPOINT: topic.outputs.endpoint } : {})
   }
 }
 
@@ -263,6 +313,38 @@ module events 'modules/events.bicep' = if (subscribeEvents) {
     deadLetterAccountId: app.outputs.stateAccountId
     deadLetterContainer: app.outputs.deadLetterContainer
     tags: tags
+    actionGroupId: alerts ? alerting.outputs.actionGroupId : ''
+  }
+}
+
+// 5. (with alerts) the app's identity as the topic's sender, the alerting queue and event subscriptions, the action
+// group, the alert rules ---------------------------------------------------------------------------------------
+module alerting 'modules/alerts.bicep' = if (alerts) {
+  name: 'asr-s2d-alerts'
+  scope: rg
+  params: {
+    environmentName: environmentName
+    location: location
+    tags: tags
+    topicName: alerts ? topic.outputs.name : ''
+    appInsightsId: app.outputs.appInsightsId
+    appPrincipalId: app.outputs.principalId
+    stateAccountName: app.outputs.stateAccountName
+    alertEmails: alertEmails
+    alertWebhookUrl: alertWebhookUrl
+    auditPeriodMinutes: auditPeriodMinutes
+  }
+}
+
+// 6. the workbook of the clusters, from the app's logs -------------------------------------------------------
+module workbook 'modules/workbook.bicep' = {
+  name: 'asr-s2d-workbook'
+  scope: rg
+  params: {
+    environmentName: environmentName
+    location: location
+    tags: tags
+    appInsightsId: app.outputs.appInsightsId
   }
 }
 
@@ -272,3 +354,5 @@ output APP_PRINCIPAL_ID string = app.outputs.principalId
 output STATE_STORAGE_ACCOUNT_URL string = app.outputs.stateAccountUrl
 output STATUS_PAGE_URL string = 'https://${app.outputs.functionAppHostName}/api/status?code=<function key of status_page>'
 output RUNBOOK_URL string = 'https://${app.outputs.functionAppHostName}/api/failover/runbook'
+output EVENT_GRID_TOPIC_ENDPOINT string = alerts ? topic.outputs.endpoint : ''
+output ALERT_ACTION_GROUP_ID string = alerts ? alerting.outputs.actionGroupId : ''

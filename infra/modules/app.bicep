@@ -6,9 +6,11 @@
 //          authentication type SystemAssignedIdentity, and the host supports identity-based AzureWebJobsStorage),
 //          so shared keys can be off. The identity gets Storage Blob Data Owner there: Microsoft's documented
 //          minimum for host storage.
-//   state  the app's own state (STATE_CONTAINER: locks, outcomes, audits, drills) and Event Grid's dead letters.
-//          The identity gets Storage Blob Data Contributor: read, write and lease blobs, create its container;
-//          nothing else. The system topic's identity gets the same role on the dead-letter container only.
+//   state  the app's own state (STATE_CONTAINER: locks, outcomes, audits, drills), Event Grid's dead letters and
+//          the evidence (EVIDENCE_CONTAINER: write-once copies of audit reports and drill records, under a
+//          time-based retention policy). The identity gets Storage Blob Data Contributor: read, write and lease
+//          blobs, create its container; nothing else. The system topic's identity gets the same role on the
+//          dead-letter container only.
 
 param environmentName string
 param location string
@@ -21,11 +23,21 @@ param requiredSettings object
 @description('Optional settings of shared/config.py, by app-setting name.')
 param optionalSettings object
 
+@description('Days a blob of the evidence container cannot be changed or deleted after it was written.')
+param evidenceRetentionDays int
+
+@description('The evidence container\'s retention policy has been locked: leave it alone (Azure allows a locked policy only to be extended, not written again).')
+param evidenceRetentionLocked bool
+
+@description('Application (client) ID of the Entra app registration that signs users in to the status page; empty = App Service authentication off.')
+param statusPageEntraClientId string
+
 var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var functionAppName = 'func-${environmentName}-${take(token, 6)}'
 var deploymentContainerName = 'app-package'
 var stateContainerName = 'asr-s2d'
 var deadLetterContainerName = 'deadletter'
+var evidenceContainerName = 'evidence'
 var blobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
 var blobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 
@@ -88,8 +100,30 @@ resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   properties: { publicAccess: 'None' }
 }
 
+// Evidence an auditor accepts: the app writes each audit report and drill record here once (If-None-Match), and
+// this container-level time-based retention policy keeps every blob from being changed or deleted until
+// evidenceRetentionDays after it was written. It is deployed unlocked (an owner can still shorten or remove it);
+// lock it once you have checked it (`az storage container immutability-policy lock`), then deploy with
+// evidenceRetentionLocked=true: a locked policy accepts only extensions, and the deployment would fail on it.
+resource evidenceContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: stateBlobs
+  name: evidenceContainerName
+  properties: { publicAccess: 'None' }
+}
+
+resource evidenceRetention 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies@2023-05-01' = if (!evidenceRetentionLocked) {
+  parent: evidenceContainer
+  name: 'default'
+  properties: {
+    immutabilityPeriodSinceCreationInDays: evidenceRetentionDays
+    allowProtectedAppendWrites: false
+  }
+}
+
 // Retention of the app's records, by prefix and days since the last write. Never locks/ (leases) or clusters/
-// (the notes the services read: a note of a cluster that stays failed over must not vanish).
+// (the notes the services read: a note of a cluster that stays failed over must not vanish). Never the evidence
+// container either: every rule's prefix starts with the state container's name, so no rule can delete evidence
+// before (or after) its retention; evidence past its retention stays until someone deletes it.
 var retentionDays = {
   outcomes: 90 // one record per event and per run
   events: 7 // a duplicate delivery's answer: Event Grid retries for 24 hours
@@ -190,6 +224,54 @@ resource scmCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@
   properties: { allow: false }
 }
 
+// The status page behind Entra ID (docs/deployment.md "The status page behind Entra ID"), with
+// statusPageEntraClientId: App Service authentication signs a user in before a request reaches the Functions host.
+// Not for the callers that carry no Entra token: Event Grid's deliveries (the Event Grid extension's webhook,
+// authenticated by its system key) and the recovery plan's runbook (its function key) are excluded, and would
+// otherwise be refused. The host checks a FUNCTION-level route's key after sign-in all the same. No client secret:
+// without one, sign-in uses the OpenID Connect implicit flow and takes the ID token only.
+resource auth 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(statusPageEntraClientId)) {
+  parent: site
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'RedirectToLoginPage'
+      redirectToProvider: 'azureactivedirectory'
+      excludedPaths: [
+        '/runtime/webhooks/eventgrid'
+        '/api/failover/runbook'
+      ]
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: statusPageEntraClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            statusPageEntraClientId
+            'api://${statusPageEntraClientId}'
+          ]
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: false
+      }
+    }
+    httpSettings: {
+      requireHttps: true
+    }
+  }
+}
+
 // App settings live in their own resource, written after the site exists: APP_PRINCIPAL_ID is the site's own
 // identity, which a setting inside the site's definition could not reference. This resource holds ALL of them
 // (it replaces the whole set); the ones computed here win over the parameters.
@@ -203,6 +285,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     APP_PRINCIPAL_ID: site.identity.principalId
     STATE_STORAGE_ACCOUNT_URL: stateStorage.properties.primaryEndpoints.blob
     STATE_CONTAINER: stateContainerName
+    EVIDENCE_CONTAINER: evidenceContainer.name
     AZURE_CREDENTIAL: 'managed_identity'
   })
   dependsOn: [
@@ -237,5 +320,8 @@ output functionAppName string = site.name
 output functionAppHostName string = site.properties.defaultHostName
 output principalId string = site.identity.principalId
 output stateAccountId string = stateStorage.id
+output stateAccountName string = stateStorage.name
+output appInsightsId string = appInsights.id
 output stateAccountUrl string = stateStorage.properties.primaryEndpoints.blob
 output deadLetterContainer string = deadLetterContainer.name
+output evidenceContainer string = evidenceContainer.name

@@ -17,6 +17,9 @@ param deadLetterContainer string = 'deadletter'
 param systemTopicName string = 'asr-s2d-arm-events'
 param tags object = {}
 
+@description('Resource ID of the action group told when Event Grid gives up on an event (main.bicep passes the one of modules/alerts.bicep); empty = no such alert.')
+param actionGroupId string = ''
+
 // What shared/enrollment.py WRITE_OPERATIONS accepts: a tag write at any scope, a VM write, and the writes of
 // the cluster-level enrollment scopes (availability sets and resource groups carry asr-s2d tags too).
 var tagOperations = [
@@ -142,6 +145,43 @@ resource failoverActions 'Microsoft.EventGrid/systemTopics/eventSubscriptions@20
   dependsOn: [
     deadLetterAccess
   ]
+}
+
+// An event dead-lettered here is one the app never handled: a tag change that enrolled nothing, or a failover signal
+// whose post-failover step kept failing for 24 hours (each attempt was a transient "will retry" outcome, which the
+// failed-step alert does not count). The record is in the dead-letter container; the audit is the backstop.
+resource deadLettered 'Microsoft.Insights/metricAlerts@2018-03-01' = if (!empty(actionGroupId)) {
+  name: '${systemTopicName}-dead-lettered'
+  location: 'global'
+  tags: tags
+  properties: {
+    description: 'asr-s2d: Event Grid gave up delivering an ARM event to the app (30 attempts over 24 hours) and dead-lettered it: a tag change or a failover signal the app never handled. The ${deadLetterContainer} container of the state account holds it with the reason.'
+    severity: 1
+    enabled: true
+    scopes: [
+      topic.id
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT5M'
+    autoMitigate: false
+    criteria: {
+      'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
+      allOf: [
+        {
+          criterionType: 'StaticThresholdCriterion'
+          name: 'deadLettered'
+          metricNamespace: 'Microsoft.EventGrid/systemTopics'
+          metricName: 'DeadLetteredCount'
+          operator: 'GreaterThan'
+          threshold: 0
+          timeAggregation: 'Total'
+        }
+      ]
+    }
+    actions: [
+      { actionGroupId: actionGroupId }
+    ]
+  }
 }
 
 output systemTopicName string = topic.name
