@@ -19,6 +19,7 @@ from shared.azure.network import NetworkGateway
 from shared.azure.resources import ResourcesGateway
 from shared.azure.site_recovery import SiteRecoveryGateway
 from shared.config import Settings, get_settings
+from shared.errors import AsrS2dError
 from shared.outcomes import Outcome
 from shared.state import ClusterLock, Records
 
@@ -62,7 +63,10 @@ class Runtime:
             log.info("outcome %s event=%s cluster=%s writes=%s correlation=%s: %s", outcome.kind, outcome.event_id,
                      outcome.cluster, outcome.writes, outcome.correlation_id, outcome.reason)
         if self.topic.enabled and outcome.kind not in ("ignored",):
-            self.topic.publish(event_type, f"asr-s2d/{outcome.cluster or 'none'}", body)
+            try:
+                self.topic.publish(event_type, f"asr-s2d/{outcome.cluster or 'none'}", body)
+            except AsrS2dError as err:  # the outcome is stored; a lost event must not undo the work or lose it
+                log.warning("outcome %s of event %s: event not published: %s", outcome.kind, outcome.event_id, err)
         return outcome
 
 

@@ -50,9 +50,8 @@ var alertQueueName = 'asr-s2d-alerts'
 // values (shared/audit/report.py STATUS_WORDS, shared/drill/record.py Result, shared/outcomes.py KINDS); Event
 // Grid compares strings case-insensitively. A post-failover step is an outcome of the failover service: it always
 // carries details.scenario, and its trigger is the signal's source: an ARM event, the recovery plan's runbook, the
-// audit's backstop for a failover no signal announced (which today records trigger "cli", as `asr-s2d reassign-ip`
-// does), or an operator's reassign-ip; a drill's own IP step ("drill-ip") fails its drill instead. "will retry"
-// failures are transient and retried (Event Grid, the runbook); one that never succeeds ends dead-lettered, and
+// audit's backstop for a failover no signal announced ("audit"), or an operator's `asr-s2d reassign-ip` ("cli"); a
+// drill's own IP step ("drill-ip") fails its drill instead. "will retry" failures are transient and retried (Event Grid, the runbook); one that never succeeds ends dead-lettered, and
 // events.bicep alerts on that.
 var alertEvents = [
   {

@@ -373,7 +373,7 @@ def reassign_after_unannounced_failover(rt: Runtime, cluster: Cluster, *, audit_
     """Run the failover service's IP step for a failover no signal announced (``AUDIT_REASSIGN_IP``)."""
     try:
         log.info("audit %s: failover of %s without a signal; running the IP step", audit_id, cluster.name)
-        outcome = failover.reassign_cluster(cluster.name, rt)
+        outcome = failover.reassign_cluster(cluster.name, rt, trigger="audit")
     except AsrS2dError as err:
         return {"outcome": "failed", "reason": str(err)}
     return {"outcome": outcome.kind, "reason": outcome.reason, "writes": outcome.writes}
@@ -450,8 +450,8 @@ def run_audit(rt: Runtime, *, repair: bool | None = None, trigger: str = "manual
         audit = audit_cluster(rt, cluster, observed, now=moment)
         _adopt(rt, audit, observed)
         cluster_report = _cluster_report(audit)
-        log.info("audit %s cluster %s: %d finding(s), plan %s", audit_id, cluster.name, len(audit.findings),
-                 audit.plan.describe())
+        log.info("audit %s cluster %s: %s, %d finding(s), plan %s", audit_id, cluster.name, cluster_report.status,
+                 len(audit.findings), audit.plan.describe())
         if do_repair and not audit.failed_over and any(applicable(a, observed.asr) for a in audit.plan.actions):
             report(f"repairing cluster {cluster.name}")
             try:

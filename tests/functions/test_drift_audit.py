@@ -595,6 +595,9 @@ def test_with_audit_reassign_ip_the_audit_hands_an_unannounced_failover_to_the_f
     reassign = cluster_of(report).reassign
     assert codes(report) == ["failover-unannounced"]
     assert reassign is not None and reassign["outcome"] == "reassigned", reassign
+    # Recorded as the audit's (the alert on failed post-failover steps tells the backstop from an operator's reassign-ip).
+    recorded = rt.records.cluster_note(cluster_of(report).key, "last-audit")
+    assert recorded is not None and recorded["trigger"] == "audit" and recorded["outcome"] == "reassigned"
     # The failover service recorded the re-addressing: the next audit sees a handled failover.
     assert codes(audit(rt)) == ["failed-over"]
 

@@ -223,3 +223,19 @@ def test_a_node_joining_later_keeps_the_plans_groups_and_the_operators_runbook(
     assert sorted(i["virtualMachineId"].rsplit("/", 1)[-1].lower() for i in boot["replicationProtectedItems"]) == \
         sorted(vm_id.rsplit("/", 1)[-1].lower() for vm_id in demo["vm_ids"])
     assert [a["actionName"] for a in boot["endGroupActions"]] == ["asr-s2d-ip-step"]
+
+
+def test_an_outcome_the_topic_refuses_is_recorded_and_the_work_stands(
+        demo: dict[str, Any], make_runtime: Callable[..., Runtime], operator_sdk: Callable[..., Any],
+        event_queue: Callable[[], list[dict[str, Any]]], topic: dict[str, Any],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Publishing is a notification: a topic that refuses it (a rotated key here) neither fails the delivery, which
+    Event Grid would redeliver for work already done, nor loses the outcome (its record is stored first)."""
+    rt = make_runtime(EVENT_GRID_TOPIC_ENDPOINT=topic["endpoint"], EVENT_GRID_TOPIC_KEY="rotated-key",
+                      ARM_CA_BUNDLE=topic["ca_bundle"])
+    tag(operator_sdk, demo["vm_ids"][0], CLUSTER_TAGS)
+    with caplog.at_level("WARNING", logger="shared.runtime"):
+        [outcome] = acted_outcomes(deliver(event_queue(), enrollment.handle, rt))
+    assert outcome.kind == "enabled" and topic["events"] == []
+    assert any("event not published" in r.getMessage() and outcome.event_id in r.getMessage() for r in caplog.records)
+    assert rt.records.cluster_note(outcome.to_json()["cluster_key"], "last-event")["event_id"] == outcome.event_id

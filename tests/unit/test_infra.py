@@ -676,11 +676,11 @@ def test_the_stale_audit_alert_fires_when_no_audit_completed_for_two_periods() -
     # The query finds the line the app logs when an audit completes, and not the per-cluster lines before it.
     code = (ROOT / "shared" / "audit" / "service.py").read_text()
     done = re.search(r'log\.info\("(audit %s: %d cluster\(s\), %d finding\(s\), report %s)"', code)
-    per_cluster = re.search(r'log\.info\("(audit %s cluster %s: %d finding\(s\), plan %s)"', code)
+    per_cluster = re.search(r'log\.info\("(audit %s cluster %s: %s, %d finding\(s\), plan %s)"', code)
     assert done and per_cluster, "the audit's log lines changed: update infra/queries and infra/workbook.json"
     [pattern] = _kql_regexes(query)
     assert re.match(pattern, done.group(1) % ("20250101T000000Z-1a2b3c4d", 3, 7, "audits/2025/01/01/x.json"))
-    assert not re.match(pattern, per_cluster.group(1) % ("20250101T000000Z-1a2b3c4d", "sql-a", 2, "2 action(s)"))
+    assert not re.match(pattern, per_cluster.group(1) % ("20250101T000000Z-1a2b3c4d", "sql-a", "red", 2, "2 action(s)"))
     assert "audit " in query and 'message startswith "audit " and message contains "cluster(s)"' in query
 
 
@@ -706,8 +706,8 @@ APP_INSIGHTS = "__APP_INSIGHTS_ID__"
 LOG_LINES = {
     "audit-done": ("shared/audit/service.py", "audit %s: %d cluster(s), %d finding(s), report %s",
                    ("20250101T000000Z-1a2b3c4d", 3, 7, "audits/2025/01/01/000000.json")),
-    "audit-cluster": ("shared/audit/service.py", "audit %s cluster %s: %d finding(s), plan %s",
-                      ("20250101T000000Z-1a2b3c4d", "sql-a", 2, "2 action(s): enable sql-a-1, enable sql-a-2")),
+    "audit-cluster": ("shared/audit/service.py", "audit %s cluster %s: %s, %d finding(s), plan %s",
+                      ("20250101T000000Z-1a2b3c4d", "sql-a", "red", 2, "2 action(s): enable sql-a-1, enable sql-a-2")),
     "outcome": ("shared/runtime.py", "outcome %s event=%s cluster=%s writes=%s correlation=%s: %s",
                 ("failed", "evt-1", "sql-a", 0, "corr-1", "in-guest change on sql-a-1 failed: no cluster network")),
     "drill-done": ("shared/drill/service.py", "drill %s of %s: %s (%s); cleanup %s",
@@ -774,7 +774,7 @@ def test_the_workbooks_queries_read_the_lines_the_app_logs() -> None:
     expected = {  # what each parse pattern reads from its line
         "audit-done": {"audit_id": "20250101T000000Z-1a2b3c4d", "clusters": "3", "findings": "7",
                        "report": "audits/2025/01/01/000000.json"},
-        "audit-cluster": {"audit_id": "20250101T000000Z-1a2b3c4d", "cluster": "sql-a", "findings": "2",
+        "audit-cluster": {"audit_id": "20250101T000000Z-1a2b3c4d", "cluster": "sql-a", "status": "red", "findings": "2",
                           "plan": "2 action(s): enable sql-a-1, enable sql-a-2"},
         "outcome": {"outcome": "failed", "event_id": "evt-1", "cluster": "sql-a", "writes": "0",
                     "correlation": "corr-1", "reason": "in-guest change on sql-a-1 failed: no cluster network"},
