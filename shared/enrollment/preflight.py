@@ -384,9 +384,11 @@ def check_plan(seen: Observed) -> Check:
         return Check("plan", Status.NOT_CHECKED, "not planned: the vault cannot be read", "fix the vault first")
     if plan.away:
         return _not_met("plan", plan.away, "see the way back (docs/operations.md)")
+    if plan.waiting:
+        return _not_met("plan", f"enrollment would wait: {plan.waiting}",
+                        "start every node, and check all the nodes the asr-s2d-nodes tag expects")
     enables = sum(1 for d in plan.describe() if d.startswith("enable replication"))
-    waiting = f"; waiting: {plan.waiting}" if plan.waiting else ""
-    return _met("plan", f"{len(plan.actions)} write(s), {enables} node(s) enabled in group {plan.cluster}{waiting}")
+    return _met("plan", f"{len(plan.actions)} write(s), {enables} node(s) enabled in group {plan.cluster}")
 
 
 CHECKS = (check_nodes, check_tags, check_regions, check_power, check_vm_agent, check_disks, check_cache, check_vault,

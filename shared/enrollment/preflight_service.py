@@ -95,9 +95,11 @@ def _intent(rt: Runtime, vms: Sequence[Vm], name: str) -> tuple[tags.ClusterInte
     """The cluster's intent as if every node were tagged ``asr-s2d=true`` (their other asr-s2d tags as they are,
     inherited from availability set and group as enrollment inherits them), and the first problem with them."""
     intents: list[tuple[Vm, tags.ClusterIntent]] = []
+    avsets = {ids.key(a): rt.compute.get_availability_set(a) for a in {v.availability_set_id for v in vms} if a}
+    groups = {ids.key(g): rt.resources.get_resource_group(g) for g in {ids.group_id(v.id) for v in vms}}
     for vm in vms:
-        avset = rt.compute.get_availability_set(vm.availability_set_id) if vm.availability_set_id else None
-        group = rt.resources.get_resource_group(ids.group_id(vm.id))
+        avset = avsets.get(ids.key(vm.availability_set_id)) if vm.availability_set_id else None
+        group = groups.get(ids.key(ids.group_id(vm.id)))
         merged = tags.effective(vm.tags, avset.tags if avset else None, group.tags if group else None)
         try:
             intents.append((vm, tags.parse_intent(merged, f"VM {vm.name}")))

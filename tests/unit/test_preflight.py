@@ -151,6 +151,8 @@ ROWS: list[tuple[str, dict[str, Any], str, Status, str]] = [
     ("no roles file", {"permissions": None}, "permissions", Status.NOT_CHECKED, "role-actions.json"),
     ("a refused plan", {"plan": None, "plan_error": "cluster s2dclu01: nodes are in 2 regions"}, "plan",
      Status.NOT_MET, "enrollment would refuse"),
+    ("a waiting plan", {"plan": Plan("s2dclu01", waiting="2 of 3 nodes tagged")}, "plan", Status.NOT_MET,
+     "would wait: 2 of 3 nodes tagged"),
     ("a failed-over cluster", {"plan": Plan("s2dclu01", away="cluster s2dclu01 runs in northeurope")}, "plan",
      Status.NOT_MET, "runs in northeurope"),
 ]
