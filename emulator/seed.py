@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from emulator.providers.authorization.deployment import grant_deployment
 from emulator.providers.compute import guest
 from emulator.providers.compute import state as compute
 from emulator.providers.network import state as network
@@ -89,7 +90,7 @@ def seed_demo(emu: Host) -> dict[str, Any]:
                                                 subnets={"snet-s2d": "10.30.1.0/24"})
         vault = add_vault(world, sub, dr, "rsv-s2d-dr", TARGET_REGION)
 
-    return {
+    ids = {
         "subscription_id": sub, "source_region": SOURCE_REGION, "target_region": TARGET_REGION,
         "source_resource_group": prod, "dr_resource_group": dr,
         "vm_ids": vm_ids, "nic_ids": nic_ids, "disk_ids": disk_ids, "availability_set_id": avset["id"],
@@ -103,6 +104,9 @@ def seed_demo(emu: Host) -> dict[str, Any]:
         "dr_cache_storage_account_id": dr_cache["id"],
         "cluster_name": CLUSTER_NAME, "cluster_ip": CLUSTER_IP,
     }
+    with world.lock:
+        grant_deployment(world, ids)  # the app's identity holds what infra/main.bicep grants it
+    return ids
 
 
 SEEDS: dict[str, Callable[[Host], dict[str, Any]]] = {"demo": seed_demo, "empty": seed_empty}

@@ -366,3 +366,57 @@ class AsrState:
 
     def network_mapping_for(self, primary_network_id: str) -> NetworkMapping | None:
         return next((m for m in self.network_mappings if ids.same(m.primary_network_id, primary_network_id)), None)
+
+
+# -- What the pre-flight check reads before a cluster is tagged (``asr-s2d check``) ------------------------------
+
+@dataclass(frozen=True)
+class VmAgent:
+    """The VM agent's status in the VM's instance view (``instanceView.vmAgent.statuses``)."""
+
+    status: str | None  # its displayStatus: "Ready", "Not Ready"; None when the instance view reports no agent
+    message: str = ""
+    version: str = ""
+
+
+@dataclass(frozen=True)
+class NicFilters:
+    """Where a NIC's traffic is filtered: the network security group on the NIC and the one on its subnet."""
+
+    nic_id: str
+    private_ip: str | None
+    subnet_id: str
+    nic_nsg_id: str | None
+    subnet_nsg_id: str | None
+
+
+@dataclass(frozen=True)
+class SecurityRule:
+    """One rule of a network security group; single and list forms of prefixes and ports are merged."""
+
+    name: str
+    priority: int
+    direction: str  # Inbound | Outbound
+    access: str  # Allow | Deny
+    protocol: str  # Tcp, Udp, Icmp, Esp, Ah or *
+    sources: tuple[str, ...]  # addresses, CIDRs, service tags or "*"; () when application security groups stand instead
+    source_ports: tuple[str, ...]
+    destinations: tuple[str, ...]
+    destination_ports: tuple[str, ...]
+    application_groups: bool = False  # the rule names application security groups (their members are not read)
+
+
+@dataclass(frozen=True)
+class NetworkSecurityGroup:
+    id: str
+    name: str
+    location: str
+    rules: tuple[SecurityRule, ...]  # the custom rules; Azure adds its default rules to every group
+
+
+@dataclass(frozen=True)
+class Permission:
+    """One entry of ``Microsoft.Authorization/permissions``: a role assignment's actions at the scope asked about."""
+
+    actions: tuple[str, ...]
+    not_actions: tuple[str, ...] = ()

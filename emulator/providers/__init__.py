@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
 
 def register_all(emulator: Host) -> None:
-    from emulator.providers import compute, network, recoveryservices, resources, storage
+    from emulator.providers import authorization, compute, network, recoveryservices, resources, storage
 
-    for provider in (resources, compute, network, storage, recoveryservices):
+    for provider in (resources, compute, network, storage, recoveryservices, authorization):
         provider.register(emulator)

@@ -10,7 +10,7 @@ from typing import Any
 from shared import ids
 from shared.azure.clients import Clients
 from shared.azure.errors import read, read_all, read_or_none
-from shared.inventory import Disk, TaggedScope, Vm, frozen_tags
+from shared.inventory import Disk, TaggedScope, Vm, VmAgent, frozen_tags
 from shared.observability import scrub
 
 
@@ -47,6 +47,16 @@ def vm_from_wire(raw: dict[str, Any]) -> Vm:
               computer_name=(props.get("osProfile") or {}).get("computerName") or "")
 
 
+def vm_agent_from_wire(raw: dict[str, Any]) -> VmAgent:
+    """The agent's status from a VM read with its instance view (``None`` status: the view reports no agent, as for
+    a VM that is not running)."""
+    agent = ((raw.get("properties") or {}).get("instanceView") or {}).get("vmAgent") or {}
+    statuses = agent.get("statuses") or []
+    first = statuses[0] if statuses else {}
+    return VmAgent(status=first.get("displayStatus") or None, message=scrub(str(first.get("message") or ""))[:300],
+                   version=str(agent.get("vmAgentVersion") or ""))
+
+
 def _avset_from_wire(raw: dict[str, Any]) -> TaggedScope:
     members = (raw.get("properties") or {}).get("virtualMachines") or []
     return TaggedScope(id=raw["id"], name=raw["name"], kind="availability_set", tags=frozen_tags(raw.get("tags")),
@@ -69,6 +79,14 @@ class ComputeGateway:
         raw = read_or_none(f"read VM {rid.name}",
                            lambda: client.virtual_machines.get(rid.resource_group, rid.name, expand="instanceView"))
         return vm_from_wire(raw) if raw is not None else None
+
+    def get_vm_and_agent(self, vm_id: str) -> tuple[Vm, VmAgent] | None:
+        """One VM with its power state and its VM agent's status (one GET with the instance view), or None."""
+        rid = ids.parse(vm_id)
+        client = self._clients.compute(rid.subscription)
+        raw = read_or_none(f"read VM {rid.name}",
+                           lambda: client.virtual_machines.get(rid.resource_group, rid.name, expand="instanceView"))
+        return (vm_from_wire(raw), vm_agent_from_wire(raw)) if raw is not None else None
 
     def list_availability_sets(self, subscription_id: str) -> list[TaggedScope]:
         sets = read_all(f"list availability sets of subscription {subscription_id}",

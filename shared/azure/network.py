@@ -1,4 +1,5 @@
-"""Network gateway: NICs, subnets and the cluster's internal load balancers.
+"""Network gateway: NICs, subnets, the cluster's internal load balancers, and the network security groups that
+filter the nodes' traffic (read by the pre-flight check).
 
 NICs have no per-IP-configuration update: a pool change GETs the whole NIC, edits it and PUTs it
 back with ``If-Match`` so a concurrent writer is never overwritten (412 -> transient, retried).
@@ -11,7 +12,7 @@ from typing import Any
 from shared import ids
 from shared.azure.clients import Clients
 from shared.azure.errors import is_not_found, read, read_all, read_or_none, translate, wire
-from shared.inventory import LoadBalancer, Nic, Subnet, frozen_tags
+from shared.inventory import LoadBalancer, NetworkSecurityGroup, Nic, NicFilters, SecurityRule, Subnet, frozen_tags
 from shared.names import LB_FRONTEND, LB_POOL, LB_PROBE, LB_RULE
 
 
@@ -57,6 +58,34 @@ def _subnet_from_wire(raw: dict[str, Any]) -> Subnet:
     return Subnet(id=raw["id"], prefix=prefix)
 
 
+def _merged(props: dict[str, Any], single: str, plural: str) -> tuple[str, ...]:
+    one = props.get(single)
+    return tuple(str(v) for v in (props.get(plural) or ([one] if one else [])))
+
+
+def rule_from_wire(raw: dict[str, Any]) -> SecurityRule:
+    props = raw.get("properties") or {}
+    return SecurityRule(
+        name=raw.get("name") or "", priority=int(props.get("priority") or 0), direction=props.get("direction") or "",
+        access=props.get("access") or "", protocol=props.get("protocol") or "",
+        sources=_merged(props, "sourceAddressPrefix", "sourceAddressPrefixes"),
+        source_ports=_merged(props, "sourcePortRange", "sourcePortRanges"),
+        destinations=_merged(props, "destinationAddressPrefix", "destinationAddressPrefixes"),
+        destination_ports=_merged(props, "destinationPortRange", "destinationPortRanges"),
+        application_groups=bool(props.get("sourceApplicationSecurityGroups")
+                                or props.get("destinationApplicationSecurityGroups")))
+
+
+def nsg_from_wire(raw: dict[str, Any]) -> NetworkSecurityGroup:
+    rules = (raw.get("properties") or {}).get("securityRules") or []
+    return NetworkSecurityGroup(id=raw["id"], name=raw["name"], location=(raw.get("location") or "").lower(),
+                                rules=tuple(rule_from_wire(r) for r in rules))
+
+
+def _nsg_of(raw: dict[str, Any]) -> str | None:
+    return ((raw.get("properties") or {}).get("networkSecurityGroup") or {}).get("id") or None
+
+
 class NetworkGateway:
     def __init__(self, clients: Clients) -> None:
         self._clients = clients
@@ -80,6 +109,31 @@ class NetworkGateway:
         """The subnet a NIC names (``.../virtualNetworks/<vnet>/subnets/<name>``); None for anything else."""
         vnet_id = ids.vnet_of(subnet_id)
         return self.get_subnet(vnet_id, ids.name_of(subnet_id)) if vnet_id != subnet_id else None
+
+    def get_nic_filters(self, nic_id: str) -> NicFilters | None:
+        """The NIC's primary address and subnet, and the network security groups on the NIC and on that subnet (a
+        NIC GET and a subnet GET); None when the NIC does not exist."""
+        rid = ids.parse(nic_id)
+        raw = read_or_none(f"read NIC {rid.name}",
+                           lambda: self._client(nic_id).network_interfaces.get(rid.resource_group, rid.name))
+        if raw is None:
+            return None
+        nic = nic_from_wire(raw)
+        subnet_nsg = None
+        vnet_id = ids.vnet_of(nic.subnet_id)
+        if nic.subnet_id and vnet_id != nic.subnet_id:
+            vnet = ids.parse(vnet_id)
+            subnet = read_or_none(f"read subnet {vnet.name}/{ids.name_of(nic.subnet_id)}", lambda: self._client(
+                vnet_id).subnets.get(vnet.resource_group, vnet.name, ids.name_of(nic.subnet_id)))
+            subnet_nsg = _nsg_of(subnet) if subnet is not None else None
+        return NicFilters(nic_id=nic.id, private_ip=nic.private_ip, subnet_id=nic.subnet_id, nic_nsg_id=_nsg_of(raw),
+                          subnet_nsg_id=subnet_nsg)
+
+    def get_network_security_group(self, nsg_id: str) -> NetworkSecurityGroup | None:
+        rid = ids.parse(nsg_id)
+        raw = read_or_none(f"read network security group {rid.name}",
+                           lambda: self._client(nsg_id).network_security_groups.get(rid.resource_group, rid.name))
+        return nsg_from_wire(raw) if raw is not None else None
 
     def get_load_balancer(self, lb_id: str) -> LoadBalancer | None:
         rid = ids.parse(lb_id)

@@ -91,6 +91,9 @@ def test_network_interface_get_matches_the_example(emu: Emulator, rg1: str) -> N
     request = _localised("network_2025-03-01_NetworkInterfaces_CreateOrUpdate_NetworkInterfaceCreate.json",
                          rg1)["parameters"]["parameters"]
     base = f"/subscriptions/{rg1}/resourceGroups/rg1/providers/Microsoft.Network"
+    with emu.world.lock:
+        network.add_network_security_group(emu.world, subscription_id=rg1, resource_group="rg1", name="nsg",
+                                           location="eastus")
     request["properties"]["networkSecurityGroup"] = {"id": f"{base}/networkSecurityGroups/nsg"}
     request["properties"]["dscpConfiguration"] = {"id": f"{base}/dscpConfigurations/mydscpconfiguration"}
     nic_id = f"{base}/networkInterfaces/test-nic"

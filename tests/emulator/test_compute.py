@@ -86,6 +86,21 @@ def test_instance_view_reports_power_state(demo: dict[str, Any], cc: ComputeMana
                                                     for n in ("s2d-node1", "s2d-node2"))} == {0, 1}
 
 
+
+def test_the_control_api_makes_a_vm_agent_not_ready_and_ready_again(emu: Emulator, demo: dict[str, Any],
+                                                                    cc: ComputeManagementClient) -> None:
+    reply = armhttp.control(emu, "PUT", "vm-agent", body={"status": "NotReady"}, query={"id": demo["vm_ids"][1]})
+    assert reply.status == 200, reply.text
+    agent = cc.virtual_machines.instance_view(PROD, "s2d-node2").vm_agent
+    status = agent.statuses[0]
+    assert (agent.vm_agent_version, status.code, status.level, status.display_status) == (
+        "Unknown", "ProvisioningState/Unavailable", "Warning", "Not Ready")
+    assert cc.virtual_machines.instance_view(PROD, "s2d-node1").vm_agent.statuses[0].display_status == "Ready"
+    armhttp.control(emu, "PUT", "vm-agent", body={"status": "Ready"}, query={"id": demo["vm_ids"][1]})
+    view = cc.virtual_machines.get(PROD, "s2d-node2", expand="instanceView").properties.instance_view
+    assert view.vm_agent.statuses[0].display_status == "Ready"
+    assert armhttp.control(emu, "PUT", "vm-agent", body={"status": "Sleepy"}, query={"id": demo["vm_ids"][1]}).status == 400
+
 def test_power_actions_change_the_power_state(emu: Emulator, demo: dict[str, Any], cc: ComputeManagementClient) -> None:
     cc.virtual_machines.begin_deallocate(PROD, "s2d-node2").result()
     assert _power(cc.virtual_machines.get(PROD, "s2d-node2", expand="instanceView")) == "PowerState/deallocated"

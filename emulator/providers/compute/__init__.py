@@ -6,7 +6,8 @@ and the in-guest failover cluster model that Run Command scripts act on.
 (``add_cluster``, ``clone_for_recovery``), ``guest_scripts`` what the in-guest scripts do to it,
 ``runcommand`` the Run Command rules and history,
 ``handlers`` the REST surface. Control API: ``GET/PUT/PATCH /_emulator/guest?id=<vm id>`` and
-``GET /_emulator/guest/run-commands[?id=<vm id>]``.
+``GET /_emulator/guest/run-commands[?id=<vm id>]``, and what a VM's guest agent reports in its instance view:
+``PUT /_emulator/vm-agent?id=<vm id>`` with ``{"status": "Ready" | "NotReady"}``.
 """
 
 from __future__ import annotations
@@ -64,3 +65,11 @@ def register(emu: Host) -> None:
     emu.control("PUT", "guest", put_guest)
     emu.control("PATCH", "guest", patch_guest)
     emu.control("GET", "guest/run-commands", run_history)
+
+    def put_agent(params: dict[str, str], body: Any) -> Any:
+        status = str((body or {}).get("status", ""))
+        with emu.world.lock:
+            compute.set_vm_agent(emu.world, _vm_id(params), status)
+        return {"id": _vm_id(params), "status": status}
+
+    emu.control("PUT", "vm-agent", put_agent)

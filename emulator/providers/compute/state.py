@@ -29,10 +29,12 @@ from emulator.providers.compute.vms import (
     put_virtual_machine,
     render_vm,
     set_power_state,
+    set_vm_agent,
 )
 
 __all__ = [
     "AVSET", "DISK", "DISK_SKUS", "POWER_STATES", "VM",
     "add_availability_set", "add_disk", "computer_name", "create_vm", "delete_disk", "delete_vm", "instance_view",
     "power_state", "put_availability_set", "put_disk", "put_virtual_machine", "render_vm", "set_power_state",
+    "set_vm_agent",
 ]

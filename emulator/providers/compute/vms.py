@@ -460,9 +460,7 @@ def instance_view(world: World, vm: dict[str, Any]) -> dict[str, Any]:
     }
     if power == "running":
         view["computerName"] = computer_name(world, vm["id"])
-        view["vmAgent"] = {"vmAgentVersion": "2.7.41491.1102", "extensionHandlers": [], "statuses": [
-            {"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Ready",
-             "message": "GuestAgent is running and processing the extensions.", "time": now}]}
+        view["vmAgent"] = _vm_agent(world, vm["id"], now)
     avset_id = (vm["properties"].get("availabilitySet") or {}).get("id")
     avset = world.get(avset_id) if avset_id else None
     if avset is not None:
@@ -471,6 +469,34 @@ def instance_view(world: World, vm: dict[str, Any]) -> dict[str, Any]:
         view["platformFaultDomain"] = position % avset["properties"]["platformFaultDomainCount"]
         view["platformUpdateDomain"] = position % avset["properties"]["platformUpdateDomainCount"]
     return view
+
+
+AGENT_STATES = ("Ready", "NotReady")
+
+
+def set_vm_agent(world: World, vm_id: str, status: str) -> None:
+    """What the VM's guest agent reports (no ARM event): ``Ready``, or ``NotReady`` (an agent that stopped, hung
+    or was never installed; a recovered VM's agent before it has started)."""
+    if status not in AGENT_STATES:
+        raise ValueError(f"agent status must be one of {AGENT_STATES}")
+    vm = world.get(vm_id)
+    if vm is None:
+        raise KeyError(vm_id)
+    runtime(world, vm["id"])["agent"] = status
+
+
+def _vm_agent(world: World, vm_id: str, now: str) -> dict[str, Any]:
+    """``VirtualMachineAgentInstanceView`` of a running VM. Ready is what a healthy agent reports; Not Ready is the
+    answer of the REST reference's instance-view example (learn.microsoft.com/rest/api/compute/
+    virtual-machine-scale-set-vms/get-instance-view: version ``Unknown``, ``ProvisioningState/Unavailable``,
+    level Warning, "Not Ready", "VM status blob is found but not yet populated.")."""
+    if runtime(world, vm_id).get("agent", "Ready") == "NotReady":
+        return {"vmAgentVersion": "Unknown", "extensionHandlers": [], "statuses": [
+            {"code": "ProvisioningState/Unavailable", "level": "Warning", "displayStatus": "Not Ready",
+             "message": "VM status blob is found but not yet populated.", "time": now}]}
+    return {"vmAgentVersion": "2.7.41491.1102", "extensionHandlers": [], "statuses": [
+        {"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Ready",
+         "message": "GuestAgent is running and processing the extensions.", "time": now}]}
 
 
 def render_vm(world: World, vm: dict[str, Any], *, expand_instance_view: bool = False) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Microsoft.Network: virtual networks and subnets, network interfaces and internal load balancers.
+"""Microsoft.Network: virtual networks and subnets, network interfaces, internal load balancers and network
+security groups.
 
 ``state`` holds the rules and the functions other code calls (``create_nic``, ``next_free_ip``,
 ``create_internal_load_balancer``, ``add_virtual_network``...); ``handlers`` the REST surface.
@@ -22,6 +23,9 @@ def register(emu: Host) -> None:
     path = {rtype: route_tracked(emu, rtype, "name", api_versions=API_VERSIONS, put=handlers.put(rtype),
                                  patch=handlers.patch_tags(rtype), delete=handlers.delete(rtype))
             for rtype in (state.VNET, state.NIC, state.LB)}
+    route_tracked(emu, state.NSG, "name", api_versions=API_VERSIONS, get=handlers.get_nsg, put=handlers.put(state.NSG),
+                  patch=handlers.patch_tags(state.NSG), delete=handlers.delete(state.NSG),
+                  list_in_group=handlers.nsg_lister(in_group=True), list_in_subscription=handlers.nsg_lister(in_group=False))
     vnet = path[state.VNET]
     emu.route("GET", vnet + "/subnets", handlers.list_subnets, api_versions=API_VERSIONS)
     emu.route("GET", vnet + "/subnets/{subnetName}", handlers.get_subnet, api_versions=API_VERSIONS)

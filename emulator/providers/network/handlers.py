@@ -16,20 +16,32 @@ from emulator.core.errors import ArmError
 from emulator.core.http import ArmRequest, ArmResponse, no_content, ok
 from emulator.core.paging import paged
 from emulator.core.world import World
-from emulator.providers.conventions import check_preconditions, long_running, new_etag, require, snapshot, tags_of, write_target
+from emulator.providers.conventions import (
+    check_preconditions,
+    list_tracked,
+    long_running,
+    new_etag,
+    require,
+    snapshot,
+    tags_of,
+    write_target,
+)
 from emulator.providers.network import state
 
 _NS = "Microsoft.Network"
-_NAMES = {state.VNET: "virtual network", state.NIC: "network interface", state.LB: "load balancer"}
+_NAMES = {state.VNET: "virtual network", state.NIC: "network interface", state.LB: "load balancer",
+          state.NSG: "network security group"}
 _PUT: dict[str, Callable[..., dict[str, Any]]] = {
     state.VNET: lambda world, rid, body: state.put_virtual_network(world, vnet_id=rid, body=body),
     state.NIC: lambda world, rid, body: state.put_network_interface(world, nic_id=rid, body=body),
     state.LB: lambda world, rid, body: state.put_load_balancer(world, lb_id=rid, body=body),
+    state.NSG: lambda world, rid, body: state.put_network_security_group(world, nsg_id=rid, body=body),
 }
 _DELETE: dict[str, Callable[[World, str], dict[str, Any] | None]] = {
     state.VNET: state.delete_virtual_network,
     state.NIC: state.delete_nic,
     state.LB: state.delete_load_balancer,
+    state.NSG: state.delete_network_security_group,
 }
 
 
@@ -176,4 +188,18 @@ def lb_child(collection: str) -> Callable[[ArmRequest], ArmResponse]:
         if found is None:
             raise ArmError(404, "NotFound", f"Resource {lb['id']}/{collection}/{req.params['childName']} not found.")
         return ok(snapshot(req.ctx.world, found))
+    return handler
+
+
+# -- network security groups: answered with the NICs and subnets associated with them ----------------------
+
+def get_nsg(req: ArmRequest) -> ArmResponse:
+    world = req.ctx.world
+    with world.lock:
+        return ok(state.render_nsg(world, require(req, state.NSG, "name")))
+
+
+def nsg_lister(*, in_group: bool) -> Callable[[ArmRequest], ArmResponse]:
+    def handler(req: ArmRequest) -> ArmResponse:
+        return list_tracked(req, state.NSG, in_group=in_group, render=lambda r: state.render_nsg(req.ctx.world, r))
     return handler

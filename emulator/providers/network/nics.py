@@ -13,7 +13,8 @@ from emulator.core.errors import ArmError
 from emulator.core.world import World, parent_of
 from emulator.providers.conventions import begin_put, field, items, new_etag, obj, parse_id, ref, reference, resource_id, same_id
 from emulator.providers.network.addressing import IPv4
-from emulator.providers.network.schema import BAD, LB, NIC, NIC_SHAPE, NSG, PUBLIC_IP, enum, unverified_reference
+from emulator.providers.network.nsgs import require_nsg
+from emulator.providers.network.schema import BAD, LB, NIC, NIC_SHAPE, PUBLIC_IP, enum, unverified_reference
 from emulator.providers.network.subnets import addresses_of, allocate, check_static, require_subnet, subnets_of, sync_subnets
 
 
@@ -41,7 +42,7 @@ def put_network_interface(world: World, *, nic_id: str, body: dict[str, Any]) ->
         "hostedWorkloads": [], "tapConfigurations": [], "nicType": "Standard",
         "auxiliaryMode": "None", "auxiliarySku": "None",
     }
-    nsg = unverified_reference(props, "networkSecurityGroup", path="properties", rtype=NSG)
+    nsg = require_nsg(world, props, "networkSecurityGroup", path="properties", location=location, referrer=nic_id)
     if nsg:
         nic_props["networkSecurityGroup"] = ref(nsg)
     dscp = unverified_reference(props, "dscpConfiguration", path="properties",

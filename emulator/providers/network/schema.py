@@ -54,6 +54,14 @@ LB_SHAPE = {**TRACKED, "sku": {"name": str, "tier": str}, "properties": {
     "inboundNatPools": list, "outboundRules": list}}
 
 
+_RULE_PROPS = {"priority": int, "direction": str, "access": str, "protocol": str, "description": str,
+               "sourceAddressPrefix": str, "sourceAddressPrefixes": [str], "destinationAddressPrefix": str,
+               "destinationAddressPrefixes": [str], "sourcePortRange": str, "sourcePortRanges": [str],
+               "destinationPortRange": str, "destinationPortRanges": [str], "sourceApplicationSecurityGroups": [REF],
+               "destinationApplicationSecurityGroups": [REF]}
+NSG_SHAPE = {**TRACKED, "properties": {"securityRules": [{"name": str, "properties": _RULE_PROPS}]}}
+
+
 def enum(value: Any, allowed: Iterable[str], *, where: str, default: str | None = None) -> str:
     """ARM enums are case-insensitive on input and canonical on output."""
     if value is None:

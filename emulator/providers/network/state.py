@@ -10,6 +10,8 @@ The rules ARM's network provider enforces, each in the module that owns it:
 - ``nics``: references (subnet, backend pool) exist in the same region, a NIC joins an internal load
   balancer's pool only from that balancer's virtual network, and pools list their member NICs;
 - ``loadbalancers``: internal frontends, probes, HA-ports rules, back-references;
+- ``nsgs``: network security groups, their rules and default rules, the NICs and subnets they are associated with
+  (``associations`` associates one, as a NIC or subnet PUT would);
 - every write gets a fresh etag (conditional requests are checked by the handlers).
 
 Nothing else writes network resources into the world. Functions raise ``ArmError`` with ARM's codes and
@@ -20,6 +22,7 @@ handlers (REST) do, on completion of the long-running operation.
 from __future__ import annotations
 
 from emulator.providers.conventions import new_etag, resource_id
+from emulator.providers.network.associations import associate_nsg
 from emulator.providers.network.loadbalancers import (
     create_internal_load_balancer,
     delete_load_balancer,
@@ -34,7 +37,13 @@ from emulator.providers.network.nics import (
     nic_primary_subnet,
     put_network_interface,
 )
-from emulator.providers.network.schema import LB, NIC, SUBNET, VNET
+from emulator.providers.network.nsgs import (
+    add_network_security_group,
+    delete_network_security_group,
+    put_network_security_group,
+    render_nsg,
+)
+from emulator.providers.network.schema import LB, NIC, NSG, SUBNET, VNET
 from emulator.providers.network.subnets import (
     addresses_in_use,
     check_ip_availability,
@@ -51,9 +60,11 @@ from emulator.providers.network.vnets import (
 )
 
 __all__ = [
-    "LB", "NIC", "SUBNET", "VNET",
-    "add_virtual_network", "addresses_in_use", "attach_nic", "check_ip_availability", "create_internal_load_balancer",
-    "create_nic", "delete_load_balancer", "delete_nic", "delete_subnet", "delete_virtual_network", "detach_nic",
+    "LB", "NIC", "NSG", "SUBNET", "VNET",
+    "add_network_security_group", "add_virtual_network", "addresses_in_use", "associate_nsg", "attach_nic",
+    "check_ip_availability", "create_internal_load_balancer", "create_nic", "delete_load_balancer",
+    "delete_network_security_group", "delete_nic", "delete_subnet", "delete_virtual_network", "detach_nic",
     "find_subnet", "join_backend_pool", "new_etag", "next_free_ip", "nic_primary_subnet", "put_load_balancer",
-    "put_network_interface", "put_subnet", "put_virtual_network", "resource_id", "subnet_prefix",
+    "put_network_interface", "put_network_security_group", "put_subnet", "put_virtual_network", "render_nsg",
+    "resource_id", "subnet_prefix",
 ]

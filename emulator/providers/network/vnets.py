@@ -22,6 +22,7 @@ from emulator.providers.conventions import (
 )
 from emulator.providers.network import addressing
 from emulator.providers.network.addressing import Net
+from emulator.providers.network.nsgs import require_nsg
 from emulator.providers.network.schema import BAD, SUBNET, SUBNET_SHAPE, VNET, VNET_SHAPE
 from emulator.providers.network.subnets import addresses_in_use, network_of, sync_subnets
 
@@ -91,7 +92,10 @@ def put_virtual_network(world: World, *, vnet_id: str, body: dict[str, Any]) -> 
                            f"Subnet '{sub_name}' is not valid because its IP address range overlaps with that of an "
                            f"existing subnet in virtual network '{name}'.")
         seen[sub_name.lower()] = net
-        subnets.append(_subnet_json(vnet_id, sub_name, str(net), etag, sub_props))
+        nsg = require_nsg(world, sub_props, "networkSecurityGroup", path=f"{where}.properties", location=location,
+                          referrer=f"{vnet_id}/subnets/{sub_name}")
+        given = {**sub_props, "networkSecurityGroup": {"id": nsg} if nsg else None}
+        subnets.append(_subnet_json(vnet_id, sub_name, str(net), etag, given))
     if existing is not None:
         _check_subnets_still_fit(world, existing, {s["name"].lower(): network_of(s) for s in subnets})
     vnet_props: dict[str, Any] = {
