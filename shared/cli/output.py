@@ -18,8 +18,8 @@ from shared.findings import Finding
 from shared.observability import scrub
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-# 3 is a command's own "done, but look": the audit found a critical finding, a drill was skipped, a reprotect
-# was only reported.
+# 3 is a command's own "done, but look": the audit found a critical finding, a prerequisite is not met (check), a
+# drill was skipped, a reprotect was only reported.
 EXIT_CRITICAL = EXIT_SKIPPED = EXIT_REPORTED = 3
 EXIT_RETRY = 4  # not done yet (a failover still running, a cluster waiting for its nodes): run it again later
 
@@ -30,8 +30,8 @@ exit codes (every command):
   {EXIT_FAILED}  failed: the work (or reading Azure or the state storage) failed; the reason is on stderr
   {EXIT_BAD_INPUT}  bad input or settings: an unknown or never-enrolled cluster, a rejected tag or event, a bad
      setting; nothing was written or recorded
-  {EXIT_CRITICAL}  done, but look: a critical finding stands (audit), the drill was skipped (a precondition failed),
-     the step was only reported (reprotect without ALLOW_REPROTECT)
+  {EXIT_CRITICAL}  done, but look: a critical finding stands (audit), a prerequisite is not met (check), the drill was
+     skipped (a precondition failed), the step was only reported (reprotect without ALLOW_REPROTECT)
   {EXIT_RETRY}  not done yet: Azure is still working (a failover running, nodes not tagged or not running yet):
      run the command again later
 """
