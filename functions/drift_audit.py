@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 import azure.functions as func
 
@@ -12,6 +13,14 @@ bp = func.Blueprint()
 log = logging.getLogger(__name__)
 
 _HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+# STATUS_PAGE_AUTH=entra (set by the Bicep with statusPageEntraClientId): App Service authentication signs users in
+# before a request reaches the host, so the route takes no function key. Read when the host indexes the functions
+# (an auth level is part of the binding). The handler still refuses a request that App Service did not sign in:
+# it alone sets X-MS-CLIENT-PRINCIPAL-ID, and strips that header from what clients send
+# (learn.microsoft.com/azure/app-service/configure-authentication-user-identities).
+ENTRA = os.environ.get("STATUS_PAGE_AUTH", "key") == "entra"
+PRINCIPAL_HEADER = "X-MS-CLIENT-PRINCIPAL-ID"
 
 
 @bp.function_name("on_drift_audit")
@@ -24,10 +33,14 @@ def on_drift_audit(timer: func.TimerRequest) -> None:
 
 
 @bp.function_name("status_page")
-@bp.route(route="status", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="status", methods=["GET"],
+          auth_level=func.AuthLevel.ANONYMOUS if ENTRA else func.AuthLevel.FUNCTION)
 def status_page(req: func.HttpRequest) -> func.HttpResponse:
     from shared.audit import status_page
 
+    if ENTRA and not req.headers.get(PRINCIPAL_HEADER):
+        return _json({"error": "sign in: STATUS_PAGE_AUTH=entra and App Service authentication did not sign this "
+                               "request in"}, 401)
     record = req.params.get("record")
     if record is not None:  # one of the page's records; the same function, so the page's function key opens it
         return _record(record)

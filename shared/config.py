@@ -136,6 +136,11 @@ class Settings:
         "drill record: the evidence an auditor accepts (the Bicep gives it a time-based retention policy, so nothing "
         "there can be changed or deleted before it expires); empty = no copy.", default="", example="evidence",
         group="state")
+    status_page_auth: str = _setting(
+        "STATUS_PAGE_AUTH", "How the status page is opened: key (its function key, ?code=) or entra (Microsoft Entra ID "
+        "sign-in through App Service authentication instead of the key; the Bicep sets it with statusPageEntraClientId; "
+        "a request App Service did not sign in is refused). Read when the host indexes the functions.",
+        default="key", group="state")
     topic_endpoint: str = _setting(
         "EVENT_GRID_TOPIC_ENDPOINT", "Custom Event Grid topic for outcomes and drift events; empty = none.",
         default="", group="state")
@@ -240,6 +245,7 @@ class Settings:
         check(self.rpo_threshold_seconds > 0, "RPO_THRESHOLD_SECONDS", "must be positive")
         check(self.test_failover_max_age_days > 0, "TEST_FAILOVER_MAX_AGE_DAYS", "must be positive")
         check(self.audit_period_minutes > 0, "AUDIT_PERIOD_MINUTES", "must be positive")
+        check(self.status_page_auth in ("key", "entra"), "STATUS_PAGE_AUTH", "must be key or entra")
         container_name = re.compile(r"[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])")
         check(container_name.fullmatch(self.state_container) is not None, "STATE_CONTAINER",
               "must be a valid blob container name")

@@ -228,7 +228,8 @@ resource scmCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@
 // statusPageEntraClientId: App Service authentication signs a user in before a request reaches the Functions host.
 // Not for the callers that carry no Entra token: Event Grid's deliveries (the Event Grid extension's webhook,
 // authenticated by its system key) and the recovery plan's runbook (its function key) are excluded, and would
-// otherwise be refused. The host checks a FUNCTION-level route's key after sign-in all the same. No client secret:
+// otherwise be refused. STATUS_PAGE_AUTH=entra (below) makes the status route anonymous: sign-in instead of its key,
+// and the function refuses a request that App Service did not sign in. No client secret:
 // without one, sign-in uses the OpenID Connect implicit flow and takes the ID token only.
 resource auth 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(statusPageEntraClientId)) {
   parent: site
@@ -286,6 +287,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     STATE_STORAGE_ACCOUNT_URL: stateStorage.properties.primaryEndpoints.blob
     STATE_CONTAINER: stateContainerName
     EVIDENCE_CONTAINER: evidenceContainer.name
+    // Sign-in instead of the status page's function key, only where App Service authentication is on (auth above).
+    STATUS_PAGE_AUTH: empty(statusPageEntraClientId) ? 'key' : 'entra'
     AZURE_CREDENTIAL: 'managed_identity'
   })
   dependsOn: [

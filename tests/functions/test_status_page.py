@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -566,3 +567,34 @@ def test_audit_reports_are_kept_write_once_in_the_evidence_container_and_served_
     blob_service.get_container_client(rt.settings.state_container).delete_blob(report.blob_name)
     assert status.stored_record(report.blob_name, rt) == kept
     assert status.stored_record(report.blob_name, make_runtime()) is None  # no evidence container: not stored
+
+
+SIGNED_IN = {"X-MS-CLIENT-PRINCIPAL-ID": "00000000-0000-0000-0000-00000000000a",
+             "X-MS-CLIENT-PRINCIPAL-NAME": "oncall@contoso.example"}
+
+
+def _host(code: str, **env: str) -> str:
+    """Run ``code`` in a fresh interpreter, as a Functions host that indexes the app with ``env`` set."""
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True,
+                         env={**os.environ, **env})
+    return out.stdout.strip()
+
+
+def test_with_entra_sign_in_the_page_takes_no_key_and_refuses_what_app_service_did_not_sign_in(
+        audited: Report, app_settings: dict[str, str]) -> None:
+    """STATUS_PAGE_AUTH=entra (the Bicep's, with statusPageEntraClientId): the route is anonymous, the sign-in is the
+    gate; a request without App Service's principal header (App Service strips it from clients) gets 401."""
+    levels = "import json, function_app\nprint(json.dumps({f.get_function_name(): json.loads(f.get_function_json())" \
+             "['bindings'][0].get('authLevel') for f in function_app.app.get_functions()}))"
+    assert json.loads(_host(levels, STATUS_PAGE_AUTH="entra"))["status_page"] == "ANONYMOUS"
+    assert json.loads(_host(levels))["status_page"] == "FUNCTION"
+    assert json.loads(_host(levels, STATUS_PAGE_AUTH="entra"))["on_recovery_plan_runbook"] == "FUNCTION"
+    serve = ("import json, sys, azure.functions as func\nfrom functions.drift_audit import status_page\n"
+             "for headers in json.loads(sys.argv[1]):\n"
+             "    r = status_page(func.HttpRequest(method='GET', url='/api/status', body=b'', headers=headers))\n"
+             "    print(r.status_code, r.mimetype)\n")
+    answers = subprocess.run([sys.executable, "-c", serve, json.dumps([{}, SIGNED_IN])], capture_output=True,
+                             text=True, check=True, cwd=Path(__file__).resolve().parents[2],
+                             env={**os.environ, "STATUS_PAGE_AUTH": "entra"}).stdout.split("\n")
+    assert answers[:2] == ["401 application/json", "200 text/html"]
