@@ -150,3 +150,16 @@ def test_cli_plan_shows_the_plan_without_writing(emu: Emulator, demo: dict[str, 
     assert writes_since(emu, seq) == []
     done = _cli(["plan", "no-such-cluster"], env)
     assert done.returncode == 2 and "no tagged cluster named no-such-cluster" in done.stderr
+
+
+def test_cli_plan_of_a_rejected_cluster_says_why(emu: Emulator, demo: dict[str, Any], env: dict[str, str],
+                                                 operator_sdk: Callable[..., Any]) -> None:
+    """A cluster the planner refuses is not "no enrolled cluster": plan names it and the reason (here: the nodes
+    disagree on asr-s2d-dr-ip), exit 2, nothing written."""
+    tag(operator_sdk, demo["vm_ids"][0], {**CLUSTER_TAGS, "asr-s2d-dr-ip": "10.20.1.10"})
+    tag(operator_sdk, demo["vm_ids"][1], {**CLUSTER_TAGS, "asr-s2d-dr-ip": "10.20.1.11"})
+    seq = emu.journal.last_seq
+    done = _cli(["plan", "s2dclu01"], env)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "s2dclu01" in done.stderr and "asr-s2d-dr-ip" in done.stderr, done.stderr
+    assert writes_since(emu, seq) == []
