@@ -14,6 +14,7 @@ from emulator import Emulator
 from emulator.clients import control
 from emulator.core.faults import FaultRule
 from shared.audit import service as audit
+from shared.audit import status_page
 from shared.cli import main as cli
 from shared.cli.output import EXIT_BAD_INPUT, EXIT_CRITICAL, EXIT_FAILED, EXIT_RETRY
 from shared.runtime import Runtime
@@ -77,6 +78,10 @@ def test_an_audit_that_cannot_list_the_vms_exits_1_and_keeps_the_last_complete_r
     assert after is not None and after.body == before.body  # the last complete report stands
     attempt = runtime.blobs.get_json("audits/last-attempt.json")
     assert attempt is not None and attempt.body["complete"] is False and "AuthorizationFailed" in attempt.body["error"]
+    # The page says so, critical, with the time of the last good audit, and still shows that audit's clusters.
+    page = status_page.render_latest(runtime)
+    assert 'id="audit-failed"' in page and "CRITICAL: the last audit failed" in page and "AuthorizationFailed" in page
+    assert "This page shows the last complete audit, which finished" in page and "s2dclu01" in page
 
 
 # -- a cluster that vanished from the tags is lost, not gone --------------------------------------------------
