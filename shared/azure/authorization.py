@@ -10,7 +10,7 @@ tells the operator's permissions, not the app's. Reading it needs ``Microsoft.Au
 from __future__ import annotations
 
 from shared.azure.clients import Clients
-from shared.azure.errors import translate
+from shared.azure.errors import read_raw_pages
 from shared.inventory import Permission
 
 PERMISSIONS_API_VERSION = "2022-04-01"
@@ -23,25 +23,10 @@ class AuthorizationGateway:
     def permissions_at(self, scope_id: str) -> tuple[Permission, ...]:
         """The caller's permissions at a resource group or resource ID (every page); errors translated (a 403 when
         the caller may not even read them there)."""
-        from azure.core.exceptions import HttpResponseError
-        from azure.core.rest import HttpRequest
-        from azure.mgmt.core.exceptions import ARMErrorFormat
-
         subscription = scope_id.split("/")[2] if scope_id.lower().startswith("/subscriptions/") else ""
-        client = self._clients.resources(subscription)
-        url: str | None = (f"{scope_id.rstrip('/')}/providers/Microsoft.Authorization/permissions"
-                           f"?api-version={PERMISSIONS_API_VERSION}")
-        found: list[Permission] = []
-        try:
-            while url:
-                response = client.send_request(HttpRequest("GET", url))
-                if response.status_code != 200:
-                    raise HttpResponseError(response=response, error_format=ARMErrorFormat)
-                page = response.json()
-                found += [Permission(actions=tuple(str(a) for a in p.get("actions") or ()),
-                                     not_actions=tuple(str(a) for a in p.get("notActions") or ()))
-                          for p in page.get("value") or []]
-                url = page.get("nextLink")
-        except Exception as err:
-            raise translate(err, f"read permissions at {scope_id.rsplit('/', 1)[-1] or scope_id}") from err
-        return tuple(found)
+        raw = read_raw_pages(f"read permissions at {scope_id.rsplit('/', 1)[-1] or scope_id}",
+                             self._clients.resources(subscription),
+                             f"{scope_id.rstrip('/')}/providers/Microsoft.Authorization/permissions"
+                             f"?api-version={PERMISSIONS_API_VERSION}")
+        return tuple(Permission(actions=tuple(str(a) for a in p.get("actions") or ()),
+                                not_actions=tuple(str(a) for a in p.get("notActions") or ())) for p in raw)

@@ -76,6 +76,28 @@ def read_or_none(doing: str, call: Callable[[], Any]) -> dict[str, Any] | None:
         raise translate(err, doing) from err
 
 
+def read_raw_pages(doing: str, client: Any, url: str) -> list[dict[str, Any]]:
+    """Every ``value`` item of a paged ARM list read with the client's raw ``send_request`` (for an API the SDK does
+    not model, or an api-version it does not speak), following ``nextLink``; every error translated."""
+    from azure.core.exceptions import HttpResponseError
+    from azure.core.rest import HttpRequest
+    from azure.mgmt.core.exceptions import ARMErrorFormat
+
+    found: list[dict[str, Any]] = []
+    next_url: str | None = url
+    try:
+        while next_url:
+            response = client.send_request(HttpRequest("GET", next_url))
+            if response.status_code != 200:
+                raise HttpResponseError(response=response, error_format=ARMErrorFormat)
+            page = response.json()
+            found += [item for item in page.get("value") or [] if isinstance(item, dict)]
+            next_url = page.get("nextLink")
+    except Exception as err:
+        raise translate(err, doing) from err
+    return found
+
+
 def read_all(doing: str, pages: Callable[[], Iterable[Any]], *, missing_is_empty: bool = False) -> list[dict[str, Any]]:
     """Every item of a paged SDK list as dicts; with ``missing_is_empty``, a 404 of the parent is an empty list."""
     try:

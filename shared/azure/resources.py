@@ -7,7 +7,7 @@ from typing import Any
 
 from shared import ids
 from shared.azure.clients import Clients
-from shared.azure.errors import read_all, read_or_none, translate
+from shared.azure.errors import read_all, read_or_none, read_raw_pages
 from shared.inventory import StorageAccount, TaggedScope, frozen_tags
 
 STORAGE_API_VERSION = "2024-01-01"
@@ -31,25 +31,11 @@ class ResourcesGateway:
     def list_storage_accounts(self, subscription_id: str) -> list[StorageAccount]:
         """Every storage account of a subscription in one paged list (the audit reads cache and witness
         accounts this way: a list per subscription, never a GET per cluster)."""
-        from azure.core.exceptions import HttpResponseError
-        from azure.core.rest import HttpRequest
-        from azure.mgmt.core.exceptions import ARMErrorFormat
-
-        client = self._clients.resources(subscription_id)
-        url: str | None = (f"/subscriptions/{subscription_id}/providers/Microsoft.Storage/storageAccounts"
-                           f"?api-version={STORAGE_API_VERSION}")
-        found: list[StorageAccount] = []
-        try:
-            while url:
-                response = client.send_request(HttpRequest("GET", url))
-                if response.status_code != 200:
-                    raise HttpResponseError(response=response, error_format=ARMErrorFormat)
-                page = response.json()
-                found += [_account_from_wire(raw) for raw in page.get("value") or []]
-                url = page.get("nextLink")
-        except Exception as err:
-            raise translate(err, f"list storage accounts of subscription {subscription_id}") from err
-        return found
+        raw = read_raw_pages(f"list storage accounts of subscription {subscription_id}",
+                             self._clients.resources(subscription_id),
+                             f"/subscriptions/{subscription_id}/providers/Microsoft.Storage/storageAccounts"
+                             f"?api-version={STORAGE_API_VERSION}")
+        return [_account_from_wire(account) for account in raw]
 
 
 def _group_from_wire(raw: dict[str, Any]) -> TaggedScope:
