@@ -19,7 +19,13 @@ from shared.errors import RejectedInput
 MAX_EVENT_BYTES = 1_048_576  # Event Grid's own limit for one event
 WRITE_EVENT = "Microsoft.Resources.ResourceWriteSuccess"
 ACTION_EVENT = "Microsoft.Resources.ResourceActionSuccess"
-_KINDS = {WRITE_EVENT: "a resource write", ACTION_EVENT: "a resource action"}
+# An action that ended badly (learn.microsoft.com/azure/event-grid/event-schema-resource-groups: ResourceActionFailure,
+# ResourceActionCancel): a failover job that failed or was cancelled.
+ACTION_FAILURE_EVENT = "Microsoft.Resources.ResourceActionFailure"
+ACTION_CANCEL_EVENT = "Microsoft.Resources.ResourceActionCancel"
+ACTION_EVENTS = (ACTION_EVENT, ACTION_FAILURE_EVENT, ACTION_CANCEL_EVENT)
+_KINDS = {WRITE_EVENT: "a resource write", ACTION_EVENT: "a resource action",
+          ACTION_EVENTS: "a resource action (succeeded, failed or cancelled)"}
 _OID_CLAIM = "http://schemas.microsoft.com/identity/claims/objectidentifier"
 _PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]+")
 _SUBSCRIPTION_URI = re.compile(r"/subscriptions/[0-9a-fA-F-]{36}(/.*)?", re.IGNORECASE | re.DOTALL)
@@ -126,10 +132,11 @@ def decode(raw: Any) -> ArmEvent:
     return from_dict(raw) if isinstance(raw, dict) else from_trigger(raw)
 
 
-def screen(event: ArmEvent, event_type: str, settings: Settings) -> str | None:
+def screen(event: ArmEvent, event_type: str | tuple[str, ...], settings: Settings) -> str | None:
     """Why an event is none of asr-s2d's business before anything is read (another event type, a subscription
     outside ``ALLOWED_SUBSCRIPTION_IDS``, a write by asr-s2d's own identity), or None when it may be."""
-    if event.event_type != event_type:
+    wanted = event_type if isinstance(event_type, tuple) else (event_type,)
+    if event.event_type not in wanted:
         return f"event type {event.event_type} is not {_KINDS.get(event_type, event_type)}"
     if not settings.allows_subscription(event.subscription_id):
         return f"subscription {event.subscription_id} is not in ALLOWED_SUBSCRIPTION_IDS"

@@ -128,8 +128,11 @@ resource failoverActions 'Microsoft.EventGrid/systemTopics/eventSubscriptions@20
     }
     eventDeliverySchema: 'EventGridSchema'
     filter: {
+      // Success, and the failover jobs that failed or were cancelled (recorded as such; shared/failover/signals.py).
       includedEventTypes: [
         'Microsoft.Resources.ResourceActionSuccess'
+        'Microsoft.Resources.ResourceActionFailure'
+        'Microsoft.Resources.ResourceActionCancel'
       ]
       advancedFilters: [
         {

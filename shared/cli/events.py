@@ -11,7 +11,7 @@ from shared import events
 from shared.cli.output import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_RETRY, CliError, command, exit_code, say
 from shared.enrollment import service as enrollment
 from shared.errors import AsrS2dError, RejectedInput
-from shared.events import ACTION_EVENT
+from shared.events import ACTION_EVENTS
 from shared.failover import service as failover
 from shared.outcomes import Outcome
 from shared.runtime import Runtime, default_runtime
@@ -62,6 +62,6 @@ def cmd_handle_event(args: argparse.Namespace) -> int:
 
 def _handler_for(item: Any) -> Callable[[Any, Runtime], Outcome]:
     kind = (item.get("eventType") or item.get("type")) if isinstance(item, dict) else None
-    if kind == ACTION_EVENT:
+    if kind in ACTION_EVENTS:
         return failover.handle
     return functools.partial(enrollment.handle, fresh=True)  # an operator's request: not a duplicate delivery

@@ -52,8 +52,17 @@ RUNBOOK_STATUS = {"rejected": 400, "not-yet": 503, "failed": 500}
 # -- entry points ---------------------------------------------------------------------------------
 
 def handle_trigger(event: Any) -> Outcome:
-    """The Event Grid trigger's entry point; transient errors propagate so Event Grid redelivers."""
-    return handle(event, default_runtime())
+    """The Event Grid trigger's entry point; transient errors propagate so Event Grid redelivers.
+
+    A signal that came before the failover it announces finished (``not-yet``) fails the delivery too: Event Grid
+    counts an answered delivery as done and would never send it again, and nothing else may come (its retries back
+    off up to a day: the failover completes, fails or is cancelled long before)."""
+    outcome = handle(event, default_runtime())
+    if outcome.kind == "not-yet":
+        retry = TransientError(f"not yet: {outcome.reason}")
+        retry.recorded = True
+        raise retry
+    return outcome
 
 
 def handle(raw: Any, rt: Runtime) -> Outcome:
@@ -63,7 +72,7 @@ def handle(raw: Any, rt: Runtime) -> Outcome:
     except RejectedInput as err:
         return rt.record(Outcome(events.event_id_of(raw), "rejected", f"malformed event: {err}"))
     with log_context(event_id=event.id, correlation_id=event.correlation_id):
-        reason = events.screen(event, events.ACTION_EVENT, rt.settings)
+        reason = events.screen(event, events.ACTION_EVENTS, rt.settings)
         signal = signals.from_event(event, vault_id=rt.settings.vault_id) if reason is None else reason
         if isinstance(signal, str):
             return rt.record(Outcome(event.id, "ignored", signal, correlation_id=event.correlation_id))
@@ -208,6 +217,13 @@ def _run(signal: FailoverSignal, target: _Target, rt: Runtime, lock: ClusterLock
     base = replace(base, findings=plan.findings, plan=tuple(plan.describe()), details=details)
     log.info("cluster %s %s: %s %s", target.cluster, signal.scenario.value, plan.verdict.value,
              plan.reason or plan.describe())
+    if plan.verdict is rd.Verdict.NOT_YET and signal.ended != "Succeeded":
+        # ARM says the action ended badly and Site Recovery's items agree (otherwise the IP step would go ahead):
+        # nothing to re-address until a failover succeeds, and no retry would change that.
+        kind = "failed" if signal.ended == "Failed" else "ignored"
+        return rt.record(replace(base, kind=kind, reason=f"Site Recovery's {signal.scenario.value} of "
+                                 f"{target.plan_name} ended {signal.ended}: {plan.reason}; the IP step runs when a "
+                                 "failover of the plan succeeds"))
     if plan.verdict is rd.Verdict.NOT_YET:
         return rt.record(replace(base, kind="not-yet", reason=plan.reason))
     if plan.verdict is rd.Verdict.IGNORED:

@@ -19,7 +19,7 @@ from typing import Any
 
 from shared import ids
 from shared.errors import RejectedInput
-from shared.events import ACTION_EVENT, ArmEvent
+from shared.events import ACTION_CANCEL_EVENT, ACTION_EVENTS, ACTION_FAILURE_EVENT, ArmEvent
 
 log = logging.getLogger(__name__)
 
@@ -83,16 +83,21 @@ class FailoverSignal:
     direction: str = "PrimaryToSecondary"
     correlation_id: str = ""
     vm_names: tuple[str, ...] = ()  # RoleName of each VmMap entry (informational only)
+    ended: str = "Succeeded"  # how the announced action ended: Succeeded, Failed or Cancelled (an ARM event's type)
 
     def describe(self) -> str:
         what = f"recovery plan {self.plan_name}" if self.plan_name else f"protected item {ids.name_of(self.item_id or '')}"
         return f"{self.scenario.value} of {what} ({self.source} {self.id})"
 
 
+ENDED = {ACTION_FAILURE_EVENT: "Failed", ACTION_CANCEL_EVENT: "Cancelled"}
+
+
 def from_event(event: ArmEvent, *, vault_id: str) -> FailoverSignal | str:
     """The failover an ARM event announces, or the reason it announces none (a string, to be recorded)."""
-    if event.event_type != ACTION_EVENT:
+    if event.event_type not in ACTION_EVENTS:
         return f"event type {event.event_type} is not a resource action"
+    ended = ENDED.get(event.event_type, "Succeeded")
     operation = event.operation_name.lower()
     parts = operation.split("/")
     if len(parts) < 4 or parts[-1] != "action":
@@ -115,11 +120,11 @@ def from_event(event: ArmEvent, *, vault_id: str) -> FailoverSignal | str:
         if len(segments) != 11 or lowered[9] != "replicationrecoveryplans" or not PLAN_NAME.fullmatch(segments[10]):
             return f"{uri[:200]} is not a recovery plan ID"
         return FailoverSignal(id=event.id, source="event", scenario=scenario, plan_name=segments[10],
-                              correlation_id=event.correlation_id)
+                              correlation_id=event.correlation_id, ended=ended)
     if len(segments) != 15 or lowered[13] != "replicationprotecteditems":
         return f"{uri[:200]} is not a protected item ID"
     return FailoverSignal(id=event.id, source="event", scenario=scenario, item_id=uri,
-                          correlation_id=event.correlation_id)
+                          correlation_id=event.correlation_id, ended=ended)
 
 
 def _fail(field: str, problem: str) -> RejectedInput:

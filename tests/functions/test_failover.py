@@ -21,6 +21,7 @@ import pytest
 from emulator import Emulator, delivery
 from emulator.clients import control
 from emulator.core.events import Subscriber
+from emulator.core.faults import FaultRule
 from functions import failover_completed
 from shared.cli import main as cli
 from shared.errors import TransientError
@@ -389,6 +390,58 @@ def test_the_triggers_as_the_host_calls_them(world: World, app_settings: None) -
     ok = runbook(func.HttpRequest("POST", "https://app/api/failover/runbook", body=world.context()))
     assert ok.status_code == 200 and json.loads(ok.get_body())["outcome"] == "unchanged"
     assert len(run_commands(world.emu)) == 1
+
+
+def plan_action_event(world: World, event_id: str, event_type: str = ACTION) -> dict[str, Any]:
+    """The ARM event of the recovery plan's unplanned failover action, as Event Grid delivers it."""
+    vault = world.demo["vault_id"]
+    return {"id": event_id, "eventType": event_type, "subject": f"{vault}/replicationRecoveryPlans/{PLAN}",
+            "eventTime": "2025-01-01T00:00:00Z", "dataVersion": "", "metadataVersion": "1",
+            "data": {"operationName": "Microsoft.RecoveryServices/vaults/replicationRecoveryPlans/unplannedFailover/"
+                                      "action", "resourceUri": f"{vault}/replicationRecoveryPlans/{PLAN}",
+                     "status": event_type.rsplit("Action", 1)[-1], "subscriptionId": world.demo["subscription_id"],
+                     "correlationId": f"c-{event_id}"}}
+
+
+def test_an_event_before_the_failover_finished_fails_its_delivery_until_the_failover_completes(
+        world: World, app_settings: None) -> None:
+    """Event Grid does not say whether an asynchronous action's event comes at acceptance or completion: an event
+    that comes first is not answered as done (Event Grid would never send it again) but fails its delivery, and the
+    redelivery after the job completed moves the IP."""
+    on_event = failover_completed.on_failover_completed._function.get_user_function()
+    world.enroll()
+    control(world.emu, "PUT", "config", {"lro_polls": 1000})  # the failover job stays InProgress
+    world.unplanned_failover(wait=False)
+    early = delivery.as_trigger_event(plan_action_event(world, "accepted-1"))
+    for _attempt in range(2):  # Event Grid's retries while the job runs
+        with pytest.raises(TransientError, match="not yet"):
+            on_event(early)
+        assert last_record(world.rt)["outcome"] == "not-yet" and run_commands(world.emu) == []
+    control(world.emu, "PUT", "config", {"lro_polls": 0})
+    control(world.emu, "POST", "asr/settle")
+    on_event(early)  # the next retry
+    assert last_record(world.rt)["outcome"] == "reassigned" and len(run_commands(world.emu)) == 1
+
+
+@pytest.mark.parametrize(("event_type", "kind"), [("Microsoft.Resources.ResourceActionFailure", "failed"),
+                                                  ("Microsoft.Resources.ResourceActionCancel", "ignored")])
+def test_a_failover_that_failed_or_was_cancelled_is_recorded_as_such_and_the_next_one_moves_the_ip(
+        world: World, app_settings: None, event_type: str, kind: str) -> None:
+    on_event = failover_completed.on_failover_completed._function.get_user_function()
+    world.enroll()
+    failing = world.emu.faults.add(FaultRule(action="lro_fail", method="POST", path=r"/unplannedFailover$", count=1,
+                                             code="A2AFailoverFailed", message="The failover failed."))
+    world.unplanned_failover(wait=False)
+    control(world.emu, "POST", "asr/settle")
+    assert failing.hits == 1
+    outcome = on_event(delivery.as_trigger_event(plan_action_event(world, "ended-1", event_type)))
+    record = last_record(world.rt)
+    assert record["outcome"] == kind and f"ended {'Failed' if kind == 'failed' else 'Cancelled'}" in record["reason"]
+    assert outcome is None and run_commands(world.emu) == []  # answered: a retry would change nothing
+    world.unplanned_failover()  # the operator tries again, and it works
+    for event in failover_events(world.queue()):
+        on_event(delivery.as_trigger_event(event))
+    assert last_record(world.rt)["outcome"] == "reassigned" and len(run_commands(world.emu)) == 1
 
 
 def test_cli_reassign_ip(world: World, app_settings: None, capsys: pytest.CaptureFixture[str]) -> None:

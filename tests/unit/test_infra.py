@@ -350,7 +350,7 @@ def test_the_tag_subscription_passes_exactly_what_enrollment_accepts() -> None:
 
 def test_the_failover_subscription_passes_exactly_the_failover_actions_the_signals_accept() -> None:
     types, operations = _filter("on_failover_completed")
-    assert types == [events.ACTION_EVENT]
+    assert types == list(events.ACTION_EVENTS)
     accepted = {f"{resource}/{action}/action" for resource in (signals._PLAN_OPERATION, signals._ITEM_OPERATION)
                 for action in signals.ACTIONS}
     assert sorted(o.lower() for o in operations) == sorted(accepted)
