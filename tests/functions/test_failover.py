@@ -444,6 +444,19 @@ def test_a_failover_that_failed_or_was_cancelled_is_recorded_as_such_and_the_nex
     assert last_record(world.rt)["outcome"] == "reassigned" and len(run_commands(world.emu)) == 1
 
 
+def test_a_plan_job_that_failed_on_a_step_after_the_failover_does_not_block_the_ip_step(world: World) -> None:
+    """Every item is *CommitPending, the plan's job ended Failed on a later step (a post-action runbook, say): the
+    failover happened, so the runbook's retry (or reassign-ip, or the audit) moves the IP instead of not-yet forever."""
+    world.enroll()
+    world.unplanned_failover()
+    [job] = [j for j in control(world.emu, "GET", "asr/jobs") if j["properties"]["scenarioName"] == "UnplannedFailover"]
+    ended = control(world.emu, "POST", "asr/jobs/fail", {"job": job["name"], "message": "The runbook failed."})
+    assert ended["state"] == "Failed"
+    status, body = failover.handle_runbook(world.context(), rt=world.rt)
+    assert (status, body["outcome"]) == (200, "reassigned"), body
+    assert len(run_commands(world.emu)) == 1
+
+
 def test_cli_reassign_ip(world: World, app_settings: None, capsys: pytest.CaptureFixture[str]) -> None:
     world.enroll()
     world.unplanned_failover()

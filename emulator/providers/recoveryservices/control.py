@@ -9,6 +9,10 @@ time pass or to degrade replication, never reachable through ARM.
   "healthErrors": [{"errorCode", "errorMessage", ...}]}``; ``{"item": ..., "reset": true}`` unpins.
 - ``GET asr/jobs?vault=<vault ID>&state=InProgress``: the jobs (newest first).
 - ``POST asr/settle``: completes every running operation (and so every ASR job), as time would.
+- ``POST asr/jobs/fail``: ``{"job": <job ID or name>, "code": str?, "message": str?}`` ends a job ``Failed`` after
+  its work was done, as a recovery plan's failover job ends when a step after the failover fails (a post-action
+  runbook or script: each is a step of the plan's job, "Add Azure Automation runbooks to recovery plans",
+  learn.microsoft.com/azure/site-recovery/site-recovery-runbook-automation): the items stay failed over.
 """
 
 from __future__ import annotations
@@ -104,4 +108,16 @@ def register(emu: Host) -> None:
     emu.control("POST", "asr/advance", advance)
     emu.control("POST", "asr/health", health)
     emu.control("GET", "asr/jobs", list_jobs)
+    def fail_job(params: dict[str, str], body: Any) -> dict[str, Any]:
+        data = _object(body)
+        wanted = str(data.get("job") or "").rstrip("/").rsplit("/", 1)[-1].lower()
+        with world.lock:
+            job = next((j for j in world.all() if j.get("type") == JOB_TYPE and j["name"].lower() == wanted), None)
+            if job is None:
+                raise KeyError(f"job {data.get('job')}")
+            jobs.fail(world, job, {"code": str(data.get("code") or "RunbookActionFailed"),
+                                   "message": str(data.get("message") or "A recovery plan action failed.")})
+            return {"id": job["id"], "state": job["properties"]["state"]}
+
     emu.control("POST", "asr/settle", settle)
+    emu.control("POST", "asr/jobs/fail", fail_job)
