@@ -8,6 +8,7 @@ from typing import Any
 from shared import ids
 from shared.azure.clients import Clients
 from shared.azure.errors import is_not_found, read, read_all, read_or_none, translate, wire
+from shared.errors import PermanentError
 from shared.inventory import (
     AsrJob,
     AsrState,
@@ -137,6 +138,44 @@ def plan_from_wire(raw: dict[str, Any]) -> RecoveryPlan:
                                               if g.get("groupType") == "Boot" for a in g.get("endGroupActions") or []
                                               if (a.get("customDetails") or {}).get("instanceType")
                                               == RUNBOOK_ACTION))
+
+
+# A2A's VMNicDetails (what an item reads) -> VMNicInputDetails (what an update sends), for the fields that differ.
+_NIC_INPUT = {"tfoRecoveryNicName": "tfoNicName", "tfoRecoveryNicResourceGroupName": "tfoNicResourceGroupName"}
+_NIC_KEEP = ("selectionType", "recoveryNetworkSecurityGroupId", "enableAcceleratedNetworkingOnRecovery",
+             "tfoNetworkSecurityGroupId", "enableAcceleratedNetworkingOnTfo", "recoveryNicName",
+             "recoveryNicResourceGroupName", "reuseExistingNic", "tfoRecoveryNicName", "tfoRecoveryNicResourceGroupName",
+             "tfoReuseExistingNic", "targetNicName")
+_IP_CONFIG_KEEP = ("isPrimary", "isSeletedForFailover", "recoverySubnetName", "recoveryStaticIPAddress",
+                   "recoveryPublicIPAddressId", "recoveryLBBackendAddressPoolIds", "tfoSubnetName", "tfoStaticIPAddress",
+                   "tfoPublicIPAddressId", "tfoLBBackendAddressPoolIds")
+
+
+def nic_inputs(raw_item: dict[str, Any], *, nic_id: str, ip_config_name: str,
+               changes: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every NIC of the item as an update's ``vmNics``, each field as read, ``changes`` applied to ``nic_id``'s
+    ``ip_config_name``. An update replaces the NIC settings (a NIC or a field left out is reset): Microsoft's
+    ``Set-AzRecoveryServicesAsrReplicationProtectedItem`` resends them all the same way."""
+    details = _props(raw_item).get("providerSpecificDetails") or {}
+    out = []
+    applied = False
+    for nic in details.get("vmNics") or []:
+        sent: dict[str, Any] = {"nicId": nic.get("nicId")}
+        sent.update({_NIC_INPUT.get(k, k): nic[k] for k in _NIC_KEEP if nic.get(k) is not None})
+        configs = []
+        for config in nic.get("ipConfigs") or []:
+            entry = {"ipConfigName": config.get("name"), **{k: config[k] for k in _IP_CONFIG_KEEP
+                                                              if config.get(k) is not None}}
+            if ids.same(nic.get("nicId"), nic_id) and str(config.get("name") or "").lower() == ip_config_name.lower():
+                entry.update(changes)
+                applied = True
+            configs.append(entry)
+        sent["ipConfigs"] = configs
+        out.append(sent)
+    if not applied:
+        raise PermanentError(f"protected item {raw_item.get('name')} has no IP configuration {ip_config_name} on NIC "
+                             f"{ids.name_of(nic_id)}: Site Recovery replicates another NIC or configuration")
+    return out
 
 
 RUNBOOK_ACTION = "AutomationRunbookActionDetails"
@@ -296,12 +335,15 @@ class SiteRecoveryGateway:
 
     def set_pool_mapping(self, item_id: str, *, nic_id: str, ip_config_name: str, pool_ids: tuple[str, ...],
                          test: bool) -> None:
+        """Name the pool(s) on one NIC's IP configuration. The update's ``vmNics`` replaces the item's NIC settings
+        (``nic_inputs``), so every NIC goes back as read with only that key changed: one read before the write."""
         fabric, container, item = _item_parts(item_id)
+        raw = read(f"read protected item {item}", lambda: self._client.replication_protected_items.get(
+            self._rg, self._vault, fabric, container, item))
         key = "tfoLBBackendAddressPoolIds" if test else "recoveryLBBackendAddressPoolIds"
-        body = {"properties": {
-            "vmNics": [{"nicId": nic_id, "ipConfigs": [{"ipConfigName": ip_config_name, "isPrimary": True,
-                                                        key: list(pool_ids)}]}],
-            "providerSpecificDetails": {"instanceType": "A2A"}}}
+        body = {"properties": {"vmNics": nic_inputs(raw, nic_id=nic_id, ip_config_name=ip_config_name,
+                                                    changes={key: list(pool_ids)}),
+                               "providerSpecificDetails": {"instanceType": "A2A"}}}
         self._wait(f"set load balancer pool of {item}", self._client.replication_protected_items.begin_update,
                    fabric, container, item, body)
 

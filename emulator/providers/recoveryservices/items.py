@@ -537,42 +537,58 @@ def update(world: World, item: dict[str, Any], given: dict[str, Any]) -> None:
                         "tfoDiskName"):
                 if disk_update.get(key):
                     disk[key] = disk_update[key]
-    for nic_input in given.get("vmNics") or []:
-        _update_nic(world, item, nic_input)
+    if given.get("vmNics") is not None:
+        _replace_nics(world, item, given["vmNics"])
 
 
-def _update_nic(world: World, item: dict[str, Any], nic_input: dict[str, Any]) -> None:
+# What an update's ``vmNics`` sets, and what each becomes when the update leaves it out: the list replaces the item's
+# NIC settings, NIC by NIC and field by field. Microsoft's own Set-AzRecoveryServicesAsrReplicationProtectedItem
+# always resends every NIC with every field (azure-powershell src/RecoveryServices/RecoveryServices.SiteRecovery/
+# ReplicationProtectedItem/SetAzureRmRecoveryServicesAsrReplicationProtectedItem.cs, its vmNics built from the item's
+# VMNicDetails), which says the service does not merge; so a NIC or a field a caller omits is reset here.
+_NIC_FIELDS = {"recoveryNetworkSecurityGroupId": None, "tfoNetworkSecurityGroupId": None, "recoveryNicName": None,
+               "recoveryNicResourceGroupName": None, "enableAcceleratedNetworkingOnRecovery": False,
+               "enableAcceleratedNetworkingOnTfo": False, "reuseExistingNic": False, "tfoReuseExistingNic": False,
+               "tfoRecoveryNicName": None, "tfoRecoveryNicResourceGroupName": None}
+_NIC_INPUT_NAMES = {"tfoRecoveryNicName": "tfoNicName", "tfoRecoveryNicResourceGroupName": "tfoNicResourceGroupName"}
+_IP_CONFIG_FIELDS = {"recoverySubnetName": None, "recoveryStaticIPAddress": None, "recoveryPublicIPAddressId": None,
+                     "tfoSubnetName": None, "tfoStaticIPAddress": None, "tfoPublicIPAddressId": None,
+                     "recoveryLBBackendAddressPoolIds": [], "tfoLBBackendAddressPoolIds": []}
+
+
+def _replace_nics(world: World, item: dict[str, Any], given: Any) -> None:
+    if not isinstance(given, list) or not all(isinstance(n, dict) for n in given):
+        raise errors.invalid_input("'vmNics' must be a list of NIC inputs.")
     details = a2a(item)
-    nic = next((n for n in details["vmNics"] if same_id(n["nicId"], nic_input.get("nicId"))), None)
-    if nic is None:
-        raise errors.invalid_input(f"The NIC '{nic_input.get('nicId')}' is not a NIC of the protected virtual machine.")
-    for key in ("recoveryNetworkSecurityGroupId", "tfoNetworkSecurityGroupId", "recoveryNicName",
-                "recoveryNicResourceGroupName", "targetNicName"):
-        if nic_input.get(key):
-            nic[key] = nic_input[key]
-    if nic_input.get("tfoNicName"):
-        nic["tfoRecoveryNicName"] = nic_input["tfoNicName"]
-    for key in ("enableAcceleratedNetworkingOnRecovery", "enableAcceleratedNetworkingOnTfo", "reuseExistingNic",
-                "tfoReuseExistingNic"):
-        if key in nic_input and nic_input[key] is not None:
-            nic[key] = bool(nic_input[key])
+    for nic_input in given:
+        if not any(same_id(n["nicId"], nic_input.get("nicId")) for n in details["vmNics"]):
+            raise errors.invalid_input(f"The NIC '{nic_input.get('nicId')}' is not a NIC of the protected virtual "
+                                       "machine.")
+    for nic in details["vmNics"]:
+        nic_input = next((n for n in given if same_id(n.get("nicId"), nic["nicId"])), {})
+        _update_nic(world, item, nic, nic_input)
+
+
+def _update_nic(world: World, item: dict[str, Any], nic: dict[str, Any], nic_input: dict[str, Any]) -> None:
+    details = a2a(item)
+    for key, default in _NIC_FIELDS.items():
+        value = nic_input.get(_NIC_INPUT_NAMES.get(key, key))
+        nic[key] = (bool(value) if isinstance(default, bool) else value) if value is not None else default
+    nic["targetNicName"] = nic_input.get("targetNicName") or name_of(nic["nicId"])
     primary = nic["ipConfigs"][0]
-    for config in nic_input.get("ipConfigs") or []:
-        named = config.get("ipConfigName")
-        # ASR keeps only the primary IP configuration; settings for the others are ignored.
-        if config.get("isPrimary") is False or (named and str(named).lower() != str(primary["name"]).lower()):
-            continue
+    # ASR keeps only the primary IP configuration; settings for the others are ignored.
+    config = next((c for c in nic_input.get("ipConfigs") or [] if isinstance(c, dict) and c.get("isPrimary") is not False
+                   and str(c.get("ipConfigName") or primary["name"]).lower() == str(primary["name"]).lower()), {})
+    for key, default in _IP_CONFIG_FIELDS.items():
+        primary[key] = list(default) if isinstance(default, list) else default
+    primary["recoveryIPAddressType"] = "Static" if config.get("recoveryStaticIPAddress") else primary.get("ipAddressType")
+    if config:
         for key in ("recoverySubnetName", "recoveryStaticIPAddress", "recoveryPublicIPAddressId", "tfoSubnetName",
                     "tfoStaticIPAddress", "tfoPublicIPAddressId"):
-            if key in config:
-                primary[key] = config[key] or None
-        if primary.get("recoveryStaticIPAddress"):
-            primary["recoveryIPAddressType"] = "Static"
+            primary[key] = config.get(key) or None
         for key, region in (("recoveryLBBackendAddressPoolIds", details["recoveryFabricLocation"]),
                             ("tfoLBBackendAddressPoolIds", details["recoveryFabricLocation"])):
-            if key not in config:
-                continue
-            pools = list(config[key] or [])
+            pools = list(config.get(key) or [])
             for pool_id in pools:
                 if not infra.pool_exists(world, pool_id):
                     raise errors.invalid_input(f"The load balancer backend pool '{pool_id}' was not found.")
@@ -580,7 +596,7 @@ def _update_nic(world: World, item: dict[str, Any], nic_input: dict[str, Any]) -
                     raise errors.invalid_input(f"The load balancer of pool '{pool_id}' is not in the recovery region "
                                                f"'{region}'.")
             primary[key] = pools
-        if "isSeletedForFailover" in config and config["isSeletedForFailover"] is not None:
+        if config.get("isSeletedForFailover") is not None:
             primary["isSeletedForFailover"] = bool(config["isSeletedForFailover"])
 
 

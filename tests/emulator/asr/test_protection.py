@@ -115,6 +115,42 @@ def test_a2a_details_describe_the_replication(world, asr, plumbing):
     assert solo.properties.provider_specific_details.multi_vm_group_create_option == "AutoCreated"
 
 
+def test_an_update_replaces_the_nic_settings_an_omitted_field_is_reset(world, asr, plumbing):
+    """vmNics replaces the item's NIC settings field by field (Set-AzRecoveryServicesAsrReplicationProtectedItem resends
+    every field: the service does not merge); a caller that sends only the pool loses the static IP it set before."""
+    enable(asr, world, plumbing, "s2d-node1")
+
+    def update(**config):
+        return asr.replication_protected_items.begin_update(
+            VAULT_RG, VAULT, plumbing.source_fabric, plumbing.source_container, "s2d-node1",
+            m.UpdateReplicationProtectedItemInput(properties=m.UpdateReplicationProtectedItemInputProperties(
+                vm_nics=[m.VMNicInputDetails(nic_id=world.nics["s2d-node1"], recovery_nic_name="nic-dr",
+                                             ip_configs=[m.IPConfigInputDetails(ip_config_name="ipconfig1",
+                                                                                is_primary=True, **config)])]))).result()
+
+    first = update(recovery_subnet_name="snet-s2d", recovery_static_ip_address="10.20.1.40")
+    (config,) = first.properties.provider_specific_details.vm_nics[0].ip_configs
+    assert (config.recovery_static_ip_address, config.recovery_ip_address_type) == ("10.20.1.40", "Static")
+    second = update(recovery_lb_backend_address_pool_ids=[world.recovery_pool_id])
+    nic = second.properties.provider_specific_details.vm_nics[0]
+    (config,) = nic.ip_configs
+    assert config.recovery_lb_backend_address_pool_ids == [world.recovery_pool_id]
+    assert config.recovery_static_ip_address is None and config.recovery_subnet_name is None  # reset: not resent
+    assert nic.recovery_nic_name == "nic-dr"
+    third = asr.replication_protected_items.begin_update(  # the NIC left out of vmNics: its settings reset
+        VAULT_RG, VAULT, plumbing.source_fabric, plumbing.source_container, "s2d-node1",
+        m.UpdateReplicationProtectedItemInput(properties=m.UpdateReplicationProtectedItemInputProperties(
+            vm_nics=[]))).result()
+    nic = third.properties.provider_specific_details.vm_nics[0]
+    assert nic.ip_configs[0].recovery_lb_backend_address_pool_ids == [] and nic.recovery_nic_name is None
+    with pytest.raises(HttpResponseError) as foreign:
+        asr.replication_protected_items.begin_update(
+            VAULT_RG, VAULT, plumbing.source_fabric, plumbing.source_container, "s2d-node1",
+            m.UpdateReplicationProtectedItemInput(properties=m.UpdateReplicationProtectedItemInputProperties(
+                vm_nics=[m.VMNicInputDetails(nic_id=world.nics["s2d-node2"])])))
+    assert foreign.value.status_code == 400 and "is not a NIC of the protected virtual machine" in str(foreign.value)
+
+
 def test_update_names_the_pools_and_keeps_only_the_primary_ip_configuration(world, asr, plumbing):
     enable(asr, world, plumbing, "s2d-node1")
     updated = asr.replication_protected_items.begin_update(
