@@ -489,6 +489,30 @@ def test_a_cleared_pool_mapping_is_a_warning_and_the_repair_restores_it(
     assert codes(audit(runtime)) == []
 
 
+def test_restoring_a_pool_mapping_keeps_every_other_nic_setting_the_operator_made(
+        emu: Emulator, converged: dict[str, Any], runtime: Runtime, asr_sdk: Any) -> None:
+    """An update replaces the item's NIC settings (the emulator resets what it leaves out, as the service does): the
+    repair resends every NIC field as read, so the operator's recovery static IP and NSG survive it."""
+    raw = item_of(emu, converged["vm_ids"][0])
+    fabric, container = raw["id"].split("/")[10], raw["id"].split("/")[12]
+    vault = ids.parse(runtime.settings.vault_id)
+    [nic] = raw["properties"]["providerSpecificDetails"]["vmNics"]
+    nsg = runtime.settings.recovery_resource_group_id + "/providers/Microsoft.Network/networkSecurityGroups/nsg-dr"
+    operator_sdk_nic = {"nicId": nic["nicId"], "recoveryNetworkSecurityGroupId": nsg, "ipConfigs": [{
+        "ipConfigName": nic["ipConfigs"][0]["name"], "isPrimary": True, "recoverySubnetName": "snet-s2d",
+        "recoveryStaticIPAddress": "10.20.1.44", "recoveryLBBackendAddressPoolIds": []}]}  # the pool left out: cleared
+    asr_sdk.replication_protected_items.begin_update(vault.resource_group, vault.name, fabric, container, raw["name"], {
+        "properties": {"vmNics": [operator_sdk_nic], "providerSpecificDetails": {"instanceType": "A2A"}}}).result()
+    assert codes(audit(runtime)) == ["pool-mapping-missing"]
+    audit(runtime, repair=True)
+    assert codes(audit(runtime)) == []
+    [after] = item_of(emu, converged["vm_ids"][0])["properties"]["providerSpecificDetails"]["vmNics"]
+    assert after["recoveryNetworkSecurityGroupId"] == nsg
+    assert after["ipConfigs"][0]["recoveryStaticIPAddress"] == "10.20.1.44"
+    assert after["ipConfigs"][0]["recoverySubnetName"] == "snet-s2d"
+    assert after["ipConfigs"][0]["recoveryLBBackendAddressPoolIds"]  # the repair's own change
+
+
 # -- witness and cache accounts --------------------------------------------------------------------------------
 
 def test_a_witness_in_the_source_region_is_critical(emu: Emulator, converged: dict[str, Any], runtime: Runtime) -> None:
