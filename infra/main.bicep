@@ -102,7 +102,7 @@ param safety object = {
 @description('ALLOW_DISABLE_REPLICATION, and the recovery role\'s replicationProtectedItems/remove/action: let the app disable replication of a node protected outside its cluster\'s group (then enable it in the group).')
 param allowDisableReplication bool = false
 
-@description('ALLOW_REPROTECT, and the permissions a reprotect needs: replicationProtectedItems/reProtect/action on the vault, and in sourceResourceGroupIds what Site Recovery checks before it recreates the nodes there at failback.')
+@description('ALLOW_REPROTECT, and the permissions a reprotect needs: replicationProtectionContainers/switchprotection/action on the vault (A2A reprotect is switch protection), and in sourceResourceGroupIds what Site Recovery checks before it recreates the nodes there at failback.')
 param allowReprotect bool = false
 
 @description('Any other setting of the README table, by its name (e.g. {"RPO_THRESHOLD_SECONDS": "900"}). The settings this template sets itself win.')

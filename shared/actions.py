@@ -140,19 +140,19 @@ class SetPoolMapping:
 
 @dataclass(frozen=True)
 class ReprotectItem:
-    """The way back: replicate a failed-over node back to the region it came from."""
+    """The way back: replicate a failed-over node back to the region it came from (A2A's switch protection)."""
 
     item_id: str
     vm_name: str
     recovery_container_id: str
     cache_account_id: str
-    disk_ids: tuple[str, ...]
+    disks: tuple[Disk, ...]  # the failed-over VM's managed disks
     recovery_resource_group_id: str
     policy_id: str
 
     def describe(self) -> str:
         return (f"reprotect {self.vm_name}: replicate it back into {ids.name_of(self.recovery_container_id)} "
-                f"(resource group {ids.name_of(self.recovery_resource_group_id)}), {len(self.disk_ids)} disk(s) "
+                f"(resource group {ids.name_of(self.recovery_resource_group_id)}), {len(self.disks)} disk(s) "
                 f"staged through cache {ids.name_of(self.cache_account_id)}")
 
 

@@ -104,7 +104,7 @@ HANDLERS: dict[type, Handler] = {
         a.item_id, nic_id=a.nic_id, ip_config_name=a.ip_config_name, pool_ids=a.pool_ids, test=a.test)),
     act.ReprotectItem: _one_write(lambda a, rt: rt.asr.reprotect_item(
         a.item_id, recovery_container_id=a.recovery_container_id, cache_account_id=a.cache_account_id,
-        disk_ids=a.disk_ids, recovery_resource_group_id=a.recovery_resource_group_id, policy_id=a.policy_id)),
+        disks=a.disks, recovery_resource_group_id=a.recovery_resource_group_id, policy_id=a.policy_id)),
     act.EnsureLoadBalancer: _load_balancer,
     act.JoinPool: _join_pool,
     act.RemoveTestLoadBalancer: _remove_test_load_balancer,

@@ -18,7 +18,7 @@ Linked access: ARM (and Site Recovery, on the caller's behalf) also checks the r
 ``links_of`` derives those from the body: a subnet reference needs ``subnets/join/action``, a load-balancer
 pool reference ``backendAddressPools/join/action``, and enabling A2A replication needs the permissions Site
 Recovery validates for the recovery VM, network and cache account (``ASR_ENABLE_LINKS``; for a reprotect too,
-which enables replication the other way).
+A2A's switch protection, which enables replication the other way).
 
 Scope: every check is made on a resource (``Need``): the request's own resource, or for a linked action the
 resource the body names. ``Deployment`` mirrors ``infra/main.bicep``'s roles and the scopes it assigns each one
@@ -253,12 +253,16 @@ def links_of(method: str, path: str, body: Any) -> tuple[str, ...]:
 
 
 def _enables_replication(method: str, path: str) -> bool:
-    """Enable replication (PUT of a protected item) or reprotect (POST .../reProtect: replication enabled the
-    other way): the two requests Site Recovery validates the caller's access to the recovery resources for."""
+    """Enable replication (PUT of a protected item) or reprotect (replication enabled the other way: A2A's switch
+    protection, POST .../replicationProtectionContainers/{c}/switchprotection, or an item's POST .../reProtect): the
+    requests Site Recovery validates the caller's access to the recovery resources for."""
     low = path.lower().rstrip("/")
     if method.upper() == "PUT":
         return _resource_type(path).endswith("/replicationprotecteditems") and not low.endswith("/replicationprotecteditems")
-    return method.upper() == "POST" and low.endswith("/reprotect") and "/replicationprotecteditems/" in low
+    if method.upper() != "POST":
+        return False
+    return (low.endswith("/reprotect") and "/replicationprotecteditems/" in low) or (
+        low.endswith("/switchprotection") and "/replicationprotectioncontainers/" in low)
 
 
 def request_of(method: str, path: str, body: Any = None) -> Request:

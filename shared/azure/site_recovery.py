@@ -212,6 +212,15 @@ def plan_groups(current: list[dict[str, Any]], items: tuple[tuple[str, str], ...
     return groups
 
 
+def managed_disks(disks: tuple[Disk, ...], *, cache_account_id: str,
+                  recovery_resource_group_id: str) -> list[dict[str, Any]]:
+    """``A2AVmManagedDiskInputDetails`` of enable and switch protection alike: each disk staged through the cache,
+    into the recovery resource group, on its own account type on the other side."""
+    return [{"diskId": d.id, "primaryStagingAzureStorageAccountId": cache_account_id,
+             "recoveryResourceGroupId": recovery_resource_group_id, "recoveryReplicaDiskAccountType": d.account_type,
+             "recoveryTargetDiskAccountType": d.account_type} for d in disks]
+
+
 def _item_parts(item_id: str) -> tuple[str, str, str]:
     parts = item_id.split("/")
     low = [p.lower() for p in parts]
@@ -319,10 +328,8 @@ class SiteRecoveryGateway:
             "instanceType": "A2A", "fabricObjectId": vm_id, "recoveryContainerId": recovery_container_id,
             "recoveryResourceGroupId": recovery_resource_group_id, "recoveryAzureNetworkId": recovery_vnet_id,
             "recoverySubnetName": recovery_subnet, "multiVmGroupName": group,
-            "vmManagedDisks": [{"diskId": d.id, "primaryStagingAzureStorageAccountId": cache_account_id,
-                                "recoveryResourceGroupId": recovery_resource_group_id,
-                                "recoveryReplicaDiskAccountType": d.account_type,
-                                "recoveryTargetDiskAccountType": d.account_type} for d in disks],
+            "vmManagedDisks": managed_disks(disks, cache_account_id=cache_account_id,
+                                            recovery_resource_group_id=recovery_resource_group_id),
         }
         self._wait(f"enable replication of {ids.name_of(vm_id)}", self._client.replication_protected_items.begin_create,
                    fabric, container, item, {"properties": {"policyId": policy_id, "providerSpecificDetails": details}})
@@ -405,18 +412,24 @@ class SiteRecoveryGateway:
                    {"properties": {"comments": comments[:1024]}})
 
     def reprotect_item(self, item_id: str, *, recovery_container_id: str, cache_account_id: str,
-                       disk_ids: tuple[str, ...], recovery_resource_group_id: str, policy_id: str) -> None:
-        """Reverse replication of a failed-over (committed) item: the failed-over VM replicates back into
-        ``recovery_container_id`` (the container it was protected from), staging through ``cache_account_id``
-        in the region it runs in now. ``disk_ids`` are the failed-over VM's managed disks."""
+                       disks: tuple[Disk, ...], recovery_resource_group_id: str, policy_id: str) -> None:
+        """Reverse replication of a failed-over (committed) item: the failed-over VM's managed ``disks`` replicate
+        back into ``recovery_container_id`` (the container it was protected from, which holds the item) and
+        ``recovery_resource_group_id``, staging through ``cache_account_id`` in the region it runs in now.
+
+        Azure-to-Azure reprotect is switch protection on the item's container (``reProtect``'s
+        ``A2AReprotectInput`` has no managed disks), sent as azure-powershell's
+        ``Update-AzRecoveryServicesAsrProtectionDirection -AzureToAzure`` sends it
+        (UpdateAzureRmRecoveryServicesAsrProtectionDirection.cs ``A2ARPIReprotect``). ASR re-creates the item
+        under the other container."""
         fabric, container, item = _item_parts(item_id)
-        body = {"properties": {"failoverDirection": "RecoveryToPrimary", "providerSpecificDetails": {
+        body = {"properties": {"replicationProtectedItemName": item, "providerSpecificDetails": {
             "instanceType": "A2A", "recoveryContainerId": recovery_container_id,
             "recoveryResourceGroupId": recovery_resource_group_id, "policyId": policy_id,
-            "vmDisks": [{"diskUri": disk_id, "primaryStagingAzureStorageAccountId": cache_account_id}
-                        for disk_id in disk_ids]}}}
-        self._wait(f"reprotect {item}", self._client.replication_protected_items.begin_reprotect,
-                   fabric, container, item, body)
+            "vmManagedDisks": managed_disks(disks, cache_account_id=cache_account_id,
+                                            recovery_resource_group_id=recovery_resource_group_id)}}}
+        self._wait(f"reprotect {item}", self._client.replication_protection_containers.begin_switch_protection,
+                   fabric, container, body)
 
     def failover_point_time(self, item_id: str) -> str | None:
         """The time of the recovery point the item's last (test) failover used, or None when unknown."""

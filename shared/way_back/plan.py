@@ -7,11 +7,13 @@ containers and mappings, the failed-over VMs, the original nodes, their NICs, su
 in, a ``WayBack`` (a stage, actions, findings) out. ``steps`` writes the exact portal and PowerShell steps
 for an operator when asr-s2d may not apply the actions itself.
 
-Reprotect goes item by item for every node of the group in one run, not through the recovery plan: a
-plan-level reprotect takes no input, so ASR would pick the cache storage account itself, and the cache must
-be the one the settings name. The failback load balancer has the DR one's shape (frontend, pool, TCP probe,
-HA-ports floating-IP rule) in the original nodes' subnet; it is planned only when no load balancer there
-fronts the nodes already (the original one usually still does).
+Reprotect goes item by item for every node of the group in one run, not through the recovery plan: an
+Azure-to-Azure item is reprotected by switch protection on its container, with the failed-over VM's managed
+disks and the cache the settings name (Microsoft's own tooling refuses a plan-level reprotect for A2A).
+
+The failback load balancer has the DR one's shape (frontend, pool, TCP probe, HA-ports floating-IP rule) in
+the original nodes' subnet; it is planned only when no load balancer there fronts the nodes already (the
+original one usually still does).
 """
 
 from __future__ import annotations
@@ -142,8 +144,8 @@ def plan_way_back(view: WayBackView, spec: WayBackSpec) -> WayBack:
                                     "does not exist: nothing to replicate back",
                                     "disable replication of the item and enable it again from the VM that runs now"))
             continue
-        actions.append(ReprotectItem(item.id, item.node_name, item.container_id, cache,
-                                     tuple(d.id for d in vm.disks), ids.group_id(item.vm_id), reverse.policy_id))
+        actions.append(ReprotectItem(item.id, item.node_name, item.container_id, cache, vm.disks,
+                                     ids.group_id(item.vm_id), reverse.policy_id))
 
     if not home:  # after the failback the DR load balancer, pre-staged at enrollment, serves the next failover
         actions += _failback_lb(view, findings)

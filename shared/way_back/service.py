@@ -4,10 +4,11 @@ through the one executor; otherwise only report, with the exact portal and Power
 finding's fix. Entry points: ``reprotect_cluster`` (the CLI's ``reprotect``) and ``audit_findings`` (the
 drift audit, for a failed-over cluster).
 
-Reprotect goes item by item (``ReplicationProtectedItems_Reprotect`` with ``A2AReprotectInput``) for every
-node of the group in one run; the cache is the one the settings name (in the DR region, the failed-over
-VMs' subscription, shared-key access allowed; after a failback, the source region's
-``CACHE_STORAGE_ACCOUNT_ID``). The items keep their multi-VM group, and ASR renames them in the recovery plan.
+Reprotect goes item by item (``ReplicationProtectionContainers_SwitchProtection`` with
+``A2ASwitchProtectionInput``: A2A's reprotect, ``reProtect`` takes no managed disks) for every node of the group
+in one run; the cache is the one the settings name (in the DR region, the failed-over VMs' subscription,
+shared-key access allowed; after a failback, the source region's ``CACHE_STORAGE_ACCOUNT_ID``). ASR re-creates
+each item under the other container: the items keep their multi-VM group, and ASR renames them in the recovery plan.
 
 It never fails over, commits, disables or deletes anything.
 """

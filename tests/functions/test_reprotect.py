@@ -100,6 +100,58 @@ def test_with_the_setting_the_whole_group_is_reprotected_through_the_dr_cache(
     assert [f.code for f in again.findings] == ["replicating-back"] and writes_since(committed.emu, seq) == []
 
 
+def test_reprotect_switches_protection_of_each_item_on_its_container_and_the_plan_names_the_new_items(
+        committed: World, make_runtime: Callable[..., Runtime]) -> None:
+    """Azure-to-Azure reprotect is a switch protection on the item's container with the failed-over VM's managed
+    disks (``reProtect`` with disks in ``vmDisks`` is refused, as ASR's A2AReprotectInput has no managed disks);
+    the items are re-created under the DR container, go through initial replication and replicate back."""
+    control(committed.emu, "PUT", "asr/config", {"auto_progress": False})  # initial replication waits for us
+    before = {i.name: i for i in committed.items()}
+    failed_over = {name: committed.rt.compute.get_vm(str(i.recovery_vm_id)) for name, i in before.items()}
+    plan_before = committed.rt.asr.get_plan(f"asr-s2d-{CLUSTER}")
+    assert plan_before is not None and sorted(ids.key(i) for i in plan_before.item_ids) == sorted(
+        ids.key(i.id) for i in before.values())
+    seq = committed.emu.journal.last_seq
+
+    outcome = way_back.reprotect_cluster(CLUSTER, make_runtime(ALLOW_REPROTECT="true"))
+
+    assert outcome.kind == "changed" and outcome.writes == 2, outcome.reason
+    writes = writes_since(committed.emu, seq)
+    assert [(e.method, e.path.rsplit("/", 1)[-1]) for e in writes] == [("POST", "switchprotection")] * 2
+    dr_cache, home = committed.demo["dr_cache_storage_account_id"], ids.group_id(committed.demo["vm_ids"][0])
+    for entry in writes:
+        given = entry.body["properties"]
+        item = before[given["replicationProtectedItemName"]]
+        container_id = item.id.split("/replicationProtectedItems/")[0]
+        vm = failed_over[item.name]
+        assert vm is not None
+        assert ids.same(entry.path, f"{container_id}/switchprotection")  # on the container that holds the item
+        details = given["providerSpecificDetails"]
+        assert (details["instanceType"], details["recoveryContainerId"].lower()) == ("A2A", container_id.lower())
+        assert ids.same(details["recoveryResourceGroupId"], home) and "vmDisks" not in details
+        assert [d["diskId"].lower() for d in details["vmManagedDisks"]] == [d.id.lower() for d in vm.disks]
+        assert {(d["primaryStagingAzureStorageAccountId"], d["recoveryResourceGroupId"].lower())
+                for d in details["vmManagedDisks"]} == {(dr_cache, home.lower())}
+    jobs = [j for j in committed.rt.asr.list_jobs() if j.scenario == "SwitchReplicationGroupProtection"]
+    assert sorted((j.target_name, j.state) for j in jobs) == [("s2d-node1", "Succeeded"), ("s2d-node2", "Succeeded")]
+
+    # Re-created under the DR region's container (new IDs), replicating back: initial replication, then Protected.
+    after = {i.name: i for i in committed.items()}
+    assert set(after) == set(before) and not {ids.key(i.id) for i in after.values()} & {
+        ids.key(i.id) for i in before.values()}
+    for name, item in after.items():
+        assert "/replicationFabrics/asr-s2d-northeurope/" in item.id
+        assert (item.protection_state, item.primary_region, item.recovery_region) == (
+            "UnprotectedStatesBegin", "northeurope", "westeurope")
+        assert ids.same(item.vm_id, failed_over[name].id)  # type: ignore[union-attr]
+        assert ids.same(str(item.recovery_vm_id), before[name].vm_id) and item.group_name == CLUSTER
+    plan = committed.rt.asr.get_plan(f"asr-s2d-{CLUSTER}")
+    assert plan is not None and sorted(ids.key(i) for i in plan.item_ids) == sorted(
+        ids.key(i.id) for i in after.values())
+    control(committed.emu, "POST", "asr/advance", {"to": "Protected"})
+    assert {(i.protection_state, i.replication_health) for i in committed.items()} == {("Protected", "Normal")}
+
+
 def test_the_failback_load_balancer_is_staged_when_the_original_one_is_gone(
         committed: World, make_runtime: Callable[..., Runtime]) -> None:
     committed.detach_source_load_balancer()

@@ -140,14 +140,23 @@ def test_enabling_a2a_replication_needs_what_site_recovery_validates_for_the_cal
 
 
 def test_a_reprotect_is_validated_like_an_enable_for_the_resources_it_names() -> None:
-    body = {"properties": {"failoverDirection": "RecoveryToPrimary", "providerSpecificDetails": {
-        "instanceType": "A2A", "recoveryContainerId": f"{VAULT}/replicationFabrics/f/replicationProtectionContainers/c",
-        "recoveryResourceGroupId": RG, "policyId": f"{VAULT}/replicationPolicies/p",
-        "vmDisks": [{"diskUri": "d", "primaryStagingAzureStorageAccountId":
-                     f"{DR}/providers/Microsoft.Storage/storageAccounts/stasrcachene01"}]}}}
-    links = set(aa.links_of("POST", f"{ITEM}/reProtect", body))
-    assert links == {*aa.ASR_ENABLE_LINKS["recoveryResourceGroupId"], *aa.ASR_ENABLE_LINKS["primaryStagingAzureStorageAccountId"]}
-    assert aa.links_of("POST", f"{ITEM}/unplannedFailover", body) == ()
+    container = f"{VAULT}/replicationFabrics/f/replicationProtectionContainers/c"
+    cache = f"{DR}/providers/Microsoft.Storage/storageAccounts/stasrcachene01"
+    switch = {"properties": {"replicationProtectedItemName": "n1", "providerSpecificDetails": {
+        "instanceType": "A2A", "recoveryContainerId": container, "recoveryResourceGroupId": RG,
+        "policyId": f"{VAULT}/replicationPolicies/p",
+        "vmManagedDisks": [{"diskId": "d", "primaryStagingAzureStorageAccountId": cache,
+                            "recoveryResourceGroupId": RG}]}}}
+    expected = {*aa.ASR_ENABLE_LINKS["recoveryResourceGroupId"], *aa.ASR_ENABLE_LINKS["primaryStagingAzureStorageAccountId"]}
+    assert aa.action_of("POST", f"{container}/switchprotection") == (
+        "Microsoft.RecoveryServices/vaults/replicationFabrics/replicationProtectionContainers/switchprotection/action")
+    assert set(aa.links_of("POST", f"{container}/switchprotection", switch)) == expected
+    reprotect = {"properties": {"failoverDirection": "RecoveryToPrimary", "providerSpecificDetails": {
+        "instanceType": "A2A", "recoveryContainerId": container, "recoveryResourceGroupId": RG,
+        "vmDisks": [{"diskUri": "d", "primaryStagingAzureStorageAccountId": cache}]}}}
+    assert set(aa.links_of("POST", f"{ITEM}/reProtect", reprotect)) == expected
+    assert aa.links_of("POST", f"{ITEM}/unplannedFailover", reprotect) == ()
+    assert aa.links_of("POST", f"{container}/remove", switch) == ()
 
 
 def test_actions_are_compared_case_insensitively_both_ways() -> None:

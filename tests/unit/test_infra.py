@@ -160,8 +160,7 @@ NEVER_AT_SUBSCRIPTIONS = ("Microsoft.Storage/storageAccounts/listkeys/action", "
                           "Microsoft.Network/networkInterfaces/write", "Microsoft.Network/networkInterfaces/delete")
 REMOVE = ("Microsoft.RecoveryServices/vaults/replicationFabrics/replicationProtectionContainers/replicationProtectedItems/"
           "remove/action")
-REPROTECT = ("Microsoft.RecoveryServices/vaults/replicationFabrics/replicationProtectionContainers/"
-             "replicationProtectedItems/reProtect/action")
+REPROTECT = "Microsoft.RecoveryServices/vaults/replicationFabrics/replicationProtectionContainers/switchprotection/action"
 
 
 def role_definition(key: str) -> Declared:

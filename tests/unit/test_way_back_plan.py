@@ -85,8 +85,8 @@ def test_a_committed_cluster_reprotects_every_node_through_the_dr_cache() -> Non
     plan = plan_way_back(view(item(1), item(2)), SPEC)
     assert plan.stage is Stage.READY and plan.allowed and plan.findings == ()
     assert plan.actions == (
-        ReprotectItem(item(1).id, "s2d-node1", WE.id, DR_CACHE, (recovered(1).disks[0].id,), RG, POLICY),
-        ReprotectItem(item(2).id, "s2d-node2", WE.id, DR_CACHE, (recovered(2).disks[0].id,), RG, POLICY))
+        ReprotectItem(item(1).id, "s2d-node1", WE.id, DR_CACHE, recovered(1).disks, RG, POLICY),
+        ReprotectItem(item(2).id, "s2d-node2", WE.id, DR_CACHE, recovered(2).disks, RG, POLICY))
     assert "cache stasrcachene01" in plan.describe()[0]
 
 

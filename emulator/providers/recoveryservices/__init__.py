@@ -75,7 +75,8 @@ def register(emu: Host) -> None:
 
     asr("GET", VAULT_PATH + "/replicationProtectionContainers", fabrics.list_in_vault(CONTAINER_TYPE))
     asr("GET", FABRIC_PATH + "/replicationProtectionContainers", fabrics.list_containers)
-    resource(CONTAINER_PATH, get=fabrics.get_container, put=fabrics.put_container)
+    resource(CONTAINER_PATH, get=fabrics.get_container, put=fabrics.put_container,
+             actions={"switchprotection": protection.switch_protection})
 
     mapping = CONTAINER_PATH + "/replicationProtectionContainerMappings"
     asr("GET", VAULT_PATH + "/replicationProtectionContainerMappings", fabrics.list_in_vault(MAPPING_TYPE))

@@ -37,6 +37,8 @@ VM_DISKS_MISSING = "VMDisksMissing"
 NOT_FOUND = "ResourceNotFound"
 RECOVERY_RESOURCE_CONFLICT = "RecoveryResourceAlreadyExists"
 PLANNED_FAILOVER_NOT_SUPPORTED = "PlannedFailoverNotSupportedForAzureToAzure"
+SWITCH_PROTECTION_REQUIRED = "ManagedDiskReprotectRequiresSwitchProtection"
+PLAN_REPROTECT_NOT_SUPPORTED = "RecoveryPlanReprotectNotSupportedForAzureToAzure"
 
 
 def planned_failover_not_supported() -> AsrError:
@@ -49,6 +51,37 @@ def planned_failover_not_supported() -> AsrError:
                        causes="Azure-to-Azure replication (A2A) offers only unplanned failover.",
                        action="Use unplannedFailover, with sourceSiteOperations 'Required' to shut the source "
                               "virtual machines down first.")
+
+
+def switch_protection_required(item_name: str) -> AsrError:
+    """An Azure-to-Azure item with managed disks is reprotected by switching protection, not by ``reProtect``:
+    ``A2AReprotectInput`` has only ``vmDisks`` (``A2AVmDiskInputDetails``: a VHD ``diskUri`` and its storage
+    account), no managed-disk member, while ``A2ASwitchProtectionInput`` has ``vmManagedDisks`` (azure-rest-api-specs,
+    specification/recoveryservicessiterecovery/resource-manager/Microsoft.RecoveryServices/stable/2025-01-01/service.json);
+    Microsoft's own tooling sends every A2A item through ``switchprotection`` (azure-powershell
+    src/RecoveryServices/RecoveryServices.SiteRecovery/ReplicationProtectedItem/
+    UpdateAzureRmRecoveryServicesAsrProtectionDirection.cs, ``A2ARPIReprotect``; the az CLI's
+    ``site-recovery protection-container switch-protection`` A2A example, Azure/aaz
+    Commands/site-recovery/protection-container/_switch-protection.md)."""
+    return bad_request(SWITCH_PROTECTION_REQUIRED,
+                       f"The replicated item '{item_name}' replicates managed disks: reprotect it with switch "
+                       "protection.",
+                       causes="Reprotect input (A2AReprotectInput.vmDisks) describes unmanaged disks only.",
+                       action="POST .../replicationProtectionContainers/{container}/switchprotection with "
+                              "A2ASwitchProtectionInput and the failed-over virtual machine's vmManagedDisks.")
+
+
+def plan_reprotect_not_supported(plan_name: str) -> AsrError:
+    """A recovery plan of Azure-to-Azure items is not reprotected as a plan: azure-powershell refuses a plan whose
+    replication providers include A2A (``SetRPReprotect``, ``UnsupportedReplicationProviderForReprotect`` in
+    src/RecoveryServices/RecoveryServices.SiteRecovery/ReplicationProtectedItem/
+    UpdateAzureRmRecoveryServicesAsrProtectionDirection.cs) and reprotects each item with switch protection."""
+    return bad_request(PLAN_REPROTECT_NOT_SUPPORTED,
+                       f"The recovery plan '{plan_name}' holds Azure virtual machines replicated to another region; "
+                       "a recovery plan of them cannot be reprotected as a whole.",
+                       causes="Azure-to-Azure (A2A) items are reprotected one by one, with switch protection.",
+                       action="Reprotect each replicated item: POST .../replicationProtectionContainers/{container}/"
+                              "switchprotection with A2ASwitchProtectionInput.")
 
 
 class AsrError(ArmError):

@@ -6,9 +6,10 @@ Actions and the states they leave (``protectionState`` / ``testFailoverState``):
   location ``Recovery``; with ``sourceSiteOperations: Required`` the source VM is shut down first (how
   Azure-to-Azure fails back: it has no planned failover, which is refused);
 - commit -> ``UnplannedFailoverCommitted`` / ``PlannedFailoverCommitted`` ("Failover committed");
-- reprotect -> the item moves under the recovery region's container (ASR re-creates the replicated
-  item there, so its ID changes), replicates the other way, and goes through initial replication
-  back to ``Protected``; recovery plans that named the old ID name the new one;
+- reprotect (A2A: switch protection, on the item's container) -> the item moves under the recovery
+  region's container (ASR re-creates the replicated item there, so its ID changes), replicates the
+  other way, and goes through initial replication back to ``Protected``; recovery plans that named the
+  old ID name the new one;
 - test failover -> ``testFailoverState`` ``WaitingForCompletion`` ("Waiting for user input"),
   ``allowedOperations`` only ``TestFailoverCleanup``; cleanup -> ``None`` and
   ``lastSuccessfulTestFailoverTime`` set.
@@ -23,7 +24,8 @@ is cloned onto the recovered VM.
 
 Rules: no single-VM failover (or test failover) inside a multi-VM group: the group fails over as a
 unit through a recovery plan; one test failover at a time; commit only after a failover; reprotect
-only after commit, with a reverse container mapping and a cache storage account in the DR region.
+only after commit, with a reverse container mapping and every managed disk of the failed-over VM
+staged through a cache storage account in the DR region.
 
 An action on an item (``protection``) or on each item of a plan (``plans``) is a ``Check``, run when it
 is asked for and again when its job runs, and a ``Transition`` given what the check prepared.
@@ -117,9 +119,10 @@ def check_commit(world: World, item: dict[str, Any]) -> Prepared:
     return {}
 
 
-def check_reprotect(world: World, item: dict[str, Any], *, cache_id: str | None,
-                    recovery_container_id: str | None = None) -> dict[str, Any]:
-    """The reverse mapping the reprotect will use (the cache is checked against the failed-over VM)."""
+def check_reprotect(world: World, item: dict[str, Any], *, disks: list[dict[str, Any]],
+                    recovery_container_id: str | None = None, policy_id: str | None = None) -> dict[str, Any]:
+    """Switch protection's ``Check``: the reverse mapping it will use, once ``disks`` (its ``vmManagedDisks``) are
+    checked against the failed-over VM."""
     state = props(item)["protectionState"]
     if state not in COMMITTED:
         raise errors.bad_request(errors.REPROTECT_BEFORE_COMMIT,
@@ -129,21 +132,46 @@ def check_reprotect(world: World, item: dict[str, Any], *, cache_id: str | None,
     target_container = require(world, props(item)["recoveryContainerId"], "protection container")
     if recovery_container_id and not same_id(recovery_container_id, source_container["id"]):
         raise errors.invalid_input("recoveryContainerId must be the container the item was protected from.")
-    reverse = mapping_between(world, target_container, source_container["id"])
+    reverse = mapping_between(world, target_container, source_container["id"], policy_id or None)
     if reverse is None:
+        bound = f" with policy '{name_of(policy_id)}'" if policy_id else ""
         raise errors.bad_request(
             errors.CONTAINER_MAPPING_NOT_FOUND,
             f"No reverse protection container mapping from '{target_container['name']}' to "
-            f"'{source_container['name']}' exists.", action="Create the reverse container mapping, then reprotect.")
+            f"'{source_container['name']}'{bound} exists.", action="Create the reverse container mapping, then reprotect.")
     failed_over = infra.get(world, a2a(item).get("recoveryFabricObjectId"))
     if failed_over is None:
         raise errors.invalid_input("The failed-over virtual machine no longer exists.")
-    if not cache_id:
-        raise errors.bad_request(errors.INVALID_CACHE_STORAGE,
-                                 "Reprotect needs a cache storage account in the disaster recovery region "
-                                 "(vmDisks[].primaryStagingAzureStorageAccountId).")
-    items._validate_cache(world, cache_id, failed_over, what="reprotect")
+    _check_reprotect_disks(world, failed_over, disks)
     return reverse
+
+
+def _check_reprotect_disks(world: World, vm: dict[str, Any], disks: list[dict[str, Any]]) -> None:
+    """Every managed disk of the failed-over VM, and only those, each staged through a cache in the VM's region
+    and subscription (``items._validate_cache``) into a resource group that exists: Microsoft's tooling lists the
+    failed-over VM's OS disk and each data disk (azure-powershell UpdateAzureRmRecoveryServicesAsrProtectionDirection.cs,
+    ``populateManagedDiskInputDetails``)."""
+    attached = {d["id"].lower(): d for d in infra.vm_disks(world, vm)}
+    for disk in disks:
+        found = attached.get(str(disk.get("diskId")).lower())
+        if found is None:
+            raise errors.invalid_input(f"The disk '{disk.get('diskId')}' is not a managed disk of the failed-over "
+                                       f"virtual machine '{vm['name']}'.")
+        items._validate_cache(world, disk.get("primaryStagingAzureStorageAccountId"), vm,
+                              what=f"disk '{found['name']}'")
+        if not infra.group_exists(world, disk.get("recoveryResourceGroupId")):
+            raise errors.invalid_input(f"The recovery resource group '{disk.get('recoveryResourceGroupId')}' of disk "
+                                       f"'{found['name']}' was not found.")
+        for key in ("recoveryReplicaDiskAccountType", "recoveryTargetDiskAccountType"):
+            if disk.get(key) is not None and disk[key] not in items.DISK_ACCOUNT_TYPES:
+                raise errors.invalid_input(f"'{disk[key]}' is not a disk account type ({key}).")
+    listed = {str(d.get("diskId")).lower() for d in disks}
+    missing = [d["name"] for key, d in attached.items() if key not in listed]
+    if missing:
+        raise errors.bad_request(errors.VM_DISKS_MISSING,
+                                 f"vmManagedDisks must list every managed disk of the failed-over virtual machine "
+                                 f"'{vm['name']}'; missing: {', '.join(missing)}.",
+                                 action="List the OS disk and every data disk, each with its cache storage account.")
 
 
 def _check_not_in_group(world: World, item: dict[str, Any]) -> None:
@@ -367,9 +395,10 @@ def commit(world: World, item: dict[str, Any], prepared: Prepared, changes: Chan
     items.set_state(item, State.PLANNED_COMMITTED if planned else State.UNPLANNED_COMMITTED)
 
 
-def reprotect(world: World, item: dict[str, Any], *, reverse_mapping: dict[str, Any], cache_id: str,
+def reprotect(world: World, item: dict[str, Any], *, reverse_mapping: dict[str, Any], disks: list[dict[str, Any]],
               recovery_resource_group_id: str | None = None, policy_id: str | None = None) -> dict[str, Any]:
-    """Re-create the item under the recovery container, replicating the failed-over VM back."""
+    """Switch protection's transition: re-create the item under the recovery container, replicating the failed-over
+    VM back, each of its disks (``disks``, checked by ``check_reprotect``) staged through the cache it names."""
     old_container = container_of(world, item)
     new_container = container_of(world, reverse_mapping)
     old_fabric, new_fabric = fabric_of(world, old_container), fabric_of(world, new_container)
@@ -427,12 +456,19 @@ def reprotect(world: World, item: dict[str, Any], *, reverse_mapping: dict[str, 
     ra["vmNics"] = new_nics
     ra["selectedRecoveryAzureNetworkId"] = new_nics[0]["recoveryVMNetworkId"] if new_nics else None
     back_disks = infra.vm_disks(world, failed_over)
+    given = {str(d.get("diskId")).lower(): d for d in disks}
     for index, disk in enumerate(ra["protectedManagedDisks"]):
         if index < len(back_disks):
             # The failed-over VM's disks now replicate back to the original VM's disks.
             disk.update(diskId=back_disks[index]["id"], diskName=back_disks[index]["name"])
-        disk["primaryStagingAzureStorageAccountId"] = cache_id
-        disk["recoveryResourceGroupId"] = back_rg
+        wanted = given.get(str(disk["diskId"]).lower(), {})
+        disk.update(primaryStagingAzureStorageAccountId=wanted.get("primaryStagingAzureStorageAccountId")
+                    or disk["primaryStagingAzureStorageAccountId"],
+                    recoveryResourceGroupId=wanted.get("recoveryResourceGroupId") or back_rg,
+                    recoveryReplicaDiskAccountType=wanted.get("recoveryReplicaDiskAccountType")
+                    or disk["recoveryReplicaDiskAccountType"],
+                    recoveryTargetDiskAccountType=wanted.get("recoveryTargetDiskAccountType")
+                    or disk["recoveryTargetDiskAccountType"])
 
     with world.lock:
         world.delete(item["id"])

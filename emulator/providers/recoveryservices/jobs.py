@@ -61,6 +61,13 @@ SCENARIOS: dict[str, tuple[str, tuple[str, ...]]] = {
                                                       "Cleaning up the test environment")),
     "CommitFailover": ("Commit", ("Prerequisites check for commit", "Commit")),
     "Reprotect": ("Reprotect", ("Prerequisites check", "Preparing for reprotect", "Starting reverse replication")),
+    # A2A reprotect is a switch protection; its job as ASR reports it (azure-powershell's recorded session
+    # src/RecoveryServices/RecoveryServices.SiteRecovery.Test/SessionRecords/
+    # RecoveryServices.SiteRecovery.Test.AsrA2ATests/A2AReprotectTest.json).
+    "SwitchReplicationGroupProtection": ("Reprotect", ("Prerequisite check", "Committing failover",
+                                                       "Discovering replica virtual machine",
+                                                       "Getting reprotection requirements",
+                                                       "Reprotecting virtual machine")),
     "CreateRecoveryPlan": ("Create a recovery plan", ("Create a recovery plan task",)),
     "UpdateRecoveryPlan": ("Update a recovery plan", ("Update a recovery plan task",)),
     "DeleteRecoveryPlan": ("Delete a recovery plan", ("Delete a recovery plan task",)),

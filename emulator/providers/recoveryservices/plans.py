@@ -1,15 +1,12 @@
 """Recovery plans: create (PUT), read, list, update (PATCH), delete, and the plan-level actions
-unplannedFailover, testFailover, testFailoverCleanup, failoverCommit and reProtect (plannedFailover is refused:
-Azure-to-Azure has none).
+unplannedFailover, testFailover, testFailoverCleanup and failoverCommit (plannedFailover and reProtect are refused:
+Azure-to-Azure has no planned failover, and its items are reprotected one by one with switch protection).
 
 A plan is how a multi-VM group fails over: ASR refuses a single VM of a group, and refuses a plan
 that holds only part of a group. The plan's groups come back as ASR returns them: a ``Shutdown`` and
 a ``Failover`` group first, then the ``Boot`` groups given, each with its items
 (``{id, virtualMachineId}``) and start/end actions. A2A inputs are lists of provider-specific
 details (``RecoveryPlanA2AFailoverInput`` with ``recoveryPointType``).
-
-Plan-level reprotect takes no input: ASR picks the cache storage account itself, so here it uses a
-storage account in the DR region and the failed-over VM's subscription, and fails if there is none.
 """
 
 from __future__ import annotations
@@ -20,7 +17,7 @@ from typing import Any
 from emulator.core.http import ArmRequest, ArmResponse, ok
 from emulator.core.paging import paged
 from emulator.core.world import World
-from emulator.providers.recoveryservices import errors, failover, infra, items, jobs, replication, scope
+from emulator.providers.recoveryservices import errors, failover, items, jobs, replication, scope
 from emulator.providers.recoveryservices.events import Changes, announce
 from emulator.providers.recoveryservices.failover import Check, Prepared, Transition
 from emulator.providers.recoveryservices.items import COMMIT_PENDING, COMMITTED, State, TestState
@@ -35,7 +32,6 @@ from emulator.providers.recoveryservices.state import (
     now_iso,
     same_id,
     stable_guid,
-    subscription_of,
 )
 
 GROUP_TYPES = ("Shutdown", "Failover", "Boot")
@@ -421,22 +417,10 @@ def failover_commit(req: ArmRequest) -> ArmResponse:
     return _plan_action(req, "CommitFailover", failover.check_commit, failover.commit)
 
 
-def _dr_cache(world: World, item: dict[str, Any]) -> str | None:
-    """The cache ASR would use on reprotect: a storage account in the DR region of the failed-over VM."""
-    failed_over = infra.get(world, items.a2a(item).get("recoveryFabricObjectId"))
-    if failed_over is None:
-        return None
-    candidates = [a for a in infra.storage_accounts_in(world, subscription_of(failed_over["id"]),
-                                                       infra.location(failed_over)) if infra.shared_key_allowed(a)]
-    return str(candidates[0]["id"]) if candidates else None
-
-
 def reprotect(req: ArmRequest) -> ArmResponse:
-    def check(world: World, item: dict[str, Any]) -> Prepared:
-        cache = _dr_cache(world, item)
-        return {"mapping": failover.check_reprotect(world, item, cache_id=cache), "cache": cache}
-
-    def transition(world: World, item: dict[str, Any], prepared: Prepared, changes: Changes) -> dict[str, Any]:
-        return failover.reprotect(world, item, reverse_mapping=prepared["mapping"], cache_id=prepared["cache"])
-
-    return _plan_action(req, "Reprotect", check, transition)
+    """The plan's ``reProtect``: refused, every emulated plan being Azure-to-Azure (``replicationProviders``
+    ``["A2A"]``; ``errors.plan_reprotect_not_supported`` cites the source)."""
+    world = req.ctx.world
+    with world.lock:
+        plan = scope.plan(req)
+    raise errors.plan_reprotect_not_supported(plan["name"])

@@ -1,7 +1,8 @@
 """Handlers for replication protected items: enable (PUT), read and list (per container and vault-wide),
-update (PATCH), disable (POST .../remove), purge (DELETE), recovery points, and the item-level
+update (PATCH), disable (POST .../remove), purge (DELETE), recovery points, the item-level
 failover actions (unplannedFailover, plannedFailover, testFailover, testFailoverCleanup,
-failoverCommit, reProtect).
+failoverCommit, reProtect), and switch protection (POST .../replicationProtectionContainers/{c}/switchprotection),
+which is how an Azure-to-Azure item is reprotected: ``reProtect`` is refused for its managed disks.
 
 Each write is an ASR job (see ``jobs.py``); the rules are checked when the request arrives and
 again when the job runs (another job may have changed the item in between). Reads bring the item up
@@ -11,15 +12,18 @@ to date with time first (initial replication progress, RPO).
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from emulator.core.http import ArmRequest, ArmResponse, ok
 from emulator.core.paging import paged
 from emulator.core.world import World
 from emulator.providers.recoveryservices import errors, failover, items, jobs, replication, scope
-from emulator.providers.recoveryservices.events import Changes, announce
+from emulator.providers.recoveryservices.events import Changes, Notice, announce
 from emulator.providers.recoveryservices.failover import Check, Prepared, Transition
-from emulator.providers.recoveryservices.state import ITEM_TYPE, PLAN_TYPE, same_id, vault_for
+from emulator.providers.recoveryservices.state import CONTAINER_TYPE, ITEM_TYPE, PLAN_TYPE, container_of, same_id, vault_for
+
+SWITCH_PROTECTION = "SwitchReplicationGroupProtection"  # the job's scenarioName (see jobs.SCENARIOS)
 
 
 def _refreshed(world: World, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -68,11 +72,17 @@ def get_recovery_point(req: ArmRequest) -> ArmResponse:
 
 def _new_job(world: World, item: dict[str, Any], scenario: str) -> dict[str, Any]:
     details = items.a2a(item)
-    return jobs.new_job(world, vault_for(world, item["id"]), scenario=scenario, target_id=item["name"],
-                        target_name=item["properties"]["friendlyName"], target_type="ProtectionEntity",
-                        affected={"PrimaryFabricLocation": details["primaryFabricLocation"],
-                                  "RecoveryFabricLocation": details["recoveryFabricLocation"],
-                                  "ProtectedItemId": item["id"]})
+    job = jobs.new_job(world, vault_for(world, item["id"]), scenario=scenario, target_id=item["name"],
+                       target_name=item["properties"]["friendlyName"], target_type="ProtectionEntity",
+                       affected={"PrimaryFabricLocation": details["primaryFabricLocation"],
+                                 "RecoveryFabricLocation": details["recoveryFabricLocation"],
+                                 "ProtectedItemId": item["id"]})
+    if scenario == SWITCH_PROTECTION:
+        # ASR's switch-protection job names the item it creates once it exists (SwitchProtectionJobDetails;
+        # azure-powershell's recorded A2AReprotectTest.json, see jobs.SCENARIOS).
+        job["properties"]["customDetails"].update(instanceType="SwitchProtectionJobDetails",
+                                                  newReplicationProtectedItemId=None)
+    return job
 
 
 def _current(world: World, item_id: str) -> dict[str, Any]:
@@ -166,11 +176,15 @@ def purge_item(req: ArmRequest) -> ArmResponse:
 # -- failover actions ---------------------------------------------------------------------------------------
 
 def _action(req: ArmRequest, scenario: str, check: Check, transition: Transition, *,
-            keep_scenario: bool = False) -> ArmResponse:
-    """Check now, run ``transition`` when the job completes, announce what it built, answer 202."""
+            keep_scenario: bool = False, target: dict[str, Any] | None = None, event: Notice | None = None,
+            answer: Callable[[World, dict[str, Any]], dict[str, Any]] | None = None) -> ArmResponse:
+    """Check now, run ``transition`` when the job completes, announce what it built, answer 202; the operation's
+    result is the item the transition leaves, or what ``answer`` makes of it. ``target`` is the item when the
+    request does not address it (switch protection names it in its body), ``event`` the caller's ARM event when
+    it is not the item's."""
     world = req.ctx.world
     with world.lock:
-        item = replication.refresh(world, scope.item(req))
+        item = replication.refresh(world, target if target is not None else scope.item(req))
         check(world, item)
         job = _new_job(world, item, scenario)
         items.begin_scenario(item, job)
@@ -183,10 +197,12 @@ def _action(req: ArmRequest, scenario: str, check: Check, transition: Transition
             result = transition(world, current, prepared, changes) or current
             if not keep_scenario:
                 items.end_scenario(world, result)
+            answered = answer(world, result) if answer is not None else result
         announce(req, changes)
-        return result
+        return answered
 
-    return jobs.run_as_job(req, vault_for(world, item["id"]), job, work, event=scope.action_event(req, ITEM_TYPE))
+    return jobs.run_as_job(req, vault_for(world, item["id"]), job, work,
+                           event=event or scope.action_event(req, ITEM_TYPE))
 
 
 def _a2a_input(given: dict[str, Any]) -> dict[str, Any]:
@@ -257,25 +273,87 @@ def failover_commit(req: ArmRequest) -> ArmResponse:
     return _action(req, "CommitFailover", failover.check_commit, failover.commit)
 
 
+def _managed_disk_id(value: Any) -> bool:
+    return isinstance(value, str) and "/providers/microsoft.compute/disks/" in value.lower()
+
+
 def reprotect(req: ArmRequest) -> ArmResponse:
+    """The item's ``reProtect`` (``ReverseReplicationInput``): refused for managed disks, which every emulated item
+    replicates (enabling takes ``vmManagedDisks`` only): A2A reprotect is ``switch_protection``
+    (``errors.switch_protection_required`` cites the sources)."""
     given = scope.properties(req)
     failover.check_direction(given.get("failoverDirection"))
     provider = _a2a_input(given)
     disks = provider.get("vmDisks") or []
     if not isinstance(disks, list) or not all(isinstance(d, dict) for d in disks):
         raise errors.invalid_input("'vmDisks' must be a list of disk inputs.")
-    cache_id = next((d.get("primaryStagingAzureStorageAccountId") for d in disks
-                     if d.get("primaryStagingAzureStorageAccountId")), None)
+    world = req.ctx.world
+    with world.lock:
+        item = scope.item(req)
+    if any(_managed_disk_id(d.get("diskUri")) for d in disks) or items.a2a(item).get("protectedManagedDisks"):
+        raise errors.switch_protection_required(item["name"])
+    raise errors.invalid_input("Only Azure virtual machines with managed disks are emulated.")
 
-    def check(world: World, item: dict[str, Any]) -> Prepared:
-        mapping = failover.check_reprotect(world, item, cache_id=cache_id,
-                                           recovery_container_id=provider.get("recoveryContainerId"))
-        return {"mapping": mapping}
 
-    def transition(world: World, item: dict[str, Any], prepared: Prepared, changes: Changes) -> dict[str, Any]:
-        assert cache_id is not None
-        return failover.reprotect(world, item, reverse_mapping=prepared["mapping"], cache_id=cache_id,
-                                  recovery_resource_group_id=provider.get("recoveryResourceGroupId"),
-                                  policy_id=provider.get("policyId"))
+def _managed_disk_inputs(provider: dict[str, Any]) -> list[dict[str, Any]]:
+    """``vmManagedDisks``: a list of ``A2AVmManagedDiskInputDetails``, each with the fields the REST spec requires
+    (``diskId``, ``primaryStagingAzureStorageAccountId``, ``recoveryResourceGroupId``: azure-rest-api-specs,
+    specification/recoveryservicessiterecovery/resource-manager/Microsoft.RecoveryServices/stable/2025-01-01/
+    service.json); unmanaged ``vmDisks`` are refused, as ``reProtect`` refuses managed ones."""
+    if provider.get("vmDisks"):
+        raise errors.invalid_input("'vmDisks' describes unmanaged (VHD) disks; list the managed disks in "
+                                   "'vmManagedDisks'.")
+    disks = provider.get("vmManagedDisks") or []
+    if not isinstance(disks, list) or not all(isinstance(d, dict) for d in disks):
+        raise errors.invalid_input("'vmManagedDisks' must be a list of managed disk inputs.")
+    if not disks:
+        raise errors.bad_request(errors.VM_DISKS_MISSING, "vmManagedDisks must list the failed-over virtual "
+                                 "machine's managed disks, each with its cache storage account.")
+    for disk in disks:
+        absent = [k for k in ("diskId", "primaryStagingAzureStorageAccountId", "recoveryResourceGroupId")
+                  if not isinstance(disk.get(k), str) or not disk[k]]
+        if absent:
+            raise errors.invalid_input(f"Every vmManagedDisks entry needs {', '.join(absent)}.")
+    return disks
 
-    return _action(req, "Reprotect", check, transition)
+
+def switch_protection(req: ArmRequest) -> ArmResponse:
+    """``POST .../replicationProtectionContainers/{container}/switchprotection`` (``SwitchProtectionInput``): how
+    Microsoft's tooling reprotects an Azure-to-Azure item (azure-powershell
+    UpdateAzureRmRecoveryServicesAsrProtectionDirection.cs ``A2ARPIReprotect``; the az CLI's
+    ``site-recovery protection-container switch-protection`` A2A example). The container is the one the item is in
+    now, ``replicationProtectedItemName`` names the item, ``A2ASwitchProtectionInput`` carries the failed-over VM's
+    ``vmManagedDisks``; the job is ASR's ``SwitchReplicationGroupProtection`` and the item changes as ``reProtect``
+    changed it (``failover.reprotect``). The operation's result is the container the item now replicates from, as in
+    the REST example ReplicationProtectionContainers_SwitchProtection.json."""
+    given = scope.properties(req)
+    name = given.get("replicationProtectedItemName")
+    if not isinstance(name, str) or not name:
+        raise errors.invalid_input("replicationProtectedItemName is required.")
+    provider = given.get("providerSpecificDetails")
+    if not isinstance(provider, dict) or provider.get("instanceType") != "A2A":
+        raise errors.invalid_input("providerSpecificDetails must be A2ASwitchProtectionInput (instanceType 'A2A').")
+    disks = _managed_disk_inputs(provider)
+    world = req.ctx.world
+    with world.lock:
+        container = scope.container(req)
+        item = world.get(f"{container['id']}/replicationProtectedItems/{name}")
+    if item is None:
+        raise errors.not_found("replicated item", name)
+
+    def check(world: World, current: dict[str, Any]) -> Prepared:
+        return {"mapping": failover.check_reprotect(world, current, disks=disks,
+                                                    recovery_container_id=provider.get("recoveryContainerId"),
+                                                    policy_id=provider.get("policyId"))}
+
+    def transition(world: World, current: dict[str, Any], prepared: Prepared, changes: Changes) -> dict[str, Any]:
+        job = world.get(items.props(current)["currentScenario"]["jobId"])
+        moved = failover.reprotect(world, current, reverse_mapping=prepared["mapping"], disks=disks,
+                                   recovery_resource_group_id=provider.get("recoveryResourceGroupId"),
+                                   policy_id=provider.get("policyId"))
+        if job is not None:
+            job["properties"]["customDetails"]["newReplicationProtectedItemId"] = moved["id"]
+        return moved
+
+    return _action(req, SWITCH_PROTECTION, check, transition, target=item,
+                   event=scope.action_event(req, CONTAINER_TYPE), answer=container_of)

@@ -228,6 +228,43 @@ def cluster_plan(asr: SiteRecoveryManagementClient, p: Plumbing, item_ids: list[
             provider_specific_input=[m.RecoveryPlanA2AInput(primary_zone=None, recovery_zone=None)]))).result()
 
 
+def failed_over_disks(emu: Emulator, item: Any) -> list[dict[str, str]]:
+    """The managed disks of the VM a committed item failed over to (OS disk first), as the emulator holds them."""
+    vm = emu.world.get(item.properties.provider_specific_details.recovery_fabric_object_id)
+    assert vm is not None
+    profile = vm["properties"]["storageProfile"]
+    return [{"id": d["managedDisk"]["id"], "type": d["managedDisk"].get("storageAccountType") or "Premium_LRS"}
+            for d in (profile["osDisk"], *profile.get("dataDisks", []))]
+
+
+def switch_input(emu: Emulator, item: Any, *, cache_id: str, recovery_rg_id: str, policy_id: str,
+                 disks: list[dict[str, str]] | None = None) -> m.SwitchProtectionInput:
+    """Switch protection of a committed item as Microsoft's tooling sends it (azure-powershell
+    UpdateAzureRmRecoveryServicesAsrProtectionDirection.cs ``A2ARPIReprotect``): back into the container the item
+    is in, every managed disk of the failed-over VM staged through ``cache_id`` into ``recovery_rg_id``."""
+    container_id = item.id.split("/replicationProtectedItems/")[0]
+    return m.SwitchProtectionInput(properties=m.SwitchProtectionInputProperties(
+        replication_protected_item_name=item.name, provider_specific_details=m.A2ASwitchProtectionInput(
+            recovery_container_id=container_id, policy_id=policy_id, recovery_resource_group_id=recovery_rg_id,
+            vm_managed_disks=[m.A2AVmManagedDiskInputDetails(
+                disk_id=d["id"], primary_staging_azure_storage_account_id=cache_id,
+                recovery_resource_group_id=recovery_rg_id, recovery_replica_disk_account_type=d["type"],
+                recovery_target_disk_account_type=d["type"])
+                for d in (disks if disks is not None else failed_over_disks(emu, item))])))
+
+
+def switch_protection(asr: SiteRecoveryManagementClient, item: Any, given: m.SwitchProtectionInput,
+                      **kwargs: Any) -> Any:
+    """``POST .../replicationFabrics/{f}/replicationProtectionContainers/{c}/switchprotection`` on the item's
+    container; returns the poller."""
+    parts = item.id.split("/")
+    low = [x.lower() for x in parts]
+    fabric = parts[low.index("replicationfabrics") + 1]
+    container = parts[low.index("replicationprotectioncontainers") + 1]
+    return asr.replication_protection_containers.begin_switch_protection(VAULT_RG, VAULT, fabric, container, given,
+                                                                         **kwargs)
+
+
 def subscribe(emu: Emulator) -> str:
     """A pull subscriber for every ARM event (Event Grid schema)."""
     from emulator.core.events import Subscriber

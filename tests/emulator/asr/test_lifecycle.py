@@ -12,6 +12,7 @@ from emulator.providers.recoveryservices.events import SITE_RECOVERY
 from tests.emulator.asr.conftest import (
     CLUSTER,
     NODES,
+    RG,
     TARGET,
     VAULT,
     VAULT_RG,
@@ -20,6 +21,8 @@ from tests.emulator.asr.conftest import (
     item_of,
     set_pools,
     subscribe,
+    switch_input,
+    switch_protection,
 )
 
 RP = "rp-s2dclu01"
@@ -138,7 +141,11 @@ def test_reprotect_then_fail_back_to_the_original_vms(emu, world, asr, plumbing)
     dr_vms = {vm: item_of(asr, plumbing, vm).properties.provider_specific_details.recovery_fabric_object_id
               for vm in NODES}
 
-    asr.replication_recovery_plans.begin_reprotect(VAULT_RG, VAULT, RP).result()
+    # A2A reprotect: each item switched back on its container, the failed-over disks staged through the DR cache.
+    for vm in NODES:
+        item = item_of(asr, plumbing, vm)
+        switch_protection(asr, item, switch_input(emu, item, cache_id=world.dr_cache_id, recovery_rg_id=world.rg_id(RG),
+                                                  policy_id=plumbing.policy_id)).result()
     for vm in NODES:
         item = item_of(asr, plumbing, vm, fabric=plumbing.target_fabric, container=plumbing.target_container)
         assert item.properties.protection_state == "Protected"
@@ -155,7 +162,11 @@ def test_reprotect_then_fail_back_to_the_original_vms(emu, world, asr, plumbing)
         assert compute.power_state(emu.world, world.vms[vm]) == "running"  # the original VM is the target again
         assert compute.power_state(emu.world, dr_vms[vm]) == "deallocated"
     asr.replication_recovery_plans.begin_failover_commit(VAULT_RG, VAULT, RP).result()
-    asr.replication_recovery_plans.begin_reprotect(VAULT_RG, VAULT, RP).result()
+    # Reprotected to the DR region again: the original VMs' disks staged through the source region's cache.
+    for vm in NODES:
+        item = item_of(asr, plumbing, vm, fabric=plumbing.target_fabric, container=plumbing.target_container)
+        switch_protection(asr, item, switch_input(emu, item, cache_id=world.cache_id, recovery_rg_id=world.recovery_rg_id,
+                                                  policy_id=plumbing.policy_id)).result()
     for vm in NODES:
         item = item_of(asr, plumbing, vm)  # back under the source container
         assert item.properties.protection_state == "Protected"

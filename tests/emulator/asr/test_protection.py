@@ -11,6 +11,7 @@ from emulator.providers.network import state as network
 from tests.emulator.armhttp import control_json
 from tests.emulator.asr.conftest import (
     DR_RG,
+    RG,
     SOURCE,
     TARGET,
     VAULT,
@@ -20,9 +21,12 @@ from tests.emulator.asr.conftest import (
     item_of,
     set_pools,
     subscribe,
+    switch_input,
+    switch_protection,
 )
 
-ITEM_ACTION = "Microsoft.RecoveryServices/vaults/replicationFabrics/replicationProtectionContainers/replicationProtectedItems"
+CONTAINER_ACTION = "Microsoft.RecoveryServices/vaults/replicationFabrics/replicationProtectionContainers"
+ITEM_ACTION = f"{CONTAINER_ACTION}/replicationProtectedItems"
 
 
 def test_enabling_goes_from_enabling_protection_to_protected_through_an_enable_dr_job(world, asr, plumbing):
@@ -263,16 +267,16 @@ def test_a_vm_in_no_group_fails_over_commits_and_reprotects_on_its_own(emu, worl
     assert committed.properties.protection_state == "UnplannedFailoverCommitted"
     assert committed.properties.allowed_operations == ["ReverseReplicate", "DisableProtection"]
 
-    reprotected = ops.begin_reprotect(
-        *solo,
-        m.ReverseReplicationInput(properties=m.ReverseReplicationInputProperties(
-            failover_direction="RecoveryToPrimary", provider_specific_details=m.A2AReprotectInput(
-                recovery_container_id=plumbing.source_container_id, policy_id=plumbing.policy_id,
-                vm_disks=[m.A2AVmDiskInputDetails(disk_uri="", recovery_azure_storage_account_id=world.cache_id,
-                                                  primary_staging_azure_storage_account_id=world.dr_cache_id)])))
-    ).result()
+    # A2A reprotect is a switch protection on the item's container (reProtect is refused for managed disks).
+    container = switch_protection(asr, committed, switch_input(
+        emu, committed, cache_id=world.dr_cache_id, recovery_rg_id=world.rg_id(RG),
+        policy_id=plumbing.policy_id)).result()
+    # The operation's result is the container the item now replicates from.
+    assert container.id.lower() == plumbing.target_container_id.lower()
     # ASR re-creates the item under the recovery region's container: it now replicates the other way.
-    assert reprotected.id.lower().startswith(plumbing.target_container_id.lower() + "/")
+    (reprotected,) = asr.replication_protected_items.list_by_replication_protection_containers(
+        VAULT_RG, VAULT, plumbing.target_fabric, plumbing.target_container)
+    assert reprotected.id.lower() == f"{plumbing.target_container_id}/replicationProtectedItems/solo".lower()
     assert reprotected.properties.protection_state == "Protected"
     assert reprotected.properties.active_location == "Primary"
     d = reprotected.properties.provider_specific_details
@@ -284,7 +288,11 @@ def test_a_vm_in_no_group_fails_over_commits_and_reprotects_on_its_own(emu, worl
     actions = [e["data"]["operationName"] for e in emu.events.drain(events)
                if e["eventType"] == "Microsoft.Resources.ResourceActionSuccess"]
     assert actions == [f"{ITEM_ACTION}/unplannedFailover/action", f"{ITEM_ACTION}/failoverCommit/action",
-                       f"{ITEM_ACTION}/reProtect/action"]
+                       f"{CONTAINER_ACTION}/switchprotection/action"]
+    (job,) = [j for j in asr.replication_jobs.list(VAULT_RG, VAULT)
+              if j.properties.scenario_name == "SwitchReplicationGroupProtection"]
+    assert (job.properties.friendly_name, job.properties.state) == ("Reprotect", "Succeeded")
+    assert job.properties.custom_details.new_replication_protected_item_id == reprotected.id
 
     # The original VM is now the failback target, written by Site Recovery: it cannot be enabled as a source.
     with pytest.raises(HttpResponseError) as refused:

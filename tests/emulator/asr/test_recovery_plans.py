@@ -7,7 +7,18 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.recoveryservicessiterecovery import models as m
 
 from emulator.providers.compute import state as compute
-from tests.emulator.asr.conftest import TARGET, VAULT, VAULT_RG, cluster_plan, enable, item_of, set_pools
+from tests.emulator.asr.conftest import (
+    RG,
+    TARGET,
+    VAULT,
+    VAULT_RG,
+    cluster_plan,
+    enable,
+    item_of,
+    set_pools,
+    switch_input,
+    switch_protection,
+)
 
 RP = "rp-s2dclu01"
 
@@ -145,23 +156,42 @@ def test_plan_test_failover_goes_to_the_test_network_and_cleanup_removes_it(emu,
     assert item.properties.last_successful_test_failover_time is not None
 
 
-def test_plan_reprotect_reverses_replication_and_renames_the_plan_items(emu, world, asr, plumbing, cluster):
+def reprotect_items(emu, asr, world, plumbing):
+    """After the plan's committed failover, each node's item switched back (A2A's reprotect: the plan's own
+    reProtect is refused); returns the containers the switches answered with."""
+    containers = []
+    for vm in ("s2d-node1", "s2d-node2"):
+        item = item_of(asr, plumbing, vm)
+        containers.append(switch_protection(asr, item, switch_input(
+            emu, item, cache_id=world.dr_cache_id, recovery_rg_id=world.rg_id(RG),
+            policy_id=plumbing.policy_id)).result())
+    return containers
+
+
+def test_switching_each_item_reverses_replication_and_renames_the_plan_items(emu, world, asr, plumbing, cluster):
     unplanned(asr)
     asr.replication_recovery_plans.begin_failover_commit(VAULT_RG, VAULT, RP).result()
-    plan = asr.replication_recovery_plans.begin_reprotect(VAULT_RG, VAULT, RP).result()
+    assert asr.replication_recovery_plans.get(VAULT_RG, VAULT, RP).properties.allowed_operations == [
+        "ReverseReplicate"]
+    containers = reprotect_items(emu, asr, world, plumbing)
+    assert {c.id.lower() for c in containers} == {plumbing.target_container_id.lower()}
+    plan = asr.replication_recovery_plans.get(VAULT_RG, VAULT, RP)
     ids = [i.id for i in plan.properties.groups[2].replication_protected_items]
-    assert all(i.lower().startswith(plumbing.target_container_id.lower() + "/") for i in ids)
+    assert [i.lower() for i in ids] == [f"{plumbing.target_container_id}/replicationProtectedItems/{vm}".lower()
+                                        for vm in ("s2d-node1", "s2d-node2")]
     assert plan.properties.allowed_operations == ["UnplannedFailover", "TestFailover"]
     item = item_of(asr, plumbing, "s2d-node1", fabric=plumbing.target_fabric, container=plumbing.target_container)
     assert item.properties.protection_state == "Protected"
+    assert item.properties.provider_specific_details.multi_vm_group_name == "s2dclu01"
     disk = item.properties.provider_specific_details.protected_managed_disks[0]
     assert disk.primary_staging_azure_storage_account_id == world.dr_cache_id  # the cache in the DR region
+    assert disk.recovery_resource_group_id.lower() == world.rg_id(RG).lower()
 
 
 def test_after_a_reprotect_the_plan_fails_over_recovery_to_primary_only(emu, world, asr, plumbing, cluster):
     unplanned(asr)
     asr.replication_recovery_plans.begin_failover_commit(VAULT_RG, VAULT, RP).result()
-    asr.replication_recovery_plans.begin_reprotect(VAULT_RG, VAULT, RP).result()
+    reprotect_items(emu, asr, world, plumbing)
 
     def test_failover(direction):
         body = {"properties": {"networkType": "VmNetworkAsInput", "networkId": world.test_vnet_id,

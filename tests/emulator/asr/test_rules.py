@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.recoveryservicessiterecovery import models as m
@@ -11,15 +13,22 @@ from emulator.providers.recoveryservices import state as asr_state
 from emulator.providers.storage import state as storage
 from tests.emulator.asr.conftest import (
     DR_RG,
+    NODES,
     OTHER_SUBSCRIPTION,
     RG,
     SOURCE,
     TARGET,
     VAULT,
     VAULT_RG,
+    a2a_policy,
     add_node,
+    cluster_plan,
     enable,
     enable_input,
+    failed_over_disks,
+    item_of,
+    switch_input,
+    switch_protection,
 )
 
 
@@ -128,12 +137,116 @@ def test_commit_needs_a_failover_first(world, asr, plumbing):
     assert code_of(item_call(asr, plumbing, "solo", "begin_failover_commit")) == "FailoverNotCompleted"
 
 
-def test_reprotect_needs_a_committed_failover(world, asr, plumbing):
+def _failed_over_solo(asr, world, plumbing, *, commit=True):
+    """The lone VM (no group) failed over, and committed unless ``commit`` is off; returns its item."""
     enable(asr, world, plumbing, "solo", group=None)
     item_call(asr, plumbing, "solo", "begin_unplanned_failover", UNPLANNED)()
-    reprotect = m.ReverseReplicationInput(properties=m.ReverseReplicationInputProperties(
+    if commit:
+        item_call(asr, plumbing, "solo", "begin_failover_commit")()
+    return item_of(asr, plumbing, "solo")
+
+
+def _switch(emu, asr, world, plumbing, item, **kwargs):
+    given = {"cache_id": world.dr_cache_id, "recovery_rg_id": world.rg_id(RG), "policy_id": plumbing.policy_id,
+             **kwargs}
+    return lambda: switch_protection(asr, item, switch_input(emu, item, **given)).result()
+
+
+def test_reprotect_needs_a_committed_failover(emu, world, asr, plumbing):
+    item = _failed_over_solo(asr, world, plumbing, commit=False)
+    assert code_of(_switch(emu, asr, world, plumbing, item)) == "FailoverNotCommitted"
+
+
+def _reprotect_input(world, plumbing, disks):
+    return m.ReverseReplicationInput(properties=m.ReverseReplicationInputProperties(
         failover_direction="RecoveryToPrimary", provider_specific_details=m.A2AReprotectInput(
-            recovery_container_id=plumbing.source_container_id,
-            vm_disks=[m.A2AVmDiskInputDetails(disk_uri="", recovery_azure_storage_account_id=world.cache_id,
-                                              primary_staging_azure_storage_account_id=world.dr_cache_id)])))
-    assert code_of(item_call(asr, plumbing, "solo", "begin_reprotect", reprotect)) == "FailoverNotCommitted"
+            recovery_container_id=plumbing.source_container_id, policy_id=plumbing.policy_id,
+            recovery_resource_group_id=world.rg_id(RG),
+            vm_disks=[m.A2AVmDiskInputDetails(disk_uri=d, recovery_azure_storage_account_id=world.cache_id,
+                                              primary_staging_azure_storage_account_id=world.dr_cache_id)
+                      for d in disks])))
+
+
+@pytest.mark.parametrize("given", ["managed-disk-ids", "no-disks"])
+def test_reprotect_of_managed_disks_is_refused_for_switch_protection(emu, world, asr, plumbing, given):
+    """A2AReprotectInput has no managed-disk member: reProtect with managed disk IDs in vmDisks[].diskUri, or of
+    an item whose disks are managed, is refused (errors.switch_protection_required cites the sources)."""
+    item = _failed_over_solo(asr, world, plumbing)
+    disks = [d["id"] for d in failed_over_disks(emu, item)] if given == "managed-disk-ids" else []
+    seq = emu.journal.last_seq
+    with pytest.raises(HttpResponseError) as refused:
+        item_call(asr, plumbing, "solo", "begin_reprotect", _reprotect_input(world, plumbing, disks))()
+    assert (refused.value.status_code, refused.value.error.code) == (400, "ManagedDiskReprotectRequiresSwitchProtection")
+    assert "switchprotection" in refused.value.response.json()["error"]["recommendedAction"]
+    assert [(e.method, e.status) for e in emu.journal.entries(since=seq)] == [("POST", 400)]  # no job, no poll
+    assert item_of(asr, plumbing, "solo").properties.protection_state == "UnplannedFailoverCommitted"
+    assert not [j for j in asr.replication_jobs.list(VAULT_RG, VAULT) if j.properties.scenario_name == "Reprotect"]
+
+
+def test_a_recovery_plan_of_a2a_items_is_not_reprotected_as_a_plan(emu, world, asr, plumbing):
+    ids = [enable(asr, world, plumbing, vm).id for vm in NODES]
+    cluster_plan(asr, plumbing, ids, "rp-s2dclu01")
+    with pytest.raises(HttpResponseError) as refused:
+        asr.replication_recovery_plans.begin_reprotect(VAULT_RG, VAULT, "rp-s2dclu01").result()
+    assert (refused.value.status_code, refused.value.error.code) == (
+        400, "RecoveryPlanReprotectNotSupportedForAzureToAzure")
+    with pytest.raises(HttpResponseError) as missing:
+        asr.replication_recovery_plans.begin_reprotect(VAULT_RG, VAULT, "rp-nosuch").result()
+    assert missing.value.status_code == 404
+
+
+def test_switch_protection_lists_every_managed_disk_of_the_failed_over_vm(emu, world, asr, plumbing):
+    item = _failed_over_solo(asr, world, plumbing)
+    os_disk, data_disk = failed_over_disks(emu, item)
+    assert code_of(_switch(emu, asr, world, plumbing, item, disks=[os_disk])) == "VMDisksMissing"
+    assert code_of(_switch(emu, asr, world, plumbing, item, disks=[])) == "VMDisksMissing"
+    # A disk of the original VM is not one of the failed-over VM's.
+    original = {"id": world.disks["solo"][1], "type": "Premium_LRS"}
+    assert code_of(_switch(emu, asr, world, plumbing, item, disks=[os_disk, original])) == "InvalidProviderSpecificInput"
+    assert item_of(asr, plumbing, "solo").properties.protection_state == "UnplannedFailoverCommitted"
+    assert data_disk  # both disks listed: the switch goes through
+    _switch(emu, asr, world, plumbing, item)()
+
+
+@pytest.mark.parametrize("where", ["source-region", "other-subscription"])
+def test_switch_protection_stages_through_a_cache_in_the_failed_over_vms_region(emu, world, asr, plumbing, where):
+    item = _failed_over_solo(asr, world, plumbing)
+    if where == "source-region":
+        cache_id = world.cache_id
+    else:
+        with emu.world.lock:
+            cache_id = storage.add_storage_account(emu.world, subscription_id=OTHER_SUBSCRIPTION, resource_group=RG,
+                                                   name="othersubdrcache", location=TARGET)["id"]
+    assert code_of(_switch(emu, asr, world, plumbing, item, cache_id=cache_id)) == "InvalidCacheStorageAccount"
+
+
+def test_switch_protection_input_is_checked_as_the_rest_spec_requires(emu, world, asr, plumbing):
+    item = _failed_over_solo(asr, world, plumbing)
+    good = switch_input(emu, item, cache_id=world.dr_cache_id, recovery_rg_id=world.rg_id(RG),
+                        policy_id=plumbing.policy_id).as_dict()
+
+    def post(change, container=None):
+        body = copy.deepcopy(good)
+        change(body["properties"])
+        parts = item.id.split("/")
+        fabric, name = (plumbing.target_fabric, plumbing.target_container) if container == "other" else (
+            parts[-5], parts[-3])
+        return lambda: asr.replication_protection_containers.begin_switch_protection(
+            VAULT_RG, VAULT, fabric, name, body).result()
+
+    a2a = "providerSpecificDetails"
+    assert code_of(post(lambda p: p.pop("replicationProtectedItemName"))) == "InvalidProviderSpecificInput"
+    assert code_of(post(lambda p: p[a2a].update(instanceType="InMageRcm"))) == "InvalidProviderSpecificInput"
+    assert code_of(post(lambda p: p[a2a]["vmManagedDisks"][0].pop("recoveryResourceGroupId"))) == \
+        "InvalidProviderSpecificInput"
+    assert code_of(post(lambda p: p[a2a]["vmManagedDisks"][1].pop("primaryStagingAzureStorageAccountId"))) == \
+        "InvalidProviderSpecificInput"
+    assert code_of(post(lambda p: p[a2a].update(vmDisks=[{"diskUri": "https://x.blob.core.windows.net/v/d.vhd"}]))) == \
+        "InvalidProviderSpecificInput"
+    assert code_of(post(lambda p: p[a2a].update(recoveryContainerId=plumbing.target_container_id))) == \
+        "InvalidProviderSpecificInput"
+    # The item is in the container it was protected from: another container does not hold it.
+    assert code_of(post(lambda p: None, container="other")) == "ResourceNotFound"
+    other_policy = asr.replication_policies.begin_create(VAULT_RG, VAULT, "other-policy", a2a_policy()).result().id
+    assert code_of(post(lambda p: p[a2a].update(policyId=other_policy))) == "ProtectionContainerMappingNotFound"
+    assert item_of(asr, plumbing, "solo").properties.protection_state == "UnplannedFailoverCommitted"
