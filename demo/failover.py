@@ -36,8 +36,9 @@ def failover_story(emu: Any, world: dict[str, Any], rt: Any, subscriber_id: str,
     operator(lambda: client.replication_recovery_plans.begin_unplanned_failover(
                  vault_rg, vault, plan, {"properties": {"failoverDirection": "PrimaryToRecovery",
                                                         "sourceSiteOperations": "NotRequired",
-                                                        "providerSpecificDetails": [{"instanceType": "A2A",
-                                                                                     "recoveryPointType": "Latest"}]}}
+                                                        "providerSpecificDetails": [{
+                                                            "instanceType": "A2A", "recoveryPointType": "Latest",
+                                                            "multiVmSyncPointOption": "UseMultiVmSyncRecoveryPoint"}]}}
              ).result(), lambda: _failed_over(emu), what=f"failover of {plan}", detail=out.detail, run=grid.run)
     from emulator.endstate import snapshot
 

@@ -26,6 +26,9 @@ from shared.inventory import (
 from shared.names import plan_name
 
 VAULT_API_VERSION = "2024-04-01"
+# A plan's failover of a multi-VM group brings every node back from the group's common (multi-VM consistent) point,
+# never from per-node points minutes apart (RecoveryPlanA2AFailoverInput.multiVmSyncPointOption).
+MULTI_VM_SYNC_POINT = "UseMultiVmSyncRecoveryPoint"
 A2A_NETWORK = "azureNetwork"
 
 
@@ -401,7 +404,8 @@ class SiteRecoveryGateway:
         body = {"properties": {"failoverDirection": direction, "networkType": "VmNetworkAsInput",
                                "networkId": network_id,
                                "providerSpecificDetails": [{"instanceType": "A2A",
-                                                            "recoveryPointType": recovery_point_type}]}}
+                                                            "recoveryPointType": recovery_point_type,
+                                                            "multiVmSyncPointOption": MULTI_VM_SYNC_POINT}]}}
         self._wait(f"test failover of recovery plan {name}", self._client.replication_recovery_plans.begin_test_failover,
                    name, body)
 

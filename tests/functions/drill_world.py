@@ -26,7 +26,8 @@ from tests.functions.conftest import tag
 CLUSTER = "s2dclu01"
 PLAN = f"asr-s2d-{CLUSTER}"
 TAGS = {"asr-s2d": "true", "asr-s2d-cluster": CLUSTER}
-A2A_LATEST = [{"instanceType": "A2A", "recoveryPointType": "Latest"}]
+# The operator fails the group over from its common point (the portal's multi-VM consistent choice).
+A2A_LATEST = [{"instanceType": "A2A", "recoveryPointType": "Latest", "multiVmSyncPointOption": "UseMultiVmSyncRecoveryPoint"}]
 HEALTH_SCRIPT = Path(__file__).resolve().parents[2] / "shared" / "scripts" / "cluster_health.ps1"
 EVERY_CHECK = ["owned", "recovery-plan", "nodes-protected", "replication-healthy", "no-operation-in-progress", "test-network",
                "no-other-drill",

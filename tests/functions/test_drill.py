@@ -55,6 +55,16 @@ def health_runs(emu: Emulator) -> list[dict[str, Any]]:
 
 # -- a drill that passes ------------------------------------------------------------------------------------
 
+def world_point_time(world: World, point_id: str) -> str:
+    """The time of a recovery point the emulator lists for its item."""
+    from emulator.providers.recoveryservices import replication
+
+    item = world.emu.world.get(point_id.split("/recoveryPoints/")[0])
+    with world.emu.world.lock:
+        [point] = [p for p in replication.recovery_points(world.emu.world, item) if p["id"] == point_id]
+    return str(point["properties"]["recoveryPointTime"])
+
+
 def test_a_drill_runs_end_to_end_and_its_record_shows_every_check(world: World) -> None:
     world.enroll(**{"asr-s2d-dr-ip": "10.20.1.50"})
     dr_lb = world.rt.network.get_load_balancer(world.test_lb_id.removesuffix(".test"))
@@ -81,6 +91,12 @@ def test_a_drill_runs_end_to_end_and_its_record_shows_every_check(world: World) 
     # Site Recovery was asked for the latest processed point, into the test network.
     posts = [e for e in world.emu.journal.entries() if e.method == "POST" and e.path.endswith("/testFailover")]
     assert len(posts) == 1
+    # ... from the group's common point: every node comes back from the same moment (multi-VM consistency).
+    [a2a] = posts[0].body["properties"]["providerSpecificDetails"]
+    assert (a2a["recoveryPointType"], a2a["multiVmSyncPointOption"]) == ("LatestProcessed", "UseMultiVmSyncRecoveryPoint")
+    points = [world.emu.world.get(i.id)["properties"]["failoverRecoveryPointId"] for i in world.rt.asr.list_items()]
+    times = {p.rsplit("/", 1)[-1] for p in points}
+    assert len(points) == 2 and len({world_point_time(world, p) for p in points}) == 1, times
 
     again = drill.run_drill(CLUSTER, world.rt)  # next month: the same drill passes again
     assert again.result is Result.PASSED and again.test_ip == record.test_ip, (again.reason, failing(again))

@@ -48,7 +48,8 @@ CLUSTER = "s2dclu01"
 PLAN = f"asr-s2d-{CLUSTER}"
 CLUSTER_TAGS = {"asr-s2d": "true", "asr-s2d-cluster": CLUSTER}
 ACTION = "Microsoft.Resources.ResourceActionSuccess"
-A2A_LATEST = [{"instanceType": "A2A", "recoveryPointType": "Latest"}]
+# The operator fails the group over from its common point (the portal's multi-VM consistent choice).
+A2A_LATEST = [{"instanceType": "A2A", "recoveryPointType": "Latest", "multiVmSyncPointOption": "UseMultiVmSyncRecoveryPoint"}]
 CALL_SITES_FILE = Path(__file__).with_name("call_sites.json")
 SUCCESS = ("enabled", "unchanged", "changed", "reassigned")
 # What a case's app settings change: faults reach the app; the audit may repair and re-address (the backstop);

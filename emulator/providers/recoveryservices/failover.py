@@ -187,17 +187,26 @@ def _check_not_in_group(world: World, item: dict[str, Any]) -> None:
 
 
 def pick_recovery_point(world: World, item: dict[str, Any], *, point_type: str | None = None,
-                        point_id: str | None = None) -> dict[str, Any]:
+                        point_id: str | None = None, sync_option: str | None = None) -> dict[str, Any]:
     if point_type is not None and point_type not in RECOVERY_POINT_TYPES:
         raise errors.invalid_input(f"recoveryPointType must be one of {', '.join(RECOVERY_POINT_TYPES)}.")
+    if sync_option not in (None, replication.USE_MULTI_VM, replication.USE_PER_VM):
+        raise errors.invalid_input(f"multiVmSyncPointOption must be {replication.USE_MULTI_VM} or "
+                                   f"{replication.USE_PER_VM}.")
     if point_id:
         found = next((p for p in replication.recovery_points(world, item) if same_id(p["id"], point_id)), None)
         if found is None:
             raise errors.invalid_input(f"The recovery point '{point_id}' does not exist for '{item['name']}'.")
         return found
-    found = replication.latest_point(world, item, point_type)
+    found = replication.latest_point(world, item, point_type, sync_option)
     if found is None:
         what = "application-consistent " if point_type == "LatestApplicationConsistent" else ""
+        if sync_option == replication.USE_MULTI_VM:
+            raise errors.bad_request("NoRecoveryPointAvailable",
+                                     f"No multi-VM consistent recovery point is available for "
+                                     f"'{props(item)['friendlyName']}'.",
+                                     causes="The item is in no multi-VM group, or a member of its group is not "
+                                            "protected yet.", action="Use multiVmSyncPointOption UsePerVmRecoveryPoint.")
         raise errors.bad_request("NoRecoveryPointAvailable",
                                  f"No {what}recovery point is available for '{props(item)['friendlyName']}'.",
                                  causes="The policy takes no application-consistent snapshots."

@@ -354,13 +354,14 @@ def fail_over(req: ArmRequest) -> ArmResponse:
     direction = _required_direction(given)
     a2a = _a2a_details(given)
     point_type = a2a.get("recoveryPointType") or "Latest"
+    sync_option = a2a.get("multiVmSyncPointOption")
     source_ops = given.get("sourceSiteOperations")
     if source_ops not in (None, "Required", "NotRequired"):
         raise errors.invalid_input("sourceSiteOperations must be 'Required' or 'NotRequired'.")
 
     def check(world: World, item: dict[str, Any]) -> Prepared:
         failover.check_failover(world, item, via_plan=True)
-        return {"point": failover.pick_recovery_point(world, item, point_type=point_type)}
+        return {"point": failover.pick_recovery_point(world, item, point_type=point_type, sync_option=sync_option)}
 
     def transition(world: World, item: dict[str, Any], prepared: Prepared, changes: Changes) -> None:
         failover.fail_over(world, item, point=prepared["point"], shut_down_source=source_ops == "Required",
@@ -375,11 +376,12 @@ def test_failover(req: ArmRequest) -> ArmResponse:
     direction = _required_direction(given)
     a2a = _a2a_details(given)
     point_type = a2a.get("recoveryPointType") or "Latest"
+    sync_option = a2a.get("multiVmSyncPointOption")
 
     def check(world: World, item: dict[str, Any]) -> Prepared:
         failover.check_test_failover(world, item, via_plan=True)
         return {"network": failover.check_test_network(world, item, given.get("networkType"), given.get("networkId")),
-                "point": failover.pick_recovery_point(world, item, point_type=point_type)}
+                "point": failover.pick_recovery_point(world, item, point_type=point_type, sync_option=sync_option)}
 
     def transition(world: World, item: dict[str, Any], prepared: Prepared, changes: Changes) -> None:
         failover.test_fail_over(world, item, network_id=prepared["network"], point=prepared["point"], changes=changes)

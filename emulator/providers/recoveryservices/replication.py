@@ -20,7 +20,16 @@ from __future__ import annotations
 from typing import Any
 
 from emulator.core.world import World
-from emulator.providers.recoveryservices.items import COMMIT_PENDING, State, a2a, enable, meta, props, set_state
+from emulator.providers.recoveryservices.items import (
+    COMMIT_PENDING,
+    State,
+    a2a,
+    enable,
+    in_user_group,
+    meta,
+    props,
+    set_state,
+)
 from emulator.providers.recoveryservices.state import (
     CRASH_CONSISTENT_MINUTES,
     RECOVERY_POINT_TYPE,
@@ -153,8 +162,39 @@ def _health_error(world: World, given: dict[str, Any]) -> dict[str, Any]:
 
 # -- recovery points ----------------------------------------------------------------------------------
 
+PER_VM, MULTI_VM = "PerVmRecoveryPoint", "MultiVmSyncRecoveryPoint"
+# A2AFailoverInput / RecoveryPlanA2AFailoverInput ``multiVmSyncPointOption`` (REST spec, recoveryservicessiterecovery
+# service.json): which of an item's points a failover of a multi-VM group may use.
+USE_MULTI_VM, USE_PER_VM = "UseMultiVmSyncRecoveryPoint", "UsePerVmRecoveryPoint"
+
+
+def _points_at(world: World, item: dict[str, Any], since: float) -> list[float]:
+    """Times on a 5-minute grid from ``since`` within the policy's retention (oldest first)."""
+    policy = world.get(props(item)["policyId"])
+    details = policy["properties"]["providerSpecificDetails"] if policy else {}
+    retention = int(details.get("recoveryPointHistory", 1440)) * 60
+    step = CRASH_CONSISTENT_MINUTES * 60
+    now = asr_state(world).clock()
+    oldest = max(since, now - retention)
+    count = max(int((now - since) // step) + 1, 1)
+    return [since + i * step for i in range(count) if since + i * step >= oldest] or [since]
+
+
+def _group_anchor(world: World, item: dict[str, Any]) -> float | None:
+    """When the item's user-specified multi-VM group has common points from: once every member is protected (the
+    last one's protection), on that member's grid. None outside such a group or while a member is not protected."""
+    others = in_user_group(world, item)
+    if not others:
+        return None
+    times = [meta(world, m).protected_at for m in (item, *others)]
+    return None if any(t is None for t in times) else max(t for t in times if t is not None)
+
+
 def recovery_points(world: World, item: dict[str, Any]) -> list[dict[str, Any]]:
-    """Crash-consistent points every 5 minutes since protection, within the policy's retention (newest first).
+    """Crash-consistent points every 5 minutes, within the policy's retention (newest first): the item's own
+    (``PerVmRecoveryPoint``, on a grid from its own protection: each node's differ) and, for a member of a multi-VM
+    group, the group's common points (``MultiVmSyncRecoveryPoint``, the same times for every member: what multi-VM
+    consistency is for, docs "Multi-VM consistency" in azure-to-azure-architecture / site-recovery-faq).
 
     S2D clusters get crash-consistent points only; with ``appConsistentFrequencyInMinutes = 0`` there is
     never an application-consistent one.
@@ -164,22 +204,18 @@ def recovery_points(world: World, item: dict[str, Any]) -> list[dict[str, Any]]:
     if info.protected_at is None or props(item)["protectionState"] not in (State.PROTECTED, *COMMIT_PENDING):
         return []
     policy = world.get(props(item)["policyId"])
-    details = policy["properties"]["providerSpecificDetails"] if policy else {}
-    retention = int(details.get("recoveryPointHistory", 1440)) * 60
-    app_every = int(details.get("appConsistentFrequencyInMinutes", 0)) * 60
-    step = CRASH_CONSISTENT_MINUTES * 60
-    now = asr_state(world).clock()
-    oldest = max(info.protected_at, now - retention)
-    count = int((now - info.protected_at) // step) + 1
-    times = [info.protected_at + i * step for i in range(count) if info.protected_at + i * step >= oldest]
-    group = a2a(item)
-    sync = "MultiVmSyncRecoveryPoint" if group.get("multiVmGroupCreateOption") == "UserSpecified" else "PerVmRecoveryPoint"
-    disks = [d["diskId"] for d in group["protectedManagedDisks"]]
+    app_every = int(((policy or {}).get("properties", {}).get("providerSpecificDetails") or {})
+                    .get("appConsistentFrequencyInMinutes", 0)) * 60
+    disks = [d["diskId"] for d in a2a(item)["protectedManagedDisks"]]
+    found = [(t, PER_VM) for t in _points_at(world, item, info.protected_at)]
+    anchor = _group_anchor(world, item)
+    if anchor is not None:
+        found += [(t, MULTI_VM) for t in _points_at(world, item, anchor)]
     points = []
-    for t in reversed(times or [info.protected_at]):
+    for t, sync in sorted(found, key=lambda p: (-p[0], p[1] != MULTI_VM)):
         offset = t - info.protected_at
         kind = "ApplicationConsistent" if app_every and offset % app_every == 0 and offset > 0 else "CrashConsistent"
-        name = stable_guid(item["id"], "rp", str(int(t)))
+        name = stable_guid(item["id"], "rp", sync, str(int(t)))
         points.append({"id": f"{item['id']}/recoveryPoints/{name}", "name": name, "type": RECOVERY_POINT_TYPE,
                        "properties": {"recoveryPointTime": iso(t), "recoveryPointType": kind,
                                       "providerSpecificDetails": {"instanceType": "A2A", "recoveryPointSyncType": sync,
@@ -187,8 +223,13 @@ def recovery_points(world: World, item: dict[str, Any]) -> list[dict[str, Any]]:
     return points
 
 
-def latest_point(world: World, item: dict[str, Any], point_type: str | None = None) -> dict[str, Any] | None:
-    points = recovery_points(world, item)
+def latest_point(world: World, item: dict[str, Any], point_type: str | None = None,
+                 sync_option: str | None = None) -> dict[str, Any] | None:
+    """The newest point of the type; with ``UseMultiVmSyncRecoveryPoint`` the newest common one of the item's group,
+    else (``UsePerVmRecoveryPoint`` or no option) the item's own newest."""
+    wanted = MULTI_VM if sync_option == USE_MULTI_VM else PER_VM
+    points = [p for p in recovery_points(world, item)
+              if p["properties"]["providerSpecificDetails"]["recoveryPointSyncType"] == wanted]
     if point_type == "LatestApplicationConsistent":
         points = [p for p in points if p["properties"]["recoveryPointType"] == "ApplicationConsistent"]
     return points[0] if points else None

@@ -220,7 +220,7 @@ def test_recovery_points_are_crash_consistent_every_five_minutes(world, asr, plu
     assert points[0].properties.recovery_point_time > points[-1].properties.recovery_point_time  # newest first
     details = points[0].properties.provider_specific_details
     assert details.instance_type == "A2A"
-    assert details.recovery_point_sync_type == "MultiVmSyncRecoveryPoint"
+    assert details.recovery_point_sync_type == "PerVmRecoveryPoint"  # a group of one: no common points
     one = asr.recovery_points.get(VAULT_RG, VAULT, plumbing.source_fabric, plumbing.source_container, "s2d-node1",
                                   points[1].name)
     assert one.id == points[1].id and one.id.startswith(item.id + "/recoveryPoints/")

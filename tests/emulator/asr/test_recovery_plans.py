@@ -221,3 +221,49 @@ def test_a_deleted_plan_is_gone(world, asr, plumbing, cluster):
     asr.replication_recovery_plans.begin_delete(VAULT_RG, VAULT, RP).result()
     with pytest.raises(ResourceNotFoundError):
         asr.replication_recovery_plans.get(VAULT_RG, VAULT, RP)
+
+
+@pytest.mark.parametrize(("option", "sync", "same_time"), [
+    ("UseMultiVmSyncRecoveryPoint", "MultiVmSyncRecoveryPoint", True),
+    ("UsePerVmRecoveryPoint", "PerVmRecoveryPoint", False),
+    (None, "PerVmRecoveryPoint", False),
+])
+def test_a_plan_fails_a_group_over_to_its_common_point_only_when_asked(emu, world, asr, plumbing, clock, option, sync,
+                                                                       same_time):
+    """Each node has its own points (on a grid from its own protection) and the group has common ones from the last
+    member's protection (multiVmSyncPointOption, RecoveryPlanA2AFailoverInput in the REST spec): without
+    UseMultiVmSyncRecoveryPoint a plan may bring the nodes back from points minutes apart."""
+    ids = []
+    for vm in ("s2d-node1", "s2d-node2"):
+        ids.append(enable(asr, world, plumbing, vm).id)
+        set_pools(asr, world, plumbing, vm)
+        clock.advance(60)
+    cluster_plan(asr, plumbing, ids, RP)
+    clock.advance(10 * 60)
+    asr.replication_recovery_plans.begin_test_failover(VAULT_RG, VAULT, RP, m.RecoveryPlanTestFailoverInput(
+        properties=m.RecoveryPlanTestFailoverInputProperties(
+            failover_direction="PrimaryToRecovery", network_type="VmNetworkAsInput", network_id=world.test_vnet_id,
+            provider_specific_details=[m.RecoveryPlanA2AFailoverInput(
+                recovery_point_type="LatestProcessed", multi_vm_sync_point_option=option)]))).result()
+    chosen = []
+    for vm in ("s2d-node1", "s2d-node2"):
+        point_id = emu.world.get(item_of(asr, plumbing, vm).id)["properties"]["failoverRecoveryPointId"]
+        point = asr.recovery_points.get(VAULT_RG, VAULT, plumbing.source_fabric, plumbing.source_container, vm,
+                                        point_id.rsplit("/", 1)[-1])
+        assert point.properties.provider_specific_details.recovery_point_sync_type == sync
+        chosen.append(point.properties.recovery_point_time)
+    assert (chosen[0] == chosen[1]) is same_time
+
+
+def test_a_common_point_is_refused_while_the_group_has_none(world, asr, plumbing):
+    """A group of one node has no common points: asking for one is NoRecoveryPointAvailable, not a silent per-VM point."""
+    node = enable(asr, world, plumbing, "s2d-node1")
+    set_pools(asr, world, plumbing, "s2d-node1")
+    cluster_plan(asr, plumbing, [node.id], RP)
+    with pytest.raises(HttpResponseError) as refused:
+        asr.replication_recovery_plans.begin_test_failover(VAULT_RG, VAULT, RP, m.RecoveryPlanTestFailoverInput(
+            properties=m.RecoveryPlanTestFailoverInputProperties(
+                failover_direction="PrimaryToRecovery", network_type="VmNetworkAsInput", network_id=world.test_vnet_id,
+                provider_specific_details=[m.RecoveryPlanA2AFailoverInput(
+                    recovery_point_type="LatestProcessed", multi_vm_sync_point_option="UseMultiVmSyncRecoveryPoint")])))
+    assert refused.value.error.code == "NoRecoveryPointAvailable" and "multi-VM" in refused.value.error.message
