@@ -27,7 +27,10 @@ if TYPE_CHECKING:
 
 __all__ = ["add_vault", "register"]
 
-ASR_API_VERSIONS = frozenset({"2025-08-01", "2025-01-01", "2024-10-01", "2024-04-01", "2024-02-01", "2023-08-01"})
+# Versions Azure serves: azure-rest-api-specs specification/recoveryservicessiterecovery/.../stable/<version>, and
+# the official examples of 2026-02-01 and 2026-05-01 (tests/api_examples, from ../shared/api-examples).
+ASR_API_VERSIONS = frozenset({"2026-05-01", "2026-02-01", "2025-08-01", "2025-01-01", "2024-10-01", "2024-04-01",
+                              "2024-02-01", "2024-01-01", "2023-08-01"})
 VAULT_API_VERSIONS = frozenset({"2025-08-01", "2025-02-01", "2024-10-01", "2024-04-01", "2023-04-01"})
 
 
