@@ -173,8 +173,9 @@ def operation_status(req: ArmRequest, *, result: bool = False) -> ArmResponse:
 def start_outside(world: World, vm_id: str, *, minutes: float | None = None,
                   script: list[str] | None = None) -> dict[str, Any]:
     """A run command started outside the app (an operator in the portal), in progress on the VM: it ends after
-    ``minutes`` (Azure minutes, ``timing``; timed out at 90) or when ``end_outside`` ends it. KeyError for an
-    unknown VM, ValueError for a VM that is not running or already runs one, or a bad ``minutes``."""
+    ``minutes`` (Azure minutes, ``timing``), times out at 90, or ends when ``end_outside`` ends it (without
+    ``minutes``, on the instant clock, only then). KeyError for an unknown VM, ValueError for a VM that is not
+    running or already runs one, or a bad ``minutes``."""
     vm = world.get(vm_id)
     if vm is None:
         raise KeyError(vm_id)
@@ -207,9 +208,11 @@ def _end_outside_runs(world: World, runs: list[dict[str, Any]]) -> None:
     """Runs started outside the app whose time has come end: done, or timed out at the 90-minute limit."""
     limit = timing.FIGURES["run-command-limit"].seconds
     for run in runs:
-        if run["status"] != "Running" or run["operation_id"] is not None or run.get("minutes") is None:
+        if run["status"] != "Running" or run["operation_id"] is not None:
             continue
-        wanted = float(run["minutes"]) * 60
+        if run.get("minutes") is None and timing.scale(world) == 0:
+            continue  # held until ended: on the instant clock its 90 minutes would be none at all
+        wanted = float(run["minutes"]) * 60 if run.get("minutes") is not None else float("inf")
         if timing.now() - run["started_at"] >= timing.scaled(world, min(wanted, limit)):
             run.update(status="TimedOut" if wanted > limit else "Succeeded", ended=utcnow_iso())
             if wanted > limit:
