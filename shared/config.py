@@ -121,6 +121,11 @@ class Settings:
     drill_all_clusters: bool = _setting(
         "DRILL_ALL_CLUSTERS", "Drill every enrolled cluster, not only those tagged asr-s2d-drill=monthly.",
         default=False, group="audit")
+    drill_guest_wait_minutes: int = _setting(
+        "DRILL_GUEST_WAIT_MINUTES", "How long a drill waits, after its test failover, for the test nodes' guest to be "
+        "ready (VM agent Ready, cluster service running, storage resynced) before it records the in-guest checks as "
+        "they stand; minutes of the drill's own run, within the host's functionTimeout (host.json: 60).",
+        default=15, group="audit")
     # -- state and notifications ----------------------------------------------------------------
     state_connection_string: str = _setting(
         "STATE_STORAGE_CONNECTION_STRING", "Connection string of the state storage account (locks, outcomes, "
@@ -246,6 +251,8 @@ class Settings:
         check(self.test_failover_max_age_days > 0, "TEST_FAILOVER_MAX_AGE_DAYS", "must be positive")
         check(self.audit_period_minutes > 0, "AUDIT_PERIOD_MINUTES", "must be positive")
         check(self.status_page_auth in ("key", "entra"), "STATUS_PAGE_AUTH", "must be key or entra")
+        check(0 <= self.drill_guest_wait_minutes <= 30, "DRILL_GUEST_WAIT_MINUTES",
+              "must be between 0 and 30 (a drill also waits for its test failover and its cleanup)")
         container_name = re.compile(r"[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])")
         check(container_name.fullmatch(self.state_container) is not None, "STATE_CONTAINER",
               "must be a valid blob container name")

@@ -1,7 +1,8 @@
 """The small error tree every service raises and every trigger translates.
 
 ``TransientError``: raise it and the platform retries (Event Grid redelivers, the timer runs again):
-throttling, conflicts while an operation runs, a lease held by another instance.
+throttling, conflicts while an operation runs, a lease held by another instance. ``GuestNotReady`` is the
+transient "not yet" of a cluster node's guest: its outcome is ``not-yet``, never ``failed``.
 ``PermanentError``: record it, report it and return: bad tags, unsupported topology, bad input.
 Retrying would only fail the same way.
 """
@@ -20,6 +21,12 @@ class TransientError(AsrS2dError):
     and plan), so the trigger that lets it propagate does not write a second one."""
 
     recorded: bool = False
+
+
+class GuestNotReady(TransientError):
+    """A node's guest cannot take an in-guest step yet: its VM agent is not Ready, another Run Command runs on the VM,
+    or its cluster has not settled since boot (ClusSvc starting, the node joining). A VM that just booted (every node
+    after a failover) is like that for minutes; not a failure: retried later (DESIGN.md rules 13 and 19)."""
 
 
 class PermanentError(AsrS2dError):

@@ -14,8 +14,8 @@ from typing import Any
 
 from shared import actions as act
 from shared import ids, scripts
-from shared.errors import PermanentError
-from shared.failover.plan import parse_script_result, script_parameters
+from shared.errors import GuestNotReady, PermanentError
+from shared.failover.plan import NOT_READY, parse_script_result, script_parameters
 from shared.runtime import Runtime
 from shared.state import ClusterLock
 
@@ -65,8 +65,13 @@ def _set_cluster_ip(action: act.SetClusterIp, rt: Runtime, applied: Applied) -> 
         raise PermanentError(f"the load balancer has no frontend address for {action.vm_name}'s cluster IP")
     # Validated again here: a frontend read back from Azure goes through the same checks as a tag.
     parameters = script_parameters(ip=ip, probe_port=action.probe_port, subnet_prefix=action.subnet_prefix)
-    result = rt.compute.run_command(action.vm_id, list(scripts.lines(scripts.SET_CLUSTER_IP)), parameters)
     applied.guest_ip, applied.node = ip, action.vm_name
+    try:
+        result = rt.compute.run_command(action.vm_id, list(scripts.lines(scripts.SET_CLUSTER_IP)), parameters)
+    except GuestNotReady as err:  # the VM agent is not Ready, or another run command runs: the script never ran
+        applied.guest = {"status": NOT_READY, "reason": str(err)[:500]}
+        log.info("set_cluster_ip on %s: %s", action.vm_name, err)
+        return 0
     applied.guest = parse_script_result(result.stdout)
     if not result.succeeded and applied.guest.get("status") != "failed":
         applied.guest = {"status": "failed", "reason": f"Run Command failed: {result.stderr[-300:]}"}

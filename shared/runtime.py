@@ -1,14 +1,15 @@
 """Wiring: one ``Runtime`` per settings object holds the gateways, the state store and the publisher.
 
 Services take a ``Runtime``; triggers and the CLI build it from ``get_settings()``; tests build it
-from the emulator's settings. There is no other seam and no test-only branch.
+from the emulator's settings. There is no other seam and no test-only branch, but for its ``clock``: where a service
+waits in-process (a drill's bounded wait for its test nodes), a test may give it a clock of its own.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shared import observability
 from shared.azure.blobs import BlobGateway
@@ -22,6 +23,7 @@ from shared.config import Settings, get_settings
 from shared.errors import AsrS2dError
 from shared.outcomes import Outcome
 from shared.state import ClusterLock, Records
+from shared.times import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ class Runtime:
     records: Records
     topic: TopicPublisher
     lock_wait_seconds: float = 30.0
+    clock: Clock = field(default_factory=SystemClock)  # where a service waits in-process (a drill's bounded wait)
 
     @classmethod
     def build(cls, settings: Settings, *, clients: Clients | None = None) -> Runtime:

@@ -1,10 +1,14 @@
 """Time as asr-s2d writes and reads it: ISO strings in records, sortable stamps in blob names, and ARM/ASR
-timestamps parsed tolerantly. Pure: the clock is read only where a caller does not pass ``now``."""
+timestamps parsed tolerantly. Pure: the clock is read only where a caller does not pass ``now``. ``Clock`` is the
+one seam for waiting (a drill waiting for its test nodes' guest): ``SystemClock`` in the app, a test's own in tests.
+"""
 
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime
+from typing import Protocol
 
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
@@ -33,3 +37,19 @@ def parse_time(text: str | None) -> datetime | None:
     if value.tzinfo is None or value.year < 1900:  # ASR writes 1753-01-01 for "never"
         return None
     return value
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The process's clock: ``time.monotonic`` and ``time.sleep``."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)

@@ -31,7 +31,7 @@ from shared.drill.record import DrillRecord
 from shared.enrollment.members import Members, split
 from shared.enrollment.plan import DrNetwork, NodeFacts, Plan, ReplicationSpec, plan_enrollment
 from shared.enrollment.service import Prepared, observe_inventory, prepare, refusal, remember
-from shared.errors import AsrS2dError, RejectedInput, TransientError
+from shared.errors import AsrS2dError, GuestNotReady, RejectedInput, TransientError
 from shared.executor import Executor
 from shared.failover import service as failover
 from shared.failover.plan import ReaddressNote
@@ -374,6 +374,8 @@ def reassign_after_unannounced_failover(rt: Runtime, cluster: Cluster, *, audit_
     try:
         log.info("audit %s: failover of %s without a signal; running the IP step", audit_id, cluster.name)
         outcome = failover.reassign_cluster(cluster.name, rt, trigger="audit")
+    except GuestNotReady as err:  # recovered nodes still booting: the next audit tries again
+        return {"outcome": "not-yet", "reason": str(err)}
     except AsrS2dError as err:
         return {"outcome": "failed", "reason": str(err)}
     return {"outcome": outcome.kind, "reason": outcome.reason, "writes": outcome.writes}

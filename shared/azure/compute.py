@@ -1,6 +1,12 @@
 """Compute gateway: VMs (one paged list per subscription, or one GET with power state), availability
 sets, and Run Command. Returns ``shared.inventory`` values; the SDK stays in here. A script's output is the
-guest's words: scrubbed (``shared.observability.scrub``) as it enters, before anyone cuts or quotes it."""
+guest's words: scrubbed (``shared.observability.scrub``) as it enters, before anyone cuts or quotes it.
+
+Run Command's own "not yet" is ``GuestNotReady``, never a failure: "The Run Command feature doesn't work if the VM
+agent status is NOT READY" (its operation ends Failed with ``VMAgentStatusCommunicationError``) and "One script at a
+time can run" (another one meanwhile is 409 Conflict) (learn.microsoft.com/azure/virtual-machines/windows/
+run-command, "Restrictions"). A VM that just booted, as every node does after a failover, is not ready for minutes.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,12 @@ from typing import Any
 
 from shared import ids
 from shared.azure.clients import Clients
-from shared.azure.errors import read, read_all, read_or_none
+from shared.azure.errors import error_code, read_all, read_or_none, translate, wire
+from shared.errors import AsrS2dError, GuestNotReady
 from shared.inventory import Disk, TaggedScope, Vm, VmAgent, frozen_tags
 from shared.observability import scrub
+
+AGENT_NOT_READY = "VMAgentStatusCommunicationError"  # the code a run command's operation fails with (module docstring)
 
 
 @dataclass(frozen=True)
@@ -105,8 +114,10 @@ class ComputeGateway:
         client = self._clients.compute(rid.subscription)
         body = {"commandId": "RunPowerShellScript", "script": script,
                 "parameters": [{"name": k, "value": v} for k, v in parameters.items()]}
-        result = read(f"run command on {rid.name}",
-                      lambda: client.virtual_machines.begin_run_command(rid.resource_group, rid.name, body).result())
+        try:
+            result = wire(client.virtual_machines.begin_run_command(rid.resource_group, rid.name, body).result())
+        except Exception as err:
+            raise run_command_error(err, f"run command on {rid.name}") from err
         stdout = stderr = ""
         succeeded = True
         for status in result.get("value") or []:
@@ -118,3 +129,12 @@ class ComputeGateway:
             if code.endswith("/failed"):
                 succeeded = False
         return RunCommandResult(stdout=scrub(stdout), stderr=scrub(stderr), succeeded=succeeded)
+
+
+def run_command_error(err: Exception, doing: str) -> AsrS2dError:
+    """A failed run command in the error tree: the guest's "not yet" (agent not Ready, another run in progress, the VM
+    not running yet: 409) is ``GuestNotReady``; anything else as ``translate`` maps it."""
+    translated = translate(err, doing)
+    if error_code(err) == AGENT_NOT_READY or getattr(err, "status_code", None) == 409:
+        return GuestNotReady(str(translated))
+    return translated

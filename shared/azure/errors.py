@@ -26,7 +26,7 @@ def translate(err: Exception, doing: str) -> AsrS2dError:
         return TransientError(scrub(f"{doing}: connection failed ({type(err).__name__})"))
     if isinstance(err, HttpResponseError):
         status = err.status_code or 0
-        code = _code(err)
+        code = error_code(err)
         message = _message(err)
         text = scrub(f"{doing}: {code or status}: {message}")
         if status in TRANSIENT_STATUSES or status == 0:
@@ -35,7 +35,8 @@ def translate(err: Exception, doing: str) -> AsrS2dError:
     return TransientError(f"{scrub(doing)}: {type(err).__name__}: {scrub(str(err))[:300]}")
 
 
-def _code(err: Any) -> str:
+def error_code(err: Any) -> str:
+    """ARM's error code of an SDK error (``""`` when it carries none)."""
     error = getattr(err, "error", None)
     return str(getattr(error, "code", "") or "")
 

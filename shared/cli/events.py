@@ -10,7 +10,7 @@ from typing import Any
 from shared import events
 from shared.cli.output import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_RETRY, CliError, command, exit_code, say
 from shared.enrollment import service as enrollment
-from shared.errors import AsrS2dError, RejectedInput
+from shared.errors import AsrS2dError, GuestNotReady, RejectedInput
 from shared.events import ACTION_EVENTS
 from shared.failover import service as failover
 from shared.outcomes import Outcome
@@ -48,9 +48,10 @@ def cmd_handle_event(args: argparse.Namespace) -> int:
         try:
             outcome = _handler_for(item)(item, rt)
         except AsrS2dError as err:
-            say({"event_id": events.event_id_of(item), "outcome": "failed", "reason": str(err), "cluster": None,
+            kind = "not-yet" if isinstance(err, GuestNotReady) else "failed"
+            say({"event_id": events.event_id_of(item), "outcome": kind, "reason": str(err), "cluster": None,
                  "writes": 0})
-            codes.append(EXIT_FAILED)
+            codes.append(exit_code(kind))
             continue
         say(outcome.line())
         codes.append(exit_code(outcome.kind))

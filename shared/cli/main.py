@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from shared.cli import audit, check, drill, enrollment, events, failover, nodes, way_back
-from shared.cli.output import EXIT_BAD_INPUT, EXIT_CODES, EXIT_FAILED, CliError, say
-from shared.errors import AsrS2dError, RejectedInput, SettingsError
+from shared.cli.output import EXIT_BAD_INPUT, EXIT_CODES, EXIT_FAILED, EXIT_RETRY, CliError, say
+from shared.errors import AsrS2dError, GuestNotReady, RejectedInput, SettingsError
 
 # Every command, in the order ``--help`` lists them.
 COMMANDS: tuple[Callable[[Any], None], ...] = (events.register, check.register, enrollment.register, nodes.register,
@@ -56,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RejectedInput as err:
         say(f"asr-s2d: {err}", err=True)
         return EXIT_BAD_INPUT
+    except GuestNotReady as err:  # a node that just booted: not done yet, not failed
+        say(f"asr-s2d: not yet: {err}", err=True)
+        return EXIT_RETRY
     except AsrS2dError as err:
         say(f"asr-s2d: {err}", err=True)
         return EXIT_FAILED

@@ -32,8 +32,8 @@ exit codes (every command):
      setting; nothing was written or recorded
   {EXIT_CRITICAL}  done, but look: a critical finding stands (audit), a prerequisite is not met (check), the drill was
      skipped (a precondition failed), the step was only reported (reprotect without ALLOW_REPROTECT)
-  {EXIT_RETRY}  not done yet: Azure is still working (a failover running, nodes not tagged or not running yet):
-     run the command again later
+  {EXIT_RETRY}  not done yet: Azure is still working (a failover running, nodes not tagged or not running yet, a
+     recovered node's guest not ready): run the command again later
 """
 
 

@@ -250,24 +250,49 @@ def parse_health(stdout: str) -> HealthReport:
         errors=tuple(str(e)[:160] for e in errors[:5]))
 
 
+def settling(report: HealthReport) -> str | None:
+    """Why the guest may still be on its way up since boot, or None when it is not (its failures are failures then).
+
+    Right after a boot (a test failover boots every node) the cluster service starts (StartPending) and the nodes join
+    (Joining); resources and volumes come online (OnlinePending); and Storage Spaces Direct resyncs, the virtual disks
+    reading Warning meanwhile: "your volumes will continue to show as Warning, which is normal"
+    (learn.microsoft.com/windows-server/storage/storage-spaces/maintain-servers). A pool in Warning is not named
+    there: it is a finding, not a wait."""
+    r, found = report, []
+    if (r.cluster_service or "").lower().endswith("pending"):
+        found.append(f"cluster service (ClusSvc) {r.cluster_service}")
+    found += [f"node {name} Joining" for name, state in r.nodes if state.lower() == "joining"]
+    found += [f"{name} {state}" for name, state in (*r.csvs, *((n, s) for n, _a, s in r.ip_resources))
+              if state.lower().endswith("pending")]
+    resync = [name for name, health in r.virtual_disks if health.lower() == "warning"]
+    if resync:
+        found.append(f"storage resyncing ({', '.join(resync)} Warning)")
+    return "; ".join(found)[:DETAIL_LIMIT] or None
+
+
 def _bad(items: Iterable[tuple[str, str]], good: str) -> list[str]:
     return [f"{name} {state}" for name, state in items if state.lower() != good.lower()]
 
 
 def health_checks(report: HealthReport | str, *, test_ip: str | None, ip_status: str | None,
-                  expected_nodes: int, expected_names: frozenset[str] = frozenset()) -> list[DrillCheck]:
+                  expected_nodes: int, expected_names: frozenset[str] = frozenset(),
+                  unsettled: str | None = None) -> list[DrillCheck]:
     """The in-guest checks of a drill. ``report`` is the parsed report or why there is none (then every
     in-guest check fails with that reason); ``test_ip`` the address the IP step gave the cluster in the test
     network; ``ip_status`` the IP step's guest status (``no-ip-resource`` for a distributed network name);
-    ``expected_names`` the confirmed nodes' computer names: the guest's node list must be exactly those."""
+    ``expected_names`` the confirmed nodes' computer names: the guest's node list must be exactly those;
+    ``unsettled`` why the guest was still settling when the drill stopped waiting (``settling``): the report is then
+    not the cluster's final word, and ``guest-report`` fails saying so."""
     if isinstance(report, str):
         return [_check("guest-report", False, report)] + [
             _check(name, False, "no health report from the guest") for name in GUEST[1:]]
     r = report
     notes = [f"{len(r.errors)} error(s): {'; '.join(r.errors)}"] if r.errors else []
+    if unsettled:
+        notes.insert(0, unsettled)
     if r.truncated:
         notes.append("lists cut to fit Run Command's 4 KB output")
-    out = [_check("guest-report", not r.errors, f"cluster {r.cluster or '?'} reported" +
+    out = [_check("guest-report", not r.errors and not unsettled, f"cluster {r.cluster or '?'} reported" +
                   (": " + "; ".join(notes) if notes else ""))]
     out.append(_check("cluster-service", (r.cluster_service or "").lower() == "running",
                       f"cluster service (ClusSvc) {r.cluster_service or 'not found'}"))

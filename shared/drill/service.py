@@ -9,7 +9,10 @@ the record is ``shared.drill.record``, the checks ``shared.drill.checks``. A dri
    other drill runs in the vault (a renewed blob lease on ``locks/drills_vault``); otherwise it is skipped;
 2. test failover of the recovery plan into ``TEST_FAILOVER_VNET_ID`` from the latest processed recovery point;
 3. the failover service's IP step in the test network (``shared.failover.service.reassign_cluster(test=True)``);
-4. ``shared/scripts/cluster_health.ps1`` through Run Command on one test node, judged check by check;
+4. ``shared/scripts/cluster_health.ps1`` through Run Command on one test node, judged check by check. The test
+   nodes have just booted: while their guest is not ready (VM agent not Ready, another Run Command, cluster
+   service starting, storage resyncing) steps 3 and 4 try again every ``GUEST_RECHECK_SECONDS``, within one budget
+   of ``DRILL_GUEST_WAIT_MINUTES`` (``_GuestWait``); then the checks stand as they are, and say they waited;
 5. test-failover cleanup, always attempted (also after a failed or crashed step), then verified: every
    item's ``testFailoverState`` back to None, the test VMs and asr-s2d's test load balancer gone;
 6. the drill record, in ``drills/<cluster key>/<UTC>.json`` and ``clusters/<key>/last-drill.json`` (the
@@ -45,21 +48,23 @@ from shared.drill.checks import (
     health_checks,
     parse_health,
     preconditions,
+    settling,
     summary,
 )
 from shared.drill.record import NOT_STARTED, CleanupReport, DrillRecord, Result
 from shared.enrollment.plan import ReplicationSpec
 from shared.enrollment.service import observe_inventory
-from shared.errors import AsrS2dError, RejectedInput, TransientError
+from shared.errors import AsrS2dError, GuestNotReady, RejectedInput, TransientError
 from shared.failover import service as failover
 from shared.failover.plan import DONE
 from shared.failover.signals import FailoverSignal, Scenario
-from shared.inventory import AsrState, ProtectedItem, RecoveryPlan
+from shared.inventory import AsrState, ProtectedItem, RecoveryPlan, Vm
 from shared.names import plan_name
+from shared.outcomes import Outcome
 from shared.ownership import Enrollment, owns_load_balancer, owns_plan
 from shared.runtime import Runtime, default_runtime
 from shared.state import ClusterLock
-from shared.times import iso, now_iso, parse_time, utc_stamp
+from shared.times import Clock, iso, now_iso, parse_time, utc_stamp
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +72,7 @@ VAULT_LOCK = "drills/vault"  # one drill at a time in the vault: the lease on lo
 STALE = ("running", "cleanup-pending")  # marker states that, with the lock free, leave work behind
 RECOVERY_POINT = "LatestProcessed"
 DRILL_EVENT = "AsrS2d.DrillCompleted"
+GUEST_RECHECK_SECONDS = 60  # between two tries of a test node whose guest is not ready (a Run Command takes >= 20 s)
 
 Progress = Callable[[str], None]
 
@@ -233,18 +239,22 @@ def _steps(run: _Run, lock: ClusterLock, plan: RecoveryPlan, items: list[Protect
     run.checks.append(DrillCheck("test-failover", True, f"{len(waiting)} node(s) test-failed over into {vnet} "
                                                         f"({RECOVERY_POINT} recovery point{age})"))
 
+    wait = _GuestWait.start(rt, lock, run.report)  # the test nodes have just booted
     run.step("ip-step", "moving the cluster IP onto the test load balancer and into the guest (the failover "
                         "service's IP step)")
-    outcome = failover.reassign_cluster(name, rt, test=True, trigger="drill-ip")
+    outcome = _ip_step(run, wait)
     lock.check()
-    details = outcome.details
-    run.test_ip = details.get("ip") if isinstance(details.get("ip"), str) else None
-    run.ip_status = str(details.get("status")) if details.get("status") else None
-    run.node = details.get("node") if isinstance(details.get("node"), str) else None
-    ok = outcome.kind in ("reassigned", "changed", "unchanged") and run.ip_status in DONE
-    run.checks.append(DrillCheck("ip-step", ok, (f"cluster IP {run.test_ip} on {details.get('load_balancer')}, "
-                                                 f"guest {run.ip_status}") if ok else
-                                 f"{outcome.kind}: {outcome.reason}"[:300]))
+    if isinstance(outcome, str):
+        run.checks.append(DrillCheck("ip-step", False, f"not-yet: {outcome}"[:300]))
+    else:
+        details = outcome.details
+        run.test_ip = details.get("ip") if isinstance(details.get("ip"), str) else None
+        run.ip_status = str(details.get("status")) if details.get("status") else None
+        run.node = details.get("node") if isinstance(details.get("node"), str) else None
+        ok = outcome.kind in ("reassigned", "changed", "unchanged") and run.ip_status in DONE
+        run.checks.append(DrillCheck("ip-step", ok, (f"cluster IP {run.test_ip} on {details.get('load_balancer')}, "
+                                                     f"guest {run.ip_status}") if ok else
+                                     f"{outcome.kind}: {outcome.reason}"[:300]))
 
     run.step("guest-report", "checking the cluster from inside a test node (cluster_health.ps1 through Run Command)")
     record = run.enrollment
@@ -256,21 +266,80 @@ def _steps(run: _Run, lock: ClusterLock, plan: RecoveryPlan, items: list[Protect
     vms = [vm for vm in (rt.compute.get_vm(v) for v in trusted) if vm is not None]
     runner = next((vm for vm in sorted(vms, key=lambda v: v.name.lower()) if (vm.power_state or "") == "running"), None)
     report: HealthReport | str
+    unsettled: str | None = None
     if runner is None:
         report = f"no test VM is running ({len(vms)} found)"
     else:
         run.node = runner.name
-        result = rt.compute.run_command(runner.id, list(scripts.lines(scripts.CLUSTER_HEALTH)), {})
+        while True:
+            report, why = _health_report(rt, runner)
+            if why is None or not wait.again(why):
+                break
         lock.check()
-        try:
-            report = parse_health(result.stdout)
-        except MalformedReport as err:
-            tail = f"; stderr: {result.stderr.strip()[-200:]}" if result.stderr.strip() else ""
-            report = f"no usable health report from {runner.name}: {err}{tail}"
-        if not result.succeeded and isinstance(report, HealthReport):
-            report = f"Run Command on {runner.name} failed: {result.stderr.strip()[-200:]}"
+        if why is not None:  # the budget ran out first: the checks stand as they are, and say so
+            unsettled = f"not settled after {wait.waited()}: {why}"
+            if isinstance(report, str):
+                report = f"the guest of {runner.name} was still not ready after {wait.waited()}: {why}"
     run.checks += health_checks(report, test_ip=run.test_ip, ip_status=run.ip_status, expected_nodes=len(items),
-                                expected_names=frozenset(n.computer_name for n in nodes))
+                                expected_names=frozenset(n.computer_name for n in nodes), unsettled=unsettled)
+
+
+@dataclass
+class _GuestWait:
+    """A drill's bounded wait for its test nodes' guest, booting since the test failover: one budget
+    (``DRILL_GUEST_WAIT_MINUTES`` from the end of the test failover) for the IP step and the health report together,
+    one try every ``GUEST_RECHECK_SECONDS``. The drill's own time: it holds the vault's drill lock meanwhile."""
+
+    clock: Clock
+    lock: ClusterLock
+    report: Progress
+    started: float
+    deadline: float
+
+    @classmethod
+    def start(cls, rt: Runtime, lock: ClusterLock, report: Progress) -> _GuestWait:
+        now = rt.clock.monotonic()
+        return cls(rt.clock, lock, report, now, now + rt.settings.drill_guest_wait_minutes * 60)
+
+    def again(self, why: str) -> bool:
+        """Sleep until the next try and say True, or say False when the budget has no room for one."""
+        if self.clock.monotonic() + GUEST_RECHECK_SECONDS > self.deadline:
+            return False
+        self.report(f"the test nodes' guest is not ready yet ({why[:200]}): trying again in {GUEST_RECHECK_SECONDS} s")
+        self.clock.sleep(GUEST_RECHECK_SECONDS)
+        self.lock.check()
+        return True
+
+    def waited(self) -> str:
+        return f"waiting {self.clock.monotonic() - self.started:.0f} s"
+
+
+def _ip_step(run: _Run, wait: _GuestWait) -> Outcome | str:
+    """The failover service's IP step in the test network, tried again while the test nodes' guest is not ready;
+    the outcome, or why the guest was still not ready when the budget ran out."""
+    while True:
+        try:
+            return failover.reassign_cluster(run.cluster, run.rt, test=True, trigger="drill-ip")
+        except GuestNotReady as err:  # recorded by the service as not-yet
+            if not wait.again(str(err)):
+                return f"the guest was still not ready after {wait.waited()}: {err}"
+
+
+def _health_report(rt: Runtime, runner: Vm) -> tuple[HealthReport | str, str | None]:
+    """cluster_health.ps1's report from ``runner`` (or why there is none), and why its guest may still be settling
+    since boot (None: it is not, and the report stands)."""
+    try:
+        result = rt.compute.run_command(runner.id, list(scripts.lines(scripts.CLUSTER_HEALTH)), {})
+    except GuestNotReady as err:
+        return f"{runner.name} could not run the health script yet: {err}", str(err)
+    try:
+        report = parse_health(result.stdout)
+    except MalformedReport as err:
+        tail = f"; stderr: {result.stderr.strip()[-200:]}" if result.stderr.strip() else ""
+        return f"no usable health report from {runner.name}: {err}{tail}", None
+    if not result.succeeded:
+        return f"Run Command on {runner.name} failed: {result.stderr.strip()[-200:]}", None
+    return report, settling(report)
 
 
 def _point_age(run: _Run, items: list[ProtectedItem], requested: datetime) -> None:

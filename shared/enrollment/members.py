@@ -5,7 +5,9 @@ On the first enrollment the tagged nodes are the cluster; the enrollment record 
 itself lists it (the guest's node list, read through Run Command on a confirmed, running node with the
 read-only ``cluster_health.ps1``, matched by computer name, and the candidate in the confirmed nodes'
 VNet) or when an operator confirms it (``asr-s2d nodes add``). Until then it is reported and nothing is
-written for it. ``split`` is pure; ``guest_nodes`` asks the guest, at most once per ``GUEST_RECHECK``.
+written for it. ``split`` is pure; ``guest_nodes`` asks the guest, at most once per ``GUEST_RECHECK``; a guest that
+cannot answer yet (its VM agent not Ready, another Run Command running, its cluster not settled since boot) is not
+an answer: nothing is confirmed or remembered, and the next run asks again.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from shared import ids, scripts
 from shared.cluster import Cluster
 from shared.drill.checks import MalformedReport, parse_health
 from shared.enrollment.plan import NodeFacts
-from shared.errors import PermanentError
+from shared.errors import GuestNotReady, PermanentError
 from shared.findings import Finding, Severity
 from shared.inventory import Vm
 from shared.ownership import Enrollment, Node
@@ -91,6 +93,9 @@ def guest_nodes(rt: Runtime, record: Enrollment, facts: Mapping[str, NodeFacts],
         return None
     try:
         result = rt.compute.run_command(runner.id, list(scripts.lines(scripts.CLUSTER_HEALTH)), {})
+    except GuestNotReady as err:  # its agent is not Ready yet, or another run command runs: asked again next time
+        log.info("cluster %s: %s cannot answer yet: %s", record.cluster, runner.name, err)
+        return None
     except PermanentError as err:  # e.g. AuthorizationFailed: no Run Command in the source region (infra's choice)
         log.warning("cluster %s: cannot ask %s for its node list: %s", record.cluster, runner.name, err)
         return None
@@ -98,5 +103,10 @@ def guest_nodes(rt: Runtime, record: Enrollment, facts: Mapping[str, NodeFacts],
         report = parse_health(result.stdout)
     except MalformedReport as err:
         log.warning("cluster %s: no usable node list from %s: %s", record.cluster, runner.name, err)
+        return None
+    if report.cluster is None or (report.cluster_service or "").lower() != "running":
+        # Right after a boot the cluster is not there yet: an empty list is no answer (not remembered: asked again).
+        log.info("cluster %s: %s has not settled (cluster service %s): its node list is not read yet", record.cluster,
+                 runner.name, report.cluster_service)
         return None
     return tuple(name for name, _state in report.nodes), now_iso()

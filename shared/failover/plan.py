@@ -42,7 +42,9 @@ from shared.ownership import owns_load_balancer
 
 # set_cluster_ip.ps1's results that mean the in-guest step is done
 DONE = frozenset({"changed", "unchanged", "no-ip-resource"})
-GUEST_STATUSES = frozenset({*DONE, "failed"})
+# ... that it is not done yet: the guest has not settled since boot (or its VM agent is not Ready): run it again later
+NOT_READY = "not-ready"
+GUEST_STATUSES = frozenset({*DONE, NOT_READY, "failed"})
 FAILED_OVER = frozenset({"unplannedfailovercommitpendingstatesbegin", "plannedfailovercommitpendingstatesbegin",
                          "unplannedfailovercommitted", "plannedfailovercommitted"})
 TEST_ACTIVE = "waitingforcompletion"
@@ -186,9 +188,10 @@ def script_parameters(*, ip: str, probe_port: int, subnet_prefix: str,
 
 
 def parse_script_result(stdout: str) -> dict[str, Any]:
-    """The JSON object on the last non-empty line of the script's output. Anything else (no line, not
-    JSON, an unknown status) is a failed run: PowerShell refused a parameter, or Run Command failed. The guest's
-    words are scrubbed before anything is read from them (they end up in records and answers)."""
+    """The JSON object on the last non-empty line of the script's output: Run Command keeps only the last 4,096
+    bytes, so warnings before it may be cut, never the result line. Anything else (no line, not JSON, an unknown
+    status) is a failed run: PowerShell refused a parameter, or Run Command failed. The guest's words are scrubbed
+    before anything is read from them (they end up in records and answers)."""
     lines = [line.strip() for line in scrub(stdout or "").splitlines() if line.strip()]
     if not lines:
         return {"status": "failed", "reason": "the script printed no JSON result line"}

@@ -11,7 +11,9 @@ Every signal is a hint, never proof. The service maps it to a cluster (the recov
 items, job), then the recovered VMs, NICs, subnet and load balancer and its own per-cluster record,
 plans with ``shared.failover.plan`` and applies: load balancer writes through the network gateway, then the
 shipped ``set_cluster_ip.ps1`` through Run Command on one recovered node, values only in ``parameters``.
-Every run ends in an outcome record (and a topic event when one is configured).
+Every run ends in an outcome record (and a topic event when one is configured). A recovered node whose guest
+is not ready yet (its VM agent, another Run Command, a cluster that has not settled since boot) makes the run
+``not-yet`` and raises ``GuestNotReady``: the signal comes again, never recorded as a failure.
 
 It must not enroll, disable or fail anything over, and it deletes nothing but its own test-failover
 load balancer (tagged ``managed-by=asr-s2d``).
@@ -27,7 +29,7 @@ from typing import Any
 
 from shared import events, ids, state, tags
 from shared.enrollment.plan import ReplicationSpec
-from shared.errors import PermanentError, RejectedInput, TransientError
+from shared.errors import GuestNotReady, PermanentError, RejectedInput, TransientError
 from shared.executor import Applied, Executor
 from shared.failover import plan as rd
 from shared.failover import signals
@@ -82,8 +84,8 @@ def handle(raw: Any, rt: Runtime) -> Outcome:
 def handle_runbook(body: bytes, *, rt: Runtime | None = None) -> tuple[int, dict[str, Any]]:
     """The HTTP trigger's entry point: RecoveryPlanContext JSON in, (HTTP status, JSON body) out.
 
-    400: the context (or a tag) was rejected, do not retry. 503: not yet / transient, retry. 500: the
-    in-guest step failed, retry. 200: done, unchanged or ignored (with the reason).
+    400: the context (or a tag) was rejected, do not retry. 503: not yet (the failover runs, the guest is not ready)
+    or transient, retry. 500: the in-guest step failed, retry. 200: done, unchanged or ignored (with the reason).
     """
     runtime = rt or default_runtime()
     try:
@@ -98,7 +100,8 @@ def handle_runbook(body: bytes, *, rt: Runtime | None = None) -> tuple[int, dict
     try:
         outcome = readdress_for(signal, runtime)
     except TransientError as err:
-        return 503, scrub({"outcome": "failed", "reason": f"will retry: {err}", "cluster": None, "writes": 0})
+        kind = "not-yet" if isinstance(err, GuestNotReady) else "failed"
+        return 503, scrub({"outcome": kind, "reason": f"will retry: {err}", "cluster": None, "writes": 0})
     return RUNBOOK_STATUS.get(outcome.kind, 200), _response(outcome)
 
 
@@ -152,7 +155,9 @@ def readdress_for(signal: FailoverSignal, rt: Runtime) -> Outcome:
         except RejectedInput as err:
             return rt.record(replace(base, kind="rejected", reason=str(err)))
         except TransientError as err:
-            rt.record(replace(base, kind="failed", reason=f"will retry: {err}"))
+            if not err.recorded:
+                kind = "not-yet" if isinstance(err, GuestNotReady) else "failed"
+                rt.record(replace(base, kind=kind, reason=f"will retry: {err}"))
             raise
         except PermanentError as err:
             return rt.record(replace(base, kind="failed", reason=str(err)))
@@ -332,6 +337,15 @@ def _readdress_outcome(plan: rd.Readdress, applied: Applied, rt: Runtime, target
     if rt.settings.dry_run:
         return rt.record(replace(out, kind="unchanged" if not plan.actions else "waiting",
                                  reason=f"dry run: {len(plan.actions)} action(s) planned, none written"))
+    if status == rd.NOT_READY:
+        # Booting (the agent not Ready, ClusSvc starting) or busy (another Run Command): not a failure, and nothing is
+        # noted as done. Raised so the signal comes again (Event Grid redelivers, the runbook gets 503); the load
+        # balancer writes stay made, and the retry finds them in place.
+        reason = f"the guest of {applied.node} is not ready yet, will retry: {str((guest or {}).get('reason'))[:400]}"
+        rt.record(replace(out, kind="not-yet", reason=reason))
+        err = GuestNotReady(f"cluster {target.cluster}: {reason}")
+        err.recorded = True
+        raise err
     if guest is not None:
         rt.records.set_cluster_note(target.key, NOTES[test], rd.ReaddressNote(
             identity=plan.identity, status=status, at=now_iso(), event_id=base.event_id, ip=ip, probe_port=port,

@@ -1,4 +1,4 @@
-# asr-s2d:set-cluster-ip v1
+# asr-s2d:set-cluster-ip v2
 <#
 .SYNOPSIS
     Moves the cluster IP Address resource onto the recovery subnet after an Azure Site Recovery failover.
@@ -51,8 +51,14 @@ function Get-IpParameterValue([string]$Name) {
 }
 
 try {
+    # Right after a boot (a failover) ClusSvc starts and the node joins: not a failure, "not-ready" (run again later).
+    if ([string](Get-Service -Name ClusSvc).Status -eq 'StartPending') {
+        throw [System.TimeoutException]::new('the cluster service (ClusSvc) is StartPending: the cluster has not settled since boot')
+    }
     Import-Module FailoverClusters
     $result.cluster = [string](Get-Cluster).Name
+    $localNode = Get-ClusterNode -Name $env:COMPUTERNAME
+    if ([string]$localNode.State -eq 'Joining') { throw [System.TimeoutException]::new('this node is Joining the cluster: it has not settled since boot') }
     # The core group is "Cluster Group"; its GroupType says so even where the name differs.
     $coreGroupName = 'Cluster Group'
     foreach ($group in @(Get-ClusterGroup)) { if ([string]$group.GroupType -eq 'Cluster') { $coreGroupName = $group.Name } }
@@ -130,10 +136,11 @@ try {
     }
 }
 catch {
-    $result.status = 'failed'
+    $notReady = $_.Exception -is [System.TimeoutException]
+    $result.status = if ($notReady) { 'not-ready' } else { 'failed' }
     $message = [string]$_.Exception.Message
     $result.reason = if ($message.Length -gt 1000) { $message.Substring(0, 1000) } else { $message }
-    $exitCode = 1
+    if (-not $notReady) { $exitCode = 1 }
 }
 
 $result.resources = $entries.ToArray()

@@ -18,7 +18,7 @@ from tests.emulator import armhttp
 from tests.unit.builders import health_report
 
 PROD, DR = "rg-s2d-prod", "rg-s2d-dr"
-SET_IP = ["# asr-s2d:set-cluster-ip v1",
+SET_IP = ["# asr-s2d:set-cluster-ip v2",
           "param([string]$IPAddress, [int]$ProbePort, [string]$SubnetPrefix, [string]$IPResourceName)",
           "# ... Get-ClusterResource | Set-ClusterParameter -Multiple @{...}; Stop/Start-ClusterResource ..."]
 HEALTH = ["# asr-s2d:cluster-health v1", "Get-ClusterNode | ..."]

@@ -17,6 +17,7 @@ from shared.drill.checks import (
     health_checks,
     parse_health,
     preconditions,
+    settling,
 )
 from shared.inventory import ProtectedItem, RecoveryPlan
 from tests.unit.builders import SUB, VAULT, health_report
@@ -127,6 +128,39 @@ def test_a_healthy_report_passes_every_in_guest_check() -> None:
 def test_each_problem_the_guest_reports_fails_its_own_check(changes: dict[str, Any], check: str, detail: str) -> None:
     failed = failures(judge(health_report(**changes)))
     assert list(failed) == [check] and detail in failed[check], failed
+
+
+@pytest.mark.parametrize(("changes", "why"), [
+    ({}, None),
+    ({"cluster_service": "StartPending", "cluster": None, "nodes": [], "pool": None, "virtual_disks": [], "csv": [],
+      "ip_resources": [], "errors": ["cluster: The cluster service is not running on this node."]},
+     "cluster service (ClusSvc) StartPending"),
+    ({"nodes": [{"name": "s2d-node1", "state": "Joining"}, {"name": "s2d-node2", "state": "Up"}]},
+     "node s2d-node1 Joining"),
+    ({"csv": [{"name": "Cluster Virtual Disk (vd01)", "state": "OnlinePending"}]},
+     "Cluster Virtual Disk (vd01) OnlinePending"),
+    ({"virtual_disks": [{"name": "vd01", "health": "Warning"}]}, "storage resyncing (vd01 Warning)"),
+    # What stays wrong once booted is a failure, not a wait: the drill judges it at once.
+    ({"cluster_service": "Stopped"}, None),
+    ({"nodes": [{"name": "s2d-node1", "state": "Down"}, {"name": "s2d-node2", "state": "Up"}]}, None),
+    ({"pool": {"name": "S2D on s2dclu01", "health": "Warning"}}, None),
+    ({"virtual_disks": [{"name": "vd01", "health": "Unhealthy"}]}, None),
+    ({"quorum": {"state": "Majority", "has_quorum": True, "votes_up": 2, "votes_total": 2,
+                 "witness": {"type": "Cloud", "state": "Offline"}}}, None),
+])
+def test_a_guest_still_settling_since_boot_is_told_from_one_that_is_broken(changes: dict[str, Any],
+                                                                          why: str | None) -> None:
+    assert settling(parse_health(json.dumps(health_report(**changes)))) == why
+
+
+def test_a_report_that_never_settled_fails_the_guest_report_and_says_so() -> None:
+    report = parse_health(json.dumps(health_report(virtual_disks=[{"name": "vd01", "health": "Warning"}])))
+    checks = {c.name: (c.ok, c.detail) for c in health_checks(
+        report, test_ip="10.30.1.50", ip_status="changed", expected_nodes=2,
+        unsettled="not settled after waiting 900 s: storage resyncing (vd01 Warning)")}
+    assert failures(checks) == {
+        "guest-report": "cluster s2dclu01 reported: not settled after waiting 900 s: storage resyncing (vd01 Warning)",
+        "virtual-disks": "not Healthy: vd01 Warning"}
 
 
 def test_three_nodes_without_a_witness_keep_quorum_through_a_node_loss() -> None:

@@ -353,6 +353,9 @@ def test_script_parameters(ip: str, port: int, prefix: str, name: str | None, ok
     ('moved\n{"status":"changed","resources":[]}\n', "changed"),
     ('{"status":"no-ip-resource","reason":"dnn"}', "no-ip-resource"),
     ('{"status":"unchanged"}\n\n  \n', "unchanged"),
+    ('{"status":"not-ready","reason":"the cluster service (ClusSvc) is StartPending"}', "not-ready"),
+    # Run Command keeps the last 4,096 bytes: the head of the first line may be cut, never the result line.
+    ("ING: " + "w" * 5000 + '\n{"status":"changed","resources":[]}', "changed"),
     ("", "failed"),
     ("Cannot validate argument on parameter 'IPAddress'", "failed"),
     ('{"status":"weird"}', "failed"),

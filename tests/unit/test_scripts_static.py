@@ -20,7 +20,7 @@ CLUSTER_HEALTH = SCRIPTS / "cluster_health.ps1"
 RUNBOOK = SCRIPTS / "runbook" / "Invoke-AsrS2dPostFailover.ps1"
 
 SHIPPED = [
-    pytest.param(SET_CLUSTER_IP, "# asr-s2d:set-cluster-ip v1", (), id="set_cluster_ip"),
+    pytest.param(SET_CLUSTER_IP, "# asr-s2d:set-cluster-ip v2", (), id="set_cluster_ip"),
     pytest.param(CLUSTER_HEALTH, "# asr-s2d:cluster-health v1", (), id="cluster_health"),
     pytest.param(RUNBOOK, "# asr-s2d:post-failover-runbook v1", ("Invoke-RestMethod",), id="runbook"),
 ]

@@ -5,16 +5,28 @@ and the in-guest failover cluster model that Run Command scripts act on.
 ``set_power_state``, ``add_disk``, ``add_availability_set``...), ``guest`` the cluster model
 (``add_cluster``, ``clone_for_recovery``), ``guest_scripts`` what the in-guest scripts do to it,
 ``runcommand`` the Run Command rules and history,
-``handlers`` the REST surface. Control API: ``GET/PUT/PATCH /_emulator/guest?id=<vm id>`` and
-``GET /_emulator/guest/run-commands[?id=<vm id>]``, and what a VM's guest agent reports in its instance view:
-``PUT /_emulator/vm-agent?id=<vm id>`` with ``{"status": "Ready" | "NotReady"}``.
+``handlers`` the REST surface, ``timing`` how long a VM and its guest take (the figures and their sources).
+
+Control API:
+
+- ``GET/PUT/PATCH /_emulator/guest?id=<vm id>``: the VM's cluster model;
+- ``GET /_emulator/guest/run-commands[?id=<vm id>]``: the Run Command history; ``POST .../run-commands?id=<vm id>``
+  with ``{"minutes": m}`` (optional): a run command someone else started, in progress on the VM (its Run
+  Commands get 409) until it ends or ``DELETE .../run-commands?id=<vm id>`` ends it;
+- ``PUT /_emulator/vm-agent?id=<vm id>`` with ``{"status": "Ready" | "NotReady"}`` pins what the VM's guest agent
+  reports in its instance view, ``DELETE`` drops the pin (the agent follows the VM's boot again);
+- ``GET/PUT /_emulator/guest/settle[?id=<vm id>]`` with ``{"stage": "booting" | "starting" | "repairing" |
+  "settled", "runs": n}``: pin how far the VM's cluster has settled since boot, for its next ``n`` Run Commands
+  (or until pinned again); without ``id``, the stage every cluster a failover or test failover copies starts in;
+- ``GET/PUT /_emulator/guest/timing`` with ``{"scale": s}``: real seconds per Azure second for the figures of
+  ``timing`` (0, the instant clock, by default).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from emulator.providers.compute import guest, handlers, runcommand
+from emulator.providers.compute import guest, handlers, runcommand, timing
 from emulator.providers.compute import state as compute
 from emulator.providers.conventions import route_tracked
 
@@ -34,6 +46,11 @@ def register(emu: Host) -> None:
                        list_in_group=handlers.vm_lister(in_group=True),
                        list_in_subscription=handlers.vm_lister(in_group=False))
     emu.route("GET", vm + "/instanceView", handlers.get_instance_view, api_versions=VM_API_VERSIONS)
+    # Compute's own operation URLs: a run command reads InProgress for its minimum time (``runcommand``).
+    locations = "/subscriptions/{subscriptionId}/providers/Microsoft.Compute/locations/{location}"
+    emu.route("GET", locations + "/operations/{operationId}", runcommand.operation_status, api_versions=frozenset())
+    emu.route("GET", locations + "/operationResults/{operationId}",
+              lambda req: runcommand.operation_status(req, result=True), api_versions=frozenset())
     route_tracked(emu, compute.AVSET, "availabilitySetName", api_versions=VM_API_VERSIONS, put=handlers.put_avset,
                   patch=handlers.patch_avset, delete=handlers.delete_avset)
     route_tracked(emu, compute.DISK, "diskName", api_versions=DISK_API_VERSIONS, put=handlers.put_disk,
@@ -66,10 +83,48 @@ def register(emu: Host) -> None:
     emu.control("PATCH", "guest", patch_guest)
     emu.control("GET", "guest/run-commands", run_history)
 
+    def start_run(params: dict[str, str], body: Any) -> Any:
+        with emu.world.lock:
+            return runcommand.start_outside(emu.world, _vm_id(params), minutes=(body or {}).get("minutes"))
+
+    def end_runs(params: dict[str, str], body: Any) -> Any:
+        with emu.world.lock:
+            return runcommand.end_outside(emu.world, _vm_id(params))
+
+    emu.control("POST", "guest/run-commands", start_run)
+    emu.control("DELETE", "guest/run-commands", end_runs)
+
     def put_agent(params: dict[str, str], body: Any) -> Any:
         status = str((body or {}).get("status", ""))
         with emu.world.lock:
             compute.set_vm_agent(emu.world, _vm_id(params), status)
         return {"id": _vm_id(params), "status": status}
 
+    def drop_agent_pin(params: dict[str, str], body: Any) -> Any:
+        with emu.world.lock:
+            compute.set_vm_agent(emu.world, _vm_id(params), None)
+            return {"id": _vm_id(params), "ready": compute.agent_ready(emu.world, _vm_id(params))}
+
     emu.control("PUT", "vm-agent", put_agent)
+    emu.control("DELETE", "vm-agent", drop_agent_pin)
+
+    def get_settle(params: dict[str, str], body: Any) -> Any:
+        with emu.world.lock:
+            if params.get("id"):
+                return guest.settle_state(emu.world, params["id"])
+            return {"after_failover": guest.pinned_after_failover(emu.world)}
+
+    def put_settle(params: dict[str, str], body: Any) -> Any:
+        data = body if isinstance(body, dict) else {}
+        with emu.world.lock:
+            return guest.pin_stage(emu.world, params.get("id") or None, str(data.get("stage", "")), data.get("runs"))
+
+    emu.control("GET", "guest/settle", get_settle)
+    emu.control("PUT", "guest/settle", put_settle)
+
+    def put_timing(params: dict[str, str], body: Any) -> Any:
+        with emu.world.lock:
+            return timing.set_scale(emu.world, (body or {}).get("scale"))
+
+    emu.control("GET", "guest/timing", lambda params, body: timing.describe(emu.world))
+    emu.control("PUT", "guest/timing", put_timing)

@@ -11,6 +11,16 @@ recovery services provider) calls ``clone_for_recovery`` so recovery VMs share a
 the cluster whose networks are the recovery subnet's while its IP resources keep the old address until
 the app moves them. Tests and drills change the state through the control API (``describe`` /
 ``update_cluster``); power changes of node VMs move nodes Up/Down and recompute quorum.
+
+A cluster is not healthy the moment its nodes boot (a failover boots all of them): the *settle stage* says how far
+it got. ``booting``: the VM agent is not Ready yet (no Run Command runs); ``starting``: ClusSvc is StartPending and
+the node has not joined its cluster; ``repairing``: the cluster runs but Storage Spaces Direct resyncs, virtual
+disks read Warning ("Incomplete or Degraded Operational Status is normal when nodes are ... starting/stopping the
+cluster service"; "your volumes will continue to show as Warning, which is normal":
+learn.microsoft.com/windows-server/storage/storage-spaces/maintain-servers); then ``settled``. The stage follows
+the time since each node booted (``timing``: at once on the instant clock), unless the control API pins it for
+the next N Run Commands on the cluster's nodes (``pin_stage``), for one cluster or for every cluster a failover
+or test failover copies from then on.
 """
 
 from __future__ import annotations
@@ -21,13 +31,14 @@ import uuid
 from typing import Any
 
 from emulator.core.world import World
-from emulator.providers.compute.power import computer_name, power_state
+from emulator.providers.compute import timing
+from emulator.providers.compute.power import RUNTIME, computer_name, power_state
 from emulator.providers.network import state as network
 
 GUEST = "compute.guest"  # world.extras key: {"clusters": {key: cluster}, "vm_cluster": {vm: key}, "recovery": {..}}
 HOST_MASK = "255.255.255.255"  # the mask an ILB-fronted cluster IP uses (Microsoft's S2D/ILB guidance)
 
-NODE_STATES = ("Up", "Down", "Paused")
+NODE_STATES = ("Up", "Down", "Paused", "Joining")
 HEALTH = ("Healthy", "Warning", "Degraded", "Unhealthy", "Unknown")
 RESOURCE_STATES = ("Online", "Offline", "Failed", "Pending")
 CSV_STATES = ("Online", "Offline", "Failed")
@@ -38,10 +49,13 @@ ACCESS_POINTS = ("Singleton", "Distributed")
 SERVICE_STATES = ("Running", "Stopped")
 NETWORK_ROLES = ("ClusterAndClient", "Cluster", "None")
 CORE_GROUP = "Cluster Group"
+SETTLE_STAGES = ("booting", "starting", "repairing", "settled")
 
 
 def _store(world: World) -> dict[str, Any]:
-    return world.extras.setdefault(GUEST, {"clusters": {}, "vm_cluster": {}, "recovery": {}})
+    store: dict[str, Any] = world.extras.setdefault(GUEST, {"clusters": {}, "vm_cluster": {}, "recovery": {}})
+    store.setdefault("settle", {})  # cluster id -> {"stage", "runs"}: pinned stages (``pin_stage``)
+    return store
 
 
 # -- building and reading clusters --------------------------------------------------------------------
@@ -247,6 +261,7 @@ def forget_vm(world: World, vm_id: str) -> None:
         _recompute_quorum(cluster)
         return
     del store["clusters"][key]
+    store["settle"].pop(key, None)
     store["recovery"] = {k: v for k, v in store["recovery"].items() if v != key}
 
 
@@ -283,6 +298,8 @@ def clone_for_recovery(world: World, source_vm_id: str, recovery_vm_id: str) -> 
         cluster = _recovery_copy(world, source, source_vm_id, ipaddress.IPv4Network(prefix))
         store["clusters"][cluster["id"]] = cluster
         store["recovery"][index_key] = cluster["id"]
+        if store.get("settle_after_failover"):  # the copy's nodes boot now: they settle as the control API said
+            store["settle"][cluster["id"]] = dict(store["settle_after_failover"])
     node_name = next((n["name"] for n in source["nodes"] if (n["vm_id"] or "").lower() == source_vm_id.lower()),
                      computer_name(world, source_vm_id))
     node = next((n for n in cluster["nodes"] if n["name"].lower() == node_name.lower()), None)
@@ -324,3 +341,85 @@ def _recovery_copy(world: World, source: dict[str, Any], source_vm_id: str,
         if not any(ipaddress.IPv4Address(res["address"]) in net for net in networks):
             res["state"] = "Offline"  # its address belongs to no network here: it cannot come online
     return cluster
+
+
+# -- settling after boot ------------------------------------------------------------------------------------
+
+def pin_stage(world: World, vm_id: str | None, stage: str, runs: int | None = None) -> dict[str, Any]:
+    """Pin the settle stage of the VM's cluster for the next ``runs`` Run Commands on its nodes (``None``: until pinned
+    again); ``settled`` drops the pin. With ``vm_id`` None: the stage every cluster copy a failover or test failover
+    makes from now on starts in. ValueError for a bad stage or count, KeyError for a VM without a cluster."""
+    if stage not in SETTLE_STAGES:
+        raise ValueError(f"stage must be one of {list(SETTLE_STAGES)}, got {stage!r}")
+    if runs is not None and (isinstance(runs, bool) or not isinstance(runs, int) or runs < 1):
+        raise ValueError("runs must be a whole number of Run Commands, 1 or more")
+    store = _store(world)
+    pin = None if stage == "settled" else {"stage": stage, "runs": runs}
+    if vm_id is None:
+        store["settle_after_failover"] = pin
+        return {"after_failover": pin}
+    cluster = cluster_of(world, vm_id)
+    if cluster is None:
+        raise KeyError(f"no guest cluster on VM {vm_id}")
+    if pin is None:
+        store["settle"].pop(cluster["id"], None)
+    else:
+        store["settle"][cluster["id"]] = pin
+    return settle_state(world, vm_id)
+
+
+def pinned_after_failover(world: World) -> dict[str, Any] | None:
+    """The stage every cluster copy a failover or test failover makes starts in (``pin_stage`` without a VM)."""
+    return copy.deepcopy(_store(world).get("settle_after_failover"))
+
+
+def pinned_stage(world: World, vm_id: str) -> str | None:
+    """The stage the control API pinned the VM's cluster at, or None."""
+    cluster = cluster_of(world, vm_id)
+    pin = _store(world)["settle"].get(cluster["id"]) if cluster is not None else None
+    return str(pin["stage"]) if pin else None
+
+
+def settle_stage(world: World, vm_id: str) -> str:
+    """How far the VM's cluster has settled, as a script running on this node sees it (see the module docstring):
+    the pin, else the time since this node booted (its cluster service) and since the last of its cluster's
+    running nodes booted (the resync)."""
+    cluster = cluster_of(world, vm_id)
+    if cluster is None:
+        return "settled"
+    pinned = pinned_stage(world, vm_id)
+    if pinned is not None:
+        return pinned
+    service = timing.seconds(world, "cluster-service")
+    if _since_boot(world, vm_id) < service:
+        return "starting"
+    booted = [_since_boot(world, n["vm_id"]) for n in cluster["nodes"]
+              if n["vm_id"] and power_state(world, n["vm_id"]) == "running"]
+    if min(booted, default=service) < service + timing.seconds(world, "storage-resync"):
+        return "repairing"
+    return "settled"
+
+
+def count_run(world: World, vm_id: str) -> None:
+    """A Run Command reached a node of the VM's cluster: one fewer run of its pinned stage."""
+    cluster = cluster_of(world, vm_id)
+    pins = _store(world)["settle"]
+    pin = pins.get(cluster["id"]) if cluster is not None else None
+    if pin is None or pin["runs"] is None:
+        return
+    pin["runs"] -= 1
+    if pin["runs"] <= 0:
+        del pins[cluster["id"]]  # settled
+
+
+def settle_state(world: World, vm_id: str) -> dict[str, Any]:
+    """The control API's view: the stage a script on this node sees now, and the pin if any."""
+    cluster = cluster_of(world, vm_id)
+    if cluster is None:
+        raise KeyError(f"no guest cluster on VM {vm_id}")
+    return {"stage": settle_stage(world, vm_id), "pin": copy.deepcopy(_store(world)["settle"].get(cluster["id"]))}
+
+
+def _since_boot(world: World, vm_id: str) -> float:
+    found = world.extras.get(RUNTIME, {}).get(vm_id.lower()) or {}
+    return timing.now() - float(found.get("booted", 0.0))

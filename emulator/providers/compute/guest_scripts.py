@@ -1,11 +1,16 @@
 """What the app's in-guest scripts do when Run Command runs them on a node: the contract of
 ``shared/scripts/README.md`` (parameters, behaviour, last-line JSON), played against the guest model.
 
-A script is recognised by its first line, ``# asr-s2d:<command> v1``; any other script changes nothing
-and prints nothing. As in PowerShell, parameters are bound before the script starts: an unknown name,
-a missing mandatory parameter or a value failing its validation pattern prints no JSON at all, only the
-binding error on stderr. Both scripts print the node's pending ``warnings`` first (PowerShell warnings
-are noise before the result) and one compressed JSON object as the last line.
+A script is recognised by its first line, ``# asr-s2d:<command> v<N>`` with the version the shipped script
+carries; any other script (or version) changes nothing and prints nothing. As in PowerShell, parameters are
+bound before the script starts: an unknown name, a missing mandatory parameter or a value failing its
+validation pattern prints no JSON at all, only the binding error on stderr. Both scripts print the node's
+pending ``warnings`` first (PowerShell warnings are noise before the result) and one compressed JSON object as
+the last line.
+
+Both see the cluster as far as it has settled since boot (``guest.settle_stage``): while ClusSvc starts,
+``set-cluster-ip`` answers ``not-ready`` and ``cluster-health`` reports the service StartPending and no cluster;
+while Storage Spaces Direct resyncs, ``cluster-health`` reports the virtual disks Warning.
 """
 
 from __future__ import annotations
@@ -46,16 +51,16 @@ def execute(world: World, vm_id: str, script: list[str], parameters: dict[str, s
     """Run a Run Command script on the VM's guest. ``parameters`` are the request's name -> value."""
     lines = "\n".join(script).splitlines()
     match = MARKER.match(lines[0]) if lines else None
-    if match is None or match.group("version") != "1" or match.group("command") not in _SCRIPTS:
+    command = match.group("command") if match else ""
+    if match is None or command not in _SCRIPTS or match.group("version") != _SCRIPTS[command][2]:
         return ScriptResult(None, "", "")
-    command = match.group("command")
-    run, declared = _SCRIPTS[command]
+    run, declared, _version = _SCRIPTS[command]
     try:
         bound = _bind(parameters, declared)
     except _BindingError as err:
         return ScriptResult(command, "", f"{_SCRIPT_PATH} : {err}\n")
     cluster = guest.cluster_of(world, vm_id)
-    result = run(world, vm_id, bound)
+    result = run(world, vm_id, bound, guest.settle_stage(world, vm_id))
     noise = "".join(f"WARNING: {w}\n" for w in (cluster or {}).get("warnings", []))
     return ScriptResult(command, noise + json.dumps(result, separators=(",", ":")) + "\n", "")
 
@@ -93,7 +98,7 @@ def _bind(given: dict[str, str], declared: dict[str, tuple[str, bool]]) -> dict[
 
 # -- set-cluster-ip -----------------------------------------------------------------------------------
 
-def _set_cluster_ip(world: World, vm_id: str, params: dict[str, str]) -> dict[str, Any]:
+def _set_cluster_ip(world: World, vm_id: str, params: dict[str, str], stage: str) -> dict[str, Any]:
     cluster = guest.cluster_of(world, vm_id)
     result: dict[str, Any] = {"status": "failed", "cluster": None, "access_point": None, "resources": [],
                               "reason": None}
@@ -105,6 +110,12 @@ def _set_cluster_ip(world: World, vm_id: str, params: dict[str, str]) -> dict[st
     if cluster is None:
         return finish("failed", "The specified module 'FailoverClusters' was not loaded because no valid module file "
                                 "was found in any module directory.")
+    if stage in ("booting", "starting"):
+        return finish("not-ready", "the cluster service (ClusSvc) is StartPending: the cluster has not settled since boot")
+    node = next((n for n in cluster["nodes"] if (n["vm_id"] or "").lower() == vm_id.lower()), None)
+    if node is not None and node["state"] == "Joining":
+        result["cluster"] = cluster["name"]
+        return finish("not-ready", "this node is Joining the cluster: it has not settled since boot")
     if cluster["cluster_service"] != "Running" or cluster["quorum"]["state"] != "Normal":
         return finish("failed", "Get-Cluster : The cluster service is not running on this node (the cluster has no "
                                 "quorum).")
@@ -158,7 +169,7 @@ def _set_cluster_ip(world: World, vm_id: str, params: dict[str, str]) -> dict[st
 
 # -- cluster-health -----------------------------------------------------------------------------------
 
-def _cluster_health(world: World, vm_id: str, params: dict[str, str]) -> dict[str, Any]:
+def _cluster_health(world: World, vm_id: str, params: dict[str, str], stage: str) -> dict[str, Any]:
     cluster = guest.cluster_of(world, vm_id)
     if cluster is None:
         return {"cluster": None, "cluster_service": None, "nodes": [], "quorum": None, "pool": None,
@@ -166,6 +177,12 @@ def _cluster_health(world: World, vm_id: str, params: dict[str, str]) -> dict[st
                 "errors": ["service: Cannot find any service with service name 'ClusSvc'.",
                            "cluster: The cluster service is not installed on this node.",
                            "storage: No MSFT_StoragePool objects found."]}
+    if stage in ("booting", "starting"):
+        # ClusSvc is starting: the cluster cmdlets fail and a clustered pool is not there yet.
+        return {"cluster": None, "cluster_service": "StartPending", "nodes": [], "quorum": None, "pool": None,
+                "virtual_disks": [], "csv": [], "ip_resources": [], "truncated": False,
+                "errors": ["cluster: The cluster service is not running on this node."]}
+    resyncing = stage == "repairing"
 
     def cut(name: str) -> str:
         return name[:NAME_LIMIT]
@@ -182,7 +199,8 @@ def _cluster_health(world: World, vm_id: str, params: dict[str, str]) -> dict[st
                    "votes_up": up, "votes_total": len(cluster["nodes"]),
                    "witness": {"type": witness["type"], "state": None if witness["type"] == "None" else witness["state"]}},
         "pool": {"name": cut(cluster["pool"]["name"]), "health": cluster["pool"]["health"]},
-        "virtual_disks": worst_first([{"name": cut(v["name"]), "health": v["health"]} for v in cluster["virtual_disks"]],
+        "virtual_disks": worst_first([{"name": cut(v["name"]), "health": "Warning" if resyncing and v["health"] ==
+                                       "Healthy" else v["health"]} for v in cluster["virtual_disks"]],
                                      "health", "Healthy"),
         "csv": worst_first([{"name": cut(c["name"]), "state": c["state"]} for c in cluster["csvs"]], "state", "Online"),
         "ip_resources": worst_first([{"name": cut(r["name"]), "address": r["address"], "state": r["state"]}
@@ -201,9 +219,10 @@ def _cluster_health(world: World, vm_id: str, params: dict[str, str]) -> dict[st
     return report
 
 
-_SCRIPTS: dict[str, tuple[Any, dict[str, tuple[str, bool]]]] = {
+# command -> (what it does, its parameters, the version the shipped script's marker carries)
+_SCRIPTS: dict[str, tuple[Any, dict[str, tuple[str, bool]], str]] = {
     "set-cluster-ip": (_set_cluster_ip, {"IPAddress": (IP_PATTERN, True), "ProbePort": ("int:1:65535", True),
                                          "SubnetPrefix": (PREFIX_PATTERN, True),
-                                         "IPResourceName": (RESOURCE_NAME_PATTERN, False)}),
-    "cluster-health": (_cluster_health, {}),
+                                         "IPResourceName": (RESOURCE_NAME_PATTERN, False)}, "2"),
+    "cluster-health": (_cluster_health, {}, "1"),
 }

@@ -23,6 +23,7 @@ from emulator.providers.compute.disks import add_disk, delete_disk, put_disk
 from emulator.providers.compute.power import POWER_STATES, computer_name, power_state
 from emulator.providers.compute.schema import AVSET, DISK, DISK_SKUS, VM
 from emulator.providers.compute.vms import (
+    agent_ready,
     create_vm,
     delete_vm,
     instance_view,
@@ -34,7 +35,7 @@ from emulator.providers.compute.vms import (
 
 __all__ = [
     "AVSET", "DISK", "DISK_SKUS", "POWER_STATES", "VM",
-    "add_availability_set", "add_disk", "computer_name", "create_vm", "delete_disk", "delete_vm", "instance_view",
-    "power_state", "put_availability_set", "put_disk", "put_virtual_machine", "render_vm", "set_power_state",
+    "add_availability_set", "add_disk", "agent_ready", "computer_name", "create_vm", "delete_disk", "delete_vm",
+    "instance_view", "power_state", "put_availability_set", "put_disk", "put_virtual_machine", "render_vm", "set_power_state",
     "set_vm_agent",
 ]

@@ -14,7 +14,7 @@ from typing import Any
 from emulator.core.errors import ArmError
 from emulator.core.lro import utcnow_iso
 from emulator.core.world import World
-from emulator.providers.compute import guest
+from emulator.providers.compute import guest, timing
 from emulator.providers.compute.availability_sets import sync_avset, upper_id
 from emulator.providers.compute.disks import checked_size, disk_json, set_disk_owner
 from emulator.providers.compute.power import POWER_DISPLAY, POWER_STATES, RUNTIME, bump_etag, computer_name, power_state, runtime
@@ -44,7 +44,10 @@ def set_power_state(world: World, vm_id: str, state: str) -> None:
     vm = world.get(vm_id)
     if vm is None:
         raise ArmError(404, "ResourceNotFound", f"The Resource '{VM}/{vm_id.rsplit('/', 1)[-1]}' was not found.")
-    runtime(world, vm["id"])["power"] = state
+    counters = runtime(world, vm["id"])
+    if state == "running" and counters["power"] != "running":
+        counters["booted"] = timing.now()  # the guest boots: its agent and cluster start over (``timing``)
+    counters["power"] = state
     for disk_id in _disk_ids(vm):
         set_disk_owner(world, disk_id, vm["id"], power=state)
     if state in ("running", "stopped", "deallocated"):
@@ -474,15 +477,34 @@ def instance_view(world: World, vm: dict[str, Any]) -> dict[str, Any]:
 AGENT_STATES = ("Ready", "NotReady")
 
 
-def set_vm_agent(world: World, vm_id: str, status: str) -> None:
-    """What the VM's guest agent reports (no ARM event): ``Ready``, or ``NotReady`` (an agent that stopped, hung
-    or was never installed; a recovered VM's agent before it has started)."""
-    if status not in AGENT_STATES:
+def set_vm_agent(world: World, vm_id: str, status: str | None) -> None:
+    """Pin what the VM's guest agent reports (no ARM event): ``Ready``, or ``NotReady`` (an agent that stopped, hung
+    or was never installed; a recovered VM's agent before it has started); ``None`` drops the pin, and the agent
+    follows the VM's boot again (``agent_ready``)."""
+    if status is not None and status not in AGENT_STATES:
         raise ValueError(f"agent status must be one of {AGENT_STATES}")
     vm = world.get(vm_id)
     if vm is None:
         raise KeyError(vm_id)
-    runtime(world, vm["id"])["agent"] = status
+    counters = runtime(world, vm["id"])
+    if status is None:
+        counters.pop("agent", None)
+    else:
+        counters["agent"] = status
+
+
+def agent_ready(world: World, vm_id: str) -> bool:
+    """Whether the VM's agent reports Ready: a pin (``set_vm_agent``) wins; a node of a cluster pinned ``booting``
+    (``guest.pin_stage``) is not Ready; otherwise the agent is Ready once the VM has run ``agent-ready`` since it
+    booted (``timing``: at once on the instant clock). A VM that is not running has no agent answering."""
+    if power_state(world, vm_id) != "running":
+        return False
+    counters = runtime(world, vm_id)
+    if "agent" in counters:
+        return bool(counters["agent"] == "Ready")
+    if guest.pinned_stage(world, vm_id) == "booting":
+        return False
+    return timing.now() - float(counters.get("booted", 0.0)) >= timing.seconds(world, "agent-ready")
 
 
 def _vm_agent(world: World, vm_id: str, now: str) -> dict[str, Any]:
@@ -490,7 +512,7 @@ def _vm_agent(world: World, vm_id: str, now: str) -> dict[str, Any]:
     answer of the REST reference's instance-view example (learn.microsoft.com/rest/api/compute/
     virtual-machine-scale-set-vms/get-instance-view: version ``Unknown``, ``ProvisioningState/Unavailable``,
     level Warning, "Not Ready", "VM status blob is found but not yet populated.")."""
-    if runtime(world, vm_id).get("agent", "Ready") == "NotReady":
+    if not agent_ready(world, vm_id):
         return {"vmAgentVersion": "Unknown", "extensionHandlers": [], "statuses": [
             {"code": "ProvisioningState/Unavailable", "level": "Warning", "displayStatus": "Not Ready",
              "message": "VM status blob is found but not yet populated.", "time": now}]}
