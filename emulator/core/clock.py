@@ -122,11 +122,12 @@ DURATIONS: dict[str, Duration] = {d.kind: d for d in (
 
 class Clock:
     """The emulator's clock: ``instant`` or ``azure`` at a time scale. Settings change at run time (the control
-    API); readers see either the old or the new setting, never half of one."""
+    API); readers see either the old or the new setting, never half of one. ``source`` is where ``now()`` reads
+    the time: the wall clock, or a test's injected clock."""
 
     def __init__(self, mode: str = INSTANT, *, time_scale: float = DEFAULT_TIME_SCALE,
                  source: Callable[[], float] = time.time) -> None:
-        self._source = source
+        self.source = source
         self._settings = _checked(mode, time_scale)
         self._lock = threading.Lock()
 
@@ -147,7 +148,7 @@ class Clock:
             self._settings = _checked(mode or self.mode, self.time_scale if time_scale is None else time_scale)
 
     def now(self) -> float:
-        return self._source()
+        return self.source()
 
     def azure_seconds(self, kind: str, **size: float) -> float:
         """Azure's figure for ``kind`` (``size`` for a duration per unit), unscaled."""
