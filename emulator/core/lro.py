@@ -55,7 +55,8 @@ class Operation:
     result_url: str
     complete: Completion
     remaining_polls: int
-    due: float = 0.0  # a Clock.now() timestamp
+    started: float = 0.0  # Clock.now() timestamps
+    due: float = 0.0
     status: str = "InProgress"
     result: Any = None
     error: dict[str, Any] | None = None
@@ -116,14 +117,21 @@ class OperationStore:
         status = status_path or f"{base}/operations/{op_id}"
         result = result_path or f"{base}/operationResults/{op_id}"
         suffix = f"?api-version={request.api_version}" if request.api_version else ""
-        due = self._clock.due(kind, **(size or {})) if kind else self._clock.now()
-        op = Operation(op_id, status + suffix, result + suffix, complete, self.default_polls, due=due, on_fault=on_fault)
+        started = self._clock.now()
+        due = self._clock.due(kind, **(size or {})) if kind else started
+        op = Operation(op_id, status + suffix, result + suffix, complete, self.default_polls, started=started, due=due,
+                       on_fault=on_fault)
         op.forced_failure = self._faults.lro_failure(request.method, request.path)
         with self._lock:
             self._ops[op_id] = op
             self._running[op_id] = op
         self.wakeup.set()
         return op
+
+    def spans(self, *, since: float) -> list[tuple[float, float]]:
+        """``(started, due)`` of every operation started at or after ``since`` (``Clock.now()`` time)."""
+        with self._lock:
+            return [(op.started, op.due) for op in self._ops.values() if op.started >= since]
 
     def get(self, op_id: str) -> Operation:
         with self._lock:
