@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: all test demo chaos bench lint typecheck deps browser clean settings-table
+.PHONY: all test demo chaos bench lint typecheck deps browser clean settings-table clock-table
 
 all: test
 
@@ -53,6 +53,10 @@ bench: deps
 # The settings table of docs/deployment.md (between its settings markers), from shared/config.py.
 settings-table: $(STAMP)
 	$(PY) -m shared.config --markdown
+
+# The emulator's durations table of docs/testing.md (between its clock markers), from emulator/core/clock.py.
+clock-table: $(STAMP)
+	$(PY) -c 'from emulator.core.clock import markdown_table; print(markdown_table())'
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

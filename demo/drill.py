@@ -16,8 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from demo.stage import EventGrid, Out, cluster_ip
-from emulator.clients import control
+from demo.stage import EventGrid, Out, cluster_ip, replication_passes
 
 
 def drill_story(emu: Any, world: dict[str, Any], rt: Any, *, out: Out, way_back: bool = False,
@@ -72,7 +71,7 @@ def way_back_story(emu: Any, world: dict[str, Any], rt: Any, *, client: Any, out
     out.detail(f"{done.kind} ({done.writes} write(s)): {done.reason}")
     for line in done.plan:
         out.detail(f"  - {line}")
-    control(emu, "POST", "asr/settle")
+    replication_passes(emu, out)  # the reprotect jobs end, the resync completes
     grid.deliver(emu.events.drain(subscriber_id))
     for item in rt.asr.list_items():
         out.detail(f"{item.vm_id.split('/')[-1]} replicates back to {world['source_region']}: {item.protection_state}, "

@@ -11,22 +11,75 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.clients import control
+from emulator.clients import control, time_passes
 
 ACTION = "Microsoft.Resources.ResourceActionSuccess"
+# Event Grid waits this long for an endpoint's answer, then queues the event for retry
+# (https://learn.microsoft.com/azure/event-grid/delivery-and-retry).
+EVENT_GRID_WAIT_SECONDS = 30
+
+
+class AzureTime:
+    """How long each step of the story takes in Azure, on the emulator's Azure clock: the time the Site Recovery and
+    ARM operations the step started take there (overlapping ones counted once), from ``emulator.core.clock``'s
+    durations; the app's own work, seconds in Azure, is left out."""
+
+    def __init__(self, emu: Any) -> None:
+        self.emu = emu
+        self.since = emu.clock.now()
+        self.total = 0.0
+
+    def now(self) -> float:
+        return float(self.emu.clock.now())
+
+    def spent(self, since: float) -> float:
+        """Azure seconds of the operations started since ``since`` (a ``now()``)."""
+        busy, end = 0.0, float("-inf")
+        for start, due in sorted(self.emu.lro.spans(since=since)):
+            busy += max(0.0, due - max(start, end))
+            end = max(end, due)
+        return busy * float(self.emu.clock.time_scale)
+
+    def lap(self) -> float:
+        """Azure seconds of the operations started since the last lap."""
+        now = self.now()
+        azure = self.spent(self.since)
+        self.since = now
+        self.total += azure
+        return azure
+
+
+def azure_duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return f"{seconds:.0f} s"
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 class Out:
-    """Step-by-step printing (``quiet`` prints nothing: the clean reference run of ``make chaos``)."""
+    """Step-by-step printing (``quiet`` prints nothing: the clean reference run of ``make chaos``). With ``azure``,
+    each step ends with the time it takes in Azure."""
 
-    def __init__(self, *, quiet: bool = False) -> None:
+    def __init__(self, *, quiet: bool = False, azure: AzureTime | None = None) -> None:
         self.quiet = quiet
+        self.azure = azure
         self.step = 0
 
     def say(self, text: str) -> None:
+        self.lap()
         self.step += 1
         if not self.quiet:
             print(f"\n[{self.step}] {text}", flush=True)
+
+    def lap(self) -> None:
+        """Close the step: what it took in Azure (on the emulator's Azure clock only)."""
+        if self.azure is None or not self.step:
+            return
+        took = self.azure.lap()
+        if took:
+            scale = self.azure.emu.clock.time_scale
+            self.detail(f"in Azure: {azure_duration(took)} of Site Recovery and ARM operations "
+                        f"({took / scale:.1f} s here: the demo runs Azure's clock {scale:g}x faster)")
 
     def detail(self, text: str) -> None:
         if not self.quiet:
@@ -97,14 +150,26 @@ class EventGrid:
             event = as_trigger_event(body)
             self.run.deliveries += 1
             self.run.redeliveries += attempt > 0 or not first
+            started = self.out.azure.now() if self.out.azure else 0.0
             try:
                 outcome = handle(event, self.rt)
             except TransientError as err:
                 self.out.detail(f"event {body['id'][:8]}: transient ({str(err)[:160]}); Event Grid redelivers")
                 continue
+            finally:
+                self._waited(body, started)
             self.run.outcomes[outcome.kind] += 1
             return outcome
         return None
+
+    def _waited(self, body: dict[str, Any], started: float) -> None:
+        """On Azure's clock: say when a delivery waited on Azure longer than Event Grid waits for its answer."""
+        if self.out.azure is None:
+            return
+        waited = self.out.azure.spent(started)
+        if waited > EVENT_GRID_WAIT_SECONDS:
+            self.out.detail(f"event {body['id'][:8]}: its function waited on {azure_duration(waited)} of Azure "
+                            f"operations; Event Grid waits {EVENT_GRID_WAIT_SECONDS} s for an answer, then redelivers")
 
 
 def handler_for(body: dict[str, Any]) -> Callable[[Any, Any], Any]:
@@ -141,3 +206,17 @@ def cluster_ip(emu: Any, vm_id: str) -> str:
         return f"none ({cluster.get('access_point')} access point)"
     r = resources[0]
     return f"{r['address']} (probe {r['probe_port']}, network '{r['network']}', {r['state']})"
+
+
+def replication_passes(emu: Any, out: Out) -> None:
+    """Time passes until the jobs end and initial replication (or the resync after a reprotect) is done: hours in
+    Azure, at once here, and on Azure's clock the demo says how long it would have taken."""
+    if not emu.clock.instant:
+        items = emu.world.by_type("Microsoft.RecoveryServices/vaults/replicationFabrics/replicationProtectionContainers/"
+                                  "replicationProtectedItems")
+        largest = max((int(d.get("diskCapacityInBytes") or 0) for i in items
+                       for d in i["properties"]["providerSpecificDetails"].get("protectedManagedDisks", [])), default=0)
+        gib = largest / 1024 ** 3
+        out.detail(f"in Azure: about {azure_duration(emu.clock.azure_seconds('initial_replication', gib=gib))} of "
+                   f"replication (the largest disk, {gib:g} GiB); the demo lets that time pass at once")
+    time_passes(emu)

@@ -13,7 +13,7 @@ from typing import Any
 
 from demo.drill import drill_story, failback_story, way_back_story
 from demo.failover import failover_story
-from demo.stage import EventGrid, Out, StoryRun, operator
+from demo.stage import EventGrid, Out, StoryRun, operator, replication_passes
 from emulator.clients import OperatorCredential, sdk_client, time_passes
 
 CLUSTER_TAGS = {"asr-s2d": "true", "asr-s2d-cluster": "s2dclu01"}
@@ -115,7 +115,7 @@ def _story(emu: Any, azurite_connection_string: str, chaos: float, seed: int, ou
     _own_events(emu, sub.id, grid)
 
     out.say("Site Recovery replicates: initial replication, then Protected")
-    time_passes(emu)
+    replication_passes(emu, out)
     for item in _items(emu):
         out.detail(f"{item['vm']}: {item['state']}, group {item['group']}")
     _retry_pending(emu, grid)

@@ -1,7 +1,10 @@
-"""``python -m emulator --port 0 --seed demo [--azurite]``: serve the emulator in the foreground.
+"""``python -m emulator --port 0 --seed demo [--azurite] [--clock azure [--time-scale 60]]``: serve the emulator
+in the foreground.
 
 The first line on stdout is one JSON object ``{"endpoint", "ca_bundle", "env", "world"}``; ``env``
 holds every setting the app needs to run against this world. Serves until SIGTERM or Ctrl-C.
+``--clock instant`` (the default) ends every operation on its first poll; ``--clock azure`` makes each take
+the time Azure takes, divided by ``--time-scale`` (see ``emulator.core.clock``; ``GET /_emulator/config``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import signal
 import sys
 import threading
 
+from emulator.core.clock import DEFAULT_TIME_SCALE, INSTANT, MODES, Clock
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__.splitlines()[0])
@@ -21,7 +26,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--azurite", action="store_true", help="also start Azurite (blob) from node_modules")
     parser.add_argument("--no-throttle", action="store_true", help="turn ARM throttling off")
     parser.add_argument("--page-size", type=int, default=100)
+    parser.add_argument("--clock", choices=MODES, default=INSTANT,
+                        help="instant: operations end on their first poll; azure: they take Azure's time, scaled")
+    parser.add_argument("--time-scale", type=float, default=DEFAULT_TIME_SCALE,
+                        help="Azure seconds per real second on the azure clock (default 60: a minute per second)")
     args = parser.parse_args(argv)
+    try:
+        clock = Clock(args.clock, time_scale=args.time_scale)
+    except ValueError as err:
+        parser.error(str(err))
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 
     from emulator.azurite import Azurite
@@ -29,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from emulator.server import Emulator
     from emulator.settings import app_env
 
-    emu = Emulator(page_size=args.page_size, throttle=ThrottleConfig(enabled=not args.no_throttle))
+    emu = Emulator(page_size=args.page_size, throttle=ThrottleConfig(enabled=not args.no_throttle), clock=clock)
     emu.start(port=args.port)
     azurite = Azurite.start() if args.azurite else None
     world = emu.seed(args.seed)

@@ -50,9 +50,13 @@ def time_passes(emu: Host) -> None:
 
 def sdk_client(emu: Host, client_cls: type, credential: Any, subscription_id: str, **kwargs: Any) -> Any:
     """A management SDK client of the emulator: its endpoint and token scope, its throwaway CA (passed explicitly:
-    the machine presets ``REQUESTS_CA_BUNDLE``) and no wait between polls of a long-running operation."""
+    the machine presets ``REQUESTS_CA_BUNDLE``) and, between polls of a long-running operation, no wait on the
+    instant clock and the app's scaled polling interval on Azure's (``emulator.settings.AZURE_POLLING_SECONDS``)."""
+    from emulator.settings import AZURE_POLLING_SECONDS
+
+    interval = emu.world.clock.polling_interval(AZURE_POLLING_SECONDS)
     return client_cls(credential, subscription_id, base_url=emu.endpoint, credential_scopes=[emu.endpoint + "/.default"],
-                      connection_verify=emu.ca_bundle, polling_interval=0, **kwargs)
+                      connection_verify=emu.ca_bundle, **{"polling_interval": interval, **kwargs})
 
 
 @contextlib.contextmanager

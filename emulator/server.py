@@ -24,13 +24,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from emulator.core.clock import Clock
 from emulator.core.errors import ArmError
 from emulator.core.events import ArmEvent, EventBus, Subscriber
 from emulator.core.faults import FaultRule, Faults
 from emulator.core.http import ArmRequest, ArmResponse, ControlHandler, error_response, result_response, status_response
 from emulator.core.identity import app_principal, issue_token, operator_principal, principal_from_authorization
 from emulator.core.journal import Journal
-from emulator.core.lro import OperationStore
+from emulator.core.lro import OperationStore, Ticker
 from emulator.core.router import Router
 from emulator.core.throttle import Throttle, ThrottleConfig
 from emulator.core.world import World
@@ -54,15 +55,18 @@ class _DropConnection(Exception):
 class Emulator:
     """One emulated Azure: world state, routes of every provider, and the servers that expose them.
 
-    Providers, seeds and tools see it as an ``emulator.core.http.Host``."""
+    Providers, seeds and tools see it as an ``emulator.core.http.Host``. ``clock`` is the instant clock unless
+    given (``Clock("azure", time_scale=...)``: see ``emulator.core.clock``); ``set_clock`` changes it later."""
 
-    def __init__(self, *, page_size: int = 100, throttle: ThrottleConfig | None = None) -> None:
-        self.world = World()
+    def __init__(self, *, page_size: int = 100, throttle: ThrottleConfig | None = None,
+                 clock: Clock | None = None) -> None:
+        self.world = World(clock=clock)
         self.router = Router()
         self.journal = Journal()
         self.faults = Faults()
         self.throttle = Throttle(throttle)
-        self.lro = OperationStore(self.world.lock, self.faults)
+        self.lro = OperationStore(self.world.lock, self.faults, self.world.clock)
+        self._ticker = Ticker(self.lro)
         self.events = EventBus(lambda: self.ca_bundle)
         self.page_size = page_size
         self.ca_bundle: str | None = None
@@ -99,6 +103,16 @@ class Emulator:
             subscription_id=resource_uri.split("/")[2] if resource_uri.lower().startswith("/subscriptions/") else "",
             principal=request.principal, correlation_id=request.correlation_id,
             http_method=method or request.method, url=request.url))
+
+    @property
+    def clock(self) -> Clock:
+        return self.world.clock
+
+    def set_clock(self, mode: str | None = None, *, time_scale: float | None = None) -> None:
+        """Switch between the instant clock and Azure's, or change the time scale; operations already running keep
+        the due time they started with (``settle`` ends them all)."""
+        self.world.clock.set(mode, time_scale=time_scale)
+        self.lro.wakeup.set()
 
     # -- lifecycle ------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -153,10 +167,12 @@ class Emulator:
         self._servers = [arm, ident]
         for server in self._servers:
             threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+        self._ticker.start()
         self.endpoint = f"https://127.0.0.1:{arm.server_address[1]}"
         self.identity_endpoint = f"http://127.0.0.1:{ident.server_address[1]}/msi/token"
 
     def stop(self) -> None:
+        self._ticker.stop()
         for server in self._servers:
             server.shutdown()
             server.server_close()
@@ -253,6 +269,7 @@ class Emulator:
         self.control("GET", "throttle", lambda p, b: {**self.throttle.config.__dict__, "rejected": self.throttle.rejected})
         self.control("PUT", "throttle", lambda p, b: (self.throttle.reset(self.throttle.config.updated(_require_object(b))),
                                                       self.throttle.config.__dict__)[1])
+        self.control("GET", "config", lambda p, b: self._config())
         self.control("PUT", "config", self._put_config)
         self.control("POST", "operations/settle", lambda p, b: {"settled": self.lro.settle()})
         self.control("POST", "subscriptions", self._subscribe)
@@ -264,14 +281,21 @@ class Emulator:
 
     def _put_config(self, params: dict[str, str], body: Any) -> dict[str, Any]:
         data = _require_object(body)
-        unknown = set(data) - {"page_size", "lro_polls"}
+        unknown = set(data) - {"page_size", "lro_polls", "clock", "time_scale"}
         if unknown:
             raise ValueError(f"unknown config keys: {sorted(unknown)}")
-        if "page_size" in data:
-            self.page_size = max(1, int(data["page_size"]))
-        if "lro_polls" in data:
-            self.lro.default_polls = max(0, int(data["lro_polls"]))
-        return {"page_size": self.page_size, "lro_polls": self.lro.default_polls}
+        page_size = max(1, int(data.get("page_size", self.page_size)))
+        polls = max(0, int(data.get("lro_polls", self.lro.default_polls)))
+        mode, scale = data.get("clock", self.clock.mode), data.get("time_scale", self.clock.time_scale)
+        if not isinstance(mode, str) or isinstance(scale, bool) or not isinstance(scale, int | float):
+            raise ValueError("clock must be a string and time_scale a number")
+        Clock(mode, time_scale=scale)  # refused here, before anything changes
+        self.page_size, self.lro.default_polls = page_size, polls
+        self.set_clock(mode, time_scale=scale)
+        return self._config()
+
+    def _config(self) -> dict[str, Any]:
+        return {"page_size": self.page_size, "lro_polls": self.lro.default_polls, **self.clock.to_json()}
 
     def _subscribe(self, params: dict[str, str], body: Any) -> dict[str, Any]:
         data = _require_object(body)

@@ -6,6 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from emulator.core.identity import APP_PRINCIPAL_ID
 
+# The app's ARM_POLLING_INTERVAL in Azure (shared/config.py's default): on Azure's clock it is scaled like the
+# operations it waits on, so the app polls as often per operation as it would in Azure.
+AZURE_POLLING_SECONDS = 10.0
+
 if TYPE_CHECKING:
     from emulator.core.http import Host
 
@@ -15,7 +19,7 @@ def app_env(emu: Host, world: dict[str, Any], *, azurite_connection_string: str 
         "ARM_ENDPOINT": emu.endpoint,
         "ARM_CA_BUNDLE": emu.ca_bundle or "",
         "AZURE_CREDENTIAL": "managed_identity",
-        "ARM_POLLING_INTERVAL": "0",
+        "ARM_POLLING_INTERVAL": f"{emu.world.clock.polling_interval(AZURE_POLLING_SECONDS):g}",
         "APP_PRINCIPAL_ID": APP_PRINCIPAL_ID,
         "DRIFT_AUDIT_SCHEDULE": "0 0 * * * *",
         "DRILL_SCHEDULE": "0 0 3 1 * *",

@@ -14,6 +14,7 @@ import pytest
 
 from emulator import Emulator
 from emulator.clients import OperatorCredential, managed_identity, sdk_client
+from emulator.core.clock import AZURE, INSTANT
 from emulator.core.throttle import ThrottleConfig
 
 # The role check: every ARM request the app's identity makes in the suite must be allowed by a role of
@@ -28,6 +29,21 @@ from tests.role_check import (  # noqa: F401
 )
 
 SUBSCRIPTION = "6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b"
+# On Azure's clock the suites run one Azure hour per real second: a 9-minute failover job lasts 0.15 s.
+AZURE_CLOCK_TIME_SCALE = 3600.0
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked ``azure_clock`` runs twice through ``emu``: on the instant clock and on Azure's clock."""
+    if "emulator_clock" in metafunc.fixturenames and metafunc.definition.get_closest_marker("azure_clock"):
+        metafunc.parametrize("emulator_clock", [INSTANT, AZURE], indirect=True)
+
+
+@pytest.fixture
+def emulator_clock(request: pytest.FixtureRequest) -> str:
+    """The emulator's clock for this test (``emulator.core.clock``): instant, unless the test is marked ``azure_clock``
+    and this is its Azure run."""
+    return str(getattr(request, "param", INSTANT))
 
 
 @pytest.fixture(scope="session")
@@ -40,13 +56,16 @@ def emulator_server() -> Iterator[Emulator]:
 
 
 @pytest.fixture
-def emu(emulator_server: Emulator) -> Emulator:
-    """The emulator, reset to an empty world with ARM's default throttling and paging."""
+def emu(emulator_server: Emulator, emulator_clock: str) -> Iterator[Emulator]:
+    """The emulator, reset to an empty world with ARM's default throttling and paging, on this test's clock (the
+    instant one again afterwards)."""
     emulator_server.reset()
     emulator_server.page_size = 100
     emulator_server.lro.default_polls = 0
     emulator_server.throttle.reset(ThrottleConfig())
-    return emulator_server
+    emulator_server.set_clock(emulator_clock, time_scale=AZURE_CLOCK_TIME_SCALE)
+    yield emulator_server
+    emulator_server.set_clock(INSTANT)
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@
 One re-entrant lock guards the whole world; handlers hold it while they read-modify-write so
 concurrent requests see ARM's serialized view of a resource. An index by type keeps a list page's cost
 proportional to the resources of that type, not to the whole world (ARM serves a page in constant time).
-Providers keep extra state (ASR jobs, guest models) in ``extras`` under their own key.
+Providers keep extra state (ASR jobs, guest models) in ``extras`` under their own key, and ask ``clock`` how
+long an operation takes (``emulator.core.clock``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import copy
 import threading
 from typing import Any
 
+from emulator.core.clock import Clock
+
 
 def parent_of(resource_id: str) -> str:
     parts = resource_id.rstrip("/").split("/")
@@ -19,8 +22,9 @@ def parent_of(resource_id: str) -> str:
 
 
 class World:
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Clock | None = None) -> None:
         self.lock = threading.RLock()
+        self.clock = clock or Clock()
         self._resources: dict[str, dict[str, Any]] = {}
         self._by_type: dict[str, dict[str, dict[str, Any]]] = {}  # lower-cased type -> key -> resource
         self.extras: dict[str, Any] = {}

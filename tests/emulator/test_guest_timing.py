@@ -5,8 +5,8 @@ Sources: learn.microsoft.com/azure/virtual-machines/windows/run-command ("Restri
 script at a time, at least ~20 s, 90 minutes at most, the last 4,096 bytes) and
 learn.microsoft.com/windows-server/storage/storage-spaces/maintain-servers (virtual disks Warning while
 Storage Spaces Direct resyncs). Time is counted in polls and Run Commands: where a rule needs Azure time to pass,
-the figures are scaled (``PUT /_emulator/guest/timing``) so that it never passes during the test, or the test
-waits a scaled fraction of a second.
+the emulator runs Azure's clock at a time scale (``emu.set_clock``) so that it never passes during the test, or
+the test waits a scaled fraction of a second.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from azure.mgmt.compute import ComputeManagementClient
 
 from emulator import Emulator
+from emulator.core.clock import AZURE, DURATIONS, INSTANT
 from emulator.providers.compute import runcommand, timing
 from tests.emulator import armhttp
 from tests.emulator.test_guest_model import fail_over
@@ -71,11 +72,11 @@ def test_run_command_fails_while_the_vm_agent_is_not_ready(emu: Emulator, demo: 
 
 def test_a_booted_vm_agent_is_not_ready_until_its_time_has_passed(emu: Emulator, demo: dict[str, Any],
                                                                   cc: ComputeManagementClient) -> None:
-    figures = control(emu, "PUT", "guest/timing", {"scale": 1.0}).body["figures"]  # Azure's own pace
-    assert figures["agent-ready"]["seconds"] == 120 and "run-command" in figures["agent-ready"]["source"]
+    emu.set_clock(AZURE, time_scale=1)  # Azure's own pace
+    assert timing.seconds(emu.world, "agent-ready") == 60 and "run-command" in DURATIONS["vm_agent_ready"].note
     cc.virtual_machines.begin_restart(PROD, "s2d-node2").result()
-    assert agent(cc, "s2d-node2") == "Not Ready", "two minutes from boot, not the instant it boots"
-    control(emu, "PUT", "guest/timing", {"scale": 0})  # the instant clock: the default
+    assert agent(cc, "s2d-node2") == "Not Ready", "a minute from boot, not the instant it boots"
+    emu.set_clock(INSTANT)  # the default
     assert agent(cc, "s2d-node2") == "Ready"
 
 
@@ -98,7 +99,7 @@ def test_a_run_command_someone_else_started_holds_the_vm_until_it_ends(emu: Emul
 
 
 def test_a_run_command_takes_its_minimum_time(emu: Emulator, demo: dict[str, Any], cc: ComputeManagementClient) -> None:
-    control(emu, "PUT", "guest/timing", {"scale": 1.0})
+    emu.set_clock(AZURE, time_scale=1)
     control(emu, "PUT", "vm-agent", {"status": "Ready"}, id=demo["vm_ids"][0])
     cc.virtual_machines.begin_run_command(PROD, "s2d-node1", body(HEALTH), polling=False)
     [run] = runcommand.history(emu.world, demo["vm_ids"][0])
@@ -110,14 +111,13 @@ def test_a_run_command_takes_its_minimum_time(emu: Emulator, demo: dict[str, Any
     with pytest.raises(ResourceExistsError):
         cc.virtual_machines.begin_run_command(PROD, "s2d-node1", body(HEALTH)).result()  # still running: 409
 
-    control(emu, "PUT", "guest/timing", {"scale": 0})  # the 20 s have passed (they are nothing on this clock)
+    emu.set_clock(INSTANT)  # the 20 s have passed (they are nothing on this clock)
     assert armhttp.request(emu, "GET", path, query={"api-version": "2024-11-01"}).body["status"] == "Succeeded"
     assert [r["status"] for r in runcommand.history(emu.world, demo["vm_ids"][0])] == ["Succeeded"]
 
 
 def test_a_script_times_out_at_90_minutes(emu: Emulator, demo: dict[str, Any], cc: ComputeManagementClient) -> None:
-    scale = 1.0 / (90 * 60)  # 90 Azure minutes are a second here
-    control(emu, "PUT", "guest/timing", {"scale": scale})
+    emu.set_clock(AZURE, time_scale=90 * 60)  # 90 Azure minutes are a second here
     for vm_id, started in zip(demo["vm_ids"], ({"minutes": 600}, {}), strict=True):  # ten hours; never ending
         control(emu, "PUT", "vm-agent", {"status": "Ready"}, id=vm_id)
         control(emu, "POST", "guest/run-commands", started, id=vm_id)
@@ -177,20 +177,19 @@ def test_a_joining_node_is_not_ready(emu: Emulator, demo: dict[str, Any], cc: Co
 
 
 def test_the_settle_time_follows_the_boot(emu: Emulator, demo: dict[str, Any], cc: ComputeManagementClient) -> None:
-    control(emu, "PUT", "guest/timing", {"scale": 0.01})  # the cluster service starts in 1.8 s, resyncs 3 s more
+    emu.set_clock(AZURE, time_scale=60)  # the cluster service runs from 2 s after boot, resyncs 3 s more
     cc.virtual_machines.begin_restart(PROD, "s2d-node1").result()
     assert control(emu, "GET", "guest/settle", id=demo["vm_ids"][0]).body["stage"] == "starting"
-    time.sleep(2.5)  # the service runs from 1.8 s; the resync lasts until 4.8 s
+    time.sleep(2.8)  # the service runs from 2 s; the resync lasts until 5 s
     assert [control(emu, "GET", "guest/settle", id=vm).body["stage"] for vm in demo["vm_ids"]] == [
         "repairing", "repairing"], "the cluster service runs; the storage resyncs the restarted node's writes"
-    assert timing.FIGURES["storage-resync"].source.endswith("maintain-servers")
+    assert "maintain-servers" in DURATIONS["storage_resync"].source
 
 
 def test_settle_control_errors(emu: Emulator, demo: dict[str, Any]) -> None:
     assert control(emu, "PUT", "guest/settle", {"stage": "napping"}, id=demo["vm_ids"][0]).status == 400
     assert control(emu, "PUT", "guest/settle", {"stage": "starting", "runs": 0}, id=demo["vm_ids"][0]).status == 400
     assert control(emu, "PUT", "guest/settle", {"stage": "starting"}, id=demo["vault_id"]).status == 404
-    assert control(emu, "PUT", "guest/timing", {"scale": -1}).status == 400
     assert control(emu, "POST", "guest/run-commands", {"minutes": "long"}, id=demo["vm_ids"][0]).status == 400
 
 

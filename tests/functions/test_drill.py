@@ -37,6 +37,8 @@ from shared.times import parse_time
 from tests.functions.conftest import writes_since
 from tests.functions.drill_world import CLUSTER, EVERY_CHECK, HEALTH_SCRIPT, World
 
+pytestmark = pytest.mark.azure_clock  # failover, drills and the way back: also on Azure's clock
+
 
 @pytest.fixture
 def world(emu: Emulator, demo: dict[str, Any], runtime: Runtime, operator_sdk: Callable[..., Any]) -> World:

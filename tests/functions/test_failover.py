@@ -33,6 +33,8 @@ from tests.functions import drill_world
 from tests.functions.conftest import deliver, tag, writes_since
 from tests.functions.drill_world import CLUSTER, PLAN, TAGS
 
+pytestmark = pytest.mark.azure_clock  # failover, drills and the way back: also on Azure's clock
+
 SCRIPT = Path(__file__).resolve().parents[2] / "shared" / "scripts" / "set_cluster_ip.ps1"
 ACTION = "Microsoft.Resources.ResourceActionSuccess"
 

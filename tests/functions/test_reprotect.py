@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from emulator import Emulator, delivery
-from emulator.clients import control
+from emulator.clients import control, time_passes
 from shared import ids
 from shared.audit import service as audit
 from shared.audit import status_page
@@ -30,6 +30,8 @@ from shared.runtime import Runtime
 from shared.way_back import service as way_back
 from tests.functions.conftest import writes_since
 from tests.functions.drill_world import CLUSTER, EVERY_CHECK, World
+
+pytestmark = pytest.mark.azure_clock  # failover, drills and the way back: also on Azure's clock
 
 FAILBACK_LB = f"lb-asr-s2d-{CLUSTER}.failback"
 
@@ -222,7 +224,7 @@ def replicating_back(world: World, make_runtime: Callable[..., Runtime]) -> Worl
     assert failover.reassign_cluster(CLUSTER, world.rt).kind == "reassigned"
     world.commit()
     assert way_back.reprotect_cluster(CLUSTER, make_runtime(ALLOW_REPROTECT="true")).kind == "changed"
-    control(world.emu, "POST", "asr/settle", {})
+    time_passes(world.emu)  # the reprotect jobs end and the resync completes (hours on Azure's clock)
     assert {(i.protection_state, i.recovery_region) for i in world.items()} == {("Protected", "westeurope")}
     return world
 
@@ -337,7 +339,7 @@ def test_after_the_committed_failback_the_way_back_protects_it_to_the_dr_region_
         assert {d["primaryStagingAzureStorageAccountId"] for d in details["protectedManagedDisks"]} == {
             w.demo["cache_storage_account_id"]}
     assert not any(r["name"] == FAILBACK_LB for r in w.emu.world.all())
-    control(w.emu, "POST", "asr/settle", {})
+    time_passes(w.emu)
 
     # Back to normal: the audit repairs what the reprotect reset (the DR pool on each item), a drill passes the
     # normal way, and the audit then has nothing above info to say.

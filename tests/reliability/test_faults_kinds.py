@@ -12,11 +12,11 @@ import pytest
 
 from emulator import endstate
 from emulator.core.faults import FaultRule
-from tests.reliability.matrix import KINDS, SITES, Case, run_case
+from tests.reliability.matrix import KINDS, SITES, Case, on_clocks, run_case
 from tests.reliability.story import Story
 
 
-@pytest.mark.parametrize("case", KINDS, ids=lambda c: c.id)
+@pytest.mark.parametrize(("case", "emulator_clock"), on_clocks(KINDS), indirect=["emulator_clock"])
 def test_every_fault_kind_at_a_representative_call_site_converges(story: Story, case: Case) -> None:
     run_case(story, case)
 

@@ -5,7 +5,7 @@ and the in-guest failover cluster model that Run Command scripts act on.
 ``set_power_state``, ``add_disk``, ``add_availability_set``...), ``guest`` the cluster model
 (``add_cluster``, ``clone_for_recovery``), ``guest_scripts`` what the in-guest scripts do to it,
 ``runcommand`` the Run Command rules and history,
-``handlers`` the REST surface, ``timing`` how long a VM and its guest take (the figures and their sources).
+``handlers`` the REST surface, ``timing`` how long a VM and its guest take (read from the emulator's clock).
 
 Control API:
 
@@ -18,15 +18,15 @@ Control API:
 - ``GET/PUT /_emulator/guest/settle[?id=<vm id>]`` with ``{"stage": "booting" | "starting" | "repairing" |
   "settled", "runs": n}``: pin how far the VM's cluster has settled since boot, for its next ``n`` Run Commands
   (or until pinned again); without ``id``, the stage every cluster a failover or test failover copies starts in;
-- ``GET/PUT /_emulator/guest/timing`` with ``{"scale": s}``: real seconds per Azure second for the figures of
-  ``timing`` (0, the instant clock, by default).
+- how long a guest takes (agent Ready, cluster service, storage resync, Run Command) follows the emulator's
+  clock (``timing``; ``PUT /_emulator/config {"clock": "azure", "time_scale": n}``).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from emulator.providers.compute import guest, handlers, runcommand, timing
+from emulator.providers.compute import guest, handlers, runcommand
 from emulator.providers.compute import state as compute
 from emulator.providers.conventions import route_tracked
 
@@ -122,9 +122,3 @@ def register(emu: Host) -> None:
     emu.control("GET", "guest/settle", get_settle)
     emu.control("PUT", "guest/settle", put_settle)
 
-    def put_timing(params: dict[str, str], body: Any) -> Any:
-        with emu.world.lock:
-            return timing.set_scale(emu.world, (body or {}).get("scale"))
-
-    emu.control("GET", "guest/timing", lambda params, body: timing.describe(emu.world))
-    emu.control("PUT", "guest/timing", put_timing)

@@ -422,4 +422,4 @@ def settle_state(world: World, vm_id: str) -> dict[str, Any]:
 
 def _since_boot(world: World, vm_id: str) -> float:
     found = world.extras.get(RUNTIME, {}).get(vm_id.lower()) or {}
-    return timing.now() - float(found.get("booted", 0.0))
+    return timing.now(world) - float(found.get("booted", 0.0))

@@ -11,7 +11,7 @@ Rules Azure applies, enforced here (source: learn.microsoft.com/azure/virtual-ma
   operation ends Failed with ``VMAgentStatusCommunicationError`` (the operation body azure-xplat-cli issue 2794
   quotes; MicrosoftDocs/azure-docs issue 11596 shows Run Command ending with that message);
 - "The minimum time to run a script is about 20 seconds": the operation reads InProgress until then
-  (``operation_status``; no time at all on the instant clock, ``timing``);
+  (its operation's kind is ``run_command`` on the emulator's clock; no time at all on the instant clock);
 - "The maximum time a script can run is 90 minutes. After that, it will time out.";
 - "Output is limited to the last 4,096 bytes": stdout and stderr each.
 
@@ -37,7 +37,6 @@ from emulator.providers.compute import state as compute
 from emulator.providers.conventions import check_shape, field, items
 
 HISTORY = "compute.run_commands"  # world.extras key: {vm id lower: [run, ...]}
-HELD = "compute.run_command_holds"  # world.extras key: {operation id: when it started (timing.now)}
 OUTPUT_LIMIT = 4096
 WINDOWS_COMMANDS = ("RunPowerShellScript", "DisableNLA", "DisableWindowsUpdate", "EnableAdminAccount",
                     "EnableEMS", "EnableRemotePS", "EnableWindowsUpdate", "IPConfig", "RDPSettings",
@@ -135,10 +134,9 @@ def begin(req: ArmRequest, vm: dict[str, Any]) -> ArmResponse:
                      event_type="Microsoft.Resources.ResourceActionSuccess")
         return result_body(run["stdout"], run["stderr"])
 
-    op = req.ctx.lro.start(req, complete, namespace="Microsoft.Compute", location=vm["location"])
+    # At least ~20 s on Azure's clock ("run_command"); on the instant clock it ends on its first poll.
+    op = req.ctx.lro.start(req, complete, namespace="Microsoft.Compute", location=vm["location"], kind="run_command")
     run["operation_id"] = op.id
-    if timing.scale(world) > 0:  # on the instant clock a run command ends on its first poll
-        world.extras.setdefault(HELD, {})[op.id] = timing.now()
     return accepted(op, status=202)
 
 
@@ -155,16 +153,11 @@ def _new_run(world: World, vm_id: str, *, command_id: str, script: list[str], pa
 
 
 def operation_status(req: ArmRequest, *, result: bool = False) -> ArmResponse:
-    """A Microsoft.Compute operation's status (or result) URL: a run command reads InProgress for its minimum time;
-    every other operation is polled as the core polls it."""
+    """A Microsoft.Compute operation's status (or result) URL, polled as the core polls any operation (a run command
+    is due after its minimum time on Azure's clock)."""
     op_id = req.params["operationId"]
     with req.ctx.world.lock:
-        held = req.ctx.world.extras.get(HELD, {})
-        if op_id in held and timing.now() - held[op_id] < timing.seconds(req.ctx.world, "run-command"):
-            op = req.ctx.lro.get(op_id)
-        else:
-            held.pop(op_id, None)
-            op = req.ctx.lro.poll(op_id)
+        op = req.ctx.lro.poll(op_id)
     return result_response(op) if result else status_response(op)
 
 
@@ -189,7 +182,7 @@ def start_outside(world: World, vm_id: str, *, minutes: float | None = None,
         raise ValueError(f"VM {vm['name']} already runs a run command")
     run = _new_run(world, vm["id"], command_id="RunPowerShellScript", script=list(script or ["Start-Sleep 3600"]),
                    parameters=[], caller="outside", correlation_id=None)
-    run.update(minutes=minutes, started_at=timing.now())
+    run.update(minutes=minutes, started_at=timing.now(world))
     runs.append(run)
     return copy.deepcopy(run)
 
@@ -206,14 +199,14 @@ def end_outside(world: World, vm_id: str) -> list[dict[str, Any]]:
 
 def _end_outside_runs(world: World, runs: list[dict[str, Any]]) -> None:
     """Runs started outside the app whose time has come end: done, or timed out at the 90-minute limit."""
-    limit = timing.FIGURES["run-command-limit"].seconds
+    limit = timing.azure_seconds("run-command-limit")
     for run in runs:
         if run["status"] != "Running" or run["operation_id"] is not None:
             continue
-        if run.get("minutes") is None and timing.scale(world) == 0:
+        if run.get("minutes") is None and timing.instant(world):
             continue  # held until ended: on the instant clock its 90 minutes would be none at all
         wanted = float(run["minutes"]) * 60 if run.get("minutes") is not None else float("inf")
-        if timing.now() - run["started_at"] >= timing.scaled(world, min(wanted, limit)):
+        if timing.now(world) - run["started_at"] >= timing.scaled(world, min(wanted, limit)):
             run.update(status="TimedOut" if wanted > limit else "Succeeded", ended=utcnow_iso())
             if wanted > limit:
                 run["stderr"] = "The script timed out after 90 minutes."

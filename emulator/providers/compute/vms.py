@@ -46,7 +46,7 @@ def set_power_state(world: World, vm_id: str, state: str) -> None:
         raise ArmError(404, "ResourceNotFound", f"The Resource '{VM}/{vm_id.rsplit('/', 1)[-1]}' was not found.")
     counters = runtime(world, vm["id"])
     if state == "running" and counters["power"] != "running":
-        counters["booted"] = timing.now()  # the guest boots: its agent and cluster start over (``timing``)
+        counters["booted"] = timing.now(world)  # the guest boots: its agent and cluster start over (``timing``)
     counters["power"] = state
     for disk_id in _disk_ids(vm):
         set_disk_owner(world, disk_id, vm["id"], power=state)
@@ -504,7 +504,7 @@ def agent_ready(world: World, vm_id: str) -> bool:
         return bool(counters["agent"] == "Ready")
     if guest.pinned_stage(world, vm_id) == "booting":
         return False
-    return timing.now() - float(counters.get("booted", 0.0)) >= timing.seconds(world, "agent-ready")
+    return timing.now(world) - float(counters.get("booted", 0.0)) >= timing.seconds(world, "agent-ready")
 
 
 def _vm_agent(world: World, vm_id: str, now: str) -> dict[str, Any]:

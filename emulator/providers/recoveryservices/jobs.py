@@ -2,9 +2,11 @@
 
 Every ASR write answers ``202`` with ``Azure-AsyncOperation`` (``.../replicationOperationStatus/{job}``)
 and ``Location`` (``.../replicationOperationResults/{job}``) and creates a ``replicationJobs/{job}``
-object: the operation's status *is* the job's state. Reading the job (or the operation status) is
-what lets time pass: each read counts as one poll of the operation (see ``emulator.core.lro``), so
-``lro_polls`` in ``PUT /_emulator/config`` holds jobs ``InProgress`` for that many reads.
+object: the operation's status *is* the job's state. Reading the job (or the operation status) counts as
+one poll of the operation (see ``emulator.core.lro``), so ``lro_polls`` in ``PUT /_emulator/config`` holds
+jobs ``InProgress`` for that many reads. On Azure's clock a job also lasts as long as its scenario takes in
+Azure (``DURATION_OF``, figures and sources in ``emulator.core.clock``), and ends then even if nobody reads it:
+its work runs and its ARM event is published.
 
 A job whose work raises ``AsrError`` ends ``Failed`` with the error in ``errors[]`` and in the
 operation status; a fault rule with action ``lro_fail`` fails the job the same way.
@@ -71,6 +73,19 @@ SCENARIOS: dict[str, tuple[str, tuple[str, ...]]] = {
     "CreateRecoveryPlan": ("Create a recovery plan", ("Create a recovery plan task",)),
     "UpdateRecoveryPlan": ("Update a recovery plan", ("Update a recovery plan task",)),
     "DeleteRecoveryPlan": ("Delete a recovery plan", ("Delete a recovery plan task",)),
+}
+
+# scenarioName -> the kind of duration (``emulator.core.clock.DURATIONS``) its job takes on Azure's clock; every
+# other scenario takes ``asr_job``. ``SwitchProtection`` is the switch-protection handler's scenario (A2A reprotect).
+DURATION_OF: dict[str, str] = {
+    "EnableDr": "enable_replication",
+    "UnplannedFailover": "failover",
+    "PlannedFailover": "failover",
+    "TestFailover": "test_failover",
+    "TestFailoverCleanup": "test_failover_cleanup",
+    "CommitFailover": "commit",
+    "Reprotect": "switch_protection",
+    "SwitchProtection": "switch_protection",
 }
 
 Work = Callable[[], Any]
@@ -171,7 +186,9 @@ def run_as_job(req: ArmRequest, vault: dict[str, Any], job: dict[str, Any], work
     base = f"{req.base_url}{asr_prefix(vault)}"
     op = req.ctx.lro.start(req, complete, namespace=NAMESPACE, location=vault["location"],
                            status_path=f"{base}/replicationOperationStatus/{job['name']}",
-                           result_path=f"{base}/replicationOperationResults/{job['name']}")
+                           result_path=f"{base}/replicationOperationResults/{job['name']}",
+                           kind=DURATION_OF.get(job["properties"]["scenarioName"], "asr_job"),
+                           on_fault=lambda error: fail(world, job, error))
     with world.lock:
         asr_state(world).job_operations[job["id"].lower()] = op.id
     return accepted(op)

@@ -3,7 +3,8 @@ points a protected item offers.
 
 Reads call ``refresh`` first, so what a client sees follows the clock (``AsrState.clock``, injectable)
 and the configuration (``ReplicationConfig``): by default an item is ``Protected`` as soon as its
-EnableDr job completes; with ``initial_replication_seconds`` it spends that long in
+EnableDr job completes on the instant clock, and after initial replication of its largest disk on Azure's
+clock (``world.clock``); with ``initial_replication_seconds`` it spends that long in
 ``UnprotectedStatesBegin`` with a growing ``monitoringPercentageCompletion``; with
 ``auto_progress = False`` it waits for the control API. Health and RPO can be pinned (degraded) through
 the control API to exercise the app's audit.
@@ -46,6 +47,8 @@ def start_initial_replication(world: World, item: dict[str, Any]) -> None:
     """The EnableDr job completed: initial replication starts (and may finish at once, see config)."""
     info = meta(world, item)
     info.replication_started = asr_state(world).clock()
+    largest = max((int(d.get("diskCapacityInBytes") or 0) for d in a2a(item)["protectedManagedDisks"]), default=0)
+    info.replication_seconds = world.clock.seconds("initial_replication", gib=largest / 1024 ** 3)
     info.progress_percent = None
     set_state(item, State.INITIAL_REPLICATION)
     props(item)["replicationHealth"] = "Normal"
@@ -69,7 +72,7 @@ def refresh(world: World, item: dict[str, Any]) -> dict[str, Any]:
     now = state.clock()
     p = props(item)
     if p["protectionState"] == State.INITIAL_REPLICATION and info.progress_percent is None and state.config.auto_progress:
-        seconds = state.config.initial_replication_seconds
+        seconds = state.config.initial_replication_seconds or info.replication_seconds
         started = info.replication_started if info.replication_started is not None else now
         elapsed = now - started
         if seconds <= 0 or elapsed >= seconds:

@@ -56,8 +56,9 @@ class ReplicationConfig:
     """How initial replication progresses (``PUT /_emulator/asr/config``).
 
     ``initial_replication_seconds = 0`` (the default) makes an item ``Protected`` as soon as its
-    EnableDr job completes: instant and deterministic. A positive value spreads initial replication
-    over that many seconds of wall time (percentage grows linearly). ``auto_progress = False`` holds
+    EnableDr job completes on the instant clock, and after its largest disk's initial replication on Azure's
+    clock (``emulator.core.clock``, ``initial_replication``). A positive value spreads initial replication
+    over that many seconds of wall time instead (percentage grows linearly). ``auto_progress = False`` holds
     items in initial replication until ``POST /_emulator/asr/advance`` moves them.
     """
 
@@ -90,6 +91,7 @@ class ItemMeta:
 
     vm_id: str
     replication_started: float | None = None
+    replication_seconds: float = 0.0  # how long initial replication takes on the world's clock (0: instant)
     protected_at: float | None = None
     progress_percent: int | None = None  # pinned by the control API
     health_pinned: bool = False
