@@ -42,7 +42,8 @@ def test_every_figure_names_its_source_and_basis(kind: str) -> None:
 
 def test_the_figures_the_issue_lists_are_all_there() -> None:
     assert {"enable_replication", "initial_replication", "failover", "test_failover", "test_failover_cleanup",
-            "commit", "switch_protection", "vm_agent_ready", "cluster_service", "storage_resync", "run_command", "run_command_limit"} <= set(DURATIONS)
+            "commit", "switch_protection", "vm_agent_ready", "cluster_service", "storage_resync", "run_command",
+            "run_command_limit"} <= set(DURATIONS)
     assert DURATIONS["run_command"].azure_seconds >= 20  # "about 20 seconds" at least
 
 
