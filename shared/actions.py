@@ -96,9 +96,16 @@ class EnableNode:
     recovery_resource_group_id: str
     recovery_vnet_id: str
     recovery_subnet: str
+    group_id: str | None = None  # the existing group's multiVmGroupId, sent with its name (None: a new group)
+    recovery_availability_set_id: str | None = None  # where the recovered VM is placed: a set, a zone, or neither
+    recovery_zone: str | None = None
 
     def describe(self) -> str:
-        return f"enable replication of {self.vm_name} in multi-VM group {self.group} ({len(self.disks)} disks)"
+        where = (f", recovered into availability set {ids.name_of(self.recovery_availability_set_id)}"
+                 if self.recovery_availability_set_id else
+                 f", recovered into zone {self.recovery_zone}" if self.recovery_zone else "")
+        return (f"enable replication of {self.vm_name} in multi-VM group {self.group} ({len(self.disks)} disks"
+                f"{where})")
 
 
 @dataclass(frozen=True)
@@ -154,6 +161,25 @@ class ReprotectItem:
         return (f"reprotect {self.vm_name}: replicate it back into {ids.name_of(self.recovery_container_id)} "
                 f"(resource group {ids.name_of(self.recovery_resource_group_id)}), {len(self.disks)} disk(s) "
                 f"staged through cache {ids.name_of(self.cache_account_id)}")
+
+
+@dataclass(frozen=True)
+class EnsureAvailabilitySet:
+    """Create the cluster's recovery availability set, so its recovered nodes keep separate fault domains. The
+    executor caps ``fault_domains`` at what the recovery region allows (Compute's Resource SKUs) when it writes."""
+
+    id: str
+    location: str
+    fault_domains: int
+    update_domains: int
+    cluster: str
+
+    def tags(self) -> dict[str, str]:
+        return {"asr-s2d-cluster": self.cluster, MANAGED_BY: OWNER}
+
+    def describe(self) -> str:
+        return (f"create recovery availability set {ids.name_of(self.id)} in {self.location}: {self.fault_domains} "
+                f"fault domains (at most the region's), {self.update_domains} update domains")
 
 
 # -- the network ----------------------------------------------------------------------------------
@@ -226,7 +252,7 @@ class SetClusterIp:
 
 
 Action = (CreateFabric | CreateContainer | EnsurePolicy | CreateContainerMapping | CreateNetworkMapping | EnableNode
-          | DisableNode | UpsertRecoveryPlan | SetPoolMapping | ReprotectItem | EnsureLoadBalancer | JoinPool
-          | RemoveTestLoadBalancer | SetClusterIp)
+          | DisableNode | UpsertRecoveryPlan | SetPoolMapping | ReprotectItem | EnsureAvailabilitySet
+          | EnsureLoadBalancer | JoinPool | RemoveTestLoadBalancer | SetClusterIp)
 # The writes to Site Recovery's shared plumbing: they serve every cluster of the vault (one writer at a time).
 PLUMBING = (CreateFabric, CreateContainer, EnsurePolicy, CreateContainerMapping, CreateNetworkMapping)

@@ -48,6 +48,18 @@ def _load_balancer(action: act.EnsureLoadBalancer, rt: Runtime, applied: Applied
     return 1
 
 
+def _availability_set(action: act.EnsureAvailabilitySet, rt: Runtime, applied: Applied) -> int:
+    # "The number of fault domains varies by region": the region's limit is read when the set is written (only then),
+    # so the plan stays pure and the audit never reads it.
+    limit = rt.compute.max_fault_domains(ids.subscription_of(action.id), action.location)
+    faults = min(action.fault_domains, limit) if limit else action.fault_domains
+    rt.compute.put_availability_set(action.id, location=action.location, fault_domains=faults,
+                                    update_domains=action.update_domains, tags=action.tags())
+    log.info("availability set %s: %d fault domains, %d update domains", ids.name_of(action.id), faults,
+             action.update_domains)
+    return 1
+
+
 def _join_pool(action: act.JoinPool, rt: Runtime, applied: Applied) -> int:
     if not rt.network.add_nic_to_pool(action.nic_id, action.pool_id):
         return 0
@@ -100,7 +112,8 @@ HANDLERS: dict[type, Handler] = {
         fabric=a.fabric, container=a.container, item=a.item, vm_id=a.vm_id, group=a.group, policy_id=a.policy_id,
         recovery_container_id=a.recovery_container_id, disks=a.disks, cache_account_id=a.cache_account_id,
         recovery_resource_group_id=a.recovery_resource_group_id, recovery_vnet_id=a.recovery_vnet_id,
-        recovery_subnet=a.recovery_subnet)),
+        recovery_subnet=a.recovery_subnet, group_id=a.group_id,
+        recovery_availability_set_id=a.recovery_availability_set_id, recovery_zone=a.recovery_zone)),
     act.DisableNode: _one_write(lambda a, rt: rt.asr.disable(a.item_id)),
     act.UpsertRecoveryPlan: _one_write(lambda a, rt: rt.asr.upsert_plan(
         a.name, primary_fabric_id=a.primary_fabric_id, recovery_fabric_id=a.recovery_fabric_id, items=a.items,
@@ -110,6 +123,7 @@ HANDLERS: dict[type, Handler] = {
     act.ReprotectItem: _one_write(lambda a, rt: rt.asr.reprotect_item(
         a.item_id, recovery_container_id=a.recovery_container_id, cache_account_id=a.cache_account_id,
         disks=a.disks, recovery_resource_group_id=a.recovery_resource_group_id, policy_id=a.policy_id)),
+    act.EnsureAvailabilitySet: _availability_set,
     act.EnsureLoadBalancer: _load_balancer,
     act.JoinPool: _join_pool,
     act.RemoveTestLoadBalancer: _remove_test_load_balancer,

@@ -41,6 +41,8 @@ class Vm:
     vm_uuid: str = ""
     power_state: str | None = None  # "running", "deallocated", ... (None: not read)
     computer_name: str = ""  # the guest's host name (osProfile.computerName); "" when ARM does not say
+    zones: tuple[str, ...] = ()  # the availability zone a zonal VM is in ("1", "2", "3"); () for a regional VM
+    proximity_placement_group_id: str | None = None
 
     @property
     def subscription_id(self) -> str:
@@ -53,6 +55,10 @@ class Vm:
     @property
     def primary_nic_id(self) -> str | None:
         return self.nic_ids[0] if self.nic_ids else None
+
+    @property
+    def zone(self) -> str | None:
+        return self.zones[0] if self.zones else None
 
     @property
     def host_name(self) -> str:
@@ -69,6 +75,15 @@ class TaggedScope:
     kind: str  # "availability_set" | "resource_group"
     tags: Mapping[str, str]
     member_vm_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AvailabilitySet(TaggedScope):
+    """An availability set: a cluster-level scope like any other, and where its VMs are spread."""
+
+    location: str = ""
+    fault_domains: int | None = None  # platformFaultDomainCount
+    update_domains: int | None = None  # platformUpdateDomainCount
 
 
 @dataclass(frozen=True)
@@ -199,6 +214,11 @@ class ProtectedItem:
     # after a committed failover swaps them: the cluster then replicates back to its original region).
     primary_region: str | None = None
     recovery_region: str | None = None
+    # A2A recoveryAvailabilitySet / recoveryAvailabilityZone / recoveryProximityPlacementGroupId: where the recovered
+    # VM is placed (fixed at enable: Site Recovery cannot change an item's availability type afterwards).
+    recovery_availability_set_id: str | None = None
+    recovery_zone: str | None = None
+    recovery_ppg_id: str | None = None
 
     @property
     def container_id(self) -> str:
@@ -412,6 +432,8 @@ class NetworkSecurityGroup:
     name: str
     location: str
     rules: tuple[SecurityRule, ...]  # the custom rules; Azure adds its default rules to every group
+    nic_ids: tuple[str, ...] = ()  # the NICs it is associated with (ARM's read-only back-references)
+    subnet_ids: tuple[str, ...] = ()  # the subnets it is associated with
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from shared import ids
 
 PLAN_PREFIX = "asr-s2d-"
 LB_FRONTEND, LB_POOL, LB_PROBE, LB_RULE = "fe-cluster", "be-nodes", "probe-cluster", "ha-ports"
-# The tag on every load balancer asr-s2d creates: it deletes nothing that does not carry it.
+# The tag on every load balancer and availability set asr-s2d creates: it deletes or reuses nothing that does not
+# carry it.
 MANAGED_BY, OWNER = "managed-by", "asr-s2d"
 PURPOSE_TAG = "asr-s2d-purpose"  # on a test or failback load balancer: what it is for
 
@@ -76,6 +77,16 @@ def load_balancer_id(resource_group_id: str, name: str) -> str:
 def failback_lb_id(node_vm_id: str, cluster: str) -> str:
     """The failback load balancer's ID: beside the cluster's node in its resource group."""
     return load_balancer_id(ids.group_id(node_vm_id), failback_lb_name(cluster))
+
+
+def availability_set_name(cluster: str) -> str:
+    """The recovery availability set asr-s2d creates for a cluster's nodes in the recovery resource group (Site
+    Recovery's own default is the source set's name with an "asr" suffix)."""
+    return f"avset-asr-s2d-{cluster}"
+
+
+def availability_set_id(resource_group_id: str, cluster: str) -> str:
+    return f"{resource_group_id}/providers/Microsoft.Compute/availabilitySets/{availability_set_name(cluster)}"
 
 
 def pool_id(lb_id: str) -> str:

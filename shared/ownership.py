@@ -9,19 +9,20 @@ load balancer is asr-s2d's when its tags say so for that very cluster and purpos
 
 After the first enrollment the node set is fixed: a VM tagged into the cluster later is a *candidate*
 until the cluster itself lists it (the guest's node list, matched by computer name) or an operator
-confirms it (``asr-s2d nodes add``). Pure values and predicates: the records are read and written by
-the services through ``Records``.
+confirms it (``asr-s2d nodes add``). A recovery availability set is asr-s2d's, for the cluster's nodes
+to fail over into, when its tags say so for that very cluster. Pure values and predicates: the records are read
+and written by the services through ``Records``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from shared import ids, tags
 from shared.actions import Purpose
-from shared.inventory import LoadBalancer, ProtectedItem, RecoveryPlan
+from shared.inventory import AvailabilitySet, LoadBalancer, ProtectedItem, RecoveryPlan
 from shared.names import MANAGED_BY, OWNER, PURPOSE_TAG, plan_name
 
 SCHEMA_VERSION = 1
@@ -125,12 +126,27 @@ def owns_plan(enrollment: Enrollment | None, plan: RecoveryPlan | None, items: I
     return None
 
 
+def managed(found: Mapping[str, str]) -> bool:
+    """``managed-by=asr-s2d``: a resource asr-s2d created (a load balancer, a recovery availability set). Its
+    ``asr-s2d-cluster`` tag says whose it is, never that it enrolls anything."""
+    return (tags.lookup(found, MANAGED_BY) or "").strip().lower() == OWNER
+
+
+def _tagged_ours(found: Mapping[str, str], cluster: str) -> bool:
+    """``managed-by=asr-s2d`` and ``asr-s2d-cluster=<cluster>`` (values compared as tags are: trimmed, any case)."""
+    return managed(found) and (tags.lookup(found, tags.CLUSTER) or "").strip().lower() == cluster.lower()
+
+
 def owns_load_balancer(lb: LoadBalancer, cluster: str, purpose: Purpose) -> bool:
     """The load balancer carries asr-s2d's tags for this cluster and purpose (the DR one has no purpose tag):
     only then may asr-s2d rewrite or delete it."""
-    if (tags.lookup(lb.tags, MANAGED_BY) or "").strip().lower() != OWNER:
-        return False
-    if (tags.lookup(lb.tags, tags.CLUSTER) or "").strip().lower() != cluster.lower():
+    if not _tagged_ours(lb.tags, cluster):
         return False
     wanted = "" if purpose is Purpose.DR else purpose.value
     return (tags.lookup(lb.tags, PURPOSE_TAG) or "").strip().lower() == wanted
+
+
+def owns_availability_set(avset: AvailabilitySet, cluster: str) -> bool:
+    """The availability set carries asr-s2d's tags for this cluster (as its load balancers do): only then does
+    asr-s2d reuse it as the cluster's recovery availability set."""
+    return _tagged_ours(avset.tags, cluster)

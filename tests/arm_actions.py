@@ -82,6 +82,9 @@ ASR_ENABLE_LINKS: dict[str, tuple[str, ...]] = {
                                "Microsoft.Network/virtualNetworks/subnets/join/action"),
     "primaryStagingAzureStorageAccountId": ("Microsoft.Storage/storageAccounts/read",
                                             "Microsoft.Storage/storageAccounts/listkeys/action"),
+    # The recovered VM is created in the recovery availability set an enable names (the article's list holds
+    # availabilitySets/read): checked on that set.
+    "recoveryAvailabilitySetId": ("Microsoft.Compute/availabilitySets/read",),
 }
 
 # A reference (``{"id": ...}``) in a write's body to a resource of this type (the ID's type chain, lower case,

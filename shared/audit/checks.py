@@ -17,9 +17,10 @@ from datetime import datetime, timedelta
 from shared import actions as act
 from shared import ids, tags
 from shared.cluster import Cluster
+from shared.enrollment import nsg
 from shared.enrollment.plan import NodeFacts, Plan, ReplicationSpec
 from shared.findings import Finding, Severity
-from shared.inventory import AsrState, LoadBalancer, Policy, ProtectedItem, StorageAccount, Subnet, Vm
+from shared.inventory import AsrState, AvailabilitySet, LoadBalancer, Policy, ProtectedItem, StorageAccount, Subnet, Vm
 from shared.names import failback_how, plan_name
 from shared.times import parse_time
 
@@ -61,6 +62,9 @@ PLAN_PENDING = "plan-pending"
 TAGS_REJECTED = "tags-rejected"
 TAG_NEAR_MISS = "tag-near-miss"
 CLUSTER_LOST = "cluster-lost"
+RECOVERY_PLACEMENT_MISSING = "recovery-placement-missing"
+DR_AVAILABILITY_SET_MISSING = "dr-availability-set-missing"
+MULTI_VM_PORT_BLOCKED = "multi-vm-port-blocked"
 
 # Which findings explain which planned action (an action explained by none becomes ``plan-pending``).
 EXPLAINS: dict[type, frozenset[str]] = {
@@ -72,6 +76,8 @@ EXPLAINS: dict[type, frozenset[str]] = {
     act.UpsertRecoveryPlan: frozenset({RECOVERY_PLAN_MISSING, RECOVERY_PLAN_INCOMPLETE, RECOVERY_PLAN_EXTRA,
                                    NODE_UNPROTECTED, TAG_REMOVED, FOREIGN_VM_IN_GROUP, TAGS_REJECTED}),
     act.EnsureLoadBalancer: frozenset({DR_LB_MISSING, DR_LB_WRONG_IP, DR_LB_MISCONFIGURED}),
+    # Created before a new node's enable names it, or again when an item names it and it is gone.
+    act.EnsureAvailabilitySet: frozenset({NODE_UNPROTECTED, DR_AVAILABILITY_SET_MISSING}),
     act.SetPoolMapping: frozenset({POOL_MAPPING_MISSING, NODE_UNPROTECTED}),
     act.CreateFabric: frozenset(),
     act.CreateContainer: frozenset(),
@@ -104,6 +110,8 @@ class ClusterView:
     failover_recorded: datetime | None = None  # when asr-s2d last recorded handling a failover of this cluster
     thresholds: Thresholds = Thresholds(1800, timedelta(days=180))
     now: datetime = datetime.min
+    dr_availability_set: AvailabilitySet | None = None  # the cluster's recovery availability set, as listed
+    security: nsg.Associations = field(default_factory=nsg.Associations)  # the allowed subscriptions' NSGs
 
     @property
     def name(self) -> str:
@@ -459,6 +467,57 @@ def check_replicating_back(view: ClusterView) -> list[Finding]:
                      "commit, then reprotect (ALLOW_REPROTECT=true lets asr-s2d do it)")]
 
 
+def check_recovery_placement(view: ClusterView) -> list[Finding]:
+    """Each node's item places its recovered VM as the node is placed (DESIGN rule 20): a zonal node in a zone, a node
+    in an availability set in a recovery availability set that exists. Without it the recovered nodes may share a
+    host, and one host failure in the DR region can take the cluster's quorum: a warning, because the cluster still
+    comes back, only not as resilient as it runs now. Site Recovery cannot change an item's availability type after
+    the enable ("You cannot change the availability type ... You must disable and enable replication", learn.microsoft
+    .com/azure/site-recovery/azure-to-azure-how-to-enable-replication), so the fix is a disable and re-enable; asr-s2d
+    never disables for it. A recovery set that an item names and that is gone is critical: Compute refuses a VM in a
+    set that does not exist, so that node's failover would fail."""
+    out = []
+    wanted_set = view.spec.availability_set_id(view.name)
+    for vm, item in view.node_items():
+        if item.failed_over or view.asr.replicates_back(item, view.spec.target_region):
+            continue
+        in_set = bool(vm.availability_set_id) and not vm.zone
+        if (vm.zone and not item.recovery_zone) or (
+                in_set and not item.recovery_availability_set_id and not item.recovery_zone):
+            where = f"zone {vm.zone}" if vm.zone else f"availability set {ids.name_of(vm.availability_set_id or '')}"
+            out.append(_finding(RECOVERY_PLACEMENT_MISSING, Severity.WARNING, vm.name,
+                                f"{vm.name} runs in {where} but its replicated item names no recovery availability set "
+                                "or zone: after a failover the recovered nodes may share a host, and one host failure "
+                                "can take the cluster's quorum",
+                                "Site Recovery cannot change the availability type of a replicated item: disable its "
+                                "replication, then let asr-s2d enable it again (it names the cluster's recovery "
+                                "availability set or the node's zone); a full initial replication follows"))
+        elif ids.same(item.recovery_availability_set_id, wanted_set) and view.dr_availability_set is None:
+            out.append(_finding(DR_AVAILABILITY_SET_MISSING, Severity.CRITICAL, vm.name,
+                                f"{vm.name}'s replicated item places the recovered VM in availability set "
+                                f"{ids.name_of(wanted_set)}, which no longer exists: Compute refuses a VM in a set "
+                                "that does not exist, so its failover would fail",
+                                "set AUDIT_REPAIR=true (the audit creates the set again) or re-tag a node"))
+    return out
+
+
+def check_multi_vm_port(view: ClusterView) -> list[Finding]:
+    """TCP 20004 flows between every two nodes through the network security groups on their NICs and subnets: "If
+    you enable multi-VM consistency, machines in the replication group communicate with each other over port 20004"
+    (learn.microsoft.com/azure/site-recovery/azure-to-azure-how-to-enable-replication). Critical, like
+    ``policy-multi-vm-sync-off``: without it the nodes' recovery points are not taken together, and the cluster fails
+    over (and drills) from the group's common points (DESIGN rule 17). The evaluation is ``asr-s2d check``'s own
+    (``shared.enrollment.nsg``), from the groups the audit listed."""
+    named = sorted(((f.vm.name, view.security.filters(f.nic)) for f in view.nodes.values() if f.nic is not None),
+                   key=lambda n: n[0])
+    return [_finding(MULTI_VM_PORT_BLOCKED, Severity.CRITICAL, f"{sender} -> {receiver}",
+                     f"TCP {nsg.MULTI_VM_PORT} from {sender} to {receiver} is {found.describe()}: Site Recovery's "
+                     "multi-VM consistency needs it between the nodes",
+                     f"allow TCP {nsg.MULTI_VM_PORT} between the nodes' addresses in that group, with a priority "
+                     "number below the denying rule's")
+            for sender, receiver, found in nsg.blocked(named, view.security.groups)]
+
+
 CHECKS: tuple[tuple[str, Callable[[ClusterView], list[Finding]]], ...] = (
     ("every node protected, in the cluster's group", check_nodes_protected),
     ("no foreign VM in the group; no node lost its tag", check_group_members),
@@ -471,6 +530,8 @@ CHECKS: tuple[tuple[str, Callable[[ClusterView], list[Finding]]], ...] = (
     ("pool mappings on every protected item", check_pool_mappings),
     ("cloud witness in the DR region", check_witness),
     ("cache accounts in the source region", check_cache_accounts),
+    ("recovered nodes keep their fault domains", check_recovery_placement),
+    (f"TCP {nsg.MULTI_VM_PORT} open between the nodes", check_multi_vm_port),
 )
 FAILED_OVER_CHECKS: tuple[tuple[str, Callable[[ClusterView], list[Finding]]], ...] = (
     ("failover announced", check_failover),

@@ -2,10 +2,10 @@
 
 Owns the audit service (``run_audit``, ``run_scheduled``); the report it writes is ``shared.audit.report``.
 It reads the world in bulk only — per allowed subscription the VM, availability-set,
-resource-group, NIC and storage-account lists; the vault's state one paged list per kind; the DR load
-balancers and DR subnets one list each — never a GET per VM, item or cluster. The checks are pure
-(``shared.audit.checks``); the plan it reports is the enrollment planner's own (``plan_enrollment``), so the
-audit and enforcement can never disagree.
+resource-group, NIC, network-security-group and storage-account lists; the vault's state one paged list per
+kind; the DR load balancers, availability sets and subnets one list each — never a GET per VM, item or cluster.
+The checks are pure (``shared.audit.checks``); the plan it reports is the enrollment planner's own
+(``plan_enrollment``), so the audit and enforcement can never disagree.
 
 Repairs (``AUDIT_REPAIR``) re-plan the cluster under its lock and apply the safe actions through the one
 executor; the audit never disables or deletes, whatever ``ALLOW_DISABLE_REPLICATION`` says. It must not
@@ -28,6 +28,7 @@ from shared.audit.report import STATUS_WORDS, ClusterReport, NodeReport, RepairR
 from shared.cluster import Cluster
 from shared.drill import service as drills
 from shared.drill.record import DrillRecord
+from shared.enrollment import nsg
 from shared.enrollment.members import Members, split
 from shared.enrollment.plan import DrNetwork, NodeFacts, Plan, ReplicationSpec, plan_enrollment
 from shared.enrollment.service import Prepared, observe_inventory, prepare, refusal, remember
@@ -36,7 +37,17 @@ from shared.executor import Executor
 from shared.failover import service as failover
 from shared.failover.plan import ReaddressNote
 from shared.findings import Finding, Severity
-from shared.inventory import AsrState, LoadBalancer, Nic, StorageAccount, Subnet, TaggedScope, Vm
+from shared.inventory import (
+    AsrState,
+    AvailabilitySet,
+    LoadBalancer,
+    NetworkSecurityGroup,
+    Nic,
+    StorageAccount,
+    Subnet,
+    TaggedScope,
+    Vm,
+)
 from shared.names import PLAN_PREFIX, load_balancer_name, plan_name
 from shared.outcomes import Outcome
 from shared.ownership import Enrollment
@@ -53,8 +64,8 @@ class AuditIncomplete(AsrS2dError):
     """Something the audit needs could not be read: no report is written (``audits/latest.json`` keeps the last
     complete one), the attempt is recorded, and the CLI exits 1."""
 # What the audit may apply. DisableNode is absent on purpose: the audit never disables or deletes.
-SAFE_ACTIONS: tuple[type, ...] = (*act.PLUMBING, act.EnableNode, act.UpsertRecoveryPlan, act.EnsureLoadBalancer,
-                                  act.SetPoolMapping)
+SAFE_ACTIONS: tuple[type, ...] = (*act.PLUMBING, act.EnableNode, act.UpsertRecoveryPlan, act.EnsureAvailabilitySet,
+                                  act.EnsureLoadBalancer, act.SetPoolMapping)
 
 Progress = Callable[[str], None]
 
@@ -79,6 +90,8 @@ class Observed:
     membership: Mapping[str, str] = field(default_factory=dict)  # node VM key -> its cluster's key
     enrolled: Mapping[str, Enrollment] = field(default_factory=dict)  # enrollment records by lower-cased name
     scopes: tuple[TaggedScope, ...] = ()  # availability sets and resource groups (their tags)
+    dr_availability_sets: Mapping[str, AvailabilitySet] = field(default_factory=dict)  # the recovery group's, by key
+    security: nsg.Associations = field(default_factory=nsg.Associations)  # every NSG and what it filters
 
 
 def observe(rt: Runtime, *, report: Progress = _quiet) -> Observed:
@@ -92,12 +105,14 @@ def observe(rt: Runtime, *, report: Progress = _quiet) -> Observed:
     found: list[Cluster] = []
     rejected: dict[str, str] = {}
     scopes: list[TaggedScope] = []
+    groups: list[NetworkSecurityGroup] = []
     enrolled = rt.records.enrollments()
     for sub in settings.allowed_subscriptions:
-        report(f"reading VMs, availability sets, resource groups and NICs of subscription {sub}")
+        report(f"reading VMs, availability sets, resource groups, NICs and network security groups of subscription {sub}")
         try:
             inv = observe_inventory(rt, sub)
             sub_nics = rt.network.list_nics(sub)
+            groups += rt.network.list_network_security_groups(sub)
         except AsrS2dError as err:
             errors.append(f"subscription {sub}: {err}")
             log.warning("audit: cannot read subscription %s: %s", sub, err)
@@ -110,8 +125,9 @@ def observe(rt: Runtime, *, report: Progress = _quiet) -> Observed:
         rejected.update(sub_rejected)
     report("reading the vault: fabrics, containers, mappings, policies, network mappings, items, plans")
     asr = rt.asr.observe()
-    report("reading the DR load balancers and subnets")
+    report("reading the DR load balancers, availability sets and subnets")
     lbs = {ids.key(lb.id): lb for lb in rt.network.list_load_balancers(settings.recovery_resource_group_id)}
+    dr_sets = {ids.key(a.id): a for a in rt.compute.list_availability_sets_in(settings.recovery_resource_group_id)}
     subnets = {ids.name_of(s.id).lower(): s for s in rt.network.list_subnets(settings.recovery_vnet_id)}
     wanted = {ids.key(settings.cache_storage_account_id)} | {
         ids.key(c.intent.witness_id) for c in found if c.intent.witness_id} | {
@@ -133,7 +149,7 @@ def observe(rt: Runtime, *, report: Progress = _quiet) -> Observed:
                     nics=nics, asr=asr,
                     load_balancers=lbs, dr_subnets=subnets, accounts=accounts, notes=notes,
                     membership={ids.key(n.id): c.key for c in found for n in c.nodes}, enrolled=enrolled,
-                    scopes=tuple(scopes))
+                    scopes=tuple(scopes), dr_availability_sets=dr_sets, security=nsg.Associations.of(groups))
 
 
 # -- decide: checks and the enrollment plan, per cluster ----------------------------------------------
@@ -152,10 +168,13 @@ class ClusterAudit:
 def node_facts(cluster: Cluster, observed: Observed) -> dict[str, NodeFacts]:
     """Per-node facts from the bulk lists. The lists carry no power state: nodes count as running for the
     report's plan; a repair re-reads each node (with its power state) under the cluster lock."""
+    sets = {ids.key(s.id): s for s in observed.scopes if isinstance(s, AvailabilitySet)}
     facts = {}
     for vm in cluster.nodes:
         nic = observed.nics.get(ids.key(vm.primary_nic_id)) if vm.primary_nic_id else None
-        facts[ids.key(vm.id)] = NodeFacts(vm=replace(vm, power_state=vm.power_state or "running"), nic=nic)
+        avset = sets.get(ids.key(vm.availability_set_id)) if vm.availability_set_id else None
+        facts[ids.key(vm.id)] = NodeFacts(vm=replace(vm, power_state=vm.power_state or "running"), nic=nic,
+                                          availability_set=avset)
     return facts
 
 
@@ -187,7 +206,8 @@ def audit_cluster(rt: Runtime, tagged: Cluster, observed: Observed, *, now: date
     subnet_name = spec.recovery_subnet_name or next(
         (ids.name_of(f.nic.subnet_id) for f in nodes.values() if f.nic is not None), "")
     dr = DrNetwork(subnet=observed.dr_subnets.get(subnet_name.lower()),
-                   load_balancer=observed.load_balancers.get(ids.key(spec.load_balancer_id(cluster.name))))
+                   load_balancer=observed.load_balancers.get(ids.key(spec.load_balancer_id(cluster.name))),
+                   availability_set=observed.dr_availability_sets.get(ids.key(spec.availability_set_id(cluster.name))))
     view = checks.ClusterView(
         cluster=cluster, nodes=nodes, asr=observed.asr, spec=spec, dr_subnet=dr.subnet, load_balancer=dr.load_balancer,
         accounts=observed.accounts, inventory=observed.inventory, membership=observed.membership, rejected=observed.rejected,
@@ -196,7 +216,7 @@ def audit_cluster(rt: Runtime, tagged: Cluster, observed: Observed, *, now: date
         thresholds=checks.Thresholds(settings.rpo_threshold_seconds,
                                      timedelta(days=settings.test_failover_max_age_days),
                                      runbook_required=settings.runbook_required),
-        now=now)
+        now=now, dr_availability_set=dr.availability_set, security=observed.security)
     # Failed over, or reprotected and replicating back: the way back's business, never enrollment's.
     failed_over = any(item.failed_over for _vm, item in view.node_items()) or bool(view.replicating_back())
     findings = [*checks.run_checks(view), *members.findings]
@@ -298,9 +318,11 @@ def global_findings(observed: Observed, spec: ReplicationSpec) -> list[Finding]:
                     "for asr-s2d)")
             for key, vm in sorted(observed.inventory.items()) if key not in clustered_now
             and vm.location.lower() != spec.target_region.lower() for miss in tags.near_misses(vm.tags)]
+    # asr-s2d's own recovery availability sets carry its tags to say whose they are, not to enroll anything.
     out += [Finding(checks.TAG_NEAR_MISS, Severity.CRITICAL, scope.name, f"{scope.kind.replace('_', ' ')} {scope.name}: "
                     f"{miss}", f"set {tags.ENROLL}=true exactly on it, or remove the tag")
-            for scope in observed.scopes for miss in tags.near_misses(scope.tags)]
+            for scope in observed.scopes if not ownership.managed(scope.tags)
+            for miss in tags.near_misses(scope.tags)]
     clustered = {ids.key(n.id) for c in observed.clusters for n in c.nodes}
     policy = observed.asr.policy_named(spec.policy_name)
     for item in observed.asr.items:

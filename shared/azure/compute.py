@@ -1,6 +1,7 @@
 """Compute gateway: VMs (one paged list per subscription, or one GET with power state), availability
-sets, and Run Command. Returns ``shared.inventory`` values; the SDK stays in here. A script's output is the
-guest's words: scrubbed (``shared.observability.scrub``) as it enters, before anyone cuts or quotes it.
+sets (read, and the recovery one asr-s2d creates), a region's fault-domain limit, and Run Command. Returns
+``shared.inventory`` values; the SDK stays in here. A script's output is the guest's words: scrubbed
+(``shared.observability.scrub``) as it enters, before anyone cuts or quotes it.
 
 Run Command's own "not yet" is ``GuestNotReady``, never a failure: "The Run Command feature doesn't work if the VM
 agent status is NOT READY" (its operation ends Failed with ``VMAgentStatusCommunicationError``) and "One script at a
@@ -17,7 +18,7 @@ from shared import ids
 from shared.azure.clients import Clients
 from shared.azure.errors import error_code, read_all, read_or_none, translate, wire
 from shared.errors import AsrS2dError, GuestNotReady
-from shared.inventory import Disk, TaggedScope, Vm, VmAgent, frozen_tags
+from shared.inventory import AvailabilitySet, Disk, Vm, VmAgent, frozen_tags
 from shared.observability import scrub
 
 AGENT_NOT_READY = "VMAgentStatusCommunicationError"  # the code a run command's operation fails with (module docstring)
@@ -53,7 +54,9 @@ def vm_from_wire(raw: dict[str, Any]) -> Vm:
     return Vm(id=raw["id"], name=raw["name"], location=(raw.get("location") or "").lower(),
               tags=frozen_tags(raw.get("tags")), nic_ids=tuple(n["id"] for n in ordered if n.get("id")),
               disks=tuple(disks), availability_set_id=avset, vm_uuid=props.get("vmId") or "", power_state=power,
-              computer_name=(props.get("osProfile") or {}).get("computerName") or "")
+              computer_name=(props.get("osProfile") or {}).get("computerName") or "",
+              zones=tuple(str(z) for z in raw.get("zones") or ()),
+              proximity_placement_group_id=(props.get("proximityPlacementGroup") or {}).get("id") or None)
 
 
 def vm_agent_from_wire(raw: dict[str, Any]) -> VmAgent:
@@ -66,10 +69,20 @@ def vm_agent_from_wire(raw: dict[str, Any]) -> VmAgent:
                    version=str(agent.get("vmAgentVersion") or ""))
 
 
-def _avset_from_wire(raw: dict[str, Any]) -> TaggedScope:
-    members = (raw.get("properties") or {}).get("virtualMachines") or []
-    return TaggedScope(id=raw["id"], name=raw["name"], kind="availability_set", tags=frozen_tags(raw.get("tags")),
-                       member_vm_ids=tuple(v["id"] for v in members if v.get("id")))
+def avset_from_wire(raw: dict[str, Any]) -> AvailabilitySet:
+    props = raw.get("properties") or {}
+    members = props.get("virtualMachines") or []
+    return AvailabilitySet(id=raw["id"], name=raw["name"], kind="availability_set", tags=frozen_tags(raw.get("tags")),
+                           member_vm_ids=tuple(v["id"] for v in members if v.get("id")),
+                           location=(raw.get("location") or "").lower(),
+                           fault_domains=props.get("platformFaultDomainCount"),
+                           update_domains=props.get("platformUpdateDomainCount"))
+
+
+# The Resource SKUs capability that says how many fault domains an (Aligned: managed-disk) availability set can have in
+# a region: Microsoft's docs read it with `az vm list-skus --resource-type availabilitySets` ("The number of fault
+# domains varies by region", MicrosoftDocs/azure-docs articles/virtual-machines/disks-deploy-premium-v2.md).
+FAULT_DOMAIN_CAPABILITY = "MaximumPlatformFaultDomainCount"
 
 
 class ComputeGateway:
@@ -97,16 +110,48 @@ class ComputeGateway:
                            lambda: client.virtual_machines.get(rid.resource_group, rid.name, expand="instanceView"))
         return (vm_from_wire(raw), vm_agent_from_wire(raw)) if raw is not None else None
 
-    def list_availability_sets(self, subscription_id: str) -> list[TaggedScope]:
+    def list_availability_sets(self, subscription_id: str) -> list[AvailabilitySet]:
         sets = read_all(f"list availability sets of subscription {subscription_id}",
                         self._clients.compute(subscription_id).availability_sets.list_by_subscription)
-        return [_avset_from_wire(a) for a in sets]
+        return [avset_from_wire(a) for a in sets]
 
-    def get_availability_set(self, avset_id: str) -> TaggedScope | None:
+    def list_availability_sets_in(self, resource_group_id: str) -> list[AvailabilitySet]:
+        """Every availability set of one resource group (the recovery one) in one paged list."""
+        sub, group = ids.subscription_of(resource_group_id), ids.resource_group_of(resource_group_id)
+        return [avset_from_wire(a) for a in read_all(f"list availability sets of resource group {group}",
+                                                     lambda: self._clients.compute(sub).availability_sets.list(group),
+                                                     missing_is_empty=True)]
+
+    def get_availability_set(self, avset_id: str) -> AvailabilitySet | None:
         rid = ids.parse(avset_id)
         raw = read_or_none(f"read availability set {rid.name}", lambda: self._clients.compute(
             rid.subscription).availability_sets.get(rid.resource_group, rid.name))
-        return _avset_from_wire(raw) if raw is not None else None
+        return avset_from_wire(raw) if raw is not None else None
+
+    def put_availability_set(self, avset_id: str, *, location: str, fault_domains: int, update_domains: int,
+                             tags: dict[str, str]) -> AvailabilitySet:
+        """Create (or rewrite) an Aligned availability set: the sku managed-disk VMs need."""
+        rid = ids.parse(avset_id)
+        body = {"location": location, "tags": tags, "sku": {"name": "Aligned"},
+                "properties": {"platformFaultDomainCount": fault_domains, "platformUpdateDomainCount": update_domains}}
+        try:
+            raw = self._clients.compute(rid.subscription).availability_sets.create_or_update(
+                rid.resource_group, rid.name, body)
+        except Exception as err:
+            raise translate(err, f"write availability set {rid.name}") from err
+        return avset_from_wire(wire(raw))
+
+    def max_fault_domains(self, subscription_id: str, location: str) -> int | None:
+        """How many fault domains an availability set can have in ``location`` (the Resource SKUs list, filtered to
+        the location: one paged read); None when the list does not say."""
+        skus = read_all(f"list the compute SKUs of {location}", lambda: self._clients.compute(
+            subscription_id).resource_skus.list(filter=f"location eq '{location}'"))
+        for sku in skus:
+            if (sku.get("resourceType") or "").lower() == "availabilitysets" and (sku.get("name") or "") == "Aligned":
+                value = next((c.get("value") for c in sku.get("capabilities") or []
+                              if c.get("name") == FAULT_DOMAIN_CAPABILITY), None)
+                return int(value) if value is not None and str(value).isdigit() else None
+        return None
 
     def run_command(self, vm_id: str, script: list[str], parameters: dict[str, str]) -> RunCommandResult:
         """Run a PowerShell script on the VM. Values travel only in ``parameters``, never in ``script``."""

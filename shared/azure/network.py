@@ -1,5 +1,5 @@
 """Network gateway: NICs, subnets, the cluster's internal load balancers, and the network security groups that
-filter the nodes' traffic (read by the pre-flight check).
+filter the nodes' traffic (read by the pre-flight check, and listed by the audit).
 
 NICs have no per-IP-configuration update: a pool change GETs the whole NIC, edits it and PUTs it
 back with ``If-Match`` so a concurrent writer is never overwritten (412 -> transient, retried).
@@ -77,9 +77,12 @@ def rule_from_wire(raw: dict[str, Any]) -> SecurityRule:
 
 
 def nsg_from_wire(raw: dict[str, Any]) -> NetworkSecurityGroup:
-    rules = (raw.get("properties") or {}).get("securityRules") or []
+    props = raw.get("properties") or {}
+    rules = props.get("securityRules") or []
     return NetworkSecurityGroup(id=raw["id"], name=raw["name"], location=(raw.get("location") or "").lower(),
-                                rules=tuple(rule_from_wire(r) for r in rules))
+                                rules=tuple(rule_from_wire(r) for r in rules),
+                                nic_ids=tuple(n["id"] for n in props.get("networkInterfaces") or [] if n.get("id")),
+                                subnet_ids=tuple(n["id"] for n in props.get("subnets") or [] if n.get("id")))
 
 
 def _nsg_of(raw: dict[str, Any]) -> str | None:
@@ -145,6 +148,13 @@ class NetworkGateway:
         """Every NIC of a subscription in one paged list (the audit's bulk read; never a GET per VM)."""
         return [nic_from_wire(n) for n in read_all(f"list NICs of subscription {subscription_id}",
                                                    self._clients.network(subscription_id).network_interfaces.list_all)]
+
+    def list_network_security_groups(self, subscription_id: str) -> list[NetworkSecurityGroup]:
+        """Every network security group of a subscription, with the NICs and subnets it is associated with (ARM lists
+        them on the group), in one paged list: the audit's bulk read for TCP 20004 between the nodes."""
+        return [nsg_from_wire(g) for g in read_all(
+            f"list network security groups of subscription {subscription_id}",
+            self._clients.network(subscription_id).network_security_groups.list_all)]
 
     def list_load_balancers(self, resource_group_id: str) -> list[LoadBalancer]:
         """Every load balancer of one resource group (the DR load balancers) in one paged list."""

@@ -98,7 +98,10 @@ def item_from_wire(raw: dict[str, Any]) -> ProtectedItem:
         current_job_id=_scenario_job(props.get("currentScenario")),
         last_failover=props.get("lastSuccessfulFailoverTime") or None,
         primary_region=_region(details.get("primaryFabricLocation")),
-        recovery_region=_region(details.get("recoveryFabricLocation")))
+        recovery_region=_region(details.get("recoveryFabricLocation")),
+        recovery_availability_set_id=details.get("recoveryAvailabilitySet") or None,
+        recovery_zone=str(details["recoveryAvailabilityZone"]) if details.get("recoveryAvailabilityZone") else None,
+        recovery_ppg_id=details.get("recoveryProximityPlacementGroupId") or None)
 
 
 def _region(location: Any) -> str | None:
@@ -326,14 +329,25 @@ class SiteRecoveryGateway:
     # -- protection -----------------------------------------------------------------------------
     def enable(self, *, fabric: str, container: str, item: str, vm_id: str, group: str, policy_id: str,
                recovery_container_id: str, disks: tuple[Disk, ...], cache_account_id: str,
-               recovery_resource_group_id: str, recovery_vnet_id: str, recovery_subnet: str) -> None:
-        details = {
+               recovery_resource_group_id: str, recovery_vnet_id: str, recovery_subnet: str,
+               group_id: str | None = None, recovery_availability_set_id: str | None = None,
+               recovery_zone: str | None = None) -> None:
+        """Enable A2A replication of one VM into the multi-VM group ``group`` (with ``group_id``, read from the
+        group's items, when the group exists), placing the recovered VM in ``recovery_availability_set_id`` or
+        ``recovery_zone`` (A2AEnableProtectionInput; Site Recovery fixes the availability type at enable)."""
+        details: dict[str, Any] = {
             "instanceType": "A2A", "fabricObjectId": vm_id, "recoveryContainerId": recovery_container_id,
             "recoveryResourceGroupId": recovery_resource_group_id, "recoveryAzureNetworkId": recovery_vnet_id,
             "recoverySubnetName": recovery_subnet, "multiVmGroupName": group,
             "vmManagedDisks": managed_disks(disks, cache_account_id=cache_account_id,
                                             recovery_resource_group_id=recovery_resource_group_id),
         }
+        if group_id:
+            details["multiVmGroupId"] = group_id
+        if recovery_availability_set_id:
+            details["recoveryAvailabilitySetId"] = recovery_availability_set_id
+        if recovery_zone:
+            details["recoveryAvailabilityZone"] = recovery_zone
         self._wait(f"enable replication of {ids.name_of(vm_id)}", self._client.replication_protected_items.begin_create,
                    fabric, container, item, {"properties": {"policyId": policy_id, "providerSpecificDetails": details}})
 

@@ -26,12 +26,12 @@ tags (``Internet``, ``AzureLoadBalancer``, ...) never hold a node's private addr
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import Enum
 
 from shared import ids
-from shared.inventory import NetworkSecurityGroup, NicFilters, SecurityRule
+from shared.inventory import NetworkSecurityGroup, Nic, NicFilters, SecurityRule
 
 MULTI_VM_PORT = 20004
 
@@ -174,3 +174,45 @@ def verdict(flow: Flow, way: Sequence[Hop]) -> Verdict:
         if not allowed:
             return Verdict(False, hop, rule, uncertain)
     return Verdict(True)
+
+
+def blocked(nodes: Sequence[tuple[str, NicFilters]], groups: Mapping[str, NetworkSecurityGroup],
+            port: int = MULTI_VM_PORT) -> list[tuple[str, str, Verdict]]:
+    """(sender, receiver, the denial) for every ordered pair of nodes (named, with their filters) whose TCP ``port``
+    flow a group on its way denies; nodes without a private address are left out (their callers say so)."""
+    placed = [(name, f) for name, f in nodes if f.private_ip]
+    out = []
+    for i, (sender, out_filters) in enumerate(placed):
+        for j, (receiver, in_filters) in enumerate(placed):
+            if i == j:
+                continue
+            assert out_filters.private_ip is not None and in_filters.private_ip is not None
+            found = verdict(Flow(out_filters.private_ip, in_filters.private_ip, port),
+                            hops(out_filters, in_filters, groups))
+            if not found.allowed:
+                out.append((sender, receiver, found))
+    return out
+
+
+@dataclass(frozen=True)
+class Associations:
+    """Network security groups as a subscription's list returns them, indexed by what they filter: each group lists
+    the NICs and subnets it is associated with (ARM's read-only ``networkInterfaces`` / ``subnets``), so one list tells
+    where every NIC's traffic is filtered, without a GET per NIC or subnet."""
+
+    groups: Mapping[str, NetworkSecurityGroup] = field(default_factory=dict)  # by ids.key
+    by_nic: Mapping[str, str] = field(default_factory=dict)  # NIC key -> group key
+    by_subnet: Mapping[str, str] = field(default_factory=dict)  # subnet key -> group key
+
+    @classmethod
+    def of(cls, groups: Iterable[NetworkSecurityGroup]) -> Associations:
+        listed = {ids.key(g.id): g for g in groups}
+        return cls(groups=listed, by_nic={ids.key(n): k for k, g in listed.items() for n in g.nic_ids},
+                   by_subnet={ids.key(s): k for k, g in listed.items() for s in g.subnet_ids})
+
+    def filters(self, nic: Nic) -> NicFilters:
+        """Where the NIC's traffic is filtered: the group on the NIC and the one on its subnet (None: no group)."""
+        on_nic, on_subnet = self.by_nic.get(ids.key(nic.id)), self.by_subnet.get(ids.key(nic.subnet_id))
+        return NicFilters(nic_id=nic.id, private_ip=nic.private_ip, subnet_id=nic.subnet_id,
+                          nic_nsg_id=self.groups[on_nic].id if on_nic else None,
+                          subnet_nsg_id=self.groups[on_subnet].id if on_subnet else None)

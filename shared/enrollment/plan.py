@@ -1,5 +1,6 @@
 """Enrollment planning: what must be written so every node of a cluster replicates in ONE multi-VM
-group under a crash-consistent-only policy, with a recovery plan and a pre-staged DR load balancer.
+group under a crash-consistent-only policy, with a recovery plan, a pre-staged DR load balancer, and
+recovered nodes that keep their fault domains (``recovery_placement``).
 
 ``plan_enrollment`` is side-effect free: observed state in, a ``Plan`` (actions + findings) out.
 The executor applies it; the audit reports it. Names of everything asr-s2d creates are derived
@@ -21,6 +22,7 @@ from shared.actions import (
     CreateNetworkMapping,
     DisableNode,
     EnableNode,
+    EnsureAvailabilitySet,
     EnsureLoadBalancer,
     EnsurePolicy,
     Purpose,
@@ -31,10 +33,11 @@ from shared.cluster import Cluster
 from shared.config import Settings
 from shared.errors import RejectedInput
 from shared.findings import Finding, Severity
-from shared.inventory import AsrState, LoadBalancer, Nic, Subnet, Vm, usable_ip
+from shared.inventory import AsrState, AvailabilitySet, LoadBalancer, Nic, Subnet, Vm, usable_ip
 from shared.names import (
     MANAGED_BY,
     OWNER,
+    availability_set_id,
     container_name,
     fabric_name,
     failback_how,
@@ -46,7 +49,7 @@ from shared.names import (
     plan_name,
     pool_id,
 )
-from shared.ownership import is_ours, owns_load_balancer
+from shared.ownership import is_ours, owns_availability_set, owns_load_balancer
 from shared.tags import MAX_GROUP_SIZE
 
 
@@ -95,6 +98,10 @@ class ReplicationSpec:
     def pool_id(self, cluster: str, *, test: bool = False) -> str:
         return pool_id(self.load_balancer_id(cluster, test=test))
 
+    def availability_set_id(self, cluster: str) -> str:
+        """The cluster's recovery availability set, in the recovery resource group."""
+        return availability_set_id(self.recovery_resource_group_id, cluster)
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -113,12 +120,97 @@ class Plan:
 class NodeFacts:
     vm: Vm
     nic: Nic | None
+    availability_set: AvailabilitySet | None = None  # the node's own (source) availability set, as read
 
 
 @dataclass(frozen=True)
 class DrNetwork:
+    """What the DR side holds for the cluster: the subnet its nodes fail over into, its DR load balancer and its
+    recovery availability set (``ReplicationSpec.availability_set_id``; None: none of that name)."""
+
     subnet: Subnet | None
     load_balancer: LoadBalancer | None
+    availability_set: AvailabilitySet | None = None
+
+
+# Fault and update domains of a recovery availability set: "Each availability set can be configured with up to three
+# fault domains and twenty update domains" (learn.microsoft.com/azure/virtual-machines/availability-set-overview);
+# every region has at least two fault domains ("either two or three ... per region", same article), and five update
+# domains is Azure's default. The executor caps the fault domains at the recovery region's own limit when it writes.
+MAX_FAULT_DOMAINS, MAX_UPDATE_DOMAINS = 3, 20
+DEFAULT_FAULT_DOMAINS, DEFAULT_UPDATE_DOMAINS = 2, 5
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a node's recovered VM is placed: the cluster's recovery availability set, or the node's zone, or
+    neither (a single instance)."""
+
+    availability_set_id: str | None = None
+    zone: str | None = None
+
+
+def recovery_placement(name: str, nodes: Mapping[str, NodeFacts], spec: ReplicationSpec,
+                       dr: DrNetwork) -> tuple[dict[str, Placement], list[Finding]]:
+    """Where each node (by key) fails over to, so the recovered nodes keep their fault domains (DESIGN rule 20), and
+    what to report. Side-effect free.
+
+    Site Recovery fixes an item's availability type (single instance, availability set or availability zone) when
+    replication is enabled: it "cannot change the availability type ... after you enable replication" (learn.microsoft
+    .com/azure/site-recovery/azure-to-azure-how-to-enable-replication, "Availability options"), so it is chosen here,
+    once, from the source:
+
+    - a zonal node keeps its zone number, as Site Recovery's own default does ("Site Recovery assigns the same zone
+      number as the source region in target region if the target region supports availability zones", same
+      article). Zone numbers are logical, per subscription: the same numbers keep nodes that were in different zones
+      in different zones, and the recovery region must offer zones (Site Recovery refuses the enable otherwise);
+    - a node in an availability set goes into the cluster's recovery availability set (``avset-asr-s2d-<cluster>``
+      in the recovery resource group and region; Site Recovery's default is a new set "with the asr suffix", reused
+      when it exists). A set of that name that is not asr-s2d's for this cluster (its tags), or not in the recovery
+      region, is never used: reported (``dr-availability-set-not-ours``), the node is enabled as a single instance;
+    - a proximity placement group is not kept: it co-locates VMs for latency, Site Recovery places VMs in one only
+      on a best-effort basis ("If you can't bring up the VMs inside a proximity placement group ... VMs will be
+      created outside", articles/site-recovery/how-to-enable-replication-proximity-placement-groups.md), and it
+      holds no fault domain the nodes need: reported (``placement-group-not-kept``, info).
+    """
+    findings: list[Finding] = []
+    wanted = spec.availability_set_id(name)
+    avset = dr.availability_set
+    usable = avset is None or (owns_availability_set(avset, name) and avset.location == spec.target_region.lower())
+    in_sets = [f.vm.name for f in nodes.values() if f.vm.availability_set_id and not f.vm.zone]
+    if not usable and avset is not None and in_sets:
+        findings.append(Finding(
+            "dr-availability-set-not-ours", Severity.WARNING, avset.name,
+            f"an availability set named {avset.name} exists in the recovery resource group but is not asr-s2d's "
+            f"recovery availability set of {name} in {spec.target_region} (its tags or region say otherwise): "
+            f"{', '.join(sorted(in_sets))} would fail over as single instances",
+            f"remove or rename it, or tag it {MANAGED_BY}={OWNER} and {tags.CLUSTER}={name} if it is the cluster's "
+            "(in the recovery region), before the nodes are enabled"))
+    placements = {key: Placement(zone=f.vm.zone) if f.vm.zone else
+                  Placement(availability_set_id=wanted) if f.vm.availability_set_id and usable else Placement()
+                  for key, f in nodes.items()}
+    grouped = sorted(f.vm.name for f in nodes.values() if f.vm.proximity_placement_group_id)
+    if grouped:
+        findings.append(Finding(
+            "placement-group-not-kept", Severity.INFO, name,
+            f"{', '.join(grouped)} run in a proximity placement group; their recovered VMs are placed by availability "
+            "set or zone only (Site Recovery's placement in a group is best effort, and a group holds no fault "
+            "domain)", "nothing to do; to co-locate the recovered nodes, set a proximity placement group in the DR "
+            "region on each replicated item yourself"))
+    return placements, findings
+
+
+def ensure_availability_set(name: str, nodes: Mapping[str, NodeFacts], spec: ReplicationSpec, dr: DrNetwork,
+                            needed: bool) -> EnsureAvailabilitySet | None:
+    """The cluster's recovery availability set, when a node's enable (or an item) names it and it does not exist:
+    fault and update domains from the nodes' source sets, within what any availability set can have."""
+    if not needed or dr.availability_set is not None:
+        return None
+    sources = [f.availability_set for f in nodes.values() if f.availability_set is not None]
+    faults = max((s.fault_domains for s in sources if s.fault_domains), default=DEFAULT_FAULT_DOMAINS)
+    updates = max((s.update_domains for s in sources if s.update_domains), default=DEFAULT_UPDATE_DOMAINS)
+    return EnsureAvailabilitySet(spec.availability_set_id(name), spec.target_region.lower(),
+                                 min(faults, MAX_FAULT_DOMAINS), min(updates, MAX_UPDATE_DOMAINS), name)
 
 
 def _away(name: str, asr: AsrState, spec: ReplicationSpec) -> Finding | None:
@@ -246,7 +338,12 @@ def plan_enrollment(cluster: Cluster, nodes: Mapping[str, NodeFacts], asr: AsrSt
                             "another policy than asr-s2d's: asr-s2d does not take over another tool's replication "
                             "(rename the cluster)")
 
-    # Nodes: enable the unprotected ones in the cluster's group; report (never move) the others (rule 3).
+    # Nodes: enable the unprotected ones in the cluster's group; report (never move) the others (rule 3). A node that
+    # joins an existing group names it by its ID too (read from the group's items), as Microsoft's tooling does
+    # (azure-powershell NewAzureRmRecoveryServicesAsrReplicationProtectedItem.cs): the name alone could start a new one.
+    group_id = next((i.group_id for i in group_items if i.group_id), None)
+    placements, placement_findings = recovery_placement(name, nodes, spec, dr)
+    findings += placement_findings
     item_ids: list[tuple[str, str]] = []
     pool_targets: list[tuple[str, NodeFacts]] = []
     for facts in sorted(nodes.values(), key=lambda f: ids.key(f.vm.id)):
@@ -274,11 +371,13 @@ def plan_enrollment(cluster: Cluster, nodes: Mapping[str, NodeFacts], asr: AsrSt
             continue
         iname = item_name(vm.vm_uuid, vm.name)
         item_id = f"{src_container_id}/replicationProtectedItems/{iname}"
+        placement = placements.get(ids.key(vm.id), Placement())
         actions.append(EnableNode(
             fabric=src_fabric_name, container=src_container_name, item=iname, vm_id=vm.id, vm_name=vm.name,
             group=name, recovery_container_id=tgt_container_id, policy_id=policy_id, disks=vm.disks,
             cache_account_id=spec.cache_account_id, recovery_resource_group_id=spec.recovery_resource_group_id,
-            recovery_vnet_id=spec.recovery_vnet_id, recovery_subnet=ids.name_of(dr.subnet.id)))
+            recovery_vnet_id=spec.recovery_vnet_id, recovery_subnet=ids.name_of(dr.subnet.id), group_id=group_id,
+            recovery_availability_set_id=placement.availability_set_id, recovery_zone=placement.zone))
         item_ids.append((item_id, vm.id))
         pool_targets.append((item_id, facts))
     node_keys = {ids.key(n.id) for n in cluster.nodes}
@@ -290,6 +389,16 @@ def plan_enrollment(cluster: Cluster, nodes: Mapping[str, NodeFacts], asr: AsrSt
                 "untagged-protected-node", Severity.WARNING, ids.name_of(item.vm_id),
                 f"{ids.name_of(item.vm_id)} replicates in group {name} but is not tagged as a node of it",
                 "tag the VM back, or disable its replication if it left the cluster (asr-s2d never does)"))
+
+    # The recovery availability set, before the first enable that names it (Site Recovery checks it exists), or again
+    # when an item names it and it is gone (the recovered VM's create would name a set that does not exist).
+    wanted_set = spec.availability_set_id(name)
+    avset = ensure_availability_set(name, nodes, spec, dr, needed=any(
+        isinstance(a, EnableNode) and ids.same(a.recovery_availability_set_id, wanted_set) for a in actions) or any(
+        ids.same(i.recovery_availability_set_id, wanted_set) for i in group_items))
+    if avset is not None:
+        first_enable = next((n for n, a in enumerate(actions) if isinstance(a, EnableNode)), len(actions))
+        actions.insert(first_enable, avset)
 
     if not_running and not any(isinstance(a, EnableNode) for a in actions) and len(item_ids) < len(cluster.nodes):
         return Plan(name, tuple(a for a in actions if not isinstance(a, EnableNode)), tuple(findings),

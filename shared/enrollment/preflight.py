@@ -326,17 +326,9 @@ def check_multi_vm_port(seen: Observed) -> Check:
     unplaced = [n.vm.name for n in seen.nodes if n.filters is None or not n.filters.private_ip]
     if unplaced:
         return _not_met(name, f"no primary NIC address for {', '.join(unplaced)}", "give each node a NIC with an address")
-    denied: list[str] = []
-    for sender in seen.nodes:
-        for receiver in seen.nodes:
-            if sender is receiver:
-                continue
-            assert sender.filters is not None and receiver.filters is not None
-            assert sender.filters.private_ip is not None and receiver.filters.private_ip is not None
-            flow = nsg.Flow(sender.filters.private_ip, receiver.filters.private_ip, nsg.MULTI_VM_PORT)
-            found = nsg.verdict(flow, nsg.hops(sender.filters, receiver.filters, seen.groups))
-            if not found.allowed:
-                denied.append(f"{sender.vm.name} -> {receiver.vm.name}: {found.describe()}")
+    named = [(n.vm.name, n.filters) for n in seen.nodes if n.filters is not None]
+    denied = [f"{sender} -> {receiver}: {found.describe()}"
+              for sender, receiver, found in nsg.blocked(named, seen.groups)]
     if denied:
         return _not_met(name, "; ".join(denied),
                         f"allow TCP {nsg.MULTI_VM_PORT} between the nodes' addresses in that group with a priority below "

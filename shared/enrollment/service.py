@@ -21,7 +21,7 @@ from shared.enrollment.plan import DrNetwork, NodeFacts, Plan, ReplicationSpec, 
 from shared.errors import PermanentError, RejectedInput, TransientError
 from shared.executor import Executor
 from shared.findings import Finding, Severity
-from shared.inventory import AsrState, Vm
+from shared.inventory import AsrState, AvailabilitySet, Vm
 from shared.observability import log_context
 from shared.outcomes import Outcome, most_significant
 from shared.ownership import Enrollment, Node
@@ -184,20 +184,30 @@ def _untagged(event: events.ArmEvent, vm: Vm, rt: Runtime) -> Outcome:
 
 
 def observe_nodes(rt: Runtime, cluster: Cluster) -> dict[str, NodeFacts]:
-    """Power state and primary NIC of each node: one VM GET and one NIC GET per node."""
+    """Power state and primary NIC of each node, and the availability set it is in: one VM GET and one NIC GET per
+    node, one GET per availability set."""
     facts: dict[str, NodeFacts] = {}
+    sets: dict[str, AvailabilitySet | None] = {}
     for node in cluster.nodes:
         vm = rt.compute.get_vm(node.id) or node
         nic = rt.network.get_nic(vm.primary_nic_id) if vm.primary_nic_id else None
-        facts[ids.key(vm.id)] = NodeFacts(vm=vm, nic=nic)
+        avset_id = vm.availability_set_id
+        if avset_id and ids.key(avset_id) not in sets:
+            sets[ids.key(avset_id)] = rt.compute.get_availability_set(avset_id)
+        facts[ids.key(vm.id)] = NodeFacts(vm=vm, nic=nic,
+                                          availability_set=sets.get(ids.key(avset_id)) if avset_id else None)
     return facts
 
 
 def observe_dr(rt: Runtime, cluster: Cluster, nodes: dict[str, NodeFacts], spec: ReplicationSpec) -> DrNetwork:
+    """The DR subnet and load balancer, and (for nodes in an availability set) the cluster's recovery set."""
     subnet_name = spec.recovery_subnet_name or next(
         (ids.name_of(f.nic.subnet_id) for f in nodes.values() if f.nic is not None), "")
     subnet = rt.network.get_subnet(spec.recovery_vnet_id, subnet_name) if subnet_name else None
-    return DrNetwork(subnet=subnet, load_balancer=rt.network.get_load_balancer(spec.load_balancer_id(cluster.name)))
+    in_sets = any(f.vm.availability_set_id for f in nodes.values())
+    avset = rt.compute.get_availability_set(spec.availability_set_id(cluster.name)) if in_sets else None
+    return DrNetwork(subnet=subnet, load_balancer=rt.network.get_load_balancer(spec.load_balancer_id(cluster.name)),
+                     availability_set=avset)
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,11 @@ def test_the_demo_nodes_meet_every_prerequisite_and_nothing_is_written(
     assert set(statuses(report).values()) == {"met"}, report["checks"]
     assert len(report["checks"]) == 15 and report["met"] is True and report["not_met"] == []
     assert report["nodes"] == ["s2d-node1", "s2d-node2"]
-    assert "enable replication of s2d-node1 in multi-VM group s2dclu01 (3 disks)" in report["plan"]["actions"]
+    actions = report["plan"]["actions"]
+    assert ("enable replication of s2d-node1 in multi-VM group s2dclu01 (3 disks, recovered into availability set "
+            "avset-asr-s2d-s2dclu01)") in actions
+    avset = next(n for n, a in enumerate(actions) if a.startswith("create recovery availability set"))
+    assert avset < min(n for n, a in enumerate(actions) if a.startswith("enable replication"))
     no_writes_since(emu, seq)
 
     # The same nodes named by their resource group, as a table: the same verdicts.

@@ -787,7 +787,8 @@ def test_the_audits_arm_reads_are_a_constant_plus_list_pages_for_1_and_200_clust
     assert [c.name for c in one.clusters] == [CLUSTER]
     # Lists only, plus the vault's own GET (its region): no GET of a VM, NIC, item, plan or load balancer.
     singles = [p for p in one_first if not p.endswith(("/virtualmachines", "/availabilitysets", "/resourcegroups",
-                                                       "/networkinterfaces", "/loadbalancers", "/subnets",
+                                                       "/networkinterfaces", "/networksecuritygroups",
+                                                       "/loadbalancers", "/subnets",
                                                        "/storageaccounts", "/replicationfabrics",
                                                        "/replicationprotectioncontainers",
                                                        "/replicationprotectioncontainermappings",

@@ -1,5 +1,6 @@
-"""Microsoft.Compute: virtual machines (power actions, Run Command), managed disks, availability sets,
-and the in-guest failover cluster model that Run Command scripts act on.
+"""Microsoft.Compute: virtual machines (power actions, Run Command), managed disks, availability sets, proximity
+placement groups, the Resource SKUs list (availability sets' fault-domain limits), and the in-guest failover
+cluster model that Run Command scripts act on.
 
 ``state`` holds the rules and the functions other code calls (``create_vm``, ``delete_vm``,
 ``set_power_state``, ``add_disk``, ``add_availability_set``...), ``guest`` the cluster model
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from emulator.providers.compute import guest, handlers, runcommand
+from emulator.providers.compute import guest, handlers, runcommand, skus
 from emulator.providers.compute import state as compute
 from emulator.providers.conventions import route_tracked
 
@@ -53,6 +54,9 @@ def register(emu: Host) -> None:
               lambda req: runcommand.operation_status(req, result=True), api_versions=frozenset())
     route_tracked(emu, compute.AVSET, "availabilitySetName", api_versions=VM_API_VERSIONS, put=handlers.put_avset,
                   patch=handlers.patch_avset, delete=handlers.delete_avset)
+    route_tracked(emu, compute.PPG, "proximityPlacementGroupName", api_versions=VM_API_VERSIONS, put=handlers.put_ppg)
+    emu.route("GET", "/subscriptions/{subscriptionId}/providers/Microsoft.Compute/skus", skus.list_skus,
+              api_versions=skus.SKU_API_VERSIONS)
     route_tracked(emu, compute.DISK, "diskName", api_versions=DISK_API_VERSIONS, put=handlers.put_disk,
                   delete=handlers.delete_disk)
 

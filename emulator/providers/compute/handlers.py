@@ -239,6 +239,16 @@ def patch_avset(req: ArmRequest) -> ArmResponse:
     return ok(avset)
 
 
+def put_ppg(req: ArmRequest) -> ArmResponse:
+    """Proximity placement groups answer synchronously (200/201), like availability sets."""
+    world = req.ctx.world
+    with world.lock:
+        rid, existing, _group = target(req, compute.PPG, "proximityPlacementGroupName")
+        ppg = snapshot(world, compute.put_proximity_placement_group(world, ppg_id=rid, body=req.json_object()))
+    req.ctx.emit(req, operation_name="Microsoft.Compute/proximityPlacementGroups/write", resource_uri=ppg["id"])
+    return ArmResponse(200 if existing else 201, ppg)
+
+
 def delete_avset(req: ArmRequest) -> ArmResponse:
     world = req.ctx.world
     with world.lock:

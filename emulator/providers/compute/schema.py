@@ -16,6 +16,7 @@ from emulator.providers.conventions import (
 VM = "Microsoft.Compute/virtualMachines"
 DISK = "Microsoft.Compute/disks"
 AVSET = "Microsoft.Compute/availabilitySets"
+PPG = "Microsoft.Compute/proximityPlacementGroups"
 DISK_SKUS = {"Premium_LRS": "Premium", "StandardSSD_LRS": "Standard", "Standard_LRS": "Standard",
              "UltraSSD_LRS": "Ultra", "Premium_ZRS": "Premium", "StandardSSD_ZRS": "Standard",
              "PremiumV2_LRS": "Premium"}
@@ -33,12 +34,13 @@ VM_SHAPE = {**TRACKED, "properties": {
                        "deleteOption": str, "toBeDetached": bool, "managedDisk": MANAGED_DISK}]},
     "osProfile": {"computerName": str, "adminUsername": str, "adminPassword": str},
     "networkProfile": {"networkInterfaces": [{"id": str, "properties": {"primary": bool, "deleteOption": str}}]},
-    "availabilitySet": REF, "licenseType": str, "diagnosticsProfile": dict, "securityProfile": dict,
-    "additionalCapabilities": dict}}
+    "availabilitySet": REF, "proximityPlacementGroup": REF, "licenseType": str, "diagnosticsProfile": dict,
+    "securityProfile": dict, "additionalCapabilities": dict}}
 DISK_SHAPE = {**TRACKED, "sku": {"name": str}, "properties": {
     "creationData": {"createOption": str}, "diskSizeGB": int, "osType": str}}
 AVSET_SHAPE = {**TRACKED, "sku": {"name": str}, "properties": {
     "platformFaultDomainCount": int, "platformUpdateDomainCount": int}}
+PPG_SHAPE = {**TRACKED, "properties": {"proximityPlacementGroupType": str}}
 
 
 def invalid(message: str, target: str | None = None) -> ArmError:

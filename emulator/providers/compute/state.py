@@ -9,7 +9,9 @@ The rules ARM's compute provider enforces, each in the module that owns it:
   ``deleteOption`` decides what deleting the VM takes with it;
 - ``disks``: a disk serves one VM at a time (``managedBy``), reads ``Reserved`` while its VM is
   deallocated, only grows, and changes SKU only while its VM is deallocated;
-- ``availability_sets``: members listed as Azure lists them (upper-cased IDs), no zones with a set;
+- ``availability_sets``: members listed as Azure lists them (upper-cased IDs), no zones with a set, at most the
+  region's fault domains (``skus`` lists them);
+- ``proximity_placement_groups``: a VM's group exists in its region; members listed as for availability sets;
 - ``power``: the power state lives beside the VM JSON, and the instance view is built from it.
 
 Nothing else writes compute resources into the world. All functions assume the caller holds
@@ -18,10 +20,14 @@ Nothing else writes compute resources into the world. All functions assume the c
 
 from __future__ import annotations
 
-from emulator.providers.compute.availability_sets import add_availability_set, put_availability_set
+from emulator.providers.compute.availability_sets import add_availability_set, max_fault_domains, put_availability_set
 from emulator.providers.compute.disks import add_disk, delete_disk, put_disk
 from emulator.providers.compute.power import POWER_STATES, computer_name, power_state
-from emulator.providers.compute.schema import AVSET, DISK, DISK_SKUS, VM
+from emulator.providers.compute.proximity_placement_groups import (
+    add_proximity_placement_group,
+    put_proximity_placement_group,
+)
+from emulator.providers.compute.schema import AVSET, DISK, DISK_SKUS, PPG, VM
 from emulator.providers.compute.vms import (
     agent_ready,
     create_vm,
@@ -34,8 +40,28 @@ from emulator.providers.compute.vms import (
 )
 
 __all__ = [
-    "AVSET", "DISK", "DISK_SKUS", "POWER_STATES", "VM",
-    "add_availability_set", "add_disk", "agent_ready", "computer_name", "create_vm", "delete_disk", "delete_vm",
-    "instance_view", "power_state", "put_availability_set", "put_disk", "put_virtual_machine", "render_vm", "set_power_state",
+    "AVSET",
+    "DISK",
+    "DISK_SKUS",
+    "POWER_STATES",
+    "PPG",
+    "VM",
+    "add_availability_set",
+    "add_disk",
+    "add_proximity_placement_group",
+    "agent_ready",
+    "computer_name",
+    "create_vm",
+    "delete_disk",
+    "delete_vm",
+    "instance_view",
+    "max_fault_domains",
+    "power_state",
+    "put_availability_set",
+    "put_disk",
+    "put_proximity_placement_group",
+    "put_virtual_machine",
+    "render_vm",
+    "set_power_state",
     "set_vm_agent",
 ]

@@ -18,6 +18,7 @@ from emulator.providers.compute import guest, timing
 from emulator.providers.compute.availability_sets import sync_avset, upper_id
 from emulator.providers.compute.disks import checked_size, disk_json, set_disk_owner
 from emulator.providers.compute.power import POWER_DISPLAY, POWER_STATES, RUNTIME, bump_etag, computer_name, power_state, runtime
+from emulator.providers.compute.proximity_placement_groups import sync_ppg
 from emulator.providers.compute.schema import DEFAULT_IMAGE, DISK, DISK_SKUS, VM, VM_SHAPE, VM_SIZE, enum, invalid
 from emulator.providers.conventions import (
     check_name,
@@ -86,6 +87,7 @@ def put_virtual_machine(world: World, *, vm_id: str, body: dict[str, Any]) -> di
         raise invalid(f"Zones {zones} are not valid; use '1', '2' or '3'.", "zones")
     avset_id = reference(props, "availabilitySet", path="properties")
     avset = _check_avset(world, avset_id, location=location, zones=zones, existing=existing)
+    ppg = _check_ppg(world, reference(props, "proximityPlacementGroup", path="properties"), location=location)
     storage = obj(props, "storageProfile", path="properties", required=True)
     plan = _DiskPlan(world, vm_id=vm_id, location=location, existing=existing)
     os_disk = plan.os_disk(obj(storage, "osDisk", path="properties.storageProfile", required=True),
@@ -116,6 +118,8 @@ def put_virtual_machine(world: World, *, vm_id: str, body: dict[str, Any]) -> di
         vm_props["osProfile"] = os_profile
     if avset:
         vm_props["availabilitySet"] = ref(avset["id"])
+    if ppg:
+        vm_props["proximityPlacementGroup"] = ref(ppg["id"])
     for key in ("diagnosticsProfile", "securityProfile", "additionalCapabilities"):
         value = field(props, key, dict, path="properties")
         if value:
@@ -144,6 +148,9 @@ def put_virtual_machine(world: World, *, vm_id: str, body: dict[str, Any]) -> di
     bump_etag(world, vm)
     world.put(vm)
     sync_avset(world, avset["id"] if avset else None)
+    before_ppg = ((existing or {"properties": {}})["properties"].get("proximityPlacementGroup") or {}).get("id")
+    for ppg_id in {before_ppg, ppg["id"] if ppg else None}:
+        sync_ppg(world, ppg_id)
     return vm
 
 
@@ -165,6 +172,18 @@ def _check_avset(world: World, avset_id: str | None, *, location: str, zones: li
         raise invalid(f"Availability set {avset_id} was not found in location {location}.",
                        "properties.availabilitySet.id")
     return avset
+
+
+def _check_ppg(world: World, ppg_id: str | None, *, location: str) -> dict[str, Any] | None:
+    """A proximity placement group is a regional resource the VM must find in its own region
+    (``proximity_placement_groups``' sources)."""
+    if ppg_id is None:
+        return None
+    ppg = world.get(ppg_id)
+    if ppg is None or ppg["location"] != location:
+        raise invalid(f"Proximity placement group {ppg_id} was not found in location {location}.",
+                      "properties.proximityPlacementGroup.id")
+    return ppg
 
 
 class _DiskPlan:
@@ -369,7 +388,8 @@ def create_vm(world: World, *, subscription_id: str, resource_group: str, name: 
               nic_ids: Sequence[str], vm_size: str = "Standard_D4s_v5", os_disk: dict[str, Any] | None = None,
               data_disks: Sequence[dict[str, Any]] = (), tags: dict[str, str] | None = None,
               availability_set_id: str | None = None, zones: Sequence[str] | None = None,
-              power_state: str = "running", computer_name: str | None = None, os_type: str = "Windows",
+              proximity_placement_group_id: str | None = None, power_state: str = "running",
+              computer_name: str | None = None, os_type: str = "Windows",
               delete_option: str = "Detach") -> dict[str, Any]:
     """Create a VM under the same rules as a PUT, already provisioned (no LRO, no ARM event).
 
@@ -412,6 +432,8 @@ def create_vm(world: World, *, subscription_id: str, resource_group: str, name: 
         props["osProfile"] = os_profile
     if availability_set_id:
         props["availabilitySet"] = {"id": availability_set_id}
+    if proximity_placement_group_id:
+        props["proximityPlacementGroup"] = {"id": proximity_placement_group_id}
     body: dict[str, Any] = {"location": location, "tags": dict(tags or {}), "properties": props}
     if zones:
         body["zones"] = list(zones)
@@ -440,6 +462,7 @@ def delete_vm(world: World, vm_id: str, *, delete_attached: bool | None = None) 
         if delete_attached or (delete_attached is None and nic["properties"].get("deleteOption") == "Delete"):
             network.delete_nic(world, nic["id"])
     sync_avset(world, (vm["properties"].get("availabilitySet") or {}).get("id"))
+    sync_ppg(world, (vm["properties"].get("proximityPlacementGroup") or {}).get("id"))
     guest.forget_vm(world, vm["id"])
     world.extras.get(RUNTIME, {}).pop(vm["id"].lower(), None)
     return vm

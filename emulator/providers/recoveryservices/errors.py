@@ -39,6 +39,11 @@ RECOVERY_RESOURCE_CONFLICT = "RecoveryResourceAlreadyExists"
 PLANNED_FAILOVER_NOT_SUPPORTED = "PlannedFailoverNotSupportedForAzureToAzure"
 SWITCH_PROTECTION_REQUIRED = "ManagedDiskReprotectRequiresSwitchProtection"
 PLAN_REPROTECT_NOT_SUPPORTED = "RecoveryPlanReprotectNotSupportedForAzureToAzure"
+INVALID_RECOVERY_AVAILABILITY_SET = "InvalidRecoveryAvailabilitySet"
+INVALID_RECOVERY_ZONE = "InvalidRecoveryAvailabilityZone"
+INVALID_RECOVERY_PPG = "InvalidRecoveryProximityPlacementGroup"
+AVAILABILITY_SET_AND_ZONE = "RecoveryAvailabilitySetAndZoneConflict"
+MULTI_VM_GROUP_ID_MISMATCH = "MultiVmGroupIdMismatch"
 
 
 def planned_failover_not_supported() -> AsrError:

@@ -19,8 +19,9 @@ Failover creates the recovered VM in the recovery resource group and region (nam
 tags, and one NIC per protected NIC in the mapped subnet (test failover: in the test network), with
 the item's ``recoveryStaticIPAddress`` when set, else the source address when it is free and inside
 the subnet, else the next free address; NICs join the backend pools named on the item
-(``recoveryLBBackendAddressPoolIds``, ``tfoLBBackendAddressPoolIds`` for a test). The guest model
-is cloned onto the recovered VM.
+(``recoveryLBBackendAddressPoolIds``, ``tfoLBBackendAddressPoolIds`` for a test). The recovered VM (and
+a test VM) is placed as the item says (``_placement``): in its recovery availability set or zone, and
+in its proximity placement group when that still exists. The guest model is cloned onto the recovered VM.
 
 Rules: no single-VM failover (or test failover) inside a multi-VM group: the group fails over as a
 unit through a recovery plan; one test failover at a time; commit only after a failover; reprotect
@@ -272,6 +273,19 @@ def _recovered_nics(world: World, item: dict[str, Any], *, test: bool, network_i
     return created
 
 
+def _placement(world: World, details: dict[str, Any]) -> dict[str, Any]:
+    """The recovered VM's placement, from the item (checked at enable, ``items._recovery_placement``): its recovery
+    availability set or zone, and its proximity placement group. The group is best effort: "If you can't bring up the
+    VMs inside a proximity placement group, the failover and failback will still happen, but VMs will be created
+    outside the proximity placement group" (articles/site-recovery/how-to-enable-replication-proximity-placement-
+    groups.md, "Considerations"), so a group deleted since the enable is left out. A deleted availability set is not:
+    the VM's create then fails as Compute fails it, and so does the failover job."""
+    ppg_id = details.get("recoveryProximityPlacementGroupId")
+    return {"availability_set_id": details.get("recoveryAvailabilitySet") or None,
+            "zone": details.get("recoveryAvailabilityZone") or None,
+            "proximity_placement_group_id": ppg_id if ppg_id and infra.get(world, ppg_id) is not None else None}
+
+
 def _recover_vm(world: World, item: dict[str, Any], *, test: bool, network_id: str | None,
                 changes: Changes) -> tuple[str, list[str]]:
     details = a2a(item)
@@ -296,7 +310,8 @@ def _recover_vm(world: World, item: dict[str, Any], *, test: bool, network_id: s
                       "size_gb": max(1, int(disk["diskCapacityInBytes"]) // 1024 ** 3),
                       "sku": disk["recoveryTargetDiskAccountType"], "resource_group_id": group_id})
     vm = infra.create_vm(world, source=source, resource_group_id=rg_id, name=name,
-                         location_=details["recoveryFabricLocation"], nic_ids=nic_ids, disks=disks)
+                         location_=details["recoveryFabricLocation"], nic_ids=nic_ids, disks=disks,
+                         **_placement(world, details))
     infra.clone_guest(world, source["id"], vm["id"])
     for disk_id in _disk_ids(vm):
         changes.wrote(disk_id, DISK_TYPE)
@@ -441,6 +456,13 @@ def reprotect(world: World, item: dict[str, Any], *, reverse_mapping: dict[str, 
         recoveryAzureResourceGroupId=back_rg,
         recoveryAzureVMName=source_vm["name"] if source_vm else props(item)["friendlyName"],
         selectedTfoAzureNetworkId=None, testFailoverRecoveryFabricObjectId=None, tfoAzureVMName=None)
+    # Replicating back, the recovery side is the original VM: its placement is the one a failback keeps.
+    original = infra.vm_placement(source_vm) if source_vm is not None else {}
+    back_zone = original.get("zone")
+    ra.update(recoveryAvailabilitySet=original.get("availability_set_id"), recoveryAvailabilityZone=back_zone,
+              recoveryProximityPlacementGroupId=original.get("proximity_placement_group_id"),
+              primaryAvailabilityZone=infra.vm_zone(failed_over), initialPrimaryZone=infra.vm_zone(failed_over),
+              initialRecoveryZone=back_zone)
     source_nics = {nic["nicId"].lower(): nic for nic in details["vmNics"]}
     new_nics = []
     for index, nic_id in enumerate(infra.vm_nic_ids(failed_over)):

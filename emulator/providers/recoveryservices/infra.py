@@ -62,6 +62,19 @@ def vm_os_type(vm: dict[str, Any]) -> str:
     return str((profile.get("osDisk") or {}).get("osType") or "Windows")
 
 
+def vm_zone(vm: dict[str, Any]) -> str | None:
+    """The VM's availability zone, None for a regional VM."""
+    zones = vm.get("zones") or []
+    return str(zones[0]) if zones else None
+
+
+def vm_placement(vm: dict[str, Any]) -> dict[str, Any]:
+    """Where a VM is placed: its availability set, zone and proximity placement group (None when it has none)."""
+    props = vm.get("properties") or {}
+    return {"availability_set_id": (props.get("availabilitySet") or {}).get("id"), "zone": vm_zone(vm),
+            "proximity_placement_group_id": (props.get("proximityPlacementGroup") or {}).get("id")}
+
+
 def vm_size(vm: dict[str, Any]) -> str:
     return str(vm.get("properties", {}).get("hardwareProfile", {}).get("vmSize") or "Standard_D2s_v3")
 
@@ -179,9 +192,11 @@ def delete_nic(world: World, nic_id: str) -> None:
 
 
 def create_vm(world: World, *, source: dict[str, Any], resource_group_id: str, name: str, location_: str,
-              nic_ids: list[str], disks: list[dict[str, Any]]) -> dict[str, Any]:
+              nic_ids: list[str], disks: list[dict[str, Any]], availability_set_id: str | None = None,
+              zone: str | None = None, proximity_placement_group_id: str | None = None) -> dict[str, Any]:
     """The recovered VM, as ASR builds it: the replica managed disks attached (a specialized OS disk, so
-    no osProfile; the guest keeps its computer name), same size and OS, and the source VM's user tags.
+    no osProfile; the guest keeps its computer name), same size and OS, the source VM's user tags, and the
+    item's recovery placement (availability set, zone with its disks in it, proximity placement group).
 
     ``disks``: ``[{"name", "size_gb", "sku", "resource_group_id"}]``, OS disk first.
     """
@@ -194,7 +209,8 @@ def create_vm(world: World, *, source: dict[str, Any], resource_group_id: str, n
         created = compute.add_disk(world, subscription_id=subscription_of(group_id),
                                    resource_group=segment(group_id, "resourceGroups") or "", name=disk["name"],
                                    location=location_, size_gb=int(disk["size_gb"]), sku=disk["sku"],
-                                   os_type=os_type if index == 0 else None, create_option="Copy")
+                                   os_type=os_type if index == 0 else None, create_option="Copy",
+                                   zones=[zone] if zone else None)
         attached.append({"id": created["id"]})
     os_disk = attached[0] if attached else None
     data_disks = attached[1:]
@@ -203,7 +219,9 @@ def create_vm(world: World, *, source: dict[str, Any], resource_group_id: str, n
                              name=name, location=location_, nic_ids=list(nic_ids), vm_size=vm_size(source),
                              os_disk=os_disk, data_disks=data_disks, os_type=os_type,
                              tags=dict(source.get("tags") or {}), power_state="running",
-                             computer_name=compute.computer_name(world, source["id"]), delete_option="Delete")
+                             computer_name=compute.computer_name(world, source["id"]), delete_option="Delete",
+                             availability_set_id=availability_set_id, zones=[zone] if zone else None,
+                             proximity_placement_group_id=proximity_placement_group_id)
 
 
 def delete_vm(world: World, vm_id: str) -> None:

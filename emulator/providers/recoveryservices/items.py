@@ -13,8 +13,10 @@ States, as the real service reports them (``protectionState`` / ``protectionStat
 Rules enforced when enabling (each a distinct ASR error code, see ``errors.py``): the vault is not in
 the VM's region; the policy and a container mapping to the recovery container bound to it exist; the
 VM is not already protected (by any vault, in any group); the VM is running; a multi-VM group holds
-at most 16 VMs; every cache storage account is in the VM's region and subscription and allows
-shared-key access.
+at most 16 VMs, and a ``multiVmGroupId`` given with a group's name is that group's; every cache storage
+account is in the VM's region and subscription and allows shared-key access; the recovery placement
+(availability set, availability zone, proximity placement group) is one the recovered VM can have
+(``_recovery_placement``).
 """
 
 from __future__ import annotations
@@ -159,6 +161,114 @@ def _group_by_name(world: World, vault: dict[str, Any], name: str) -> str | None
     return None
 
 
+def _group_named_by_id(world: World, vault: dict[str, Any], group_id: str) -> str | None:
+    """The name of the user-specified group with ``group_id``, if any item of the vault is in it."""
+    for item in items_in_vault(world, vault):
+        details = a2a(item)
+        if details.get("multiVmGroupCreateOption") == "UserSpecified" and same_id(details.get("multiVmGroupId"),
+                                                                                  group_id):
+            return str(details.get("multiVmGroupName") or "")
+    return None
+
+
+def _group_id(world: World, vault: dict[str, Any], name: str, given_id: Any) -> str:
+    """The ID of the group a VM joins or starts: the named group's own, a new group with the given ID, or a new one.
+
+    ``A2AEnableProtectionInput`` carries ``multiVmGroupName`` and ``multiVmGroupId`` side by side (azure-rest-api-specs,
+    specification/recoveryservicessiterecovery/resource-manager/Microsoft.RecoveryServices/stable/2025-01-01/
+    service.json), and Microsoft's tooling treats the two as one group's: azure-powershell's
+    New-AzRecoveryServicesAsrReplicationProtectedItem looks the group up by name among the protected items and sends
+    that group's ID with its name, or a new GUID for a new group (src/RecoveryServices/RecoveryServices.SiteRecovery/
+    ReplicationProtectedItem/NewAzureRmRecoveryServicesAsrReplicationProtectedItem.cs, ``VMwareToAzureReplication``).
+    What the service does with a name and an ID of two different groups is not documented: the emulator refuses the
+    pair (400 ``MultiVmGroupIdMismatch``) rather than guess which group the caller meant."""
+    existing = _group_by_name(world, vault, name)
+    wanted = str(given_id) if given_id else None
+    if wanted is not None:
+        other = _group_named_by_id(world, vault, wanted)
+        if (existing is not None and not same_id(existing, wanted)) or (
+                other is not None and other.lower() != name.lower()):
+            raise errors.bad_request(
+                errors.MULTI_VM_GROUP_ID_MISMATCH,
+                f"The multi-VM group ID '{wanted}' does not identify the multi-VM group '{name}'"
+                + (f" (its ID is '{existing}')" if existing else "") + (f"; it is the ID of group '{other}'" if other
+                                                                          and other.lower() != name.lower() else "")
+                + ".", causes="multiVmGroupName and multiVmGroupId name different groups.",
+                action="Send the ID read from the group's protected items with its name, or the name alone.")
+    return existing or wanted or ""
+
+
+def _recovery_placement(world: World, given: dict[str, Any], recovery_region: str,
+                        recovery_rg: str) -> dict[str, Any]:
+    """Where the recovered VM will be placed, validated as the VM ASR creates at failover must be:
+
+    - an availability zone, an availability set or neither, never both: Site Recovery's availability types are
+      "single instance, availability set or availability zone" (learn.microsoft.com/azure/site-recovery/
+      azure-to-azure-how-to-enable-replication, "Availability options"; MicrosoftDocs/azure-docs
+      articles/site-recovery/azure-to-azure-how-to-enable-replication.md), and a VM in an availability set cannot be
+      placed in availability zones (Compute's rule, ``compute.vms._check_avset``);
+    - a zone is one of the region's zones, '1', '2' or '3' (Compute's ``zones`` values, ``compute.vms``);
+    - the availability set exists in the recovery region ("Site Recovery creates a new availability set in the
+      target region", same article) and in the recovery resource group, where the recovered VM is created: "The
+      availability set to which the VM is being added should be under the same resource group as the availability
+      set resource" (the Compute REST spec, ``VirtualMachineProperties.availabilitySet``, azure-rest-api-specs
+      specification/compute/resource-manager/Microsoft.Compute);
+    - the proximity placement group exists in the recovery region ("select a proximity placement group in the DR
+      region", articles/site-recovery/how-to-enable-replication-proximity-placement-groups.md).
+    """
+    zone = given.get("recoveryAvailabilityZone")
+    avset_id = given.get("recoveryAvailabilitySetId")
+    ppg_id = given.get("recoveryProximityPlacementGroupId")
+    if zone and avset_id:
+        raise errors.bad_request(
+            errors.AVAILABILITY_SET_AND_ZONE,
+            f"The recovery availability zone '{zone}' and the recovery availability set '{name_of(str(avset_id))}' "
+            "cannot both be set.", causes="A virtual machine in an availability set cannot be placed in an "
+                                          "availability zone.",
+            action="Set recoveryAvailabilityZone or recoveryAvailabilitySetId, not both.")
+    if zone is not None and str(zone) not in ("1", "2", "3"):
+        raise errors.bad_request(errors.INVALID_RECOVERY_ZONE,
+                                 f"The recovery availability zone '{zone}' is not a zone of '{recovery_region}'.",
+                                 action="Use an availability zone of the recovery region: '1', '2' or '3'.")
+    avset = None
+    if avset_id:
+        avset = infra.get(world, str(avset_id))
+        if avset is None or str(avset.get("type", "")).lower() != "microsoft.compute/availabilitysets":
+            raise errors.bad_request(errors.INVALID_RECOVERY_AVAILABILITY_SET,
+                                     f"The recovery availability set '{avset_id}' was not found.",
+                                     action="Create the availability set in the recovery region and resource group.")
+        if infra.location(avset) != recovery_region:
+            raise errors.bad_request(
+                errors.INVALID_RECOVERY_AVAILABILITY_SET,
+                f"The recovery availability set '{avset['name']}' is in '{infra.location(avset)}'; it must be in the "
+                f"recovery region '{recovery_region}'.",
+                action="Use an availability set in the recovery region.")
+        if not same_id(avset["id"].split("/providers/")[0], recovery_rg):
+            raise errors.bad_request(
+                errors.INVALID_RECOVERY_AVAILABILITY_SET,
+                f"The recovery availability set '{avset['name']}' is not in the recovery resource group "
+                f"'{name_of(recovery_rg)}' (subscription '{subscription_of(recovery_rg)}').",
+                causes="The recovered virtual machine is created in the recovery resource group, with its "
+                       "availability set.",
+                action="Use an availability set of the recovery resource group.")
+    ppg = None
+    if ppg_id:
+        ppg = infra.get(world, str(ppg_id))
+        if ppg is None or str(ppg.get("type", "")).lower() != "microsoft.compute/proximityplacementgroups":
+            raise errors.bad_request(errors.INVALID_RECOVERY_PPG,
+                                     f"The recovery proximity placement group '{ppg_id}' was not found.",
+                                     action="Create the proximity placement group in the recovery region.")
+        if infra.location(ppg) != recovery_region:
+            raise errors.bad_request(
+                errors.INVALID_RECOVERY_PPG,
+                f"The recovery proximity placement group '{ppg['name']}' is in '{infra.location(ppg)}'; it must be in "
+                f"the recovery region '{recovery_region}'.", action="Use a proximity placement group of the recovery "
+                                                                    "region.")
+    return {"recoveryAvailabilitySet": avset["id"] if avset else None,
+            "recoveryAvailabilityZone": str(zone) if zone else None,
+            "recoveryProximityPlacementGroupId": ppg["id"] if ppg else None}
+
+
 # -- enabling ---------------------------------------------------------------------------------------
 
 def _validate_cache(world: World, account_id: str | None, vm: dict[str, Any], *, what: str) -> dict[str, Any]:
@@ -257,7 +367,7 @@ def enable(world: World, container: dict[str, Any], name: str, body_props: dict[
                                  action="Start the virtual machine and retry.")
 
     if group_name:
-        group_id = _group_by_name(world, vault, str(group_name)) or given.get("multiVmGroupId") or \
+        group_id = _group_id(world, vault, str(group_name), given.get("multiVmGroupId")) or \
             stable_guid(vault["id"], "group", str(group_name))
         members = group_members(world, vault, group_id)
         if len(members) + 1 > MAX_GROUP_SIZE:
@@ -274,8 +384,10 @@ def enable(world: World, container: dict[str, Any], name: str, body_props: dict[
     recovery_rg = str(given.get("recoveryResourceGroupId") or "")
     if not infra.group_exists(world, recovery_rg):
         raise errors.invalid_input(f"The recovery resource group '{recovery_rg}' was not found.")
+    placement = _recovery_placement(world, given, fabric_location(recovery_fabric), recovery_rg)
     disks = _protected_disks(world, vm, given, recovery_rg)
     network_id, vm_nics = _vm_nics(world, vault, vm, given, recovery_fabric)
+    primary_zone = infra.vm_zone(vm)
 
     item_props = {
         "friendlyName": vm["name"],
@@ -306,8 +418,9 @@ def enable(world: World, container: dict[str, Any], name: str, body_props: dict[
         "providerSpecificDetails": {
             "instanceType": "A2A",
             "fabricObjectId": vm["id"],
-            "initialPrimaryZone": None, "initialPrimaryFabricLocation": fabric_location(fabric),
-            "initialRecoveryZone": None, "initialRecoveryFabricLocation": fabric_location(recovery_fabric),
+            "initialPrimaryZone": primary_zone, "initialPrimaryFabricLocation": fabric_location(fabric),
+            "initialRecoveryZone": placement["recoveryAvailabilityZone"],
+            "initialRecoveryFabricLocation": fabric_location(recovery_fabric),
             **group,
             "managementId": stable_guid(rid, "management"),
             "protectionClusterId": None,
@@ -322,7 +435,7 @@ def enable(world: World, container: dict[str, Any], name: str, body_props: dict[
             "recoveryAzureVMName": vm["name"],
             "recoveryAzureResourceGroupId": recovery_rg,
             "recoveryCloudService": None,
-            "recoveryAvailabilitySet": given.get("recoveryAvailabilitySetId"),
+            "recoveryAvailabilitySet": placement["recoveryAvailabilitySet"],
             "selectedRecoveryAzureNetworkId": network_id,
             "selectedTfoAzureNetworkId": None,
             "vmNics": vm_nics,
@@ -339,11 +452,11 @@ def enable(world: World, container: dict[str, Any], name: str, body_props: dict[
             "testFailoverRecoveryFabricObjectId": None,
             "rpoInSeconds": None,
             "lastRpoCalculatedTime": None,
-            "primaryAvailabilityZone": None,
-            "recoveryAvailabilityZone": given.get("recoveryAvailabilityZone"),
+            "primaryAvailabilityZone": primary_zone,
+            "recoveryAvailabilityZone": placement["recoveryAvailabilityZone"],
             "vmEncryptionType": "NotEncrypted",
             "tfoAzureVMName": None,
-            "recoveryProximityPlacementGroupId": given.get("recoveryProximityPlacementGroupId"),
+            "recoveryProximityPlacementGroupId": placement["recoveryProximityPlacementGroupId"],
             "autoProtectionOfDataDisk": given.get("autoProtectionOfDataDisk") or "Disabled",
             "recoveryVirtualMachineScaleSetId": given.get("recoveryVirtualMachineScaleSetId"),
             "recoveryCapacityReservationGroupId": given.get("recoveryCapacityReservationGroupId"),
