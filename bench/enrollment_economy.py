@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from bench.lab import Lab
 
 ENABLE = "enable replication (protected item PUT)"
-PER_CLUSTER = frozenset({"recovery plan", "load balancer"})
+PER_CLUSTER = frozenset({"recovery plan", "load balancer", "recovery availability set"})
 PER_NODE = frozenset({ENABLE, "DR pool mapping (protected item PATCH)"})
 
 
@@ -61,7 +61,7 @@ def run(lab: Lab) -> Figure:
     goals = [
         Goal("writes = plumbing + one enable PUT per node, nothing redundant",
              f"{enroll.writes} writes: {shared} shared plumbing (once per vault, region pair and VNet) + {cluster} for "
-             f"the cluster (recovery plan, DR load balancer) + {per_node} per node ({enables} enable PUTs, "
+             f"the cluster (recovery plan, DR load balancer, recovery availability set) + {per_node} per node ({enables} enable PUTs, "
              f"{per_node - enables} DR pool-mapping PATCHes); no resource written twice — {listing}; "
              f"{enroll.reads} reads, {enroll.lro} LRO polls",
              enables == nodes and not repeated and not unexpected and first.kinds == {"enabled": 1}),

@@ -89,7 +89,8 @@ def run(lab: Lab, *, clusters: int = DEFAULT_CLUSTERS, duplicate: int = 5, worke
 def _redundant(data: dict[str, Any]) -> int:
     """Per-node and per-cluster writes beyond one each (the shared plumbing is counted apart)."""
     expected = {ENABLE: data["nodes"], "DR pool mapping (protected item PATCH)": data["nodes"],
-                "recovery plan": data["clusters"], "load balancer": data["clusters"]}
+                "recovery plan": data["clusters"], "load balancer": data["clusters"],
+                "recovery availability set": data["clusters"]}
     return sum(max(0, data["writes_by_kind"].get(kind, 0) - n) for kind, n in expected.items())
 
 

@@ -48,6 +48,7 @@ _KINDS: tuple[tuple[str, str, str], ...] = (
     ("*", "/replicationpolicies/", "replication policy"),
     ("*", "/replicationfabrics/", "replication fabric"),
     ("*", "/loadbalancers/", "load balancer"),
+    ("*", "/availabilitysets/", "recovery availability set"),
     ("*", "/networkinterfaces/", "network interface"),
     ("*", "/virtualmachines/", "virtual machine"),
 )

@@ -1,10 +1,12 @@
-"""``python -m emulator --port 0 --seed demo [--azurite] [--clock azure [--time-scale 60]]``: serve the emulator
-in the foreground.
+"""``python -m emulator --port 0 --seed demo [--azurite] [--clock azure [--time-scale 60]] [--action-events both]``:
+serve the emulator in the foreground.
 
 The first line on stdout is one JSON object ``{"endpoint", "ca_bundle", "env", "world"}``; ``env``
 holds every setting the app needs to run against this world. Serves until SIGTERM or Ctrl-C.
 ``--clock instant`` (the default) ends every operation on its first poll; ``--clock azure`` makes each take
 the time Azure takes, divided by ``--time-scale`` (see ``emulator.core.clock``; ``GET /_emulator/config``).
+``--action-events completed|accepted|both`` says when an asynchronous action's ``ResourceActionSuccess`` is
+published (``emulator.core.events``); a failed or cancelled one is announced when it ends either way.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 import threading
 
 from emulator.core.clock import DEFAULT_TIME_SCALE, INSTANT, MODES, Clock
+from emulator.core.events import ACTION_EVENT_TIMINGS, COMPLETED
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="instant: operations end on their first poll; azure: they take Azure's time, scaled")
     parser.add_argument("--time-scale", type=float, default=DEFAULT_TIME_SCALE,
                         help="Azure seconds per real second on the azure clock (default 60: a minute per second)")
+    parser.add_argument("--action-events", choices=ACTION_EVENT_TIMINGS, default=COMPLETED,
+                        help="when an asynchronous action's ResourceActionSuccess is published: when its job "
+                             "completes (default), when it is accepted, or both")
     args = parser.parse_args(argv)
     try:
         clock = Clock(args.clock, time_scale=args.time_scale)
@@ -42,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     from emulator.server import Emulator
     from emulator.settings import app_env
 
-    emu = Emulator(page_size=args.page_size, throttle=ThrottleConfig(enabled=not args.no_throttle), clock=clock)
+    emu = Emulator(page_size=args.page_size, throttle=ThrottleConfig(enabled=not args.no_throttle), clock=clock,
+                   action_events=args.action_events)
     emu.start(port=args.port)
     azurite = Azurite.start() if args.azurite else None
     world = emu.seed(args.seed)

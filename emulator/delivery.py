@@ -5,8 +5,13 @@ once and in whatever order the caller passes — used by the tests, the demo and
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
+
+# Event Grid's retry schedule, in Azure seconds: "10 seconds, 30 seconds, 1 minute, 5 minutes, 10 minutes, 30 minutes,
+# 1 hour, 3 hours, 6 hours, every 12 hours up to 24 hours" (learn.microsoft.com/azure/event-grid/delivery-and-retry).
+RETRY_SCHEDULE = (10, 30, 60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600)
 
 
 def as_trigger_event(body: dict[str, Any]) -> Any:
@@ -34,3 +39,13 @@ def deliver(events: Sequence[dict[str, Any]], handle: Callable[[Any], Any], *,
         else:
             raise RuntimeError(f"event {body.get('id')} failed {attempts} deliveries")
     return results
+
+
+def event_grid_waits(clock: Any) -> Callable[[dict[str, Any], BaseException, int], None]:
+    """An ``on_retry`` for ``deliver`` that waits Event Grid's delay before the next attempt on the emulator's clock
+    (``emulator.core.clock.Clock``: Azure's delay over the time scale; no wait on the instant clock)."""
+    def wait(body: dict[str, Any], err: BaseException, attempt: int) -> None:
+        delay = RETRY_SCHEDULE[min(attempt, len(RETRY_SCHEDULE)) - 1]
+        time.sleep(0.0 if clock.instant else delay / clock.time_scale)
+
+    return wait

@@ -26,7 +26,7 @@ from typing import Any
 
 from emulator.core.clock import Clock
 from emulator.core.errors import ArmError
-from emulator.core.events import ArmEvent, EventBus, Subscriber
+from emulator.core.events import COMPLETED, ArmEvent, EventBus, Subscriber, checked_timing
 from emulator.core.faults import FaultRule, Faults
 from emulator.core.http import ArmRequest, ArmResponse, ControlHandler, error_response, result_response, status_response
 from emulator.core.identity import app_principal, issue_token, operator_principal, principal_from_authorization
@@ -59,7 +59,7 @@ class Emulator:
     given (``Clock("azure", time_scale=...)``: see ``emulator.core.clock``); ``set_clock`` changes it later."""
 
     def __init__(self, *, page_size: int = 100, throttle: ThrottleConfig | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, action_events: str = COMPLETED) -> None:
         self.world = World(clock=clock)
         self.router = Router()
         self.journal = Journal()
@@ -67,7 +67,8 @@ class Emulator:
         self.throttle = Throttle(throttle)
         self.lro = OperationStore(self.world.lock, self.faults, self.world.clock)
         self._ticker = Ticker(self.lro)
-        self.events = EventBus(lambda: self.ca_bundle)
+        self.events = EventBus(lambda: self.ca_bundle, action_events=action_events)
+        self._action_events = self.events.action_events  # what ``reset`` returns to
         self.page_size = page_size
         self.ca_bundle: str | None = None
         self.endpoint = ""
@@ -96,13 +97,15 @@ class Emulator:
         self._reset_hooks.append(hook)
 
     def emit(self, request: ArmRequest, *, operation_name: str, resource_uri: str,
-             event_type: str = "Microsoft.Resources.ResourceWriteSuccess", method: str | None = None) -> None:
-        """Publish the ARM event a successful write causes, attributed to the request's caller."""
+             event_type: str = "Microsoft.Resources.ResourceWriteSuccess", method: str | None = None,
+             status: str = "Succeeded") -> None:
+        """Publish the ARM event a request causes (a successful write, or how an action ended), attributed to the
+        request's caller."""
         self.events.publish(ArmEvent(
             event_type=event_type, operation_name=operation_name, resource_uri=resource_uri,
             subscription_id=resource_uri.split("/")[2] if resource_uri.lower().startswith("/subscriptions/") else "",
             principal=request.principal, correlation_id=request.correlation_id,
-            http_method=method or request.method, url=request.url))
+            http_method=method or request.method, url=request.url, status=status))
 
     @property
     def clock(self) -> Clock:
@@ -122,6 +125,7 @@ class Emulator:
             self.journal.clear()
             self.faults.clear()
             self.events.clear()
+            self.events.action_events = self._action_events
             self.throttle.reset()
             self.seeded = {}
             for hook in self._reset_hooks:
@@ -281,7 +285,7 @@ class Emulator:
 
     def _put_config(self, params: dict[str, str], body: Any) -> dict[str, Any]:
         data = _require_object(body)
-        unknown = set(data) - {"page_size", "lro_polls", "clock", "time_scale"}
+        unknown = set(data) - {"page_size", "lro_polls", "clock", "time_scale", "action_events"}
         if unknown:
             raise ValueError(f"unknown config keys: {sorted(unknown)}")
         page_size = max(1, int(data.get("page_size", self.page_size)))
@@ -290,12 +294,14 @@ class Emulator:
         if not isinstance(mode, str) or isinstance(scale, bool) or not isinstance(scale, int | float):
             raise ValueError("clock must be a string and time_scale a number")
         Clock(mode, time_scale=scale)  # refused here, before anything changes
-        self.page_size, self.lro.default_polls = page_size, polls
+        timing = checked_timing(data.get("action_events", self.events.action_events))
+        self.page_size, self.lro.default_polls, self.events.action_events = page_size, polls, timing
         self.set_clock(mode, time_scale=scale)
         return self._config()
 
     def _config(self) -> dict[str, Any]:
-        return {"page_size": self.page_size, "lro_polls": self.lro.default_polls, **self.clock.to_json()}
+        return {"page_size": self.page_size, "lro_polls": self.lro.default_polls, **self.clock.to_json(),
+                "action_events": self.events.action_events}
 
     def _subscribe(self, params: dict[str, str], body: Any) -> dict[str, Any]:
         data = _require_object(body)

@@ -23,6 +23,21 @@ from emulator.core.identity import Principal
 from emulator.core.lro import utcnow_iso
 
 SCHEMAS = frozenset({"EventGridSchema", "CloudEventSchemaV1_0"})
+
+# When ARM publishes ``ResourceActionSuccess`` for an asynchronous action (a Site Recovery failover, say): Event Grid's
+# schema page (learn.microsoft.com/azure/event-grid/event-schema-resource-groups) lists the event without saying
+# whether it is raised when the action is accepted or when its job completes, so the emulator can do either, or both
+# (the app must be right under every timing). ``completed``, the default, is what the emulator always did. An action
+# whose job fails or is cancelled is announced as ``ResourceActionFailure`` / ``ResourceActionCancel`` (same page)
+# when it ends, whatever the timing.
+COMPLETED, ACCEPTED, BOTH = "completed", "accepted", "both"
+ACTION_EVENT_TIMINGS = (COMPLETED, ACCEPTED, BOTH)
+
+
+def checked_timing(value: object) -> str:
+    if value not in ACTION_EVENT_TIMINGS:
+        raise ValueError(f"action_events must be one of {', '.join(ACTION_EVENT_TIMINGS)}; got {value!r}")
+    return str(value)
 _OID_CLAIM = "http://schemas.microsoft.com/identity/claims/objectidentifier"
 
 
@@ -145,7 +160,8 @@ def _is_loopback(host: str) -> bool:
 
 
 class EventBus:
-    def __init__(self, ca_bundle: Callable[[], str | None]) -> None:
+    def __init__(self, ca_bundle: Callable[[], str | None], *, action_events: str = COMPLETED) -> None:
+        self.action_events = checked_timing(action_events)  # when an asynchronous action's success is announced
         self._lock = threading.Lock()
         self._subscribers: dict[str, Subscriber] = {}
         self._ca_bundle = ca_bundle

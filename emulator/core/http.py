@@ -108,7 +108,7 @@ class Host(Protocol):
     def control(self, method: str, path: str, handler: ControlHandler) -> None: ...
 
     def emit(self, request: ArmRequest, *, operation_name: str, resource_uri: str,
-             event_type: str = ..., method: str | None = None) -> None: ...
+             event_type: str = ..., method: str | None = None, status: str = ...) -> None: ...
 
     def handle_control(self, method: str, path: str, query: dict[str, str], raw: bytes) -> tuple[int, Any]: ...
 
@@ -147,7 +147,7 @@ def result_response(op: Operation) -> ArmResponse:
     """What the ``Location`` URL answers: 202 while running, then the result (or the error)."""
     if op.status == "InProgress":
         return ArmResponse(202, None, {"Location": op.result_url})
-    if op.status == "Failed":
+    if op.status in ("Failed", "Canceled"):
         assert op.error is not None
         return ArmResponse(400 if op.error.get("code") != "InternalServerError" else 500, {"error": op.error})
     if op.result is None:

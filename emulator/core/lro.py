@@ -150,6 +150,17 @@ class OperationStore:
                     self._finish(op)
             return op
 
+    def cancel(self, op_id: str) -> Operation:
+        """End a running operation ``Canceled`` without running its work (a Site Recovery job cancelled)."""
+        with self._lock:
+            op = self.get(op_id)
+            if op.status == "InProgress":
+                self._running.pop(op.id, None)
+                op.end_time = utcnow_iso()
+                op.status = "Canceled"
+                op.error = {"code": "OperationCanceled", "message": "The operation was canceled."}
+            return op
+
     def settle(self) -> int:
         with self._lock:
             pending = list(self._running.values())

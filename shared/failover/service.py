@@ -222,12 +222,15 @@ def _run(signal: FailoverSignal, target: _Target, rt: Runtime, lock: ClusterLock
     base = replace(base, findings=plan.findings, plan=tuple(plan.describe()), details=details)
     log.info("cluster %s %s: %s %s", target.cluster, signal.scenario.value, plan.verdict.value,
              plan.reason or plan.describe())
-    if plan.verdict is rd.Verdict.NOT_YET and signal.ended != "Succeeded":
-        # ARM says the action ended badly and Site Recovery's items agree (otherwise the IP step would go ahead):
-        # nothing to re-address until a failover succeeds, and no retry would change that.
-        kind = "failed" if signal.ended == "Failed" else "ignored"
+    ended = signal.ended
+    if ended == "Succeeded" and view.job is not None and view.job.finished and not view.job.succeeded:
+        ended = view.job.state  # a signal raised when the action was accepted; its job failed or was cancelled since
+    if plan.verdict is rd.Verdict.NOT_YET and ended != "Succeeded":
+        # ARM (or the plan's job) says the action ended badly and Site Recovery's items agree (otherwise the IP step
+        # would go ahead): nothing to re-address until a failover succeeds, and no retry would change that.
+        kind = "failed" if ended == "Failed" else "ignored"
         return rt.record(replace(base, kind=kind, reason=f"Site Recovery's {signal.scenario.value} of "
-                                 f"{target.plan_name} ended {signal.ended}: {plan.reason}; the IP step runs when a "
+                                 f"{target.plan_name} ended {ended}: {plan.reason}; the IP step runs when a "
                                  "failover of the plan succeeds"))
     if plan.verdict is rd.Verdict.NOT_YET:
         return rt.record(replace(base, kind="not-yet", reason=plan.reason))
@@ -244,15 +247,25 @@ def _run(signal: FailoverSignal, target: _Target, rt: Runtime, lock: ClusterLock
 
 
 def _observe_asr(signal: FailoverSignal, target: _Target, rt: Runtime) -> rd.FailoverView:
-    asr = rt.asr.observe_cluster(target.cluster)
-    plan = asr.plan_named(target.plan_name)
-    items = asr.cluster_items(target.cluster)
-    job = _find_job(rt, signal.scenario, plan, items)
+    """Site Recovery's side: the plan and the cluster's items, then the job. The items are read before the job, so
+    a job that ended in between looks like one whose failover is over (no node failed over): that verdict alone is
+    read again, once, before it is believed (a signal raised at the action's acceptance meets exactly that)."""
     note = rd.ReaddressNote.from_json(rt.records.cluster_note(target.key, NOTES[signal.scenario.is_test]))
-    trusted = frozenset(ids.key(i.id) for i in items
-                        if target.record.has_node(i.vm_id) or target.record.has_node(i.recovery_vm_id))
-    return rd.FailoverView(cluster=target.cluster, scenario=signal.scenario, source=signal.source, plan=plan,
-                           items=items, job=job, note=note, trusted=trusted)
+    view = None
+    for _read in range(2):
+        asr = rt.asr.observe_cluster(target.cluster)
+        plan = asr.plan_named(target.plan_name)
+        items = asr.cluster_items(target.cluster)
+        job = _find_job(rt, signal.scenario, plan, items)
+        trusted = frozenset(ids.key(i.id) for i in items
+                            if target.record.has_node(i.vm_id) or target.record.has_node(i.recovery_vm_id))
+        view = rd.FailoverView(cluster=target.cluster, scenario=signal.scenario, source=signal.source, plan=plan,
+                               items=items, job=job, note=note, trusted=trusted)
+        verdict = rd.asr_verdict(view)
+        if verdict is None or verdict.verdict is not rd.Verdict.OVER:
+            break
+    assert view is not None
+    return view
 
 
 def _find_job(rt: Runtime, scenario: Scenario, plan: RecoveryPlan | None,

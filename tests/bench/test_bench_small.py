@@ -25,8 +25,8 @@ def test_p2_enrollment_writes_the_plumbing_and_one_put_per_node_and_a_rerun_writ
     data = figure.data
     assert data["enroll"]["writes_by_kind"] == {
         **SHARED_PLUMBING, "enable replication (protected item PUT)": 2, "DR pool mapping (protected item PATCH)": 2,
-        "recovery plan": 1, "load balancer": 1}
-    assert data["enroll"]["writes"] == 15 and data["resources_written_twice"] == []
+        "recovery plan": 1, "load balancer": 1, "recovery availability set": 1}
+    assert data["enroll"]["writes"] == 16 and data["resources_written_twice"] == []
     assert data["enroll"]["throttled_429"] == 0 and data["enroll"]["lro_polls"] > 0
     # The second node's event re-plans the converged cluster; the two duplicates are answered from their record.
     assert data["rerun"]["writes"] == 0 and data["rerun_outcomes"] == {"unchanged": 1, "ignored": 2}

@@ -72,6 +72,7 @@ def register(emu: Host) -> None:
     asr("GET", VAULT_PATH + "/replicationOperationResults/{jobName}", jobs.operation_result)
     asr("GET", VAULT_PATH + "/replicationJobs", jobs.list_jobs)
     asr("GET", VAULT_PATH + "/replicationJobs/{jobName}", jobs.get_job)
+    asr("POST", VAULT_PATH + "/replicationJobs/{jobName}/cancel", jobs.cancel_job)
 
     asr("GET", VAULT_PATH + "/replicationFabrics", fabrics.list_fabrics)
     resource(FABRIC_PATH, get=fabrics.get_fabric, put=fabrics.put_fabric)

@@ -57,5 +57,6 @@ def announce(req: ArmRequest, changes: Changes) -> None:
             url=f"{req.base_url}{urllib.parse.quote(notice.resource_uri)}"))
 
 
-def caller_event(req: ArmRequest, *, operation_name: str, resource_uri: str, event_type: str) -> None:
-    req.ctx.emit(req, operation_name=operation_name, resource_uri=resource_uri, event_type=event_type)
+def caller_event(req: ArmRequest, *, operation_name: str, resource_uri: str, event_type: str,
+                 status: str = "Succeeded") -> None:
+    req.ctx.emit(req, operation_name=operation_name, resource_uri=resource_uri, event_type=event_type, status=status)

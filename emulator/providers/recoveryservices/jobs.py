@@ -9,7 +9,13 @@ Azure (``DURATION_OF``, figures and sources in ``emulator.core.clock``), and end
 its work runs and its ARM event is published.
 
 A job whose work raises ``AsrError`` ends ``Failed`` with the error in ``errors[]`` and in the
-operation status; a fault rule with action ``lro_fail`` fails the job the same way.
+operation status; a fault rule with action ``lro_fail`` fails the job the same way. ``POST
+replicationJobs/{job}/cancel`` (the REST specs' ReplicationJobs_Cancel; az ``site-recovery job cancel``) ends a
+job that is still ``InProgress`` ``Cancelled`` without its work: its operation reads ``Canceled``.
+
+The caller's action is announced as ARM would (``emulator.core.events``): ``ResourceActionSuccess`` when the job
+succeeds, or when it is accepted, or both (the ``action_events`` setting); ``ResourceActionFailure`` /
+``ResourceActionCancel`` when it fails or is cancelled.
 """
 
 from __future__ import annotations
@@ -20,12 +26,13 @@ from collections.abc import Callable
 from typing import Any
 
 from emulator.core.errors import ArmError
+from emulator.core.events import ACCEPTED, BOTH, COMPLETED
 from emulator.core.http import ArmRequest, ArmResponse, accepted, ok, result_response, status_response
 from emulator.core.lro import Operation
 from emulator.core.paging import paged
 from emulator.core.world import World
 from emulator.providers.recoveryservices import errors
-from emulator.providers.recoveryservices.events import Notice, caller_event
+from emulator.providers.recoveryservices.events import ACTION, Notice, caller_event
 from emulator.providers.recoveryservices.state import (
     JOB_TYPE,
     NAMESPACE,
@@ -157,40 +164,64 @@ def _end(world: World, job: dict[str, Any], state_name: str, description: str) -
             task.update(state=state_name, stateDescription=description, endTime=end)
 
 
+ACTION_FAILURE = "Microsoft.Resources.ResourceActionFailure"
+ACTION_CANCEL = "Microsoft.Resources.ResourceActionCancel"
+# The job state a cancel leaves (ASR's JobProperties.state: "Cancelled"), its ARM event and the event's data.status.
+ENDINGS = {"Failed": (ACTION_FAILURE, "Failed"), "Cancelled": (ACTION_CANCEL, "Canceled")}
+
+
 def run_as_job(req: ArmRequest, vault: dict[str, Any], job: dict[str, Any], work: Work, *,
                event: Notice | None = None) -> ArmResponse:
     """Answer ``202`` and run ``work`` when the job's operation completes (its result is the LRO result).
 
-    ``event`` is the ARM event of the caller's request, published when (and only if) the job succeeds.
+    ``event`` is the ARM event of the caller's request: a write's is published when (and only if) the job succeeds;
+    an action's when the ``action_events`` setting says (at acceptance, at success, or both), and as a failure or
+    cancel event when the job ends so.
     """
     world = req.ctx.world
+    action = event is not None and event.event_type == ACTION
+    timing = req.ctx.events.action_events if action else COMPLETED
+
+    def announce(event_type: str | None = None, status: str = "Succeeded") -> None:
+        if event_type is not None:  # the action ended badly: announced once
+            with world.lock:
+                asr_state(world).job_events.pop(job["id"].lower(), None)
+        if event is not None:
+            caller_event(req, operation_name=event.operation_name, resource_uri=event.resource_uri,
+                         event_type=event_type or event.event_type, status=status)
+
+    def ended(error: dict[str, Any]) -> None:
+        fail(world, job, error)
+        if action:
+            announce(*ENDINGS["Failed"])
 
     def complete() -> Any:
         try:
             result = work()
         except ArmError as err:
-            fail(world, job, err.envelope()["error"] if isinstance(err, errors.AsrError)
-                 else {"code": err.code, "message": err.message})
+            ended(err.envelope()["error"] if isinstance(err, errors.AsrError) else {"code": err.code, "message": err.message})
             raise
         except Exception as err:  # a bug in the work must end the job, not leave it running
             log.exception("ASR job %s (%s) failed", job["name"], job["properties"]["scenarioName"])
             internal = ArmError(500, "InternalServerError", f"The job failed with an internal error: {type(err).__name__}.")
-            fail(world, job, {"code": internal.code, "message": internal.message})
+            ended({"code": internal.code, "message": internal.message})
             raise internal from err
         succeed(world, job)
-        if event is not None:
-            caller_event(req, operation_name=event.operation_name, resource_uri=event.resource_uri,
-                         event_type=event.event_type)
+        if timing in (COMPLETED, BOTH):
+            announce()
         return result
 
     base = f"{req.base_url}{asr_prefix(vault)}"
     op = req.ctx.lro.start(req, complete, namespace=NAMESPACE, location=vault["location"],
                            status_path=f"{base}/replicationOperationStatus/{job['name']}",
                            result_path=f"{base}/replicationOperationResults/{job['name']}",
-                           kind=DURATION_OF.get(job["properties"]["scenarioName"], "asr_job"),
-                           on_fault=lambda error: fail(world, job, error))
+                           kind=DURATION_OF.get(job["properties"]["scenarioName"], "asr_job"), on_fault=ended)
     with world.lock:
         asr_state(world).job_operations[job["id"].lower()] = op.id
+        if action:
+            asr_state(world).job_events[job["id"].lower()] = announce
+    if timing in (ACCEPTED, BOTH):
+        announce()
     return accepted(op)
 
 
@@ -242,6 +273,33 @@ def get_job(req: ArmRequest) -> ArmResponse:
         raise errors.not_found("job", req.params["jobName"])
     if job["properties"]["state"] == "InProgress":
         operation_of(req, job["id"], poll=True)
+    return ok(job)
+
+
+def cancel_job(req: ArmRequest) -> ArmResponse:
+    """``POST replicationJobs/{job}/cancel``: a job still running (its ``allowedActions`` hold ``Cancel``) ends
+    ``Cancelled`` without its work, its operation ``Canceled``, and its action is announced as cancelled. Answered
+    200 with the job (the spec's ReplicationJobs_Cancel allows 200 or 202). A job that has ended cannot be: 400."""
+    world = req.ctx.world
+    job_id = _job_id(req, req.params["jobName"])
+    job = world.get(job_id)
+    if job is None:
+        raise errors.not_found("job", req.params["jobName"])
+    operation_of(req, job_id, poll=False)
+    with world.lock:
+        props = job["properties"]
+        if props["state"] != "InProgress" or "Cancel" not in props.get("allowedActions", []):
+            # The code is the emulator's: the service's own for this case is not documented.
+            raise errors.AsrError(400, "JobNotCancellable", f"The job {job['name']} is {props['state']} and cannot be "
+                                  "cancelled.", recommended_action="Cancel only a job that is in progress.")
+        _end(world, job, "Cancelled", "Cancelled")
+        state = asr_state(world)
+        op_id = state.job_operations.get(job_id.lower())
+        announce = state.job_events.pop(job_id.lower(), None)
+    if op_id is not None:
+        req.ctx.lro.cancel(op_id)
+    if announce is not None:
+        announce(*ENDINGS["Cancelled"])
     return ok(job)
 
 

@@ -108,6 +108,8 @@ class AsrState:
     items: dict[str, ItemMeta] = field(default_factory=dict)  # lower-cased item ID -> meta
     job_operations: dict[str, str] = field(default_factory=dict)  # lower-cased job ID -> LRO id
     job_sequence: dict[str, int] = field(default_factory=dict)  # lower-cased job ID -> creation order
+    # lower-cased job ID -> how to announce its caller's action ending (a cancel's event); None for a write's job
+    job_events: dict[str, Callable[[str, str], None] | None] = field(default_factory=dict)
     clock: Callable[[], float] = time.time
 
 
