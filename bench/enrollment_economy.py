@@ -61,8 +61,9 @@ def run(lab: Lab) -> Figure:
     goals = [
         Goal("writes = plumbing + one enable PUT per node, nothing redundant",
              f"{enroll.writes} writes: {shared} shared plumbing (once per vault, region pair and VNet) + {cluster} for "
-             f"the cluster (recovery plan, DR load balancer, recovery availability set) + {per_node} per node ({enables} enable PUTs, "
-             f"{per_node - enables} DR pool-mapping PATCHes); no resource written twice — {listing}; "
+             f"the cluster (recovery plan, DR load balancer, recovery availability set) + {per_node} per node "
+             f"({enables} enable PUTs, {per_node - enables} DR pool-mapping PATCHes); no resource written twice — "
+             f"{listing}; "
              f"{enroll.reads} reads, {enroll.lro} LRO polls",
              enables == nodes and not repeated and not unexpected and first.kinds == {"enabled": 1}),
         Goal("re-run (the other node's event, then both again) makes 0 writes",
