@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from emulator import Emulator
+    from emulator.core.clock import Clock
     from emulator.core.journal import Entry
     from shared.runtime import Runtime
 
@@ -136,13 +137,14 @@ class Lab:
 
     @classmethod
     @contextlib.contextmanager
-    def started(cls) -> Iterator[Lab]:
+    def started(cls, clock: Clock | None = None) -> Iterator[Lab]:
+        """The lab on ``clock`` (``emulator.core.clock``; the instant one when None)."""
         from emulator import Emulator
         from emulator.azurite import Azurite
         from emulator.clients import managed_identity
         from emulator.core.throttle import ThrottleConfig
 
-        emu = Emulator(throttle=ThrottleConfig())
+        emu = Emulator(throttle=ThrottleConfig(), clock=clock)
         emu.start()
         azurite = Azurite.start()
         try:
@@ -153,7 +155,8 @@ class Lab:
             azurite.stop()
 
     def fresh(self, seed: str = "demo") -> dict[str, Any]:
-        """An empty emulator seeded with ``seed``; ARM's throttling, paging (100) and instant LROs."""
+        """An empty emulator seeded with ``seed``; ARM's throttling, paging (100), no extra LRO reads (on the instant
+        clock an operation ends on its first poll; on Azure's, when its time has come)."""
         from emulator.core.throttle import ThrottleConfig
 
         emu = self.emu

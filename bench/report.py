@@ -54,8 +54,8 @@ def _cell(text: str) -> str:
 def markdown(figures: list[Figure], *, environment: dict[str, Any]) -> str:
     lines = [f"Measured {environment['date']} on {environment['machine']} ({environment['cpus']} CPUs, Python "
              f"{environment['python']}), against the emulator with ARM's throttling on (reads 250 burst + 25/s, "
-             f"writes 200 burst + 10/s per subscription) and Azurite; the bench took {environment['seconds']:.0f} s "
-             "(plus `make deps`).", "",
+             f"writes 200 burst + 10/s per subscription) and Azurite, {clock_words(environment)}; the bench took "
+             f"{environment['seconds']:.0f} s (plus `make deps`).", "",
              "| figure | goal | measured | met |", "|---|---|---|---|"]
     for fig in figures:
         for index, goal in enumerate(fig.goals):
@@ -71,6 +71,14 @@ def markdown(figures: list[Figure], *, environment: dict[str, Any]) -> str:
             for gap in fig.gaps:
                 lines.append(f"- **{fig.key} gap**: {gap}")
     return "\n".join(lines) + "\n"
+
+
+def clock_words(environment: dict[str, Any]) -> str:
+    """Which emulator clock the figures were measured on (``emulator.core.clock``)."""
+    if environment.get("clock", "instant") == "instant":
+        return "on the emulator's instant clock (every operation ends on its first poll)"
+    return (f"on the emulator's Azure clock at {environment['time_scale']:g}x (each operation takes Azure's time over "
+            f"{environment['time_scale']:g}: docs/testing.md, \"Azure's clock\")")
 
 
 def environment(seconds: float) -> dict[str, Any]:

@@ -19,6 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+# The emulator's Azure clock as the suites run it (tests/conftest.py's AZURE_CLOCK_TIME_SCALE; docs/testing.md).
+AZURE_SCALE = "3600x: one Azure hour per real second"
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "testing.md"
 START, END = "<!-- guarantees:start -->", "<!-- guarantees:end -->"
@@ -73,25 +76,28 @@ def render(figures: dict[str, Any]) -> str:
     f = figures
     by_phase = ", ".join(f"{n} in {p}" for p, n in sorted(f["call_sites_by_phase"].items()))
     by_kind = ", ".join(f"{k} {n}" for k, n in sorted(f["chaos_faults_by_kind"].items()))
+    instant = "instant"
     rows = [
         ("Hostile or malformed inputs (`tests/data/hostile/`)",
          f"{f['hostile_inputs']} inputs, each refused or ignored with a recorded reason, zero ARM writes, no crash; "
-         f"{f['hostile_cli_runs']} of them also through `asr-s2d handle-event`"),
+         f"{f['hostile_cli_runs']} of them also through `asr-s2d handle-event`", instant),
         ("ARM call sites under fault",
          f"{f['call_sites']} distinct (phase, method, path template) the app calls ({by_phase}), derived from a "
-         "clean run's request journal"),
+         "clean run's request journal", instant),
         ("Fault cases", f"{f['fault_cases']} cases, {f['faults_injected']} faults injected "
                         f"({', '.join(f['fault_kinds'])}), {f['crash_points']} crash points (every write of every "
                         "phase); each converges to the clean run's end state, with the outcome record saying what "
-                        "failed and then what succeeded"),
+                        "failed and then what succeeded",
+         f"{instant}; the cases of the test-failover, cleanup and failover phases also on Azure's ({AZURE_SCALE})"),
         ("Event orders", f"{f['property_examples']} generated examples over {f['properties']} properties (hypothesis, "
-                         "derandomized): duplicated, reordered, interleaved tag events for up to 4 clusters"),
+                         "derandomized): duplicated, reordered, interleaved tag events for up to 4 clusters", instant),
         ("Chaos (`make chaos`)", f"{f['chaos_faults_injected']} faults injected at {f['chaos_rate_percent']}% with seed "
                                  f"{f['chaos_seed']} ({by_kind}); {f['chaos_event_deliveries']} event deliveries "
                                  f"({f['chaos_redeliveries']} redeliveries), {f['chaos_audits']} audits; end state "
-                                 "identical to the clean run's"),
+                                 "identical to the clean run's", f"{instant} (a seed replays the same faults)"),
     ]
-    lines = ["| what | figures |", "|---|---|", *(f"| {what} | {text} |" for what, text in rows), "",
+    lines = ["| what | figures | emulator clock |", "|---|---|---|",
+             *(f"| {what} | {text} | {clock} |" for what, text, clock in rows), "",
              f"<!-- figures: {json.dumps(figures, sort_keys=True)} -->"]
     return "\n".join(lines)
 

@@ -158,13 +158,15 @@ def test_initial_replication_lasts_by_the_largest_disk(emu, world, asr, plumbing
 def test_the_clock_through_the_control_api(emu):
     assert control_json(emu, "GET", "config")["clock"] == INSTANT
     assert control_json(emu, "PUT", "config", {"clock": AZURE, "time_scale": 120}) == {
-        "page_size": 100, "lro_polls": 0, "clock": AZURE, "time_scale": 120.0}
+        "page_size": 100, "lro_polls": 0, "clock": AZURE, "time_scale": 120.0,
+        "action_events": "completed"}
     assert app_env(emu, {})["ARM_POLLING_INTERVAL"] == f"{10 / 120:g}"  # the app's 10 s, scaled
     for refused in ({"clock": "sundial"}, {"time_scale": 0}, {"time_scale": "fast"}, {"time_scale": True},
                     {"clock": AZURE, "time_scale": 0.5, "page_size": 7}, {"tick": 1}):
         reply = control(emu, "PUT", "config", body=refused)
         assert reply.status == 400 and reply.body["error"]["code"] == "InvalidControlRequest", refused
-    assert control_json(emu, "GET", "config") == {"page_size": 100, "lro_polls": 0, "clock": AZURE, "time_scale": 120.0}
+    assert control_json(emu, "GET", "config") == {"page_size": 100, "lro_polls": 0, "clock": AZURE, "time_scale": 120.0,
+                                                  "action_events": "completed"}
     assert control_json(emu, "PUT", "config", {"clock": INSTANT})["clock"] == INSTANT
     assert app_env(emu, {})["ARM_POLLING_INTERVAL"] == "0"
 
