@@ -46,6 +46,7 @@ demo: deps
 
 chaos: deps
 	$(PY) -m demo --chaos 0.10 --seed 7
+	$(PY) -m demo --chaos 0.10 --seed 7 --clock azure
 
 bench: deps
 	$(PY) -m bench
