@@ -100,3 +100,13 @@ def test_a_clock_refuses_what_it_cannot_keep(mode: str, scale: float, message: s
 def test_an_unknown_kind_is_refused() -> None:
     with pytest.raises(KeyError, match="unknown duration 'reboot'"):
         Clock(AZURE).due("reboot")
+
+
+def test_every_timed_job_scenario_is_one_the_emulator_runs() -> None:
+    """A scenario named in DURATION_OF but never run would leave the real one on the one-minute default."""
+    from emulator.providers.recoveryservices.jobs import DURATION_OF, SCENARIOS
+    from emulator.providers.recoveryservices.protection import SWITCH_PROTECTION
+
+    assert set(DURATION_OF) <= set(SCENARIOS)
+    assert set(DURATION_OF.values()) <= set(DURATIONS)
+    assert DURATION_OF[SWITCH_PROTECTION] == "switch_protection"

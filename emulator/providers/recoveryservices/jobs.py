@@ -69,7 +69,6 @@ SCENARIOS: dict[str, tuple[str, tuple[str, ...]]] = {
     "TestFailoverCleanup": ("Cleanup test failover", ("Cleaning up the test virtual machine",
                                                       "Cleaning up the test environment")),
     "CommitFailover": ("Commit", ("Prerequisites check for commit", "Commit")),
-    "Reprotect": ("Reprotect", ("Prerequisites check", "Preparing for reprotect", "Starting reverse replication")),
     # A2A reprotect is a switch protection; its job as ASR reports it (azure-powershell's recorded session
     # src/RecoveryServices/RecoveryServices.SiteRecovery.Test/SessionRecords/
     # RecoveryServices.SiteRecovery.Test.AsrA2ATests/A2AReprotectTest.json).
@@ -83,7 +82,7 @@ SCENARIOS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 # scenarioName -> the kind of duration (``emulator.core.clock.DURATIONS``) its job takes on Azure's clock; every
-# other scenario takes ``asr_job``. ``SwitchProtection`` is the switch-protection handler's scenario (A2A reprotect).
+# other scenario takes ``asr_job``. ``SwitchReplicationGroupProtection`` is switch protection's (A2A reprotect).
 DURATION_OF: dict[str, str] = {
     "EnableDr": "enable_replication",
     "UnplannedFailover": "failover",
@@ -91,8 +90,7 @@ DURATION_OF: dict[str, str] = {
     "TestFailover": "test_failover",
     "TestFailoverCleanup": "test_failover_cleanup",
     "CommitFailover": "commit",
-    "Reprotect": "switch_protection",
-    "SwitchProtection": "switch_protection",
+    "SwitchReplicationGroupProtection": "switch_protection",
 }
 
 Work = Callable[[], Any]

@@ -296,3 +296,17 @@ def clock(emu: Emulator) -> FakeClock:
     fake = FakeClock()
     asr_state.asr_state(emu.world).clock = fake
     return fake
+
+
+RP = "rp-s2dclu01"
+
+
+@pytest.fixture
+def cluster(world: World, asr: SiteRecoveryManagementClient, plumbing: Plumbing) -> list[str]:
+    """Both nodes protected in one group, pools named, and a plan (``RP``) holding both: the item IDs."""
+    ids = []
+    for vm in ("s2d-node1", "s2d-node2"):
+        ids.append(enable(asr, world, plumbing, vm).id)
+        set_pools(asr, world, plumbing, vm)
+    cluster_plan(asr, plumbing, ids, RP)
+    return ids

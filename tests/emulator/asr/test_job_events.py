@@ -16,20 +16,9 @@ from azure.mgmt.recoveryservicessiterecovery import models as m
 
 from emulator.clients import control
 from emulator.core.faults import FaultRule
-from tests.emulator.asr.conftest import VAULT, VAULT_RG, cluster_plan, enable, item_of, set_pools, subscribe
+from tests.emulator.asr.conftest import RP, VAULT, VAULT_RG, item_of, subscribe
 
-RP = "rp-s2dclu01"
 ACTION = "Microsoft.RecoveryServices/vaults/replicationRecoveryPlans/unplannedFailover/action"
-
-
-@pytest.fixture
-def cluster(world, asr, plumbing):
-    ids = []
-    for vm in ("s2d-node1", "s2d-node2"):
-        ids.append(enable(asr, world, plumbing, vm).id)
-        set_pools(asr, world, plumbing, vm)
-    cluster_plan(asr, plumbing, ids, RP)
-    return ids
 
 
 def start_failover(asr):

@@ -9,6 +9,7 @@ from azure.mgmt.recoveryservicessiterecovery import models as m
 from emulator.providers.compute import state as compute
 from tests.emulator.asr.conftest import (
     RG,
+    RP,
     TARGET,
     VAULT,
     VAULT_RG,
@@ -19,19 +20,6 @@ from tests.emulator.asr.conftest import (
     switch_input,
     switch_protection,
 )
-
-RP = "rp-s2dclu01"
-
-
-@pytest.fixture
-def cluster(world, asr, plumbing):
-    """Both nodes protected in one group, pools named, and a plan holding both."""
-    ids = []
-    for vm in ("s2d-node1", "s2d-node2"):
-        ids.append(enable(asr, world, plumbing, vm).id)
-        set_pools(asr, world, plumbing, vm)
-    cluster_plan(asr, plumbing, ids, RP)
-    return ids
 
 
 def unplanned(asr, point_type="Latest"):
