@@ -44,15 +44,24 @@ def lazy_imports() -> dict[str, str]:
     found: dict[str, str] = {}
     for path in sorted((ROOT / "functions").glob("*.py")):
         tree = ast.parse(path.read_text())
-        for fn in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+        for fn in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")):
             for node in ast.walk(fn):
                 module = (node.module or "") if isinstance(node, ast.ImportFrom) else ""
                 if module != "shared" and not module.startswith("shared."):
                     continue
                 for alias in node.names:  # ``from shared.audit import service``: the service module itself
                     submodule = f"{module}.{alias.name}"
-                    found[fn.name] = submodule if importlib.util.find_spec(submodule) is not None else module
+                    # The first shared import is the trigger's service; a later one (``from shared.errors import
+                    # RejectedInput``) names a class, not a module.
+                    found.setdefault(fn.name, submodule if _is_module(submodule) else module)
     return found
+
+
+def _is_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # the parent is a module, not a package: ``name`` is an attribute
+        return False
 
 
 def sample(modules: tuple[str, ...], *, setup: str = "") -> float:

@@ -90,3 +90,18 @@ def test_p6_an_unrelated_tag_write_costs_at_most_three_reads_and_no_write(lab: L
     assert figure.data["events"] == 5 and figure.data["writes"] == 0 and figure.data["outcomes"] == ["ignored"]
     assert figure.data["reads_per_event"] <= 3, figure.data
     assert figure.met, figure.goals
+
+
+def test_p1_finds_each_triggers_service_module() -> None:
+    """The triggers import their service lazily, and other names from ``shared`` too (``from shared.errors import
+    RejectedInput``): P1 times each trigger's service module, never a class taken for one."""
+    import importlib
+
+    from bench.cold_start import lazy_imports
+
+    found = lazy_imports()
+    assert found["on_vm_tags_changed"] == "shared.enrollment.service"
+    assert found["status_page"] == "shared.audit.status_page"
+    assert not any(name.startswith("_") for name in found)
+    for module in set(found.values()):
+        importlib.import_module(module)
