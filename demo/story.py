@@ -6,6 +6,7 @@ The chapters it calls are ``demo.failover`` and ``demo.drill``; what they all st
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -14,7 +15,7 @@ from typing import Any
 from demo.drill import drill_story, failback_story, way_back_story
 from demo.failover import failover_story
 from demo.stage import EventGrid, Out, StoryRun, operator, replication_passes
-from emulator.clients import OperatorCredential, sdk_client, time_passes
+from emulator.clients import AzureTime, OperatorCredential, sdk_client, time_passes
 
 CLUSTER_TAGS = {"asr-s2d": "true", "asr-s2d-cluster": "s2dclu01"}
 # The chaos mix: the request-level kinds share the fault rate equally; the rate also fails operations (``chaos_rules``).
@@ -74,7 +75,8 @@ def _story(emu: Any, azurite_connection_string: str, chaos: float, seed: int, ou
         # only the SDK's retry loop. The operator's clients are set up the same way.
         env["ARM_RETRY_TOTAL"] = "1"
     settings = Settings.from_env(env)
-    rt = Runtime.build(settings, clients=Clients(settings))
+    # The app's own waits (a drill's between two tries of a guest not ready yet) on the emulator's clock too.
+    rt = dataclasses.replace(Runtime.build(settings, clients=Clients(settings)), clock=AzureTime(emu))
     out.detail(f"ARM endpoint {emu.endpoint}; state container {settings.state_container}")
     out.detail(f"source: {world['source_region']} ({', '.join(v.split('/')[-1] for v in world['vm_ids'])}), "
                f"target: {world['target_region']} (vault {world['vault_id'].split('/')[-1]})")

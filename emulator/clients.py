@@ -48,6 +48,28 @@ def time_passes(emu: Host) -> None:
     control(emu, "POST", "asr/advance", {"to": "Protected"})
 
 
+class AzureTime:
+    """The app's own clock (``shared.times.Clock``: where a service waits in-process, a drill between two tries of
+    a guest that is not ready) on the emulator's clock: Azure seconds, over the time scale on Azure's clock; real ones
+    on the instant clock, where a guest is never kept waiting. The app's waits then take what Azure's do, scaled."""
+
+    def __init__(self, emu: Host) -> None:
+        self._clock = emu.world.clock
+
+    def _scale(self) -> float:
+        return 1.0 if self._clock.instant else float(self._clock.time_scale)
+
+    def monotonic(self) -> float:
+        import time
+
+        return time.monotonic() * self._scale()
+
+    def sleep(self, seconds: float) -> None:
+        import time
+
+        time.sleep(seconds / self._scale())
+
+
 def sdk_client(emu: Host, client_cls: type, credential: Any, subscription_id: str, **kwargs: Any) -> Any:
     """A management SDK client of the emulator: its endpoint and token scope, its throwaway CA (passed explicitly:
     the machine presets ``REQUESTS_CA_BUNDLE``) and, between polls of a long-running operation, no wait on the

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from shared import ids
-from shared.inventory import Disk
+from shared.inventory import Disk, RoleFrontend
 from shared.names import MANAGED_BY, OWNER, PURPOSE_TAG
 
 
@@ -195,6 +195,7 @@ class EnsureLoadBalancer:
     probe_port: int
     cluster: str
     purpose: Purpose = Purpose.DR
+    roles: tuple[RoleFrontend, ...] = ()  # each role's access point (a SQL FCI's VNN): its own frontend, probe, rule
 
     def tags(self) -> dict[str, str]:
         out = {"asr-s2d-cluster": self.cluster, MANAGED_BY: OWNER}
@@ -208,8 +209,10 @@ class EnsureLoadBalancer:
             return (f"stage failback internal load balancer {name} in {self.location} subnet "
                     f"{ids.name_of(self.subnet_id)}: probe {self.probe_port}, HA-ports floating-IP rule")
         kind = "test internal load balancer" if self.purpose is Purpose.TEST else "internal load balancer"
+        roles = "".join(f"; role access point {r.source_ip}: frontend {r.ip or 'first free address'}, probe "
+                        f"{r.probe_port}" for r in self.roles)
         return (f"stage {kind} {name}: frontend {self.frontend_ip or 'first free address'}, probe {self.probe_port}, "
-                "HA-ports floating-IP rule")
+                f"HA-ports floating-IP rule{roles}")
 
 
 @dataclass(frozen=True)
@@ -245,10 +248,13 @@ class SetClusterIp:
     ip: str | None  # None: the frontend the load balancer write returned
     probe_port: int
     subnet_prefix: str
+    roles: tuple[RoleFrontend, ...] = ()  # role IP resources to move (ip None: the frontend the write returned)
 
     def describe(self) -> str:
+        roles = "".join(f"; role IP {r.source_ip} -> {r.ip or 'its frontend'} (probe {r.probe_port})"
+                        for r in self.roles)
         return (f"run set_cluster_ip.ps1 on {self.vm_name}: cluster IP {self.ip or 'the load balancer frontend'}, "
-                f"probe {self.probe_port}, network {self.subnet_prefix}")
+                f"probe {self.probe_port}, network {self.subnet_prefix}{roles}")
 
 
 Action = (CreateFabric | CreateContainer | EnsurePolicy | CreateContainerMapping | CreateNetworkMapping | EnableNode

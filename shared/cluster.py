@@ -70,7 +70,7 @@ def membership(vm: Vm, scopes: Mapping[str, TaggedScope]) -> Membership | None:
 
 
 # The tags every node of one cluster must agree on: guessing which node is right could move the wrong IP.
-CLUSTER_WIDE = (("expected_nodes", tags.NODES), ("dr_ip", tags.DR_IP), ("probe_port", tags.PROBE_PORT),
+CLUSTER_WIDE = (("expected_nodes", tags.NODES), ("dr_ip", tags.DR_IP), ("dr_ips", tags.DR_IPS), ("probe_port", tags.PROBE_PORT),
                 ("witness_id", tags.WITNESS))
 Enrolled = Callable[[str], Enrollment | None]  # a cluster's enrollment record by name, or None
 

@@ -15,7 +15,7 @@ from typing import Any
 from shared import actions as act
 from shared import ids, scripts
 from shared.errors import GuestNotReady, PermanentError
-from shared.failover.plan import NOT_READY, parse_script_result, script_parameters
+from shared.failover.plan import NOT_READY, RoleMove, parse_script_result, script_parameters
 from shared.runtime import Runtime
 from shared.state import ClusterLock
 
@@ -30,6 +30,8 @@ class Applied:
     network_writes: int = 0  # load balancer and NIC writes
     done: list[str] = field(default_factory=list)
     frontend_ip: str | None = None  # the frontend the last load balancer write got (the first free address)
+    role_ips: dict[str, str] = field(default_factory=dict)  # role access point: source address -> frontend it got
+    role_moves: tuple[RoleMove, ...] = ()  # the role IP resources the in-guest step was asked to move
     guest_ip: str | None = None  # the cluster IP the in-guest step set
     guest: dict[str, Any] | None = None  # set_cluster_ip.ps1's result
     node: str | None = None  # the node it ran on
@@ -41,8 +43,9 @@ Handler = Callable[[Any, Runtime, Applied], int]  # applies one action; returns 
 def _load_balancer(action: act.EnsureLoadBalancer, rt: Runtime, applied: Applied) -> int:
     lb = rt.network.put_internal_load_balancer(action.id, location=action.location, subnet_id=action.subnet_id,
                                                frontend_ip=action.frontend_ip, probe_port=action.probe_port,
-                                               tags=action.tags())
+                                               tags=action.tags(), roles=action.roles)
     applied.frontend_ip = lb.frontend_ip
+    applied.role_ips.update({r.source_ip: r.ip for r in lb.role_frontends() if r.ip})
     applied.network_writes += 1
     log.info("load balancer %s frontend %s", ids.name_of(action.id), lb.frontend_ip)
     return 1
@@ -75,9 +78,16 @@ def _set_cluster_ip(action: act.SetClusterIp, rt: Runtime, applied: Applied) -> 
     ip = action.ip or applied.frontend_ip
     if ip is None:
         raise PermanentError(f"the load balancer has no frontend address for {action.vm_name}'s cluster IP")
+    roles = []
+    for role in action.roles:
+        role_ip = role.ip or applied.role_ips.get(role.source_ip)
+        if role_ip is None:
+            raise PermanentError(f"the load balancer has no frontend address for the role access point {role.source_ip}")
+        roles.append(RoleMove(role.source_ip, role_ip, role.probe_port))
     # Validated again here: a frontend read back from Azure goes through the same checks as a tag.
-    parameters = script_parameters(ip=ip, probe_port=action.probe_port, subnet_prefix=action.subnet_prefix)
-    applied.guest_ip, applied.node = ip, action.vm_name
+    parameters = script_parameters(ip=ip, probe_port=action.probe_port, subnet_prefix=action.subnet_prefix,
+                                   roles=tuple(roles))
+    applied.guest_ip, applied.node, applied.role_moves = ip, action.vm_name, tuple(roles)
     try:
         result = rt.compute.run_command(action.vm_id, list(scripts.lines(scripts.SET_CLUSTER_IP)), parameters)
     except GuestNotReady as err:  # the VM agent is not Ready, or another run command runs: the script never ran

@@ -8,7 +8,7 @@ with ``shared.ids.same``.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
@@ -99,6 +99,20 @@ class Nic:
 
 
 @dataclass(frozen=True)
+class VirtualNetwork:
+    id: str
+    address_prefixes: tuple[str, ...]
+    dns_servers: tuple[str, ...]  # dhcpOptions.dnsServers; () is Azure-provided DNS
+
+    def holds(self, address: str) -> bool:
+        try:
+            ip = ipaddress.IPv4Address(address)
+        except ValueError:
+            return False
+        return any(ip in ipaddress.IPv4Network(p, strict=False) for p in self.address_prefixes)
+
+
+@dataclass(frozen=True)
 class Subnet:
     id: str
     prefix: str  # CIDR
@@ -117,13 +131,75 @@ def usable_ip(address: ipaddress.IPv4Address, prefix: str) -> bool:
 class LoadBalancer:
     id: str
     location: str
-    frontend_ip: str | None
+    frontend_ip: str | None  # the first frontend (the core cluster IP's, on asr-s2d's load balancers)
     frontend_subnet_id: str | None
     pool_id: str | None
     pool_nic_ids: tuple[str, ...]
-    probe_port: int | None
+    probe_port: int | None  # the first frontend's probe
     has_ha_ports_rule: bool
     tags: Mapping[str, str] = field(default_factory=lambda: frozen_tags({}))
+    frontends: tuple[Frontend, ...] = ()  # every frontend with its HA-ports rule's probe (access points)
+
+    def role_frontends(self) -> tuple[RoleFrontend, ...]:
+        """The role access points asr-s2d mirrored onto this load balancer (its ``fe-role-<source IP>`` frontends)."""
+        found = []
+        for front in self.frontends:
+            source = role_source_ip(front.name)
+            if source is not None and front.probe_port is not None:
+                found.append(RoleFrontend(source, front.ip, front.probe_port))
+        return tuple(sorted(found, key=lambda r: ipaddress.IPv4Address(r.source_ip)))
+
+
+@dataclass(frozen=True)
+class Frontend:
+    """One frontend of a load balancer, with the probe of the HA-ports floating-IP rule that uses it (None: no such
+    rule): a cluster access point as Azure shows it."""
+
+    name: str
+    ip: str | None
+    subnet_id: str | None
+    probe_port: int | None
+
+
+@dataclass(frozen=True)
+class RoleFrontend:
+    """A role's access point (a SQL Server FCI's virtual network name, say) on one of asr-s2d's load balancers:
+    ``source_ip`` is its address in the source region (the IP Address resource holds it there), ``ip`` its address
+    on this load balancer (None: the first free one, chosen by the write) and its probe port."""
+
+    source_ip: str
+    ip: str | None
+    probe_port: int
+
+
+def source_roles(load_balancers: Sequence[LoadBalancer], core_probe_port: int) -> tuple[tuple[str, int], ...]:
+    """(source address, probe port) of each role access point of a cluster, from the load balancers whose pools hold
+    its nodes: every frontend with an HA-ports floating-IP rule and a probe, but the core cluster IP's. The core one
+    is the frontend probed on the cluster's probe port (``asr-s2d-probe-port``, 59999 by default), else the first:
+    Microsoft's FCI guidance gives the cluster IP and each SQL VNN IP a frontend and a probe port of their own."""
+    fronts = [f for lb in load_balancers for f in lb.frontends if f.ip and f.probe_port is not None]
+    if not fronts:
+        return ()
+    core = next((f for f in fronts if f.probe_port == core_probe_port), fronts[0])
+    roles = {str(f.ip): int(f.probe_port or 0) for f in fronts if f is not core and f.ip != core.ip}
+    return tuple(sorted(roles.items(), key=lambda r: ipaddress.IPv4Address(r[0])))
+
+
+ROLE_FRONTEND_PREFIX = "fe-role-"
+
+
+def role_frontend_name(source_ip: str) -> str:
+    return ROLE_FRONTEND_PREFIX + source_ip.replace(".", "-")
+
+
+def role_source_ip(frontend_name: str) -> str | None:
+    """The source address a ``fe-role-<a-b-c-d>`` frontend mirrors (None for any other name)."""
+    if not frontend_name.lower().startswith(ROLE_FRONTEND_PREFIX):
+        return None
+    try:
+        return str(ipaddress.IPv4Address(frontend_name[len(ROLE_FRONTEND_PREFIX):].replace("-", ".")))
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -131,6 +207,12 @@ class StorageAccount:
     id: str
     location: str
     allow_shared_key_access: bool
+    # Who may reach it (Microsoft.Storage ``publicNetworkAccess`` and ``networkAcls``): the drill proves a test
+    # network cannot reach production's cloud witness before it starts a test failover.
+    public_network_access: str | None = None  # "Enabled", "Disabled" (None: not said, Enabled)
+    default_action: str | None = None  # networkAcls.defaultAction: "Allow" or "Deny" (None: Allow)
+    allowed_subnet_ids: tuple[str, ...] = ()  # networkAcls.virtualNetworkRules[].id
+    ip_rules: int = 0  # networkAcls.ipRules: public addresses let through
 
 
 # -- Site Recovery --------------------------------------------------------------------------------

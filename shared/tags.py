@@ -18,10 +18,12 @@ ENROLL = "asr-s2d"
 CLUSTER = "asr-s2d-cluster"
 NODES = "asr-s2d-nodes"
 DR_IP = "asr-s2d-dr-ip"
+DR_IPS = "asr-s2d-dr-ips"  # the roles' DR addresses: SOURCE=DR,SOURCE=DR (a SQL FCI's VNN IP, say)
 PROBE_PORT = "asr-s2d-probe-port"
 WITNESS = "asr-s2d-witness"
 DRILL = "asr-s2d-drill"
-ALL = (ENROLL, CLUSTER, NODES, DR_IP, PROBE_PORT, WITNESS, DRILL)
+ALL = (ENROLL, CLUSTER, NODES, DR_IP, DR_IPS, PROBE_PORT, WITNESS, DRILL)
+MAX_ROLE_IPS = 15  # one Run Command moves the cluster IP and at most 15 role IPs (set_cluster_ip.ps1's pattern)
 
 MAX_GROUP_SIZE = 16  # ASR: at most 16 VMs in one multi-VM consistency group
 DEFAULT_PROBE_PORT = 59999
@@ -84,6 +86,7 @@ class ClusterIntent:
     probe_port: int
     witness_id: str | None
     drill: bool
+    dr_ips: tuple[tuple[str, str], ...] = ()  # (source address, DR address) of role access points, from DR_IPS
 
 
 def _reject(where: str, tag: str, problem: str) -> RejectedInput:
@@ -119,6 +122,21 @@ def parse_intent(tags: Mapping[str, str] | None, where: str) -> ClusterIntent:
             raise _reject(where, DR_IP, "must be one IPv4 address in dotted decimal form (like 10.20.1.10)")
         dr_ip = ipaddress.IPv4Address(value)
 
+    dr_ips: list[tuple[str, str]] = []
+    raw_ips = lookup(tags, DR_IPS)
+    if raw_ips is not None and raw_ips.strip():
+        pairs = [p.strip() for p in raw_ips.strip().split(",")]
+        for pair in pairs:
+            source, _, target = pair.partition("=")
+            if not (_IPV4.fullmatch(source.strip()) and _IPV4.fullmatch(target.strip())):
+                raise _reject(where, DR_IPS, "must be SOURCE=DR pairs of IPv4 addresses separated by commas (like "
+                              "10.10.1.11=10.20.1.11,10.10.1.12=10.20.1.12)")
+            dr_ips.append((str(ipaddress.IPv4Address(source.strip())), str(ipaddress.IPv4Address(target.strip()))))
+        if len(dr_ips) > MAX_ROLE_IPS or len({s for s, _ in dr_ips}) != len(dr_ips) or len(
+                {t for _, t in dr_ips}) != len(dr_ips):
+            raise _reject(where, DR_IPS, f"must name at most {MAX_ROLE_IPS} role addresses, each source and each DR "
+                          "address once")
+
     port = DEFAULT_PROBE_PORT
     raw_port = lookup(tags, PROBE_PORT)
     if raw_port is not None and raw_port.strip():
@@ -139,7 +157,7 @@ def parse_intent(tags: Mapping[str, str] | None, where: str) -> ClusterIntent:
     if raw_drill not in ("", "monthly", "off"):
         raise _reject(where, DRILL, "must be 'monthly' or 'off'")
     return ClusterIntent(cluster=cluster, expected_nodes=expected, dr_ip=dr_ip, probe_port=port,
-                         witness_id=witness, drill=raw_drill == "monthly")
+                         witness_id=witness, drill=raw_drill == "monthly", dr_ips=tuple(sorted(dr_ips)))
 
 
 def effective(own: Mapping[str, str] | None, *inherited: Mapping[str, str] | None) -> dict[str, str]:

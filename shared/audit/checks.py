@@ -20,7 +20,17 @@ from shared.cluster import Cluster
 from shared.enrollment import nsg
 from shared.enrollment.plan import NodeFacts, Plan, ReplicationSpec
 from shared.findings import Finding, Severity
-from shared.inventory import AsrState, AvailabilitySet, LoadBalancer, Policy, ProtectedItem, StorageAccount, Subnet, Vm
+from shared.inventory import (
+    AsrState,
+    AvailabilitySet,
+    LoadBalancer,
+    Policy,
+    ProtectedItem,
+    StorageAccount,
+    Subnet,
+    Vm,
+    source_roles,
+)
 from shared.names import failback_how, plan_name
 from shared.times import parse_time
 
@@ -65,6 +75,7 @@ CLUSTER_LOST = "cluster-lost"
 RECOVERY_PLACEMENT_MISSING = "recovery-placement-missing"
 DR_AVAILABILITY_SET_MISSING = "dr-availability-set-missing"
 MULTI_VM_PORT_BLOCKED = "multi-vm-port-blocked"
+DR_LB_ROLE_MISSING = "dr-lb-role-missing"
 
 # Which findings explain which planned action (an action explained by none becomes ``plan-pending``).
 EXPLAINS: dict[type, frozenset[str]] = {
@@ -75,7 +86,7 @@ EXPLAINS: dict[type, frozenset[str]] = {
     # A node that lost its tag (or a foreign VM) makes the planner rewrite the plan: that finding explains it.
     act.UpsertRecoveryPlan: frozenset({RECOVERY_PLAN_MISSING, RECOVERY_PLAN_INCOMPLETE, RECOVERY_PLAN_EXTRA,
                                    NODE_UNPROTECTED, TAG_REMOVED, FOREIGN_VM_IN_GROUP, TAGS_REJECTED}),
-    act.EnsureLoadBalancer: frozenset({DR_LB_MISSING, DR_LB_WRONG_IP, DR_LB_MISCONFIGURED}),
+    act.EnsureLoadBalancer: frozenset({DR_LB_MISSING, DR_LB_WRONG_IP, DR_LB_MISCONFIGURED, DR_LB_ROLE_MISSING}),
     # Created before a new node's enable names it, or again when an item names it and it is gone.
     act.EnsureAvailabilitySet: frozenset({NODE_UNPROTECTED, DR_AVAILABILITY_SET_MISSING}),
     act.SetPoolMapping: frozenset({POOL_MAPPING_MISSING, NODE_UNPROTECTED}),
@@ -111,6 +122,7 @@ class ClusterView:
     thresholds: Thresholds = Thresholds(1800, timedelta(days=180))
     now: datetime = datetime.min
     dr_availability_set: AvailabilitySet | None = None  # the cluster's recovery availability set, as listed
+    source_load_balancers: tuple[LoadBalancer, ...] = ()  # those fronting the nodes: the cluster's access points
     security: nsg.Associations = field(default_factory=nsg.Associations)  # the allowed subscriptions' NSGs
 
     @property
@@ -347,6 +359,19 @@ def check_dr_load_balancer(view: ClusterView) -> list[Finding]:
         problems.append(f"its probe port is {lb.probe_port}, not {view.cluster.intent.probe_port}")
     if not lb.has_ha_ports_rule:
         problems.append("it has no HA-ports floating-IP rule")
+    held = {r.source_ip: r for r in lb.role_frontends()}
+    roles = source_roles(view.source_load_balancers, view.cluster.intent.probe_port)
+    for source_ip, probe_port in roles:
+        found = held.get(source_ip)
+        if found is None or found.probe_port != probe_port or not found.ip:
+            out.append(_finding(DR_LB_ROLE_MISSING, Severity.CRITICAL, f"{lb_name} {source_ip}",
+                                f"the role access point {source_ip} (probe {probe_port}; a SQL Server FCI's virtual "
+                                f"network name, say) has no frontend with that probe on DR load balancer {lb_name}: "
+                                "after a failover its clients cannot connect",
+                                "set AUDIT_REPAIR=true (the audit adds it) or re-tag a node"))
+    gone = sorted(set(held) - {s for s, _ in roles})
+    if gone:
+        problems.append(f"it mirrors role access point(s) {', '.join(gone)} that no load balancer fronting the nodes has")
     if problems:
         out.append(_finding(DR_LB_MISCONFIGURED, Severity.WARNING, lb_name,
                             f"DR load balancer {lb_name}: {'; '.join(problems)}",

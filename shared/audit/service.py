@@ -46,6 +46,7 @@ from shared.inventory import (
     StorageAccount,
     Subnet,
     TaggedScope,
+    VirtualNetwork,
     Vm,
 )
 from shared.names import PLAN_PREFIX, load_balancer_name, plan_name
@@ -92,6 +93,13 @@ class Observed:
     scopes: tuple[TaggedScope, ...] = ()  # availability sets and resource groups (their tags)
     dr_availability_sets: Mapping[str, AvailabilitySet] = field(default_factory=dict)  # the recovery group's, by key
     security: nsg.Associations = field(default_factory=nsg.Associations)  # every NSG and what it filters
+    fronting: tuple[LoadBalancer, ...] = ()  # the allowed subscriptions' load balancers with a pool member
+    networks: tuple[tuple[str, str, VirtualNetwork | None], ...] = ()  # (what for, ID, as read): DR and test VNets
+
+    def fronting_nodes(self, nodes: Mapping[str, NodeFacts]) -> tuple[LoadBalancer, ...]:
+        """The load balancers whose pools hold one of the nodes' NICs (the cluster's access points)."""
+        nics = {ids.key(f.nic.id) for f in nodes.values() if f.nic is not None}
+        return tuple(lb for lb in self.fronting if nics & {ids.key(n) for n in lb.pool_nic_ids})
 
 
 def observe(rt: Runtime, *, report: Progress = _quiet) -> Observed:
@@ -106,6 +114,7 @@ def observe(rt: Runtime, *, report: Progress = _quiet) -> Observed:
     rejected: dict[str, str] = {}
     scopes: list[TaggedScope] = []
     groups: list[NetworkSecurityGroup] = []
+    fronting: list[LoadBalancer] = []
     enrolled = rt.records.enrollments()
     for sub in settings.allowed_subscriptions:
         report(f"reading VMs, availability sets, resource groups, NICs and network security groups of subscription {sub}")
@@ -113,6 +122,7 @@ def observe(rt: Runtime, *, report: Progress = _quiet) -> Observed:
             inv = observe_inventory(rt, sub)
             sub_nics = rt.network.list_nics(sub)
             groups += rt.network.list_network_security_groups(sub)
+            fronting += [lb for lb in rt.network.list_subscription_load_balancers(sub) if lb.pool_nic_ids]
         except AsrS2dError as err:
             errors.append(f"subscription {sub}: {err}")
             log.warning("audit: cannot read subscription %s: %s", sub, err)
@@ -125,7 +135,9 @@ def observe(rt: Runtime, *, report: Progress = _quiet) -> Observed:
         rejected.update(sub_rejected)
     report("reading the vault: fabrics, containers, mappings, policies, network mappings, items, plans")
     asr = rt.asr.observe()
-    report("reading the DR load balancers, availability sets and subnets")
+    report("reading the DR load balancers, availability sets and subnets, and the DR and test networks' DNS")
+    networks = tuple((role, vnet_id, rt.network.get_virtual_network(vnet_id)) for role, vnet_id in (
+        ("DR", settings.recovery_vnet_id), ("drill test", settings.test_vnet_id)) if vnet_id)
     lbs = {ids.key(lb.id): lb for lb in rt.network.list_load_balancers(settings.recovery_resource_group_id)}
     dr_sets = {ids.key(a.id): a for a in rt.compute.list_availability_sets_in(settings.recovery_resource_group_id)}
     subnets = {ids.name_of(s.id).lower(): s for s in rt.network.list_subnets(settings.recovery_vnet_id)}
@@ -149,7 +161,8 @@ def observe(rt: Runtime, *, report: Progress = _quiet) -> Observed:
                     nics=nics, asr=asr,
                     load_balancers=lbs, dr_subnets=subnets, accounts=accounts, notes=notes,
                     membership={ids.key(n.id): c.key for c in found for n in c.nodes}, enrolled=enrolled,
-                    scopes=tuple(scopes), dr_availability_sets=dr_sets, security=nsg.Associations.of(groups))
+                    scopes=tuple(scopes), dr_availability_sets=dr_sets, security=nsg.Associations.of(groups),
+                    fronting=tuple(fronting), networks=networks)
 
 
 # -- decide: checks and the enrollment plan, per cluster ----------------------------------------------
@@ -207,7 +220,8 @@ def audit_cluster(rt: Runtime, tagged: Cluster, observed: Observed, *, now: date
         (ids.name_of(f.nic.subnet_id) for f in nodes.values() if f.nic is not None), "")
     dr = DrNetwork(subnet=observed.dr_subnets.get(subnet_name.lower()),
                    load_balancer=observed.load_balancers.get(ids.key(spec.load_balancer_id(cluster.name))),
-                   availability_set=observed.dr_availability_sets.get(ids.key(spec.availability_set_id(cluster.name))))
+                   availability_set=observed.dr_availability_sets.get(ids.key(spec.availability_set_id(cluster.name))),
+                   source_load_balancers=observed.fronting_nodes(nodes))
     view = checks.ClusterView(
         cluster=cluster, nodes=nodes, asr=observed.asr, spec=spec, dr_subnet=dr.subnet, load_balancer=dr.load_balancer,
         accounts=observed.accounts, inventory=observed.inventory, membership=observed.membership, rejected=observed.rejected,
@@ -216,7 +230,8 @@ def audit_cluster(rt: Runtime, tagged: Cluster, observed: Observed, *, now: date
         thresholds=checks.Thresholds(settings.rpo_threshold_seconds,
                                      timedelta(days=settings.test_failover_max_age_days),
                                      runbook_required=settings.runbook_required),
-        now=now, dr_availability_set=dr.availability_set, security=observed.security)
+        now=now, dr_availability_set=dr.availability_set, security=observed.security,
+        source_load_balancers=dr.source_load_balancers)
     # Failed over, or reprotected and replicating back: the way back's business, never enrollment's.
     failed_over = any(item.failed_over for _vm, item in view.node_items()) or bool(view.replicating_back())
     findings = [*checks.run_checks(view), *members.findings]
@@ -302,7 +317,8 @@ def lost_clusters(observed: Observed, spec: ReplicationSpec) -> list[ClusterRepo
 
 
 def global_findings(observed: Observed, spec: ReplicationSpec) -> list[Finding]:
-    """Findings about no single cluster: VMs whose tags were refused, and asr-s2d items outside every cluster."""
+    """Findings about no single cluster: VMs whose tags were refused, asr-s2d items outside every cluster, and where
+    the DR and test networks resolve names."""
     names = {c.name.lower() for c in observed.clusters}
     in_a_clusters_group = {k for k in observed.rejected
                            if (item := observed.asr.item_for_node(k, spec.target_region)) is not None
@@ -313,6 +329,7 @@ def global_findings(observed: Observed, spec: ReplicationSpec) -> list[Finding]:
     # Tags meant for asr-s2d that it does not read (a typo, a space, `asr-s2d=yes`): a cluster someone believes
     # protected is not. Critical, naming the resource, the tag and its value.
     clustered_now = set(observed.membership)
+    out += [dns_finding(role, vnet_id, vnet) for role, vnet_id, vnet in observed.networks]
     out += [Finding(checks.TAG_NEAR_MISS, Severity.CRITICAL, vm.name, f"VM {vm.name}: {miss}",
                     f"set {tags.ENROLL}=true and {tags.CLUSTER}=<name> exactly (or remove the tag if it is not meant "
                     "for asr-s2d)")
@@ -543,3 +560,33 @@ def run_scheduled(past_due: bool) -> Report:
     return run_audit(default_runtime(), trigger="timer", past_due=past_due)
 
 
+
+
+# Where a network resolves names. A failed-over cluster (its cluster name object, SQL Server's virtual network name, the
+# nodes' domain logons) needs its Active Directory domain's DNS and a domain controller it can reach: Microsoft's
+# "Set up disaster recovery for Active Directory and DNS" (learn.microsoft.com/azure/site-recovery/
+# site-recovery-active-directory) replicates a DC into the DR region and, for a test failover, brings a DC copy up in
+# the isolated test network, whose DNS then points at it.
+DNS_SERVERS, DNS_AZURE_PROVIDED = "dns-servers", "dns-azure-provided"
+
+
+def dns_finding(role: str, vnet_id: str, vnet: VirtualNetwork | None) -> Finding:
+    name = ids.name_of(vnet_id)
+    fix = ("point the network's DNS servers at domain controllers reachable there (a DC in the DR region; for drills, "
+           "a DC copy test-failed over into the test network): learn.microsoft.com/azure/site-recovery/"
+           "site-recovery-active-directory")
+    if vnet is None:
+        return Finding(DNS_AZURE_PROVIDED, Severity.WARNING, name, f"the {role} network {name} cannot be read: where it "
+                       "resolves names is unknown", fix)
+    if not vnet.dns_servers:
+        return Finding(DNS_AZURE_PROVIDED, Severity.INFO, name, f"the {role} network {name} uses Azure-provided DNS: a "
+                       "failed-over cluster and SQL Server resolve their Active Directory domain only if a DNS zone or "
+                       "forwarder serves it there", fix)
+    inside = [s for s in vnet.dns_servers if vnet.holds(s)]
+    outside = [s for s in vnet.dns_servers if not vnet.holds(s)]
+    where = "; ".join(p for p in (f"inside it: {', '.join(inside)}" if inside else "",
+                                  f"outside its address space: {', '.join(outside)}" if outside else "") if p)
+    isolated = role == "drill test" and outside
+    return Finding(DNS_SERVERS, Severity.WARNING if isolated else Severity.INFO, name,
+                   f"the {role} network {name} resolves names through {where}" + (
+                       " (an isolated test network reaches only what is inside it)" if isolated else ""), fix)

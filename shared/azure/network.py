@@ -12,7 +12,19 @@ from typing import Any
 from shared import ids
 from shared.azure.clients import Clients
 from shared.azure.errors import is_not_found, read, read_all, read_or_none, translate, wire
-from shared.inventory import LoadBalancer, NetworkSecurityGroup, Nic, NicFilters, SecurityRule, Subnet, frozen_tags
+from shared.inventory import (
+    Frontend,
+    LoadBalancer,
+    NetworkSecurityGroup,
+    Nic,
+    NicFilters,
+    RoleFrontend,
+    SecurityRule,
+    Subnet,
+    VirtualNetwork,
+    frozen_tags,
+    role_frontend_name,
+)
 from shared.names import LB_FRONTEND, LB_POOL, LB_PROBE, LB_RULE
 
 
@@ -49,7 +61,28 @@ def lb_from_wire(raw: dict[str, Any]) -> LoadBalancer:
                         frontend_ip=front.get("privateIPAddress"), frontend_subnet_id=(front.get("subnet") or {}).get("id"),
                         pool_id=pool.get("id"), pool_nic_ids=tuple(members),
                         probe_port=((probes[0].get("properties") or {}).get("port") if probes else None),
-                        has_ha_ports_rule=ha, tags=frozen_tags(raw.get("tags")))
+                        has_ha_ports_rule=ha, tags=frozen_tags(raw.get("tags")),
+                        frontends=_frontends(fronts, probes, rules))
+
+
+def _frontends(fronts: list[dict[str, Any]], probes: list[dict[str, Any]],
+               rules: list[dict[str, Any]]) -> tuple[Frontend, ...]:
+    """Each frontend with the probe port of an HA-ports floating-IP rule on it (a cluster access point: Microsoft's
+    "Configure an Azure load balancer for an FCI VNN" gives each IP its own frontend, rule and probe)."""
+    ports = {ids.key(p.get("id") or ""): (p.get("properties") or {}).get("port") for p in probes}
+    probe_of: dict[str, int | None] = {}
+    for rule in rules:
+        r = rule.get("properties") or {}
+        if r.get("protocol") == "All" and r.get("frontendPort") == 0 and r.get("enableFloatingIP"):
+            front_id = ids.key((r.get("frontendIPConfiguration") or {}).get("id") or "")
+            probe_of.setdefault(front_id, ports.get(ids.key((r.get("probe") or {}).get("id") or "")))
+    out = []
+    for f in fronts:
+        props = f.get("properties") or {}
+        out.append(Frontend(name=f.get("name") or "", ip=props.get("privateIPAddress"),
+                            subnet_id=(props.get("subnet") or {}).get("id"),
+                            probe_port=probe_of.get(ids.key(f.get("id") or ""))))
+    return tuple(out)
 
 
 def _subnet_from_wire(raw: dict[str, Any]) -> Subnet:
@@ -163,6 +196,25 @@ class NetworkGateway:
                                                     lambda: self._clients.network(sub).load_balancers.list(group),
                                                     missing_is_empty=True)]
 
+    def get_virtual_network(self, vnet_id: str) -> VirtualNetwork | None:
+        """One virtual network: its address space and DNS servers (the audit's DR and test networks)."""
+        rid = ids.parse(vnet_id)
+        raw = read_or_none(f"read virtual network {rid.name}",
+                           lambda: self._client(vnet_id).virtual_networks.get(rid.resource_group, rid.name))
+        if raw is None:
+            return None
+        props = raw.get("properties") or raw
+        space = (props.get("addressSpace") or props.get("address_space") or {})
+        dhcp = (props.get("dhcpOptions") or props.get("dhcp_options") or {})
+        return VirtualNetwork(id=raw["id"], address_prefixes=tuple(space.get("addressPrefixes")
+                                                                    or space.get("address_prefixes") or ()),
+                              dns_servers=tuple(dhcp.get("dnsServers") or dhcp.get("dns_servers") or ()))
+
+    def list_subscription_load_balancers(self, subscription_id: str) -> list[LoadBalancer]:
+        """Every load balancer of a subscription in one paged list (the audit: those fronting the nodes)."""
+        return [lb_from_wire(lb) for lb in read_all(f"list load balancers of subscription {subscription_id}",
+                                                    self._clients.network(subscription_id).load_balancers.list_all)]
+
     def list_subnets(self, vnet_id: str) -> list[Subnet]:
         """The subnets of one virtual network in one paged list; empty when the network does not exist."""
         rid = ids.parse(vnet_id)
@@ -171,29 +223,33 @@ class NetworkGateway:
             missing_is_empty=True)]
 
     def put_internal_load_balancer(self, lb_id: str, *, location: str, subnet_id: str, frontend_ip: str | None,
-                                   probe_port: int, tags: dict[str, str]) -> LoadBalancer:
-        """Create or replace a Standard internal LB: one frontend, one pool, a TCP probe, one HA-ports
-        floating-IP rule (what a Windows cluster IP needs). Pool members come from the NICs, not from here."""
-        frontend, pool, probe, rule = LB_FRONTEND, LB_POOL, LB_PROBE, LB_RULE
+                                   probe_port: int, tags: dict[str, str],
+                                   roles: tuple[RoleFrontend, ...] = ()) -> LoadBalancer:
+        """Create or replace a Standard internal LB: one pool, and per access point (the cluster IP, then each role's
+        in ``roles``) a frontend, a TCP probe and an HA-ports floating-IP rule (what a Windows cluster IP needs;
+        Microsoft's "Configure an Azure load balancer for an FCI VNN"). Pool members come from the NICs."""
         rid = ids.parse(lb_id)
-        ip_config: dict[str, Any] = {"subnet": {"id": subnet_id}, "privateIPAllocationMethod": "Dynamic"}
-        if frontend_ip:
-            ip_config = {**ip_config, "privateIPAllocationMethod": "Static", "privateIPAddress": frontend_ip}
+        points = [(LB_FRONTEND, LB_PROBE, LB_RULE, frontend_ip, probe_port)] + [
+            (role_frontend_name(r.source_ip), "probe-" + role_frontend_name(r.source_ip)[3:],
+             "ha-ports-" + role_frontend_name(r.source_ip)[3:], r.ip, r.probe_port) for r in roles]
+        fronts, probes, rules = [], [], []
+        for frontend, probe, rule, ip, port in points:
+            ip_config: dict[str, Any] = {"subnet": {"id": subnet_id}, "privateIPAllocationMethod": "Dynamic"}
+            if ip:
+                ip_config = {**ip_config, "privateIPAllocationMethod": "Static", "privateIPAddress": ip}
+            fronts.append({"name": frontend, "properties": ip_config})
+            probes.append({"name": probe, "properties": {"protocol": "Tcp", "port": port, "intervalInSeconds": 5,
+                                                         "numberOfProbes": 2, "probeThreshold": 1}})
+            rules.append({"name": rule, "properties": {
+                "frontendIPConfiguration": {"id": f"{lb_id}/frontendIPConfigurations/{frontend}"},
+                "backendAddressPool": {"id": f"{lb_id}/backendAddressPools/{LB_POOL}"},
+                "probe": {"id": f"{lb_id}/probes/{probe}"},
+                "protocol": "All", "frontendPort": 0, "backendPort": 0, "enableFloatingIP": True,
+                "idleTimeoutInMinutes": 4, "loadDistribution": "Default", "disableOutboundSnat": True}})
         body = {
             "location": location, "tags": tags, "sku": {"name": "Standard", "tier": "Regional"},
-            "properties": {
-                "frontendIPConfigurations": [{"name": frontend, "properties": ip_config}],
-                "backendAddressPools": [{"name": pool}],
-                "probes": [{"name": probe, "properties": {"protocol": "Tcp", "port": probe_port,
-                                                           "intervalInSeconds": 5, "numberOfProbes": 2,
-                                                           "probeThreshold": 1}}],
-                "loadBalancingRules": [{"name": rule, "properties": {
-                    "frontendIPConfiguration": {"id": f"{lb_id}/frontendIPConfigurations/{frontend}"},
-                    "backendAddressPool": {"id": f"{lb_id}/backendAddressPools/{pool}"},
-                    "probe": {"id": f"{lb_id}/probes/{probe}"},
-                    "protocol": "All", "frontendPort": 0, "backendPort": 0, "enableFloatingIP": True,
-                    "idleTimeoutInMinutes": 4, "loadDistribution": "Default", "disableOutboundSnat": True}}],
-            },
+            "properties": {"frontendIPConfigurations": fronts, "backendAddressPools": [{"name": LB_POOL}],
+                           "probes": probes, "loadBalancingRules": rules},
         }
         try:
             poller = self._client(lb_id).load_balancers.begin_create_or_update(rid.resource_group, rid.name, body)

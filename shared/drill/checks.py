@@ -15,15 +15,15 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from shared import ids
-from shared.inventory import ProtectedItem, RecoveryPlan
+from shared.inventory import ProtectedItem, RecoveryPlan, StorageAccount
 from shared.observability import scrub
 
 # The checks a drill records, in order. Preconditions first (a failing one skips the drill), then the
 # steps, then what the guest reports. A drill that stops early records the checks it reached.
 PRECONDITIONS = ("recovery-plan", "nodes-protected", "replication-healthy", "no-operation-in-progress",
-                 "test-network", "no-other-drill")
+                 "test-network", "witness-isolated", "no-other-drill")
 GUEST = ("guest-report", "cluster-service", "nodes-up", "quorum", "witness", "storage-pool", "virtual-disks",
-         "csvs", "cluster-ip")
+         "csvs", "cluster-ip", "roles", "role-ips")
 DETAIL_LIMIT = 300
 
 
@@ -161,6 +161,8 @@ class HealthReport:
     ip_resources: tuple[tuple[str, str, str], ...]  # (name, address, state)
     truncated: bool
     errors: tuple[str, ...]
+    roles: tuple[tuple[str, str, str], ...] = ()  # the cluster's roles (groups): (name, state, owner node)
+    witness_account: str | None = None  # the cloud witness's storage account, as the guest names it
 
 
 class MalformedReport(ValueError):
@@ -230,6 +232,9 @@ def parse_health(stdout: str) -> HealthReport:
     errors = data.get("errors", [])
     if not isinstance(errors, list):
         raise MalformedReport("errors is not a list")
+    roles = data.get("roles", [])
+    if not isinstance(roles, list) or not all(isinstance(r, dict) for r in roles):
+        raise MalformedReport("roles is not a list of objects")
     return HealthReport(
         cluster=_text(data.get("cluster"), "cluster"), cluster_service=_text(data.get("cluster_service"),
                                                                              "cluster_service"),
@@ -247,7 +252,11 @@ def parse_health(stdout: str) -> HealthReport:
                             str(_text(r.get("address"), "ip_resources.address") or ""),
                             str(_text(r.get("state"), "ip_resources.state", optional=False))) for r in ip_resources),
         truncated=data.get("truncated") is True,
-        errors=tuple(str(e)[:160] for e in errors[:5]))
+        errors=tuple(str(e)[:160] for e in errors[:5]),
+        roles=tuple((str(_text(r.get("name"), "roles.name", optional=False)),
+                     str(_text(r.get("state"), "roles.state", optional=False)),
+                     str(_text(r.get("owner"), "roles.owner") or "")) for r in roles),
+        witness_account=_text(witness.get("account"), "quorum.witness.account"))
 
 
 def settling(report: HealthReport) -> str | None:
@@ -276,13 +285,16 @@ def _bad(items: Iterable[tuple[str, str]], good: str) -> list[str]:
 
 def health_checks(report: HealthReport | str, *, test_ip: str | None, ip_status: str | None,
                   expected_nodes: int, expected_names: frozenset[str] = frozenset(),
-                  unsettled: str | None = None) -> list[DrillCheck]:
+                  unsettled: str | None = None, role_ips: tuple[str, ...] = (),
+                  production_witness: str | None = None) -> list[DrillCheck]:
     """The in-guest checks of a drill. ``report`` is the parsed report or why there is none (then every
     in-guest check fails with that reason); ``test_ip`` the address the IP step gave the cluster in the test
     network; ``ip_status`` the IP step's guest status (``no-ip-resource`` for a distributed network name);
     ``expected_names`` the confirmed nodes' computer names: the guest's node list must be exactly those;
     ``unsettled`` why the guest was still settling when the drill stopped waiting (``settling``): the report is then
-    not the cluster's final word, and ``guest-report`` fails saying so."""
+    not the cluster's final word, and ``guest-report`` fails saying so; ``role_ips`` the test addresses the IP step
+    gave the roles' access points (a SQL FCI's VNN IP); ``production_witness`` the production cloud witness's
+    storage account name (``asr-s2d-witness``), which the test clone must never reach."""
     if isinstance(report, str):
         return [_check("guest-report", False, report)] + [
             _check(name, False, "no health report from the guest") for name in GUEST[1:]]
@@ -321,8 +333,7 @@ def health_checks(report: HealthReport | str, *, test_ip: str | None, ip_status:
         out.append(_check("witness", total >= 3 and total % 2 == 1,
                           f"no witness configured ({total} node vote(s))"))
     else:
-        out.append(_check("witness", (r.witness_state or "").lower() == "online",
-                          f"{witness_type} witness {r.witness_state or 'state unknown'}"))
+        out.append(_witness_check(r, witness_type, production_witness))
     if r.pool is None:
         out.append(_check("storage-pool", False, "no S2D storage pool reported"))
     else:
@@ -338,7 +349,39 @@ def health_checks(report: HealthReport | str, *, test_ip: str | None, ip_status:
                       f"all {len(r.csvs)} cluster shared volume(s) Online" if r.csvs
                       else "no cluster shared volume reported"))
     out.append(_cluster_ip_check(r, test_ip=test_ip, ip_status=ip_status))
+    offline = [f"'{name}' {state}" + (f" on {owner}" if owner else "") for name, state, owner in r.roles
+               if state.lower() != "online"]
+    out.append(_check("roles", bool(r.roles) and not offline,
+                      "not Online: " + ", ".join(offline) if offline else
+                      "every role Online: " + ", ".join(f"'{n}' on {o or '?'}" for n, _s, o in r.roles) if r.roles
+                      else "no clustered role reported"))
+    at = {address: (name, state) for name, address, state in r.ip_resources}
+    wrong = [f"{ip}: " + (f"'{at[ip][0]}' {at[ip][1]}" if ip in at else "no IP Address resource holds it")
+             for ip in role_ips if ip not in at or at[ip][1].lower() != "online"]
+    out.append(_check("role-ips", not wrong, "; ".join(wrong) if wrong else
+                      f"every role access point Online at its test address ({', '.join(role_ips)})" if role_ips
+                      else "no role access point with an IP (distributed network names, or none)"))
     return out
+
+
+def _witness_check(r: HealthReport, witness_type: str, production_witness: str | None) -> DrillCheck:
+    """The test clone must never arbitrate on production's cloud witness: the drill proves before the test failover
+    that the test network cannot reach it (``witness_isolation``), and here the clone's witness must be unreachable,
+    quorum held by the node majority. A clone that reaches a cloud witness is a critical failure: with production's
+    (or an undeclared one) two clusters of the same identity would share one arbiter."""
+    online = (r.witness_state or "").lower() == "online"
+    if not online:
+        return _check("witness", True, f"{witness_type} witness {r.witness_state or 'state unknown'} from the test "
+                      "network, as the drill requires (production's witness is out of its reach; quorum is the node "
+                      "majority's)")
+    account = r.witness_account or "an undeclared account"
+    if witness_type.lower() == "cloud" and (production_witness is None or r.witness_account is None
+                                            or account.lower() == production_witness.lower()):
+        whose = " (production's)" if production_witness else ""
+        return _check("witness", False, f"CRITICAL: the test clone reached cloud witness {account}{whose}: it "
+                      "arbitrates on the production cluster's witness while production runs; deny the test network on "
+                      "that storage account")
+    return _check("witness", True, f"{witness_type} witness Online ({account}, not production's)")
 
 
 def _cluster_ip_check(r: HealthReport, *, test_ip: str | None, ip_status: str | None) -> DrillCheck:
@@ -359,3 +402,38 @@ def _cluster_ip_check(r: HealthReport, *, test_ip: str | None, ip_status: str | 
 def summary(checks: Sequence[DrillCheck]) -> str:
     passed = sum(1 for c in checks if c.ok)
     return f"{passed}/{len(checks)} check(s) passed"
+
+
+def witness_isolation(witness_id: str | None, account: StorageAccount | None, test_vnet_id: str) -> DrillCheck:
+    """Before a test failover: the test network must not reach production's cloud witness. A test failover brings up a
+    clone with the production cluster's identity; a clone that reaches the witness's blob endpoint arbitrates on it
+    while production runs. Microsoft's test-failover guidance isolates the test network from production
+    (learn.microsoft.com/azure/site-recovery/site-recovery-test-failover-to-azure), the cloud witness needs the blob
+    endpoint (learn.microsoft.com/windows-server/failover-clustering/deploy-cloud-witness), and a storage account's
+    firewall decides who reaches it (learn.microsoft.com/azure/storage/common/storage-network-security): so the drill
+    proves the account denies the test network, and starts no test failover otherwise. Proven: public network access
+    Disabled, or default action Deny with no rule for a subnet of the test network and no IP rule (a test VM's
+    outbound address could be in one)."""
+    name = "witness-isolated"
+    if witness_id is None:
+        return _check(name, True, "no cloud witness declared (asr-s2d-witness): the health check fails the drill if "
+                      "the test clone reaches any cloud witness")
+    witness = ids.name_of(witness_id)
+    if account is None:
+        return _check(name, False, f"production's cloud witness {witness} cannot be read: the drill cannot prove the "
+                      "test network is cut off from it")
+    if (account.public_network_access or "").lower() == "disabled":
+        return _check(name, True, f"production's cloud witness {witness} takes no public network traffic")
+    if (account.default_action or "Allow").lower() != "deny":
+        return _check(name, False, f"production's cloud witness {witness} accepts every network (networkAcls "
+                      "defaultAction Allow): the test clone would arbitrate on it; set its firewall to the cluster's "
+                      "production and DR subnets only")
+    open_to = [s for s in account.allowed_subnet_ids if ids.same(ids.vnet_of(s), test_vnet_id)]
+    if open_to:
+        return _check(name, False, f"production's cloud witness {witness} lets subnet {ids.name_of(open_to[0])} of the "
+                      "test network through: the test clone would arbitrate on it; remove that rule")
+    if account.ip_rules:
+        return _check(name, False, f"production's cloud witness {witness} lets {account.ip_rules} public address "
+                      "range(s) through: the test network's outbound address may be one; use subnet rules only")
+    return _check(name, True, f"production's cloud witness {witness} denies the test network (default action Deny, "
+                  "no rule for it)")

@@ -50,6 +50,7 @@ from shared.drill.checks import (
     preconditions,
     settling,
     summary,
+    witness_isolation,
 )
 from shared.drill.record import NOT_STARTED, CleanupReport, DrillRecord, Result
 from shared.enrollment.plan import ReplicationSpec
@@ -110,6 +111,8 @@ class _Run:
     network: DrillNetwork | None = None
     marker: dict[str, Any] = field(default_factory=dict)
     enrollment: Enrollment | None = None
+    witness_id: str | None = None  # production's cloud witness (asr-s2d-witness), which the test clone must not reach
+    role_ips: tuple[str, ...] = ()  # the roles' access points' test addresses (the IP step's)
 
     def step(self, name: str, message: str) -> None:
         self.report(message)
@@ -176,12 +179,21 @@ def _drill_locked(run: _Run, lock: ClusterLock) -> DrillRecord:
         s = rt.settings
         run.network = drill_network(s.test_vnet_id, s.failback_test_vnet_id, s.target_region, plan, items)
         run.checks.append(run.network.check())
+        if run.network.vnet_id:
+            run.witness_id = _witness_of(rt, items)
+            account = rt.resources.get_storage_account(run.witness_id) if run.witness_id else None
+            run.checks.append(witness_isolation(run.witness_id, account, run.network.vnet_id))
     run.checks.append(DrillCheck("no-other-drill", True, "this drill holds the vault's drill lock"))
     failed = first_failure(run.checks)
     if failed is not None or plan is None:
         reason = f"{failed.name}: {failed.detail}" if failed else "no recovery plan"
-        log.info("drill %s of %s skipped: %s", run.drill_id, name, reason)
-        return _store(rt, run.record(Result.SKIPPED, reason))
+        # A test network that reaches production's witness is a failure of the DR set-up, not a reason to wait.
+        result = Result.FAILED if failed is not None and failed.name == "witness-isolated" else Result.SKIPPED
+        if result is Result.SKIPPED:
+            log.info("drill %s of %s skipped: %s", run.drill_id, name, reason)
+        else:
+            log.warning("drill %s of %s failed before its test failover: %s", run.drill_id, name, reason)
+        return _store(rt, run.record(result, reason))
     run.marker = {"state": "running", "drill_id": run.drill_id, "cluster": name, "cluster_key": run.key,
                   "plan": plan.name, "started": run.started, "trigger": run.trigger}
     error: str | None = None
@@ -251,6 +263,9 @@ def _steps(run: _Run, lock: ClusterLock, plan: RecoveryPlan, items: list[Protect
         run.test_ip = details.get("ip") if isinstance(details.get("ip"), str) else None
         run.ip_status = str(details.get("status")) if details.get("status") else None
         run.node = details.get("node") if isinstance(details.get("node"), str) else None
+        roles = details.get("roles")
+        run.role_ips = tuple(str(r["ip"]) for r in roles if isinstance(r, dict) and isinstance(r.get("ip"), str)) \
+            if isinstance(roles, list) else ()
         ok = outcome.kind in ("reassigned", "changed", "unchanged") and run.ip_status in DONE
         run.checks.append(DrillCheck("ip-step", ok, (f"cluster IP {run.test_ip} on {details.get('load_balancer')}, "
                                                      f"guest {run.ip_status}") if ok else
@@ -281,7 +296,9 @@ def _steps(run: _Run, lock: ClusterLock, plan: RecoveryPlan, items: list[Protect
             if isinstance(report, str):
                 report = f"the guest of {runner.name} was still not ready after {wait.waited()}: {why}"
     run.checks += health_checks(report, test_ip=run.test_ip, ip_status=run.ip_status, expected_nodes=len(items),
-                                expected_names=frozenset(n.computer_name for n in nodes), unsettled=unsettled)
+                                expected_names=frozenset(n.computer_name for n in nodes), unsettled=unsettled,
+                                role_ips=run.role_ips,
+                                production_witness=ids.name_of(run.witness_id) if run.witness_id else None)
 
 
 @dataclass
@@ -521,3 +538,15 @@ def run_scheduled(*, rt: Runtime | None = None, past_due: bool = False) -> list[
         except AsrS2dError as err:
             log.error("drill of %s could not run: %s", name, err)
     return records
+
+
+def _witness_of(rt: Runtime, items: list[ProtectedItem]) -> str | None:
+    """Production's cloud witness as the cluster's tags declare it (``asr-s2d-witness``), read from a node (one GET)."""
+    for item in items:
+        vm = rt.compute.get_vm(item.vm_id)
+        if vm is not None:
+            try:
+                return tags.parse_intent(vm.tags, f"VM {vm.name}").witness_id
+            except RejectedInput:
+                return None
+    return None

@@ -10,6 +10,7 @@ earlier run created.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -33,7 +34,17 @@ from shared.cluster import Cluster
 from shared.config import Settings
 from shared.errors import RejectedInput
 from shared.findings import Finding, Severity
-from shared.inventory import AsrState, AvailabilitySet, LoadBalancer, Nic, Subnet, Vm, usable_ip
+from shared.inventory import (
+    AsrState,
+    AvailabilitySet,
+    LoadBalancer,
+    Nic,
+    RoleFrontend,
+    Subnet,
+    Vm,
+    source_roles,
+    usable_ip,
+)
 from shared.names import (
     MANAGED_BY,
     OWNER,
@@ -131,6 +142,8 @@ class DrNetwork:
     subnet: Subnet | None
     load_balancer: LoadBalancer | None
     availability_set: AvailabilitySet | None = None
+    # The load balancers fronting the nodes in the source region: the cluster's access points (``source_roles``).
+    source_load_balancers: tuple[LoadBalancer, ...] = ()
 
 
 # Fault and update domains of a recovery availability set: "Each availability set can be configured with up to three
@@ -211,6 +224,40 @@ def ensure_availability_set(name: str, nodes: Mapping[str, NodeFacts], spec: Rep
     updates = max((s.update_domains for s in sources if s.update_domains), default=DEFAULT_UPDATE_DOMAINS)
     return EnsureAvailabilitySet(spec.availability_set_id(name), spec.target_region.lower(),
                                  min(faults, MAX_FAULT_DOMAINS), min(updates, MAX_UPDATE_DOMAINS), name)
+
+
+def dr_roles(name: str, intent: tags.ClusterIntent, dr: DrNetwork) -> tuple[RoleFrontend, ...]:
+    """The DR load balancer's role access points, mirroring the source ones (``source_roles``): each keeps its probe
+    port; its DR address is the one ``asr-s2d-dr-ips`` gives, else the one the DR load balancer holds for it already,
+    else the first free address the write gets (then recorded in the load balancer itself)."""
+    assert dr.subnet is not None
+    given = dict(intent.dr_ips)
+    held = {r.source_ip: r.ip for r in dr.load_balancer.role_frontends()} if dr.load_balancer is not None else {}
+    out = []
+    for source_ip, probe_port in source_roles(dr.source_load_balancers, intent.probe_port):
+        ip = given.get(source_ip)
+        if ip is not None and (not usable_ip(ipaddress.IPv4Address(ip), dr.subnet.prefix) or ip == str(intent.dr_ip)):
+            raise RejectedInput(f"cluster {name}: tag {tags.DR_IPS} gives {source_ip} the DR address {ip}, which is not "
+                                f"a usable address of the DR subnet {dr.subnet.prefix} apart from the cluster IP")
+        held_ip = held.get(source_ip)
+        if ip is None and held_ip and usable_ip(ipaddress.IPv4Address(held_ip), dr.subnet.prefix):
+            ip = held_ip
+        out.append(RoleFrontend(source_ip, ip, probe_port))
+    unknown = sorted(set(given) - {r.source_ip for r in out})
+    if unknown:
+        raise RejectedInput(f"cluster {name}: tag {tags.DR_IPS} names {', '.join(unknown)}, which no load balancer "
+                            "fronting the nodes has as a frontend (a role access point)")
+    return tuple(out)
+
+
+def _roles_staged(lb: LoadBalancer | None, roles: tuple[RoleFrontend, ...]) -> bool:
+    """The load balancer holds exactly these role access points (an address left to the write: any address)."""
+    if lb is None:
+        return not roles
+    held = {r.source_ip: r for r in lb.role_frontends()}
+    return set(held) == {r.source_ip for r in roles} and all(
+        held[r.source_ip].probe_port == r.probe_port and held[r.source_ip].ip and (r.ip is None or held[r.source_ip].ip
+                                                                                   == r.ip) for r in roles)
 
 
 def _away(name: str, asr: AsrState, spec: ReplicationSpec) -> Finding | None:
@@ -430,11 +477,13 @@ def plan_enrollment(cluster: Cluster, nodes: Mapping[str, NodeFacts], asr: AsrSt
             "tags say otherwise): asr-s2d neither rewrites it nor attaches the nodes to its pool",
             f"remove or rename it, or tag it {MANAGED_BY}={OWNER} and {tags.CLUSTER}={name} if it is the cluster's"))
         return Plan(name, tuple(actions), tuple(findings), node_items=node_items)
+    roles = dr_roles(name, cluster.intent, dr)
+    same_subnet = lb is not None and ids.same(lb.frontend_subnet_id, dr.subnet.id)
     if lb is None or not lb.has_ha_ports_rule or lb.probe_port != cluster.intent.probe_port or (
-            frontend is not None and lb.frontend_ip != frontend) or not ids.same(lb.frontend_subnet_id, dr.subnet.id):
-        keep = frontend or (lb.frontend_ip if lb is not None and ids.same(lb.frontend_subnet_id, dr.subnet.id) else None)
+            frontend is not None and lb.frontend_ip != frontend) or not same_subnet or not _roles_staged(lb, roles):
+        keep = frontend or (lb.frontend_ip if lb is not None and same_subnet else None)
         actions.append(EnsureLoadBalancer(lb_id, spec.target_region.lower(), dr.subnet.id, keep,
-                                          cluster.intent.probe_port, name))
+                                          cluster.intent.probe_port, name, roles=roles))
     dr_pool = spec.pool_id(name)
     for item_id, facts in pool_targets:
         if facts.nic is None:

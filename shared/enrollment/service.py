@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,7 +21,7 @@ from shared.enrollment.plan import DrNetwork, NodeFacts, Plan, ReplicationSpec, 
 from shared.errors import PermanentError, RejectedInput, TransientError
 from shared.executor import Executor
 from shared.findings import Finding, Severity
-from shared.inventory import AsrState, AvailabilitySet, Vm
+from shared.inventory import AsrState, AvailabilitySet, LoadBalancer, Vm
 from shared.observability import log_context
 from shared.outcomes import Outcome, most_significant
 from shared.ownership import Enrollment, Node
@@ -207,7 +207,15 @@ def observe_dr(rt: Runtime, cluster: Cluster, nodes: dict[str, NodeFacts], spec:
     in_sets = any(f.vm.availability_set_id for f in nodes.values())
     avset = rt.compute.get_availability_set(spec.availability_set_id(cluster.name)) if in_sets else None
     return DrNetwork(subnet=subnet, load_balancer=rt.network.get_load_balancer(spec.load_balancer_id(cluster.name)),
-                     availability_set=avset)
+                     availability_set=avset, source_load_balancers=source_load_balancers(rt, nodes))
+
+
+def source_load_balancers(rt: Runtime, nodes: Mapping[str, NodeFacts]) -> tuple[LoadBalancer, ...]:
+    """The load balancers whose pools hold a node's NIC (one GET each, usually one): the cluster's access points."""
+    lb_ids = {ids.key(ids.load_balancer_of(p)): ids.load_balancer_of(p) for f in nodes.values() if f.nic is not None
+              for p in f.nic.pool_ids}
+    found = (rt.network.get_load_balancer(lb_id) for lb_id in lb_ids.values())
+    return tuple(lb for lb in found if lb is not None)
 
 
 @dataclass(frozen=True)

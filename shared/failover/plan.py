@@ -35,7 +35,7 @@ from shared.actions import EnsureLoadBalancer, JoinPool, Purpose, RemoveTestLoad
 from shared.errors import RejectedInput
 from shared.failover.signals import Scenario
 from shared.findings import Finding, Severity
-from shared.inventory import AsrJob, LoadBalancer, Nic, ProtectedItem, RecoveryPlan, Subnet, Vm, usable_ip
+from shared.inventory import AsrJob, LoadBalancer, Nic, ProtectedItem, RecoveryPlan, RoleFrontend, Subnet, Vm, usable_ip
 from shared.names import MANAGED_BY, OWNER, PURPOSE_TAG, pool_id
 from shared.observability import scrub
 from shared.ownership import owns_load_balancer
@@ -55,8 +55,11 @@ TEST_ACTIVE = "waitingforcompletion"
 IPV4_PATTERN = r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$"
 PREFIX_PATTERN = (r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
                   r"/(3[0-2]|[12]?[0-9])$")
-RESOURCE_NAME_PATTERN = r"^[A-Za-z0-9 ._()-]{1,64}$"
-_IPV4, _PREFIX, _RESOURCE_NAME = re.compile(IPV4_PATTERN), re.compile(PREFIX_PATTERN), re.compile(RESOURCE_NAME_PATTERN)
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_ROLE = rf"({_OCTET}\.){{3}}{_OCTET}=({_OCTET}\.){{3}}{_OCTET}:[1-9][0-9]{{0,4}}"
+# Each role's access point: the address its IP Address resource holds now = the address it moves to : its probe port.
+ROLE_ADDRESSES_PATTERN = rf"^{_ROLE}(,{_ROLE}){{0,15}}$"
+_IPV4, _PREFIX, _ROLES = re.compile(IPV4_PATTERN), re.compile(PREFIX_PATTERN), re.compile(ROLE_ADDRESSES_PATTERN)
 
 
 # -- observed state -------------------------------------------------------------------------------
@@ -168,9 +171,10 @@ class Readdress:
 # -- validation -----------------------------------------------------------------------------------
 
 def script_parameters(*, ip: str, probe_port: int, subnet_prefix: str,
-                      resource_name: str | None = None) -> dict[str, str]:
+                      roles: tuple[RoleMove, ...] = ()) -> dict[str, str]:
     """The Run Command ``parameters`` of set_cluster_ip.ps1, each value checked first: the script's own
-    patterns, the address usable inside the subnet, the port a TCP port. ``RejectedInput`` otherwise."""
+    patterns, the address usable inside the subnet, the port a TCP port. ``RejectedInput`` otherwise. ``roles``
+    become ``RoleAddresses``: each role IP Address resource holding ``source`` moves to ``ip`` with its probe port."""
     if not isinstance(ip, str) or not _IPV4.fullmatch(ip):
         raise RejectedInput(f"cluster IP {str(ip)[:60]!r} is not one IPv4 address in dotted decimal form")
     if not isinstance(subnet_prefix, str) or not _PREFIX.fullmatch(subnet_prefix):
@@ -180,11 +184,30 @@ def script_parameters(*, ip: str, probe_port: int, subnet_prefix: str,
     if isinstance(probe_port, bool) or not isinstance(probe_port, int) or not 1 <= probe_port <= 65535:
         raise RejectedInput(f"probe port {str(probe_port)[:20]!r} is not a port from 1 to 65535")
     params = {"IPAddress": ip, "ProbePort": str(probe_port), "SubnetPrefix": subnet_prefix}
-    if resource_name is not None:
-        if not _RESOURCE_NAME.fullmatch(resource_name):
-            raise RejectedInput(f"IP resource name {resource_name[:70]!r} does not match {RESOURCE_NAME_PATTERN}")
-        params["IPResourceName"] = resource_name
+    if roles:
+        for role in roles:
+            if not _IPV4.fullmatch(role.source) or not _IPV4.fullmatch(role.ip):
+                raise RejectedInput(f"role access point {role.source[:20]!r} -> {role.ip[:20]!r} is not two IPv4 "
+                                    "addresses")
+            if not usable_ip(ipaddress.IPv4Address(role.ip), subnet_prefix) or role.ip == ip:
+                raise RejectedInput(f"role IP {role.ip} is not a usable address of the subnet {subnet_prefix} apart "
+                                    "from the cluster IP")
+            if isinstance(role.probe_port, bool) or not 1 <= role.probe_port <= 65535:
+                raise RejectedInput(f"probe port {role.probe_port} of role IP {role.ip} is not a port from 1 to 65535")
+        value = ",".join(f"{r.source}={r.ip}:{r.probe_port}" for r in roles)
+        if len({r.ip for r in roles}) != len(roles) or not _ROLES.fullmatch(value):
+            raise RejectedInput(f"role access points {value[:200]!r}: at most 16, each address once")
+        params["RoleAddresses"] = value
     return params
+
+
+@dataclass(frozen=True)
+class RoleMove:
+    """A role's IP Address resource moves from the address it holds (``source``) to ``ip`` with ``probe_port``."""
+
+    source: str
+    ip: str
+    probe_port: int
 
 
 def parse_script_result(stdout: str) -> dict[str, Any]:
@@ -385,13 +408,17 @@ def plan_readdress(view: FailoverView, spec: ReaddressSpec) -> Readdress:
     if ip is not None:
         script_parameters(ip=ip, probe_port=port, subnet_prefix=prefix)  # rejects before anything is written
 
+    roles = () if failback else _roles(view, lb_here, test=test, prefix=prefix, taken=node_ips | {ip or ""})
     actions: list[ReaddressAction] = []
     # After a failback the load balancer at home is the customer's (or the reprotect's): never rewritten.
     pool_id = (lb_here.pool_id if failback and lb_here is not None else None) or spec.pool_id
+    staged = lb_here is not None and {(r.source_ip, r.ip, r.probe_port) for r in lb_here.role_frontends()} == {
+        (r.source_ip, r.ip, r.probe_port) for r in roles}
     if not failback and (lb_here is None or not lb_here.has_ha_ports_rule or lb_here.probe_port != port
-                         or (ip is not None and lb_here.frontend_ip != ip) or not ids.same(lb_here.pool_id, pool_id)):
+                         or (ip is not None and lb_here.frontend_ip != ip) or not ids.same(lb_here.pool_id, pool_id)
+                         or not staged):
         actions.append(EnsureLoadBalancer(spec.lb_id, spec.target_region.lower(), subnet_id, ip, port, name,
-                                          purpose))
+                                          purpose, roles=roles))
     for node in nodes:
         if node.nic is not None and node.vm is not None and not any(ids.same(p, pool_id) for p in node.nic.pool_ids):
             actions.append(JoinPool(node.nic.id, node.vm.name, pool_id))
@@ -406,8 +433,26 @@ def plan_readdress(view: FailoverView, spec: ReaddressSpec) -> Readdress:
             why = ("no recovered node is running yet" if view.trusted else
                    "no recovered node is a confirmed member of the cluster")
             return Readdress(name, Verdict.NOT_YET, why, identity, ip=ip, probe_port=port, subnet_prefix=prefix)
-        actions.append(SetClusterIp(runner.id, runner.name, ip, port, prefix))
+        actions.append(SetClusterIp(runner.id, runner.name, ip, port, prefix, roles=roles))
     return Readdress(name, Verdict.PROCEED, "", identity, tuple(actions), (), ip, port, prefix, guest_done)
+
+
+def _roles(view: FailoverView, lb_here: LoadBalancer | None, *, test: bool, prefix: str,
+           taken: set[str]) -> tuple[RoleFrontend, ...]:
+    """The role access points to move with the cluster IP (a SQL Server FCI's VNN IP, say): after a failover, those
+    enrollment staged on the DR load balancer; in a test failover, the same ones on the test load balancer, at the
+    DR address's host part in the test subnet (or the address the test load balancer holds, or the first free)."""
+    if not test:
+        return lb_here.role_frontends() if lb_here is not None else ()
+    dr_lb, dr_subnet = view.dr_load_balancer, view.dr_subnet
+    held = {r.source_ip: r.ip for r in lb_here.role_frontends()} if lb_here is not None else {}
+    out = []
+    for role in dr_lb.role_frontends() if dr_lb is not None else ():
+        ip = held.get(role.source_ip) or (mirrored_address(role.ip, dr_subnet.prefix, prefix, taken)
+                                          if role.ip and dr_subnet is not None else None)
+        out.append(RoleFrontend(role.source_ip, ip, role.probe_port))
+        taken = taken | {ip or ""}
+    return tuple(out)
 
 
 def _intent(cluster: str, vms: list[Vm]) -> tags.ClusterIntent:
@@ -415,7 +460,7 @@ def _intent(cluster: str, vms: list[Vm]) -> tags.ClusterIntent:
     parsed = [(vm.name, tags.parse_intent(vm.tags, f"VM {vm.name}")) for vm in vms]
     first_name, first = parsed[0]
     for other_name, other in parsed[1:]:
-        for attr, tag in (("dr_ip", tags.DR_IP), ("probe_port", tags.PROBE_PORT)):
+        for attr, tag in (("dr_ip", tags.DR_IP), ("dr_ips", tags.DR_IPS), ("probe_port", tags.PROBE_PORT)):
             if getattr(other, attr) != getattr(first, attr):
                 raise RejectedInput(f"cluster {cluster}: recovered nodes {first_name} and {other_name} disagree on "
                                     f"tag {tag}")

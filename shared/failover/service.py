@@ -335,17 +335,20 @@ def _readdress_outcome(plan: rd.Readdress, applied: Applied, rt: Runtime, target
     guest = applied.guest
     status = guest.get("status") if guest else None
     ip = applied.guest_ip or applied.frontend_ip or plan.ip
-    if status in ("changed", "unchanged") and not rd.guest_reports_ip(guest, ip):
-        # The guest's word alone is never proof: its report must name the address ARM's load balancer answers on.
-        guest = {**(guest or {}), "status": "failed",
-                 "reason": f"the guest reported {status} but no IP Address resource on {ip}: its report is not believed"}
+    absent = ([] if rd.guest_reports_ip(guest, ip) else [ip or "?"]) + [
+        m.ip for m in applied.role_moves if not rd.guest_reports_ip(guest, m.ip)]
+    if status in ("changed", "unchanged") and absent:
+        # The guest's word alone is never proof: its report must name each address ARM's load balancer answers on.
+        guest = {**(guest or {}), "status": "failed", "reason": f"the guest reported {status} but no IP Address "
+                 f"resource on {', '.join(absent)}: its report is not believed"}
         status = "failed"
     recorded = str(note.status) if plan.guest_done and note is not None else None
     port = plan.probe_port
     lb_writes = applied.network_writes
     details = {**base.details, "ip": ip, "probe_port": port, "subnet_prefix": plan.subnet_prefix,
                "node": applied.node or (note.node if note is not None else None), "status": status or recorded,
-               "guest": guest, "lb_writes": lb_writes}
+               "guest": guest, "lb_writes": lb_writes,
+               "roles": [{"source": m.source, "ip": m.ip, "probe_port": m.probe_port} for m in applied.role_moves]}
     out = replace(base, writes=applied.writes, details=details)
     if rt.settings.dry_run:
         return rt.record(replace(out, kind="unchanged" if not plan.actions else "waiting",
@@ -373,13 +376,16 @@ def _readdress_outcome(plan: rd.Readdress, applied: Applied, rt: Runtime, target
         return rt.record(replace(out, kind="changed" if lb_writes else "unchanged",
                                  reason=f"cluster {target.cluster}: no IP resource (distributed network name); the "
                                         "guest was left as it is", findings=(*out.findings, finding)))
+    roles = "".join(f" and role IP {m.source} on {m.ip} (probe {m.probe_port})" for m in applied.role_moves)
+    dnn = [str(n) for n in (guest or {}).get("roles_without_ip") or [] if isinstance(n, str)]
+    roles += f"; role(s) {', '.join(dnn)} use a distributed network name: no IP to move" if dnn else ""
     if status == "changed" or lb_writes:
         return rt.record(replace(out, kind="reassigned", reason=f"cluster {target.cluster} answers on its {where} {ip} "
-                                 f"(probe {port}): {lb_writes} load balancer write(s), guest "
+                                 f"(probe {port}){roles}: {lb_writes} load balancer write(s), guest "
                                  f"{status or 'already done'}"))
     if status == "unchanged":
         return rt.record(replace(out, kind="unchanged", reason=f"cluster {target.cluster} already answers on its "
-                                 f"{where} {ip} (probe {port})"))
+                                 f"{where} {ip} (probe {port}){roles}"))
     return rt.record(replace(out, kind="unchanged", reason=f"cluster {target.cluster} was already re-addressed for "
                              f"this failover ({plan.identity}): {where} {ip}, probe {port}, guest {recorded}"))
 

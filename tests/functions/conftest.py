@@ -5,6 +5,7 @@ Each test gets its own state container, so locks and outcome records never leak 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ import pytest
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 from emulator import Emulator, delivery
+from emulator.clients import AzureTime
 from emulator.core.events import Subscriber
 from emulator.settings import app_env
 from shared.azure.clients import Clients
@@ -32,12 +34,13 @@ def env(emu: Emulator, demo: dict[str, Any], azurite_server: Any) -> dict[str, s
 
 
 @pytest.fixture
-def make_runtime(env: dict[str, str]) -> Callable[..., Runtime]:
-    """Build a Runtime from the test's settings, optionally changed: ``make_runtime(DRY_RUN="true")``."""
+def make_runtime(env: dict[str, str], emu: Emulator) -> Callable[..., Runtime]:
+    """Build a Runtime from the test's settings, optionally changed: ``make_runtime(DRY_RUN="true")``; its in-process
+    waits on the emulator's clock (``emulator.clients.AzureTime``)."""
 
     def build(**changes: str) -> Runtime:
         settings = Settings.from_env({**env, **changes})
-        return Runtime.build(settings, clients=Clients(settings))
+        return dataclasses.replace(Runtime.build(settings, clients=Clients(settings)), clock=AzureTime(emu))
 
     return build
 

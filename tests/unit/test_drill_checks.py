@@ -45,7 +45,7 @@ def verdict(plan: RecoveryPlan | None, *items: ProtectedItem) -> dict[str, tuple
 
 def test_a_protected_healthy_idle_cluster_may_drill() -> None:
     checks = verdict(PLAN, item(1), item(2))
-    assert list(checks) == list(PRECONDITIONS[:-2]) and all(ok for ok, _ in checks.values())
+    assert list(checks) == list(PRECONDITIONS[:-3]) and all(ok for ok, _ in checks.values())
 
 
 @pytest.mark.parametrize(("changes", "check", "detail"), [
@@ -108,9 +108,17 @@ def test_a_healthy_report_passes_every_in_guest_check() -> None:
     ({"nodes": [{"name": "s2d-node1", "state": "Up"}]}, "nodes-up", "1 node(s) Up, the recovery plan holds 2"),
     ({"nodes": []}, "nodes-up", "no cluster node reported"),
     ({"quorum": {"state": "Majority", "has_quorum": False, "votes_up": 0, "votes_total": 2,
-                 "witness": {"type": "Cloud", "state": "Online"}}}, "quorum", "NO quorum (Majority, 0/2 node votes)"),
+                 "witness": {"type": "Cloud", "state": "Failed"}}}, "quorum", "NO quorum (Majority, 0/2 node votes)"),
     ({"quorum": {"state": "Majority", "has_quorum": True, "votes_up": 2, "votes_total": 2,
-                 "witness": {"type": "Cloud", "state": "Failed"}}}, "witness", "Cloud witness Failed"),
+                 "witness": {"type": "Cloud", "state": "Online", "account": "stwitnessne01"}}}, "witness",
+     "CRITICAL: the test clone reached cloud witness stwitnessne01"),
+    ({"quorum": {"state": "Majority", "has_quorum": True, "votes_up": 2, "votes_total": 2,
+                 "witness": {"type": "Cloud", "state": "Online"}}}, "witness",
+     "CRITICAL: the test clone reached cloud witness an undeclared account"),
+    ({"roles": [{"name": "Cluster Group", "state": "Online", "owner": "s2d-node1"},
+                {"name": "SQL Server (MSSQLSERVER)", "state": "Offline", "owner": "s2d-node2"}]}, "roles",
+     "not Online: 'SQL Server (MSSQLSERVER)' Offline on s2d-node2"),
+    ({"roles": []}, "roles", "no clustered role reported"),
     ({"quorum": {"state": "NodeMajority", "has_quorum": True, "votes_up": 2, "votes_total": 2,
                  "witness": {"type": "None", "state": None}}}, "witness", "no witness configured (2 node vote(s))"),
     ({"pool": {"name": "S2D on s2dclu01", "health": "Warning"}}, "storage-pool", "pool 'S2D on s2dclu01' Warning"),

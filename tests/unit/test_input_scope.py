@@ -37,7 +37,7 @@ def test_no_validator_in_shared_matches_only_a_prefix() -> None:
 
 @pytest.mark.parametrize(("pattern", "good"), [
     (tags.CLUSTER_NAME, "s2dclu01"), (signals.PLAN_NAME, "asr-s2d-s2dclu01"),
-    (rd._IPV4, "10.20.1.10"), (rd._PREFIX, "10.20.1.0/24"), (rd._RESOURCE_NAME, "Cluster IP Address"),
+    (rd._IPV4, "10.20.1.10"), (rd._PREFIX, "10.20.1.0/24"), (rd._ROLES, "10.10.1.11=10.20.1.11:59998"),
 ])
 def test_a_trailing_newline_is_not_part_of_a_valid_value(pattern: Any, good: str) -> None:
     assert pattern.fullmatch(good) and pattern.match(good + "\n"), "re.match with $ takes the newline"
@@ -45,10 +45,10 @@ def test_a_trailing_newline_is_not_part_of_a_valid_value(pattern: Any, good: str
 
 
 @pytest.mark.parametrize("changes", [{"ip": "10.20.1.10\n"}, {"subnet_prefix": "10.20.1.0/24\n"},
-                                     {"resource_name": "Cluster IP Address\n"}])
-def test_a_script_parameter_with_a_trailing_newline_never_reaches_the_guest(changes: dict[str, str]) -> None:
-    values: dict[str, Any] = {"ip": "10.20.1.10", "probe_port": 59999, "subnet_prefix": "10.20.1.0/24",
-                              "resource_name": None, **changes}
+                                     {"roles": (rd.RoleMove("10.10.1.11", "10.20.1.11\n", 59998),)},
+                                     {"roles": (rd.RoleMove("10.10.1.11\n", "10.20.1.11", 59998),)}])
+def test_a_script_parameter_with_a_trailing_newline_never_reaches_the_guest(changes: dict[str, Any]) -> None:
+    values: dict[str, Any] = {"ip": "10.20.1.10", "probe_port": 59999, "subnet_prefix": "10.20.1.0/24", **changes}
     with pytest.raises(RejectedInput):
         rd.script_parameters(**values)
 

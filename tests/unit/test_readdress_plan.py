@@ -322,31 +322,41 @@ def _script_patterns() -> dict[str, str]:
 
 def test_python_checks_the_same_patterns_the_script_declares() -> None:
     assert _script_patterns() == {"IPAddress": rd.IPV4_PATTERN, "SubnetPrefix": rd.PREFIX_PATTERN,
-                                  "IPResourceName": rd.RESOURCE_NAME_PATTERN}
+                                  "RoleAddresses": rd.ROLE_ADDRESSES_PATTERN}
 
 
-@pytest.mark.parametrize(("ip", "port", "prefix", "name", "ok"), [
-    ("10.20.1.10", 59999, "10.20.1.0/24", None, True),
-    ("10.20.1.10", 1, "10.20.1.0/24", "Cluster IP Address", True),
-    ("10.20.1.10", 65536, "10.20.1.0/24", None, False),
-    ("10.20.1.10", 0, "10.20.1.0/24", None, False),
-    ("10.20.1.10", True, "10.20.1.0/24", None, False),
-    ("10.20.2.10", 59999, "10.20.1.0/24", None, False),
-    ("10.20.1.3", 59999, "10.20.1.0/24", None, False),
-    ("010.20.1.10", 59999, "10.20.1.0/24", None, False),
-    ("10.20.1.10 ", 59999, "10.20.1.0/24", None, False),
-    ("10.20.1.10", 59999, "10.20.1.0/33", None, False),
-    ("10.20.1.10", 59999, "10.20.1.0/24; x", None, False),
-    ("10.20.1.10", 59999, "10.20.1.0/24", "IP'; Remove-Item", False),
-    ("10.20.1.10", 59999, "10.20.1.0/24", "$(x)", False),
+SQL = rd.RoleMove("10.10.1.11", "10.20.1.11", 59998)
+
+
+@pytest.mark.parametrize(("ip", "port", "prefix", "roles", "ok"), [
+    ("10.20.1.10", 59999, "10.20.1.0/24", (), True),
+    ("10.20.1.10", 1, "10.20.1.0/24", (SQL,), True),
+    ("10.20.1.10", 59999, "10.20.1.0/24", (SQL, rd.RoleMove("10.10.1.12", "10.20.1.12", 59997)), True),
+    ("10.20.1.10", 59999, "10.20.1.0/24", (rd.RoleMove("10.10.1.11", "10.20.2.11", 59998),), False),
+    ("10.20.1.10", 59999, "10.20.1.0/24", (rd.RoleMove("10.10.1.11", "10.20.1.10", 59998),), False),
+    ("10.20.1.10", 59999, "10.20.1.0/24", (SQL, rd.RoleMove("10.10.1.12", "10.20.1.11", 59997)), False),
+    ("10.20.1.10", 59999, "10.20.1.0/24", (rd.RoleMove("10.10.1.11", "10.20.1.11", 0),), False),
+    ("10.20.1.10", 59999, "10.20.1.0/24", (rd.RoleMove("10.10.1.11;x", "10.20.1.11", 59998),), False),
+    ("10.20.1.10", 59999, "10.20.1.0/24", tuple(rd.RoleMove(f"10.10.1.{n}", f"10.20.1.{n}", 59998)
+                                                for n in range(20, 37)), False),
+    ("10.20.1.10", 65536, "10.20.1.0/24", (), False),
+    ("10.20.1.10", 0, "10.20.1.0/24", (), False),
+    ("10.20.1.10", True, "10.20.1.0/24", (), False),
+    ("10.20.2.10", 59999, "10.20.1.0/24", (), False),
+    ("10.20.1.3", 59999, "10.20.1.0/24", (), False),
+    ("010.20.1.10", 59999, "10.20.1.0/24", (), False),
+    ("10.20.1.10 ", 59999, "10.20.1.0/24", (), False),
+    ("10.20.1.10", 59999, "10.20.1.0/33", (), False),
+    ("10.20.1.10", 59999, "10.20.1.0/24; x", (), False),
 ])
-def test_script_parameters(ip: str, port: int, prefix: str, name: str | None, ok: bool) -> None:
+def test_script_parameters(ip: str, port: int, prefix: str, roles: tuple[rd.RoleMove, ...], ok: bool) -> None:
     if ok:
-        params = rd.script_parameters(ip=ip, probe_port=port, subnet_prefix=prefix, resource_name=name)
+        params = rd.script_parameters(ip=ip, probe_port=port, subnet_prefix=prefix, roles=roles)
         assert params["IPAddress"] == ip and params["ProbePort"] == str(port) and params["SubnetPrefix"] == prefix
+        assert params.get("RoleAddresses", "") == ",".join(f"{r.source}={r.ip}:{r.probe_port}" for r in roles)
     else:
         with pytest.raises(RejectedInput):
-            rd.script_parameters(ip=ip, probe_port=port, subnet_prefix=prefix, resource_name=name)
+            rd.script_parameters(ip=ip, probe_port=port, subnet_prefix=prefix, roles=roles)
 
 
 @pytest.mark.parametrize(("stdout", "status"), [
