@@ -62,17 +62,21 @@ def dr_subnet() -> Subnet:
 
 
 def health_report(**changes: Any) -> dict[str, Any]:
-    """What cluster_health.ps1 prints for a healthy two-node cluster, as its README documents it (the test IP
+    """What cluster_health.ps1 (v2) prints for a healthy two-node cluster, as its README documents it (the test IP
     of a drill: ``10.30.1.50``)."""
     base: dict[str, Any] = {
         "cluster": "s2dclu01", "cluster_service": "Running",
         "nodes": [{"name": "s2d-node1", "state": "Up"}, {"name": "s2d-node2", "state": "Up"}],
         "quorum": {"state": "Majority", "has_quorum": True, "votes_up": 2, "votes_total": 2,
-                   "witness": {"type": "Cloud", "state": "Online"}},
+                   "witness": {"type": "Cloud", "state": "Online", "account": "stwitnessne01"}},
         "pool": {"name": "S2D on s2dclu01", "health": "Healthy"},
         "virtual_disks": [{"name": "vd01", "health": "Healthy"}],
         "csv": [{"name": "Cluster Virtual Disk (vd01)", "state": "Online"}],
-        "ip_resources": [{"name": "Cluster IP Address", "address": "10.30.1.50", "state": "Online"}],
+        "ip_resources": [{"name": "Cluster IP Address", "group": "Cluster Group", "address": "10.30.1.50",
+                          "probe_port": 59999, "state": "Online"}],
+        "roles": [{"name": "Cluster Group", "type": "Cluster", "state": "Online", "owner": "s2d-node1", "resources": [
+            {"name": "Cluster IP Address", "type": "IP Address", "state": "Online"},
+            {"name": "Cluster Name", "type": "Network Name", "state": "Online"}]}],
         "truncated": False, "errors": []}
     base.update(changes)
     return base
