@@ -184,10 +184,10 @@ def _sync_roles(cluster: dict[str, Any]) -> None:
     for role in roles:  # an IP Address resource gone from ip_resources is gone from its role
         members = [m for m in role.get("resources", []) if not (isinstance(m, dict) and m.get("type") == "IP Address"
                                                                   and str(m.get("name", "")).lower() not in ip_names)]
-        kept = ip_names | {str(m.get("name", "")).lower() for m in members if isinstance(m, dict)}
+        gone = {str(m.get("name", "")).lower() for m in role.get("resources", []) if m not in members}
         for member in members:
             if isinstance(member, dict) and isinstance(member.get("depends_on"), list):
-                member["depends_on"] = [d for d in member["depends_on"] if not isinstance(d, str) or d.lower() in kept]
+                member["depends_on"] = [d for d in member["depends_on"] if not isinstance(d, str) or d.lower() not in gone]
         role["resources"] = members
     core = by_name[CORE_GROUP.lower()]
     distributed = cluster.get("access_point") == "Distributed"
