@@ -613,15 +613,16 @@ def _reach_witness(world: World, cluster: dict[str, Any], subnet_id: str, *, tes
     """Can the copy's nodes, in ``subnet_id``, reach the cloud witness? "The cluster nodes ... must be able to reach
     the storage account ... blob endpoint over HTTPS" (learn.microsoft.com/windows-server/failover-clustering/
     deploy-cloud-witness); the account's network rules decide whether that subnet gets through
-    (``storage.reachable_from``). Unreachable: the witness is Failed and node majority alone holds quorum. A test
-    failover copy that reaches it shares production's witness (``shared_with_production``): the harm a drill
+    (``storage.reachable_from``). Unreachable: the witness is Failed and node majority alone holds quorum; reachable,
+    it keeps the state the source's had (a witness broken in production is broken in the copy too). A test
+    failover copy whose witness is Online shares production's (``shared_with_production``): the harm a drill
     must never do."""
     witness = cluster["quorum"]["witness"]
     if witness.get("type") != "Cloud":
         return
-    reachable = bool(witness.get("account")) and storage.reachable_from(world, witness["account"], subnet_id)
-    witness["state"] = "Online" if reachable else "Failed"
-    witness["shared_with_production"] = bool(test and reachable)
+    if not (witness.get("account") and storage.reachable_from(world, witness["account"], subnet_id)):
+        witness["state"] = "Failed"
+    witness["shared_with_production"] = bool(test and witness["state"] == "Online")
 
 
 # -- settling after boot ------------------------------------------------------------------------------------
