@@ -1,4 +1,5 @@
-"""Worlds the emulator can start with: ``demo`` (a two-node S2D cluster to protect) and ``empty``.
+"""Worlds the emulator can start with: ``demo`` (a two-node S2D cluster to protect), ``demo-sql`` (the same with a
+SQL Server failover cluster instance: a second access point on the cluster and its load balancer) and ``empty``.
 
 Seeds build state through the providers' state functions, so every rule a REST call would meet
 applies to seeded resources too, and publish no events (nothing "happened": the world just is).
@@ -7,6 +8,7 @@ Each seed returns the IDs tests, the demo and ``python -m emulator`` print and u
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +28,8 @@ SOURCE_REGION = "westeurope"
 TARGET_REGION = "northeurope"
 CLUSTER_NAME = "s2dclu01"
 CLUSTER_IP = "10.10.1.10"
+SQL_IP = "10.10.1.11"  # the SQL Server FCI's virtual network name's address (demo-sql)
+SQL_PROBE_PORT = 59998
 
 
 def seed_empty(emu: Host) -> dict[str, Any]:
@@ -35,8 +39,10 @@ def seed_empty(emu: Host) -> dict[str, Any]:
     return {"subscription_id": SUBSCRIPTION_ID}
 
 
-def seed_demo(emu: Host) -> dict[str, Any]:
-    """The demo world: S2D cluster ``s2dclu01`` (two nodes) in westeurope, the DR side in northeurope."""
+def seed_demo(emu: Host, *, sql: bool = False) -> dict[str, Any]:
+    """The demo world: S2D cluster ``s2dclu01`` (two nodes) in westeurope, the DR side in northeurope. ``sql`` adds a
+    SQL Server FCI role to the cluster (``SQL_IP``, probe ``SQL_PROBE_PORT``) and its frontend ``fe-sqlvnn``, probe
+    ``probe-sqlvnn`` and HA-ports rule ``ha-ports-sqlvnn`` to the cluster's load balancer."""
     world, sub = emu.world, SUBSCRIPTION_ID
     prod, dr = "rg-s2d-prod", "rg-s2d-dr"
     with world.lock:
@@ -70,7 +76,10 @@ def seed_demo(emu: Host) -> dict[str, Any]:
             nic_ids.append(nic["id"])
         lb = network.create_internal_load_balancer(world, subscription_id=sub, resource_group=prod,
                                                    name="lb-s2d-cluster", location=SOURCE_REGION, subnet_id=subnet_id,
-                                                   frontend_ip=CLUSTER_IP, probe_port=59999, nic_ids=nic_ids)
+                                                   frontend_ip=CLUSTER_IP, probe_port=59999, nic_ids=nic_ids,
+                                                   extra_frontends=[network.AccessPointFrontend(
+                                                       "fe-sqlvnn", SQL_IP, "probe-sqlvnn", SQL_PROBE_PORT,
+                                                       "ha-ports-sqlvnn")] if sql else [])
 
         cache = add_storage_account(world, subscription_id=sub, resource_group=prod, name="stasrcachewe01",
                                     location=SOURCE_REGION, kind="StorageV2", sku="Standard_LRS",
@@ -80,7 +89,8 @@ def seed_demo(emu: Host) -> dict[str, Any]:
         dr_cache = add_storage_account(world, subscription_id=sub, resource_group=dr, name="stasrcachene01",
                                        location=TARGET_REGION)
         guest.add_cluster(world, vm_ids, name=CLUSTER_NAME, ip_address=CLUSTER_IP, network_prefix="10.10.1.0/24",
-                          access_point="Singleton", probe_port=59999, witness_account=witness["name"])
+                          access_point="Singleton", probe_port=59999, witness_account=witness["name"],
+                          sql_ip=SQL_IP if sql else None, sql_probe_port=SQL_PROBE_PORT)
 
         vnet_dr = network.add_virtual_network(world, subscription_id=sub, resource_group=dr, name="vnet-dr",
                                               location=TARGET_REGION, address_prefixes=["10.20.0.0/16"],
@@ -103,10 +113,12 @@ def seed_demo(emu: Host) -> dict[str, Any]:
         "cache_storage_account_id": cache["id"], "witness_storage_account_id": witness["id"],
         "dr_cache_storage_account_id": dr_cache["id"],
         "cluster_name": CLUSTER_NAME, "cluster_ip": CLUSTER_IP,
+        **({"sql_ip": SQL_IP, "sql_probe_port": SQL_PROBE_PORT} if sql else {}),
     }
     with world.lock:
         grant_deployment(world, ids)  # the app's identity holds what infra/main.bicep grants it
     return ids
 
 
-SEEDS: dict[str, Callable[[Host], dict[str, Any]]] = {"demo": seed_demo, "empty": seed_empty}
+SEEDS: dict[str, Callable[[Host], dict[str, Any]]] = {"demo": seed_demo, "demo-sql": functools.partial(seed_demo, sql=True),
+                                                      "empty": seed_empty}

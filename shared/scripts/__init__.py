@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import importlib.resources
 
-SET_CLUSTER_IP = "set_cluster_ip.ps1"  # the IP step after a failover (parameters: IPAddress, ProbePort, ...)
+SET_CLUSTER_IP = "set_cluster_ip.ps1"  # the IP step after a failover (SubnetPrefix, IPAddress, ProbePort, RoleAddresses)
 CLUSTER_HEALTH = "cluster_health.ps1"  # a drill's in-guest health report (no parameters)
 
 

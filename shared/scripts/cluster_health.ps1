@@ -1,11 +1,11 @@
-# asr-s2d:cluster-health v1
+# asr-s2d:cluster-health v2
 <#
 .SYNOPSIS
     Reports the health of a Storage Spaces Direct failover cluster, read-only, as one JSON line.
 .DESCRIPTION
     Run by Azure VM Run Command, as SYSTEM, on one node. Takes no parameters and changes nothing.
     Run Command keeps only the last 4,096 bytes of output, so names are shortened, problems sort
-    first in every list and lists are cut (with "truncated": true) until the JSON fits.
+    first in every list and lists are cut (with "truncated": true) until the JSON fits; roles are cut last.
     Each section is read on its own: a failing cmdlet adds a line to "errors" instead of hiding the
     rest of the report. README.md beside this file describes every field.
 #>
@@ -16,7 +16,7 @@ $maxBytes = 4000
 $problems = [System.Collections.Generic.List[string]]::new()
 $report = [ordered]@{
     cluster = $null; cluster_service = $null; nodes = @(); quorum = $null; pool = $null
-    virtual_disks = @(); csv = @(); ip_resources = @(); truncated = $false; errors = @()
+    virtual_disks = @(); csv = @(); ip_resources = @(); roles = @(); truncated = $false; errors = @()
 }
 
 function Get-ShortText($Value, [int]$Length = 48) {
@@ -53,12 +53,13 @@ try {
         if ([string]$node.State -eq 'Up') { $votesUp += [int]$node.NodeWeight }
     }
     $quorum = Get-ClusterQuorum
-    $witness = [ordered]@{ type = 'None'; state = $null }
+    $witness = [ordered]@{ type = 'None'; state = $null; account = $null }
     if ($null -ne $quorum.QuorumResource) {
         $witnessTypes = @{ 'Cloud Witness' = 'Cloud'; 'Physical Disk' = 'Disk'; 'File Share Witness' = 'FileShare' }
         $typeName = [string]$quorum.QuorumResource.ResourceType.Name
         $witness.type = if ($witnessTypes.ContainsKey($typeName)) { $witnessTypes[$typeName] } else { $typeName }
         $witness.state = [string]$quorum.QuorumResource.State
+        if ($witness.type -eq 'Cloud') { $witness.account = Get-ShortText ($quorum.QuorumResource | Get-ClusterParameter -Name AccountName).Value }
     }
     # The cluster service only runs a cluster that holds quorum, so a node that is Up proves it.
     $report.quorum = [ordered]@{
@@ -68,9 +69,22 @@ try {
 
     $report.csv = @(Get-ClusterSharedVolume | Sort-Object { [string]$_.State -eq 'Online' }, Name |
         ForEach-Object { [ordered]@{ name = Get-ShortText $_.Name; state = [string]$_.State } })
-    $report.ip_resources = @(Get-ClusterResource | Where-Object { $_.ResourceType.Name -eq 'IP Address' } | ForEach-Object {
-        [ordered]@{ name = Get-ShortText $_.Name; address = [string]($_ | Get-ClusterParameter -Name Address).Value; state = [string]$_.State }
-    })
+    $resources = @(Get-ClusterResource)
+    $report.ip_resources = @($resources | Where-Object { $_.ResourceType.Name -eq 'IP Address' } | ForEach-Object {
+        [ordered]@{ name = Get-ShortText $_.Name; group = Get-ShortText $_.OwnerGroup.Name
+            address = [string]($_ | Get-ClusterParameter -Name Address).Value
+            probe_port = [int]($_ | Get-ClusterParameter -Name ProbePort).Value; state = [string]$_.State }
+    } | Sort-Object { $_.state -eq 'Online' }, { $_.name })
+    # Roles (cluster groups) but Available Storage; a group holding a SQL Server resource is a SQL Server FCI.
+    $groupTypes = @{ 'Cluster' = 'Cluster'; 'ScaleoutFileServer' = 'ScaleoutFileServer' }
+    $report.roles = @(Get-ClusterGroup | Where-Object { [string]$_.GroupType -ne 'AvailableStorage' } | ForEach-Object {
+        $groupName = $_.Name
+        $members = @($resources | Where-Object { $_.OwnerGroup.Name -eq $groupName })
+        $type = if ($groupTypes.ContainsKey([string]$_.GroupType)) { $groupTypes[[string]$_.GroupType] } else { 'Generic' }
+        if (@($members | Where-Object { $_.ResourceType.Name -eq 'SQL Server' }).Count -gt 0) { $type = 'SqlServer' }
+        [ordered]@{ name = Get-ShortText $groupName; type = $type; state = [string]$_.State; owner = Get-ShortText $_.OwnerNode.Name
+            resources = @($members | ForEach-Object { [ordered]@{ name = Get-ShortText $_.Name; type = [string]$_.ResourceType.Name; state = [string]$_.State } }) }
+    } | Sort-Object { $_.state -eq 'Online' })
 }
 catch { Add-Problem 'cluster' $_ }
 
@@ -84,13 +98,14 @@ try {
 catch { Add-Problem 'storage' $_ }
 
 $report.errors = $problems.ToArray()
-# Shorten the longest list (its healthy tail first) until the JSON fits in what Run Command keeps.
+# Shorten the longest list (its healthy tail first) until the JSON fits in what Run Command keeps; roles go last.
 $lists = @('virtual_disks', 'csv', 'ip_resources', 'nodes')
-while ([System.Text.Encoding]::UTF8.GetByteCount(($report | ConvertTo-Json -Compress -Depth 5)) -gt $maxBytes) {
+while ([System.Text.Encoding]::UTF8.GetByteCount(($report | ConvertTo-Json -Compress -Depth 6)) -gt $maxBytes) {
     $longest = $lists | Sort-Object { @($report[$_]).Count } -Descending | Select-Object -First 1
+    if (@($report[$longest]).Count -eq 0) { $longest = 'roles' }
     $items = @($report[$longest])
     if ($items.Count -eq 0) { break }
     $report[$longest] = @($items | Select-Object -First ($items.Count - 1))
     $report.truncated = $true
 }
-$report | ConvertTo-Json -Compress -Depth 5
+$report | ConvertTo-Json -Compress -Depth 6

@@ -149,7 +149,7 @@ def test_every_key_is_a_field_of_the_sdk_model(emu: Emulator, demo: dict[str, An
 
 def _run_result(emu: Emulator, demo: dict[str, Any]) -> Any:
     started = armhttp.arm(emu, "POST", demo["vm_ids"][0] + "/runCommand", api_version="2026-04-01",
-                          body={"commandId": "RunPowerShellScript", "script": ["# asr-s2d:cluster-health v1"]})
+                          body={"commandId": "RunPowerShellScript", "script": ["# asr-s2d:cluster-health v2"]})
     assert started.status == 202 and started.headers["azure-asyncoperation"]
     location = started.headers["location"].replace(emu.endpoint, "")
     path, _, query = location.partition("?")

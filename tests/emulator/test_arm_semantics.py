@@ -284,7 +284,7 @@ def test_actions_and_deletes_publish_their_events(emu: Emulator, demo: dict[str,
                                                   cc: ComputeManagementClient) -> None:
     grid = _subscribe(emu)
     cc.virtual_machines.begin_run_command(PROD, "s2d-node1", {"commandId": "RunPowerShellScript",
-                                                              "script": ["# asr-s2d:cluster-health v1"]}).result()
+                                                              "script": ["# asr-s2d:cluster-health v2"]}).result()
     cc.virtual_machines.begin_deallocate(PROD, "s2d-node2").result()
     cc.virtual_machines.begin_delete(PROD, "s2d-node2").result()
     events = [(e["eventType"], e["data"]["operationName"]) for e in _drain(emu, grid)]

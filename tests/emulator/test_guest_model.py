@@ -18,10 +18,10 @@ from tests.emulator import armhttp
 from tests.unit.builders import health_report
 
 PROD, DR = "rg-s2d-prod", "rg-s2d-dr"
-SET_IP = ["# asr-s2d:set-cluster-ip v2",
-          "param([string]$IPAddress, [int]$ProbePort, [string]$SubnetPrefix, [string]$IPResourceName)",
+SET_IP = ["# asr-s2d:set-cluster-ip v3",
+          "param([string]$IPAddress, [int]$ProbePort, [string]$SubnetPrefix, [string]$RoleAddresses)",
           "# ... Get-ClusterResource | Set-ClusterParameter -Multiple @{...}; Stop/Start-ClusterResource ..."]
-HEALTH = ["# asr-s2d:cluster-health v1", "Get-ClusterNode | ..."]
+HEALTH = ["# asr-s2d:cluster-health v2", "Get-ClusterNode | ..."]
 DR_IP = {"IPAddress": "10.20.1.10", "ProbePort": 59999, "SubnetPrefix": "10.20.1.0/24"}
 
 
@@ -71,8 +71,9 @@ def patch_guest(emu: Emulator, vm_id: str, change: dict[str, Any]) -> dict[str, 
 # -- cluster-health -------------------------------------------------------------------------------------
 
 def test_cluster_health_reports_the_demo_cluster(demo: dict[str, Any], cc: ComputeManagementClient) -> None:
-    assert run(cc, PROD, "s2d-node2", HEALTH) == health_report(
-        ip_resources=[{"name": "Cluster IP Address", "address": "10.10.1.10", "state": "Online"}])
+    expected = health_report()
+    expected["ip_resources"][0]["address"] = "10.10.1.10"
+    assert run(cc, PROD, "s2d-node2", HEALTH) == expected
 
 
 def test_failing_drills_are_seen_by_cluster_health(emu: Emulator, demo: dict[str, Any],
@@ -85,7 +86,8 @@ def test_failing_drills_are_seen_by_cluster_health(emu: Emulator, demo: dict[str
     assert report["virtual_disks"] == [{"name": "vd01", "health": "Degraded"}, {"name": "vd02", "health": "Healthy"}], \
         "problems sort first"
     assert report["pool"]["health"] == "Warning" and report["csv"][0]["state"] == "Failed"
-    assert report["quorum"]["witness"] == {"type": "Cloud", "state": "Offline"} and report["quorum"]["has_quorum"]
+    assert report["quorum"]["witness"] == {"type": "Cloud", "state": "Offline", "account": "stwitnessne01"}
+    assert report["quorum"]["has_quorum"]
 
     patch_guest(emu, demo["vm_ids"][0], {"nodes": [{"name": "s2d-node2", "state": "Down"}],
                                          "quorum": {"state": "Lost"}, "cluster_service": "Stopped"})
@@ -143,16 +145,18 @@ def test_failover_copy_keeps_the_old_ip_until_the_app_moves_it(emu: Emulator, de
 
     result = run(cc, DR, "s2d-node1-dr", SET_IP, **DR_IP)
     assert result == {"status": "changed", "cluster": "s2dclu01", "access_point": "Singleton", "reason": None,
-                      "resources": [{"name": "Cluster IP Address", "address_before": "10.10.1.10",
-                                     "address": "10.20.1.10", "probe_port": 59999, "network": "Cluster Network 1",
-                                     "state": "Online"}]}
+                      "roles_without_ip": [],
+                      "resources": [{"name": "Cluster IP Address", "group": "Cluster Group",
+                                     "address_before": "10.10.1.10", "address": "10.20.1.10", "probe_port": 59999,
+                                     "network": "Cluster Network 1", "state": "Online", "role_state": "Online"}]}
     resource = guest.describe(emu.world, node2_dr)["ip_resources"][0]
     assert (resource["subnet_mask"], resource["enable_dhcp"]) == ("255.255.255.255", 0)
 
     again = run(cc, DR, "s2d-node2-dr", SET_IP, **DR_IP)
     assert again["status"] == "unchanged" and again["resources"][0]["address_before"] == "10.20.1.10"
     health = run(cc, DR, "s2d-node2-dr", HEALTH)
-    assert health["ip_resources"] == [{"name": "Cluster IP Address", "address": "10.20.1.10", "state": "Online"}]
+    assert health["ip_resources"] == [{"name": "Cluster IP Address", "group": "Cluster Group", "address": "10.20.1.10",
+                                       "probe_port": 59999, "state": "Online"}]
     assert run(cc, PROD, "s2d-node1", HEALTH)["ip_resources"][0]["address"] == "10.10.1.10", "the source is untouched"
 
 
@@ -205,18 +209,14 @@ def test_parameters_are_bound_before_the_script_runs(emu: Emulator, demo: dict[s
     assert guest.describe(emu.world, demo["vm_ids"][0]) == before
 
 
-def test_unknown_resource_name_fails_and_role_ips_need_a_name(emu: Emulator, demo: dict[str, Any],
-                                                              cc: ComputeManagementClient) -> None:
-    result = run(cc, PROD, "s2d-node1", SET_IP, IPResourceName="Other", IPAddress="10.10.1.10", ProbePort=59999,
-                 SubnetPrefix="10.10.1.0/24")
-    assert result["status"] == "failed" and "'Other' does not exist" in result["reason"]
-
+def test_role_ips_move_only_through_role_addresses(emu: Emulator, demo: dict[str, Any],
+                                                   cc: ComputeManagementClient) -> None:
     patch_guest(emu, demo["vm_ids"][0], {"ip_resources": [{"name": "Cluster IP Address", "group": "SQL Group"}]})
     result = run(cc, PROD, "s2d-node1", SET_IP, IPAddress="10.10.1.11", ProbePort=59999, SubnetPrefix="10.10.1.0/24")
     assert result["status"] == "no-ip-resource" and "'Cluster IP Address' (SQL Group)" in result["reason"]
-    named = run(cc, PROD, "s2d-node1", SET_IP, IPAddress="10.10.1.11", ProbePort=59999, SubnetPrefix="10.10.1.0/24",
-                IPResourceName="cluster ip address")
-    assert named["status"] == "changed" and named["resources"][0]["address"] == "10.10.1.11"
+    moved = run(cc, PROD, "s2d-node1", SET_IP, SubnetPrefix="10.10.1.0/24", RoleAddresses="10.10.1.10=10.10.1.11:59999")
+    assert moved["status"] == "changed" and moved["resources"][0]["address"] == "10.10.1.11"
+    assert moved["resources"][0]["group"] == "SQL Group", "a group without a role is a Generic role"
 
 
 def test_the_core_resource_already_on_the_network_wins(emu: Emulator, demo: dict[str, Any],

@@ -26,8 +26,8 @@ from tests.emulator import armhttp
 from tests.emulator.test_guest_model import fail_over
 
 PROD = "rg-s2d-prod"
-SET_IP = ["# asr-s2d:set-cluster-ip v2", "param([string]$IPAddress, [int]$ProbePort, [string]$SubnetPrefix)"]
-HEALTH = ["# asr-s2d:cluster-health v1", "Get-ClusterNode | ..."]
+SET_IP = ["# asr-s2d:set-cluster-ip v3", "param([string]$IPAddress, [int]$ProbePort, [string]$SubnetPrefix)"]
+HEALTH = ["# asr-s2d:cluster-health v2", "Get-ClusterNode | ..."]
 HERE = {"IPAddress": "10.10.1.10", "ProbePort": "59999", "SubnetPrefix": "10.10.1.0/24"}
 
 

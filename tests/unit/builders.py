@@ -72,8 +72,11 @@ def health_report(**changes: Any) -> dict[str, Any]:
         "pool": {"name": "S2D on s2dclu01", "health": "Healthy"},
         "virtual_disks": [{"name": "vd01", "health": "Healthy"}],
         "csv": [{"name": "Cluster Virtual Disk (vd01)", "state": "Online"}],
-        "ip_resources": [{"name": "Cluster IP Address", "address": "10.30.1.50", "state": "Online"}],
-        "roles": [{"name": "Cluster Group", "type": "Cluster", "state": "Online", "owner": "s2d-node1"}],
+        "ip_resources": [{"name": "Cluster IP Address", "group": "Cluster Group", "address": "10.30.1.50",
+                          "probe_port": 59999, "state": "Online"}],
+        "roles": [{"name": "Cluster Group", "type": "Cluster", "state": "Online", "owner": "s2d-node1", "resources": [
+            {"name": "Cluster IP Address", "type": "IP Address", "state": "Online"},
+            {"name": "Cluster Name", "type": "Network Name", "state": "Online"}]}],
         "truncated": False, "errors": []}
     base.update(changes)
     return base

@@ -20,8 +20,8 @@ CLUSTER_HEALTH = SCRIPTS / "cluster_health.ps1"
 RUNBOOK = SCRIPTS / "runbook" / "Invoke-AsrS2dPostFailover.ps1"
 
 SHIPPED = [
-    pytest.param(SET_CLUSTER_IP, "# asr-s2d:set-cluster-ip v2", (), id="set_cluster_ip"),
-    pytest.param(CLUSTER_HEALTH, "# asr-s2d:cluster-health v1", (), id="cluster_health"),
+    pytest.param(SET_CLUSTER_IP, "# asr-s2d:set-cluster-ip v3", (), id="set_cluster_ip"),
+    pytest.param(CLUSTER_HEALTH, "# asr-s2d:cluster-health v2", (), id="cluster_health"),
     pytest.param(RUNBOOK, "# asr-s2d:post-failover-runbook v1", ("Invoke-RestMethod",), id="runbook"),
 ]
 
@@ -62,7 +62,7 @@ def test_runbook_is_the_only_script_allowed_to_call_out() -> None:
     ("path", "names"),
     [
         # The app passes exactly these names in the Run Command request's `parameters` list.
-        (SET_CLUSTER_IP, ["IPAddress", "ProbePort", "SubnetPrefix", "IPResourceName"]),
+        (SET_CLUSTER_IP, ["IPAddress", "ProbePort", "SubnetPrefix", "RoleAddresses"]),
         (CLUSTER_HEALTH, []),
         (RUNBOOK, ["RecoveryPlanContext"]),
     ],
@@ -72,7 +72,7 @@ def test_declared_parameters(path: Path, names: list[str]) -> None:
 
 
 def test_set_cluster_ip_is_small() -> None:
-    assert len(read(SET_CLUSTER_IP).splitlines()) <= 150
+    assert len(read(SET_CLUSTER_IP).splitlines()) <= 180  # v3 moves role IPs too (issue 18)
 
 
 def _validate_pattern(name: str) -> re.Pattern[str]:
@@ -103,21 +103,46 @@ def _validate_pattern(name: str) -> re.Pattern[str]:
         ("SubnetPrefix", "10.20.1.0/33", False),
         ("SubnetPrefix", "10.20.1.0/24;whoami", False),
         ("SubnetPrefix", "10.20.1.0/24 x", False),
-        ("IPResourceName", "Cluster IP Address", True),
-        ("IPResourceName", "IP Address 10.20.1.10", True),
-        ("IPResourceName", "SQL_IP (listener)-1", True),
-        ("IPResourceName", "x" * 64, True),
-        ("IPResourceName", "x" * 65, False),
-        ("IPResourceName", "", False),
-        ("IPResourceName", "a;b", False),
-        ("IPResourceName", "$(whoami)", False),
-        ("IPResourceName", "name'quote", False),
-        ("IPResourceName", 'name"quote', False),
-        ("IPResourceName", "back`tick", False),
+        ("RoleAddresses", "10.10.1.11=10.20.1.11:59998", True),
+        ("RoleAddresses", "10.10.1.11=10.20.1.11:1,10.10.1.12=10.20.1.12:65535", True),
+        ("RoleAddresses", ",".join(f"10.10.1.{i}=10.20.1.{i}:59998" for i in range(16)), True),
+        ("RoleAddresses", ",".join(f"10.10.1.{i}=10.20.1.{i}:59998" for i in range(17)), False),
+        ("RoleAddresses", "10.10.1.11=10.20.1.11:0", False),
+        ("RoleAddresses", "10.10.1.11=10.20.1.11:65536", False),
+        ("RoleAddresses", "10.10.1.11=10.20.1.11:059998", False),
+        ("RoleAddresses", "10.10.1.11=10.20.1.11", False),
+        ("RoleAddresses", "10.10.1.11=10.20.1.256:59998", False),
+        ("RoleAddresses", "10.10.1.11=10.20.1.11:59998,", False),
+        ("RoleAddresses", "10.10.1.11=10.20.1.11:59998;whoami", False),
+        ("RoleAddresses", "10.10.1.11=10.20.1.11:59998 10.10.1.12=10.20.1.12:59998", False),
+        ("RoleAddresses", "$(whoami)=10.20.1.11:59998", False),
+        ("RoleAddresses", "", False),
     ],
 )
 def test_set_cluster_ip_validates_its_text_parameters(name: str, value: str, accepted: bool) -> None:
     assert (_validate_pattern(name).search(value) is not None) is accepted
+
+
+def test_set_cluster_ip_parameter_sets() -> None:
+    """Either the core pair (RoleAddresses optional) or RoleAddresses alone; SubnetPrefix always (issue 18)."""
+    declared = {p.name: re.sub(r"\s+", " ", p.declaration) for p in script_parameters(read(SET_CLUSTER_IP))}
+    assert "[CmdletBinding(DefaultParameterSetName = 'Roles')]" in read(SET_CLUSTER_IP)
+    for name in ("IPAddress", "ProbePort"):
+        assert "[Parameter(ParameterSetName = 'Core', Mandatory = $true)]" in declared[name], name
+    assert "[Parameter(Mandatory = $true)]" in declared["SubnetPrefix"]
+    assert "[Parameter(ParameterSetName = 'Core')] [Parameter(ParameterSetName = 'Roles', Mandatory = $true)]" \
+        in declared["RoleAddresses"]
+
+
+def test_the_emulator_binds_what_the_script_declares() -> None:
+    from emulator.providers.compute import guest_scripts
+
+    signature = guest_scripts._SCRIPTS["set-cluster-ip"][1]
+    assert read(SET_CLUSTER_IP).splitlines()[0].endswith(f"v{guest_scripts._SCRIPTS['set-cluster-ip'][2]}")
+    assert list(signature.kinds) == [p.name for p in script_parameters(read(SET_CLUSTER_IP))]
+    for name, kind in signature.kinds.items():
+        if not kind.startswith("int:"):
+            assert _validate_pattern(name).pattern == kind, name
 
 
 def test_set_cluster_ip_probe_port_is_a_validated_int() -> None:
@@ -128,12 +153,16 @@ def test_set_cluster_ip_probe_port_is_a_validated_int() -> None:
 def test_set_cluster_ip_moves_the_ip_as_design_rule_10_says() -> None:
     code = code_lines(read(SET_CLUSTER_IP))
     assert re.search(r"Get-ClusterResource -Name \$name \| Set-ClusterParameter .*-Multiple @\{", code)
-    for assignment in (r"Address = \$IPAddress", r"ProbePort = \$ProbePort", r"SubnetMask = '255\.255\.255\.255'",
+    for assignment in (r"Address = \$target\.To", r"ProbePort = \$target\.Port", r"SubnetMask = '255\.255\.255\.255'",
                        r"Network = \$network\.Name", r"EnableDhcp = 0"):
         assert re.search(assignment, code), assignment
-    for command in ("Get-ClusterNetwork", "Stop-ClusterResource", "Start-ClusterResource", "Start-ClusterGroup",
-                    "Get-ClusterParameter", "Import-Module FailoverClusters"):
+    for command in ("Get-ClusterNetwork", "Get-ClusterParameter", "Import-Module FailoverClusters"):
         assert command in code, command
+    # Stop the IP (its dependents go with it), set it, then start its whole group (issue 18's contract).
+    order = [code.index(c) for c in ("Stop-ClusterResource -Name $name", "Set-ClusterParameter",
+                                     "Start-ClusterGroup -Name $groupName")]
+    assert order == sorted(order)
+    assert "Start-ClusterResource" not in code
     assert "'IP Address'" in code
     assert "'Distributed Network Name'" in code
 
@@ -144,9 +173,9 @@ def test_set_cluster_ip_output_contract() -> None:
         assert f"'{status}'" in code, status
     for access_point in ("Singleton", "Distributed"):
         assert f"'{access_point}'" in code, access_point
-    for key in ("status", "cluster", "access_point", "resources", "reason"):
+    for key in ("status", "cluster", "access_point", "resources", "roles_without_ip", "reason"):
         assert re.search(rf"\b{key} = ", code), key
-    for key in ("name", "address_before", "address", "probe_port", "network", "state"):
+    for key in ("name", "group", "address_before", "address", "probe_port", "network", "state", "role_state"):
         assert re.search(rf"\b{key} = ", code), key
     assert code.rstrip().splitlines()[-2:] == ["$result | ConvertTo-Json -Compress -Depth 5", "exit $exitCode"]
 
@@ -154,8 +183,11 @@ def test_set_cluster_ip_output_contract() -> None:
 def test_cluster_health_output_contract_and_size_budget() -> None:
     code = code_lines(read(CLUSTER_HEALTH))
     for key in ("cluster", "cluster_service", "nodes", "quorum", "state", "has_quorum", "witness", "type", "pool",
-                "health", "virtual_disks", "csv", "ip_resources", "address", "truncated", "errors"):
+                "health", "virtual_disks", "csv", "ip_resources", "address", "truncated", "errors",
+                "group", "probe_port", "roles", "owner", "resources", "account"):
         assert re.search(rf"\b{key} = ", code), key
+    for role_type in ("'Cluster'", "'ScaleoutFileServer'", "'SqlServer'", "'Generic'", "'AvailableStorage'"):
+        assert role_type in code, role_type
     for witness in ("'Cloud'", "'Disk'", "'FileShare'", "'None'"):
         assert witness in code
     assert "Get-StoragePool -IsPrimordial $false" in code
@@ -296,10 +328,10 @@ def test_checker_flags_missing_guards_and_output(old: str, new: str, expected: s
     [
         ("$ErrorActionPreference = 'Stop'\n", 'Invoke-Expression "Set-ClusterParameter Address=$IPAddress"\n',
          {"forbidden", "interpolation"}),
-        ("$ErrorActionPreference = 'Stop'\n", '$null = Get-ClusterResource -Name "IP $($IPResourceName)"\n',
+        ("$ErrorActionPreference = 'Stop'\n", '$null = Get-ClusterResource -Name "IP $($RoleAddresses)"\n',
          {"interpolation"}),
         ("$ErrorActionPreference = 'Stop'\n", "$reason = 'no network {0}' -f $SubnetPrefix\n", {"format-operator"}),
-        ("try {\n", "    iex ('Stop-ClusterResource ' + $IPResourceName)\n", {"forbidden"}),
+        ("try {\n", "    iex ('Stop-ClusterResource ' + $RoleAddresses)\n", {"forbidden"}),
     ],
 )
 def test_checker_flags_hostile_edits_of_the_real_script(anchor: str, insert: str, expected: set[str]) -> None:
@@ -311,9 +343,9 @@ def test_checker_flags_hostile_edits_of_the_real_script(anchor: str, insert: str
 
 def test_checker_flags_the_real_script_losing_a_validation() -> None:
     text = read(SET_CLUSTER_IP)
-    hostile = text.replace("    [ValidatePattern('^[A-Za-z0-9 ._()-]{1,64}$')]\n", "", 1)
+    hostile = re.sub(r"    \[ValidatePattern\('[^']*'\)\]\n(?=    \[string\]\$RoleAddresses)", "", text, count=1)
     assert hostile != text
-    assert check_script(hostile) == ["unvalidated-parameter: $IPResourceName has no [Validate*()] attribute"]
+    assert check_script(hostile) == ["unvalidated-parameter: $RoleAddresses has no [Validate*()] attribute"]
 
 
 @pytest.mark.parametrize(

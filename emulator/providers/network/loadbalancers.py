@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from emulator.core.errors import ArmError
@@ -277,29 +278,48 @@ def delete_load_balancer(world: World, lb_id: str) -> dict[str, Any] | None:
     return lb
 
 
+@dataclass(frozen=True)
+class AccessPointFrontend:
+    """One more client access point on a cluster's load balancer: "Configure an Azure load balancer for an FCI VNN"
+    (learn.microsoft.com/azure/azure-sql/virtual-machines/windows/failover-cluster-instance-vnn-azure-load-balancer-
+    configure) gives each its own frontend IP, health probe port and HA-ports rule with floating IP."""
+    name: str
+    ip: str
+    probe_name: str
+    probe_port: int
+    rule_name: str
+
+
 def create_internal_load_balancer(world: World, *, subscription_id: str, resource_group: str, name: str, location: str,
                                   subnet_id: str, frontend_ip: str | None, probe_port: int = 59999,
                                   frontend_name: str = "fe-cluster", pool_name: str = "be-cluster",
                                   probe_name: str = "probe-cluster", rule_name: str = "ha-ports",
-                                  nic_ids: Iterable[str] = (), tags: dict[str, str] | None = None) -> dict[str, Any]:
+                                  nic_ids: Iterable[str] = (), tags: dict[str, str] | None = None,
+                                  extra_frontends: Iterable[AccessPointFrontend] = ()) -> dict[str, Any]:
     """A Standard internal load balancer as a guest cluster needs it: one frontend (static ``frontend_ip``, or
     the next free address when None), one backend pool, a TCP probe on ``probe_port`` and one HA-ports rule
-    with floating IP. ``nic_ids`` join the pool through their primary IP configuration. Returns the LB."""
+    with floating IP. ``extra_frontends`` add one more access point each (a SQL Server FCI's virtual network name):
+    its own static frontend, probe and HA-ports floating-IP rule on the same pool. ``nic_ids`` join the pool through
+    their primary IP configuration. Returns the LB."""
     lb_id = resource_id(subscription_id, resource_group, LB, name)
     fe: dict[str, Any] = {"subnet": {"id": subnet_id}}
     if frontend_ip:
         fe.update(privateIPAllocationMethod="Static", privateIPAddress=frontend_ip)
+    points = [(frontend_name, fe, probe_name, probe_port, rule_name)] + [
+        (x.name, {"subnet": {"id": subnet_id}, "privateIPAllocationMethod": "Static", "privateIPAddress": x.ip},
+         x.probe_name, x.probe_port, x.rule_name) for x in extra_frontends]
     body = {"location": location, "tags": tags or {}, "sku": {"name": "Standard", "tier": "Regional"}, "properties": {
-        "frontendIPConfigurations": [{"name": frontend_name, "properties": fe}],
+        "frontendIPConfigurations": [{"name": fe_name, "properties": props} for fe_name, props, *_ in points],
         "backendAddressPools": [{"name": pool_name}],
-        "probes": [{"name": probe_name, "properties": {"protocol": "Tcp", "port": probe_port, "intervalInSeconds": 5,
-                                                        "numberOfProbes": 2, "probeThreshold": 1}}],
-        "loadBalancingRules": [{"name": rule_name, "properties": {
-            "frontendIPConfiguration": {"id": f"{lb_id}/frontendIPConfigurations/{frontend_name}"},
+        "probes": [{"name": probe, "properties": {"protocol": "Tcp", "port": port, "intervalInSeconds": 5,
+                                                  "numberOfProbes": 2, "probeThreshold": 1}}
+                   for _fe, _props, probe, port, _rule in points],
+        "loadBalancingRules": [{"name": rule, "properties": {
+            "frontendIPConfiguration": {"id": f"{lb_id}/frontendIPConfigurations/{fe_name}"},
             "backendAddressPool": {"id": f"{lb_id}/backendAddressPools/{pool_name}"},
-            "probe": {"id": f"{lb_id}/probes/{probe_name}"},
+            "probe": {"id": f"{lb_id}/probes/{probe}"},
             "protocol": "All", "frontendPort": 0, "backendPort": 0, "enableFloatingIP": True,
-            "idleTimeoutInMinutes": 4, "loadDistribution": "Default"}}]}}
+            "idleTimeoutInMinutes": 4, "loadDistribution": "Default"}} for fe_name, _props, probe, _port, rule in points]}}
     lb = put_load_balancer(world, lb_id=lb_id, body=body)
     pool_id = f"{lb['id']}/backendAddressPools/{pool_name}"
     for nic_id in nic_ids:

@@ -312,7 +312,7 @@ def _recover_vm(world: World, item: dict[str, Any], *, test: bool, network_id: s
     vm = infra.create_vm(world, source=source, resource_group_id=rg_id, name=name,
                          location_=details["recoveryFabricLocation"], nic_ids=nic_ids, disks=disks,
                          **_placement(world, details))
-    infra.clone_guest(world, source["id"], vm["id"])
+    infra.clone_guest(world, source["id"], vm["id"], test=test)
     for disk_id in _disk_ids(vm):
         changes.wrote(disk_id, DISK_TYPE)
     changes.wrote(vm["id"], VM_TYPE)

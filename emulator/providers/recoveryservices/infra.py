@@ -237,8 +237,9 @@ def set_power(world: World, vm_id: str, power_state: str) -> None:
     compute.set_power_state(world, vm_id, power_state)
 
 
-def clone_guest(world: World, source_vm_id: str, recovery_vm_id: str) -> None:
-    """The failed-over VM boots the source's disks: its guest (cluster config) comes along."""
+def clone_guest(world: World, source_vm_id: str, recovery_vm_id: str, *, test: bool = False) -> None:
+    """The failed-over VM boots the source's disks: its guest (cluster config) comes along; ``test`` for a test
+    failover's VM (its cluster copy runs beside production)."""
     from emulator.providers.compute import guest
 
-    guest.clone_for_recovery(world, source_vm_id, recovery_vm_id)
+    guest.clone_for_recovery(world, source_vm_id, recovery_vm_id, test=test)
