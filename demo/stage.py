@@ -199,13 +199,14 @@ def operator(action: Callable[[], Any], done: Callable[[], bool], *, what: str, 
 
 
 def cluster_ip(emu: Any, vm_id: str) -> str:
-    """The guest cluster's first IP Address resource on ``vm_id``, as the demo prints it."""
+    """The guest cluster's IP Address resources on ``vm_id`` (the cluster IP, then each role's), as the demo prints
+    them."""
     cluster = control(emu, "GET", "guest", id=vm_id)
     resources = cluster.get("ip_resources") or []
     if not resources:
         return f"none ({cluster.get('access_point')} access point)"
-    r = resources[0]
-    return f"{r['address']} (probe {r['probe_port']}, network '{r['network']}', {r['state']})"
+    return "; ".join(f"{'' if r.get('group') in (None, 'Cluster Group') else r['group'] + ': '}{r['address']} (probe "
+                     f"{r['probe_port']}, network '{r['network']}', {r['state']})" for r in resources)
 
 
 def replication_passes(emu: Any, out: Out) -> None:

@@ -67,7 +67,7 @@ def _story(emu: Any, azurite_connection_string: str, chaos: float, seed: int, ou
 
     run = StoryRun()
     emu.reset()
-    world = emu.seed("demo")
+    world = emu.seed("demo-sql")  # the cluster runs a SQL Server FCI: its VNN has an IP and probe of its own
     env = app_env(emu, world, azurite_connection_string=azurite_connection_string)
     env.update(STATE_CONTAINER=f"demo{uuid.uuid4().hex[:8]}", AUDIT_REPAIR="true", AUDIT_REASSIGN_IP="true")
     if chaos:

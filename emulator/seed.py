@@ -84,8 +84,13 @@ def seed_demo(emu: Host, *, sql: bool = False) -> dict[str, Any]:
         cache = add_storage_account(world, subscription_id=sub, resource_group=prod, name="stasrcachewe01",
                                     location=SOURCE_REGION, kind="StorageV2", sku="Standard_LRS",
                                     allow_shared_key_access=True)
+        # The cloud witness takes traffic from the cluster's production and DR subnets only, never from a test network:
+        # a test failover's clone must not arbitrate on production's witness (docs/workflows.md, drills).
+        dr_subnet_id = f"{group_id(sub, dr)}/providers/Microsoft.Network/virtualNetworks/vnet-dr/subnets/snet-s2d"
         witness = add_storage_account(world, subscription_id=sub, resource_group=dr, name="stwitnessne01",
-                                      location=TARGET_REGION)
+                                      location=TARGET_REGION, network_acls={
+                                          "defaultAction": "Deny", "bypass": "AzureServices",
+                                          "virtualNetworkRules": [{"id": subnet_id}, {"id": dr_subnet_id}]})
         dr_cache = add_storage_account(world, subscription_id=sub, resource_group=dr, name="stasrcachene01",
                                        location=TARGET_REGION)
         guest.add_cluster(world, vm_ids, name=CLUSTER_NAME, ip_address=CLUSTER_IP, network_prefix="10.10.1.0/24",

@@ -119,6 +119,7 @@ class Report:
     past_due: bool = False
     clusters: list[ClusterReport] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)  # about no single cluster (rejected tags, orphans)
+    networks: list[dict[str, Any]] = field(default_factory=list)  # where the DR and test networks resolve names
     errors: list[str] = field(default_factory=list)
     finished: str = ""
     blob_name: str = ""
@@ -151,5 +152,6 @@ class Report:
                         + sum(int((c.reassign or {}).get("writes") or 0) for c in self.clusters)},
             "clusters": [c.to_json() for c in self.clusters],
             "findings": [f.to_json() for f in self.findings],
+            "networks": list(self.networks),
             "errors": list(self.errors),
         }

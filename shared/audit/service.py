@@ -329,7 +329,7 @@ def global_findings(observed: Observed, spec: ReplicationSpec) -> list[Finding]:
     # Tags meant for asr-s2d that it does not read (a typo, a space, `asr-s2d=yes`): a cluster someone believes
     # protected is not. Critical, naming the resource, the tag and its value.
     clustered_now = set(observed.membership)
-    out += [dns_finding(role, vnet_id, vnet) for role, vnet_id, vnet in observed.networks]
+    out += [f for role, vnet_id, vnet in observed.networks if (f := dns_finding(role, vnet_id, vnet)) is not None]
     out += [Finding(checks.TAG_NEAR_MISS, Severity.CRITICAL, vm.name, f"VM {vm.name}: {miss}",
                     f"set {tags.ENROLL}=true and {tags.CLUSTER}=<name> exactly (or remove the tag if it is not meant "
                     "for asr-s2d)")
@@ -512,6 +512,7 @@ def run_audit(rt: Runtime, *, repair: bool | None = None, trigger: str = "manual
         result.clusters.append(cluster_report)
     result.clusters += lost_clusters(observed, spec)
     result.findings += global_findings(observed, spec)
+    result.networks = [network_dns(role, vnet_id, vnet) for role, vnet_id, vnet in observed.networks]
     result.finished = now_iso()
     _publish(rt, result)
     result.blob_name = state.audit_blob(moment)
@@ -566,27 +567,31 @@ def run_scheduled(past_due: bool) -> Report:
 # nodes' domain logons) needs its Active Directory domain's DNS and a domain controller it can reach: Microsoft's
 # "Set up disaster recovery for Active Directory and DNS" (learn.microsoft.com/azure/site-recovery/
 # site-recovery-active-directory) replicates a DC into the DR region and, for a test failover, brings a DC copy up in
-# the isolated test network, whose DNS then points at it.
-DNS_SERVERS, DNS_AZURE_PROVIDED = "dns-servers", "dns-azure-provided"
-
-
-def dns_finding(role: str, vnet_id: str, vnet: VirtualNetwork | None) -> Finding:
-    name = ids.name_of(vnet_id)
-    fix = ("point the network's DNS servers at domain controllers reachable there (a DC in the DR region; for drills, "
-           "a DC copy test-failed over into the test network): learn.microsoft.com/azure/site-recovery/"
+# the isolated test network, whose DNS then points at it. The report's ``networks`` section says where each points;
+# a finding only when something is wrong: the network cannot be read, or a test network's DNS is outside it.
+DNS_UNREACHABLE = "dns-unreachable"
+DNS_FIX = ("point the network's DNS servers at domain controllers reachable there (a DC in the DR region; for drills, a "
+           "DC copy test-failed over into the test network): learn.microsoft.com/azure/site-recovery/"
            "site-recovery-active-directory")
+
+
+def network_dns(role: str, vnet_id: str, vnet: VirtualNetwork | None) -> dict[str, Any]:
+    """The report's entry for one network: its DNS servers, inside or outside its address space."""
     if vnet is None:
-        return Finding(DNS_AZURE_PROVIDED, Severity.WARNING, name, f"the {role} network {name} cannot be read: where it "
-                       "resolves names is unknown", fix)
-    if not vnet.dns_servers:
-        return Finding(DNS_AZURE_PROVIDED, Severity.INFO, name, f"the {role} network {name} uses Azure-provided DNS: a "
-                       "failed-over cluster and SQL Server resolve their Active Directory domain only if a DNS zone or "
-                       "forwarder serves it there", fix)
-    inside = [s for s in vnet.dns_servers if vnet.holds(s)]
+        return {"role": role, "id": vnet_id, "dns": "unreadable"}
+    return {"role": role, "id": vnet.id, "dns": "custom" if vnet.dns_servers else "azure-provided",
+            "dns_servers": list(vnet.dns_servers), "inside": [s for s in vnet.dns_servers if vnet.holds(s)],
+            "outside": [s for s in vnet.dns_servers if not vnet.holds(s)]}
+
+
+def dns_finding(role: str, vnet_id: str, vnet: VirtualNetwork | None) -> Finding | None:
+    name = ids.name_of(vnet_id)
+    if vnet is None:
+        return Finding(DNS_UNREACHABLE, Severity.WARNING, name, f"the {role} network {name} cannot be read: where it "
+                       "resolves names is unknown", DNS_FIX)
     outside = [s for s in vnet.dns_servers if not vnet.holds(s)]
-    where = "; ".join(p for p in (f"inside it: {', '.join(inside)}" if inside else "",
-                                  f"outside its address space: {', '.join(outside)}" if outside else "") if p)
-    isolated = role == "drill test" and outside
-    return Finding(DNS_SERVERS, Severity.WARNING if isolated else Severity.INFO, name,
-                   f"the {role} network {name} resolves names through {where}" + (
-                       " (an isolated test network reaches only what is inside it)" if isolated else ""), fix)
+    if role == "drill test" and outside:
+        return Finding(DNS_UNREACHABLE, Severity.WARNING, name, f"the {role} network {name} resolves names through "
+                       f"{', '.join(outside)}, outside its address space: an isolated test network cannot reach them, "
+                       "so a drilled cluster cannot find its domain", DNS_FIX)
+    return None

@@ -32,7 +32,7 @@ class ResourcesGateway:
         """One storage account by ID (a drill reads the production cloud witness's network rules)."""
         client = self._clients.resources(ids.subscription_of(account_id))
         raw = read_or_none(f"read storage account {ids.name_of(account_id)}",
-                           lambda: client.resources.get_by_id(account_id, STORAGE_API_VERSION))
+                           lambda: client.resources.get_by_id(account_id, api_version=STORAGE_API_VERSION))
         return _account_from_wire(wire(raw)) if raw is not None else None
 
     def list_storage_accounts(self, subscription_id: str) -> list[StorageAccount]:

@@ -414,7 +414,7 @@ def plan_readdress(view: FailoverView, spec: ReaddressSpec) -> Readdress:
     if ip is not None:
         script_parameters(ip=ip, probe_port=port, subnet_prefix=prefix)  # rejects before anything is written
 
-    roles = () if failback else _roles(view, lb_here, test=test, prefix=prefix, taken=node_ips | {ip or ""})
+    roles = _roles(view, lb_here, test=test, way_back=spec.way_back, prefix=prefix, taken=node_ips | {ip or ""})
     actions: list[ReaddressAction] = []
     # After a failback the load balancer at home is the customer's (or the reprotect's): never rewritten.
     pool_id = (lb_here.pool_id if failback and lb_here is not None else None) or spec.pool_id
@@ -443,14 +443,22 @@ def plan_readdress(view: FailoverView, spec: ReaddressSpec) -> Readdress:
     return Readdress(name, Verdict.PROCEED, "", identity, tuple(actions), (), ip, port, prefix, guest_done)
 
 
-def _roles(view: FailoverView, lb_here: LoadBalancer | None, *, test: bool, prefix: str,
+def _roles(view: FailoverView, lb_here: LoadBalancer | None, *, test: bool, way_back: bool, prefix: str,
            taken: set[str]) -> tuple[RoleFrontend, ...]:
-    """The role access points to move with the cluster IP (a SQL Server FCI's VNN IP, say): after a failover, those
-    enrollment staged on the DR load balancer; in a test failover, the same ones on the test load balancer, at the
-    DR address's host part in the test subnet (or the address the test load balancer holds, or the first free)."""
+    """The role access points to move with the cluster IP (a SQL Server FCI's VNN IP, say), each as the address its IP
+    resource holds when the nodes arrive -> where it goes: after a failover, those enrollment staged on the DR load
+    balancer (source address -> DR address); in a test failover, the same ones on the test load balancer, at the DR
+    address's host part in the test subnet (or the address the test load balancer holds, or the first free). On the
+    way back they come from the DR load balancer the other way round: DR address -> home address after a failback
+    (the home load balancer fronts it already), DR address -> a test address in a drill of the way back."""
+    dr_lb, dr_subnet = view.dr_load_balancer, view.dr_subnet
+    if way_back:
+        held = {r.source_ip: r.ip for r in lb_here.role_frontends()} if test and lb_here is not None else {}
+        pairs = [r for r in (dr_lb.role_frontends() if dr_lb is not None else ()) if r.ip]
+        return tuple(RoleFrontend(str(r.ip), held.get(str(r.ip)) if test else r.source_ip, r.probe_port)
+                     for r in pairs)
     if not test:
         return lb_here.role_frontends() if lb_here is not None else ()
-    dr_lb, dr_subnet = view.dr_load_balancer, view.dr_subnet
     held = {r.source_ip: r.ip for r in lb_here.role_frontends()} if lb_here is not None else {}
     out = []
     for role in dr_lb.role_frontends() if dr_lb is not None else ():

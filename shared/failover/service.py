@@ -326,6 +326,8 @@ def _observe_network(view: rd.FailoverView, target: _Target, rt: Runtime, spec: 
         s = rt.settings
         dr_lb = rt.network.get_load_balancer(ReplicationSpec.from_settings(s).load_balancer_id(target.cluster))
         dr_subnet = rt.network.get_subnet(s.recovery_vnet_id, s.recovery_subnet_name or ids.name_of(first.subnet_id))
+    elif spec.way_back and first is not None:  # its role frontends pair each role's DR and home addresses
+        dr_lb = rt.network.get_load_balancer(ReplicationSpec.from_settings(rt.settings).load_balancer_id(target.cluster))
     return replace(view, nodes=tuple(nodes), subnet=subnet, load_balancer=lb, dr_load_balancer=dr_lb,
                    dr_subnet=dr_subnet)
 

@@ -194,9 +194,10 @@ def witness_account(emu: Emulator, demo: dict[str, Any], name: str, **rules: Any
 
 def test_a_test_copy_reaches_an_open_witness_account_and_shares_it(emu: Emulator, demo: dict[str, Any],
                                                                    cc: ComputeManagementClient) -> None:
+    witness_account(emu, demo, "stwitnessopen01")  # the demo's own witness denies the test network
     drill = copy_cluster(emu, demo, subnet="test_subnet_id", suffix="-test", test=True)
     witness = guest.describe(emu.world, drill[0])["quorum"]["witness"]
-    assert witness == {"type": "Cloud", "state": "Online", "account": "stwitnessne01", "shared_with_production": True}
+    assert witness == {"type": "Cloud", "state": "Online", "account": "stwitnessopen01", "shared_with_production": True}
     failover = copy_cluster(emu, demo, subnet="recovery_subnet_id", suffix="-dr", test=False)
     assert guest.describe(emu.world, failover[0])["quorum"]["witness"]["shared_with_production"] is False, \
         "after a failover the copy is production"

@@ -30,9 +30,9 @@ TAGS = {"asr-s2d": "true", "asr-s2d-cluster": CLUSTER}
 A2A_LATEST = [{"instanceType": "A2A", "recoveryPointType": "Latest", "multiVmSyncPointOption": "UseMultiVmSyncRecoveryPoint"}]
 HEALTH_SCRIPT = Path(__file__).resolve().parents[2] / "shared" / "scripts" / "cluster_health.ps1"
 EVERY_CHECK = ["owned", "recovery-plan", "nodes-protected", "replication-healthy", "no-operation-in-progress", "test-network",
-               "no-other-drill",
+               "witness-isolated", "no-other-drill",
                "test-failover", "ip-step", "guest-report", "cluster-service", "nodes-up", "quorum", "witness",
-               "storage-pool", "virtual-disks", "csvs", "cluster-ip"]
+               "storage-pool", "virtual-disks", "csvs", "cluster-ip", "roles", "role-ips"]
 
 
 class World:

@@ -785,7 +785,8 @@ def test_the_audits_arm_reads_are_a_constant_plus_list_pages_for_1_and_200_clust
         emu: Emulator, converged: dict[str, Any], runtime: Runtime) -> None:
     one_first, one_pages, one = audit_reads(emu, runtime)
     assert [c.name for c in one.clusters] == [CLUSTER]
-    # Lists only, plus the vault's own GET (its region): no GET of a VM, NIC, item, plan or load balancer.
+    # Lists only, plus the vault's own GET (its region) and the DR and test networks' (their DNS): no GET of a VM,
+    # NIC, item, plan or load balancer.
     singles = [p for p in one_first if not p.endswith(("/virtualmachines", "/availabilitysets", "/resourcegroups",
                                                        "/networkinterfaces", "/networksecuritygroups",
                                                        "/loadbalancers", "/subnets",
@@ -794,7 +795,8 @@ def test_the_audits_arm_reads_are_a_constant_plus_list_pages_for_1_and_200_clust
                                                        "/replicationprotectioncontainermappings",
                                                        "/replicationpolicies", "/replicationnetworkmappings",
                                                        "/replicationprotecteditems", "/replicationrecoveryplans"))]
-    assert singles == [converged["vault_id"].lower()]
+    assert sorted(singles) == sorted([converged["vault_id"].lower(), converged["recovery_vnet_id"].lower(),
+                                      converged["test_vnet_id"].lower()])
 
     seed_clusters(emu, converged, 199)
     many_first, many_pages, many = audit_reads(emu, runtime)

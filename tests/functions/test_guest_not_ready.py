@@ -32,8 +32,8 @@ from tests.functions.drift_world import DR_IP, add_node, node_tags
 from tests.functions.drill_world import CLUSTER
 from tests.functions.test_failover import World, failover_events, guest, last_record, records_of, run_commands
 
-SET_IP = "# asr-s2d:set-cluster-ip v2"
-HEALTH = "# asr-s2d:cluster-health v1"
+SET_IP = "# asr-s2d:set-cluster-ip v3"
+HEALTH = "# asr-s2d:cluster-health v2"
 
 
 class StepClock:

@@ -287,7 +287,9 @@ def start_group(cluster: dict[str, Any], name: str) -> None:
             deps_online = all(members[d.lower()]["state"] == "Online" for d in member.get("depends_on", [])
                               if d.lower() in members)
             state = "Online" if deps_online else "Offline"
-            if deps_online and member.get("type") == "IP Address":
+            if member.get("faulted"):
+                state = "Failed"
+            elif deps_online and member.get("type") == "IP Address":
                 state = "Online" if _ip_can_come_online(cluster, member["name"]) else "Failed"
             _set_resource_state(cluster, member, state)
             done.add(member["name"].lower())
@@ -369,11 +371,17 @@ def _apply_role_states(cluster: dict[str, Any], patch: list[dict[str, Any]]) -> 
         if state == "Offline":
             stop_group(cluster, item["name"])
         elif state == "Online":
+            for member in _role(cluster, item["name"])["resources"]:
+                member.pop("faulted", None)
             start_group(cluster, item["name"])
         elif state == "Failed":
+            # The workload itself is broken (SQL Server's service cannot start): its resources fail, and the ones that
+            # are not IP addresses stay Failed when the group is started again, until a PATCH sets the role Online.
             role = _role(cluster, item["name"])
             for member in role["resources"]:
                 _set_resource_state(cluster, member, "Failed")
+                if member.get("type") != "IP Address":
+                    member["faulted"] = True
             _sync_roles(cluster)
         else:
             raise ValueError(f"roles[{item['name']}].state can be set to Online, Offline or Failed, got {state!r} "
