@@ -47,8 +47,9 @@ def run(cc: ComputeManagementClient, group: str, vm: str, script: list[str], **p
 
 
 def fail_over(emu: Emulator, demo: dict[str, Any], *, subnet: str = "recovery_subnet_id",
-              suffix: str = "-dr") -> list[str]:
-    """What the recovery services provider does at failover: NICs and VMs in the target, guest copied."""
+              suffix: str = "-dr", test: bool = False) -> list[str]:
+    """What the recovery services provider does at failover (or test failover): NICs and VMs in the target, guest
+    copied."""
     recovered = []
     for index, source_vm in enumerate(demo["vm_ids"]):
         name = source_vm.rsplit("/", 1)[-1]
@@ -58,7 +59,7 @@ def fail_over(emu: Emulator, demo: dict[str, Any], *, subnet: str = "recovery_su
             vm = compute.create_vm(emu.world, subscription_id=demo["subscription_id"], resource_group=DR,
                                    name=f"{name}{suffix}", location="northeurope", nic_ids=[nic["id"]],
                                    os_disk={"name": f"{name}{suffix}-os"}, computer_name=name)
-            cluster = guest.clone_for_recovery(emu.world, source_vm, vm["id"])
+            cluster = guest.clone_for_recovery(emu.world, source_vm, vm["id"], test=test)
         assert cluster is not None and [n["state"] for n in cluster["nodes"]][: index + 1] == ["Up"] * (index + 1)
         recovered.append(vm["id"])
     return recovered

@@ -12,10 +12,8 @@ from azure.mgmt.compute import ComputeManagementClient
 
 from emulator import Emulator
 from emulator.providers.compute import guest
-from emulator.providers.compute import state as compute
-from emulator.providers.network import state as network
 from emulator.providers.storage.state import add_storage_account
-from tests.emulator.test_guest_model import HEALTH, SET_IP, patch_guest, run, run_raw
+from tests.emulator.test_guest_model import HEALTH, SET_IP, fail_over, patch_guest, run, run_raw
 
 PROD, DR = "rg-s2d-prod", "rg-s2d-dr"
 SQL = guest.SQL_ROLE
@@ -35,18 +33,7 @@ def demo_sql(emu: Emulator) -> dict[str, Any]:
 
 def copy_cluster(emu: Emulator, demo: dict[str, Any], *, subnet: str, suffix: str, test: bool) -> list[str]:
     """Both nodes failed over (or test-failed over) into ``demo[subnet]``, as the recovery services provider does."""
-    recovered = []
-    for source_vm in demo["vm_ids"]:
-        name = source_vm.rsplit("/", 1)[-1]
-        with emu.world.lock:
-            nic = network.create_nic(emu.world, subscription_id=demo["subscription_id"], resource_group=DR,
-                                     name=f"{name}{suffix}-nic", location="northeurope", subnet_id=demo[subnet])
-            vm = compute.create_vm(emu.world, subscription_id=demo["subscription_id"], resource_group=DR,
-                                   name=f"{name}{suffix}", location="northeurope", nic_ids=[nic["id"]],
-                                   os_disk={"name": f"{name}{suffix}-os"}, computer_name=name)
-            guest.clone_for_recovery(emu.world, source_vm, vm["id"], test=test)
-        recovered.append(vm["id"])
-    return recovered
+    return fail_over(emu, demo, subnet=subnet, suffix=suffix, test=test)
 
 
 def role(state: dict[str, Any], name: str) -> dict[str, Any]:
