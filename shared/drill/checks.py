@@ -163,6 +163,7 @@ class HealthReport:
     errors: tuple[str, ...]
     roles: tuple[tuple[str, str, str], ...] = ()  # the cluster's roles (groups): (name, state, owner node)
     witness_account: str | None = None  # the cloud witness's storage account, as the guest names it
+    role_ip_resources: tuple[tuple[str, str], ...] = ()  # (name, address) of the IP resources outside the core group
 
 
 class MalformedReport(ValueError):
@@ -256,7 +257,15 @@ def parse_health(stdout: str) -> HealthReport:
         roles=tuple((str(_text(r.get("name"), "roles.name", optional=False)),
                      str(_text(r.get("state"), "roles.state", optional=False)),
                      str(_text(r.get("owner"), "roles.owner") or "")) for r in roles),
-        witness_account=_text(witness.get("account"), "quorum.witness.account"))
+        witness_account=_text(witness.get("account"), "quorum.witness.account"),
+        role_ip_resources=_role_ips(ip_resources, roles))
+
+
+def _role_ips(ip_resources: list[dict[str, Any]], roles: list[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
+    """The IP Address resources of the roles (not of the core group: its type is Cluster)."""
+    core = next((str(r.get("name")) for r in roles if r.get("type") == "Cluster"), "Cluster Group")
+    return tuple((str(r.get("name")), str(r.get("address") or "")) for r in ip_resources
+                 if isinstance(r.get("group"), str) and r["group"] != core)
 
 
 def settling(report: HealthReport) -> str | None:
@@ -358,6 +367,10 @@ def health_checks(report: HealthReport | str, *, test_ip: str | None, ip_status:
     at = {address: (name, state) for name, address, state in r.ip_resources}
     wrong = [f"{ip}: " + (f"'{at[ip][0]}' {at[ip][1]}" if ip in at else "no IP Address resource holds it")
              for ip in role_ips if ip not in at or at[ip][1].lower() != "online"]
+    # The guest's inventory against Azure's: an IP Address resource no load balancer frontend mirrors would not move
+    # after a failover (its role's clients could not connect), so the two views must agree.
+    wrong += [f"'{name}' ({address}) has no frontend on the load balancers fronting the nodes: it would not move "
+              "after a failover" for name, address in r.role_ip_resources if address not in role_ips and not r.truncated]
     out.append(_check("role-ips", not wrong, "; ".join(wrong) if wrong else
                       f"every role access point Online at its test address ({', '.join(role_ips)})" if role_ips
                       else "no role access point with an IP (distributed network names, or none)"))

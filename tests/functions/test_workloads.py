@@ -190,3 +190,19 @@ def test_a_clone_that_reaches_an_undeclared_witness_fails_the_drill_loudly_and_i
     witness = next(c for c in record.checks if c.name == "witness")
     assert not witness.ok and witness.detail.startswith("CRITICAL: the test clone reached cloud witness stwitnessopen01")
     assert record.cleanup.ok and world.test_vms() == []
+
+
+def test_a_role_ip_the_load_balancers_do_not_front_is_a_disagreement_the_drill_reports(world: World) -> None:
+    """A second SQL FCI whose VNN IP no source frontend fronts: Azure's view (two access points) and the guest's
+    inventory (three) disagree; the drill's read-only inventory names the resource that would not move."""
+    ip = guest_model.ip_resource("SQL IP Address 2 (sqlvnn2)", "10.10.1.12", 59997, network="Cluster Network 1",
+                                 group="SQL Server (INST2)")
+    role = {"name": "SQL Server (INST2)", "type": "SqlServer", "state": "Online", "owner": "s2d-node2",
+            "resources": [{"name": "SQL IP Address 2 (sqlvnn2)", "type": "IP Address", "state": "Online",
+                           "depends_on": []}], "services": []}
+    control(world.emu, "PATCH", "guest", {"ip_resources": [ip], "roles": [role]}, id=world.demo["vm_ids"][0])
+    world.enroll(**{"asr-s2d-dr-ips": f"{SQL_SOURCE}=10.20.1.11"})
+    record = drill.run_drill(CLUSTER, world.rt)
+    assert record.result is Result.FAILED
+    check = next(c for c in record.checks if c.name == "role-ips")
+    assert not check.ok and "'SQL IP Address 2 (sqlvnn2)' (10.10.1.12) has no frontend" in check.detail
