@@ -158,5 +158,7 @@ class Executor:
             if self._lock is not None:
                 self._lock.check()
             applied.writes += HANDLERS[type(action)](action, self._rt, applied)
+            if isinstance(action, act.SetClusterIp) and (applied.guest or {}).get("status") == NOT_READY:
+                continue  # the guest was not ready: the script never ran, so the step is not done
             applied.done.append(action.describe())
         return applied
