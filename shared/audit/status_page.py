@@ -493,6 +493,9 @@ def render(report: Mapping[str, Any] | None, *, now: datetime | None = None,
     if general:
         body.append(f"<section class=\"cluster amber\" id=\"general\"><h2>Outside any cluster</h2>"
                     f"{_findings(general)}</section>")
+    networks = [n for n in report.get("networks") or [] if isinstance(n, Mapping)]
+    if networks:
+        body.append(_networks(networks))
     errors = list(report.get("errors") or [])
     if errors:
         body.append("<section class=\"cluster amber\" id=\"errors\"><h2>Not audited</h2><ul>" + "".join(
@@ -501,6 +504,24 @@ def render(report: Mapping[str, Any] | None, *, now: datetime | None = None,
     subtitle = (f"Last complete audit: {_when(finished)}{' · STALE' if stale else ''} · {mode}"
                 f"{' · dry run' if report.get('dry_run') else ''} · audit {report.get('audit_id', '-')}")
     return _page(title, "".join(body), subtitle=subtitle)
+
+
+def _networks(networks: Sequence[Mapping[str, Any]]) -> str:
+    """Where the DR and drill test networks resolve names (the report's ``networks``): a failed-over cluster and SQL
+    Server need their Active Directory domain's DNS there."""
+    rows = []
+    for n in networks:
+        dns = str(n.get("dns") or "")
+        servers = ", ".join(str(x) for x in n.get("dns_servers") or []) or "-"
+        outside = ", ".join(str(x) for x in n.get("outside") or [])
+        where = ("Azure-provided DNS" if dns == "azure-provided" else "not readable" if dns == "unreadable"
+                 else f"{servers}" + (f" (outside the network: {outside})" if outside else ""))
+        rows.append(f"<tr><td>{e(n.get('role'))}</td><td>{e(str(n.get('id') or '').rsplit('/', 1)[-1])}</td>"
+                    f"<td>{e(where)}</td></tr>")
+    return ("<section class=\"cluster\" id=\"networks\"><h2>Name resolution</h2><table class=\"networks\">"
+            "<tr><th>network</th><th>virtual network</th><th>DNS</th></tr>" + "".join(rows) + "</table>"
+            "<p class=\"legend\">The cluster, its roles and SQL Server need their Active Directory domain's DNS and a "
+            "domain controller in the DR region, and in the isolated test network during drills.</p></section>")
 
 
 # -- reading what the page shows, and the record route -------------------------------------------------------------

@@ -135,6 +135,7 @@ def test_the_page_shows_each_cluster_its_nodes_health_rpo_drift_by_severity_and_
     assert "RPO of s2d-node2 is 5400 s" in text and "5400 s" in text
     assert "never passed a test failover" in text
     assert DR_IP in text and f"asr-s2d-{CLUSTER}" in text
+    assert "Name resolution" in text and "vnet-dr Azure-provided DNS" in " ".join(text.split())  # the DR network's DNS
     finished = status._when(audited.finished)
     assert f"Last complete audit: {finished}" in text
     assert "http" not in " ".join(a for a in seen(dom).elements if a in ("link", "script", "img", "iframe"))
@@ -170,6 +171,8 @@ def test_every_value_is_escaped_in_the_html(audited: Report) -> None:
     report = audited.to_json()
     report["clusters"][0]["name"] = HOSTILE
     report["clusters"][0]["findings"][0]["fix"] = HOSTILE
+    report["networks"] = [{"role": HOSTILE, "id": HOSTILE, "dns": "custom", "dns_servers": [HOSTILE],
+                           "inside": [], "outside": [HOSTILE]}]
     html = status.render(report)
     assert "<img" not in html and "<script" not in html
     assert "&lt;img src=x onerror=&quot;" in html
