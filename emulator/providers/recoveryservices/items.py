@@ -198,6 +198,23 @@ def _group_id(world: World, vault: dict[str, Any], name: str, given_id: Any) -> 
     return existing or wanted or ""
 
 
+def _in_recovery_region(world: World, resource_id: Any, resource_type: str, what: str, code: str,
+                        recovery_region: str) -> dict[str, Any] | None:
+    """The placement resource an enable names (None when it names none): it must exist, be of its type, and be in
+    the recovery region; 400 with ``code`` otherwise."""
+    if not resource_id:
+        return None
+    found = infra.get(world, str(resource_id))
+    if found is None or str(found.get("type", "")).lower() != resource_type:
+        raise errors.bad_request(code, f"The recovery {what} '{resource_id}' was not found.",
+                                 action=f"Create the {what} in the recovery region.")
+    if infra.location(found) != recovery_region:
+        raise errors.bad_request(code, f"The recovery {what} '{found['name']}' is in '{infra.location(found)}'; it "
+                                 f"must be in the recovery region '{recovery_region}'.",
+                                 action=f"Use a {what} of the recovery region.")
+    return found
+
+
 def _recovery_placement(world: World, given: dict[str, Any], recovery_region: str,
                         recovery_rg: str) -> dict[str, Any]:
     """Where the recovered VM will be placed, validated as the VM ASR creates at failover must be:
@@ -230,40 +247,18 @@ def _recovery_placement(world: World, given: dict[str, Any], recovery_region: st
         raise errors.bad_request(errors.INVALID_RECOVERY_ZONE,
                                  f"The recovery availability zone '{zone}' is not a zone of '{recovery_region}'.",
                                  action="Use an availability zone of the recovery region: '1', '2' or '3'.")
-    avset = None
-    if avset_id:
-        avset = infra.get(world, str(avset_id))
-        if avset is None or str(avset.get("type", "")).lower() != "microsoft.compute/availabilitysets":
-            raise errors.bad_request(errors.INVALID_RECOVERY_AVAILABILITY_SET,
-                                     f"The recovery availability set '{avset_id}' was not found.",
-                                     action="Create the availability set in the recovery region and resource group.")
-        if infra.location(avset) != recovery_region:
-            raise errors.bad_request(
-                errors.INVALID_RECOVERY_AVAILABILITY_SET,
-                f"The recovery availability set '{avset['name']}' is in '{infra.location(avset)}'; it must be in the "
-                f"recovery region '{recovery_region}'.",
-                action="Use an availability set in the recovery region.")
-        if not same_id(avset["id"].split("/providers/")[0], recovery_rg):
-            raise errors.bad_request(
-                errors.INVALID_RECOVERY_AVAILABILITY_SET,
-                f"The recovery availability set '{avset['name']}' is not in the recovery resource group "
-                f"'{name_of(recovery_rg)}' (subscription '{subscription_of(recovery_rg)}').",
-                causes="The recovered virtual machine is created in the recovery resource group, with its "
-                       "availability set.",
-                action="Use an availability set of the recovery resource group.")
-    ppg = None
-    if ppg_id:
-        ppg = infra.get(world, str(ppg_id))
-        if ppg is None or str(ppg.get("type", "")).lower() != "microsoft.compute/proximityplacementgroups":
-            raise errors.bad_request(errors.INVALID_RECOVERY_PPG,
-                                     f"The recovery proximity placement group '{ppg_id}' was not found.",
-                                     action="Create the proximity placement group in the recovery region.")
-        if infra.location(ppg) != recovery_region:
-            raise errors.bad_request(
-                errors.INVALID_RECOVERY_PPG,
-                f"The recovery proximity placement group '{ppg['name']}' is in '{infra.location(ppg)}'; it must be in "
-                f"the recovery region '{recovery_region}'.", action="Use a proximity placement group of the recovery "
-                                                                    "region.")
+    avset = _in_recovery_region(world, avset_id, "microsoft.compute/availabilitysets", "availability set",
+                                errors.INVALID_RECOVERY_AVAILABILITY_SET, recovery_region)
+    if avset is not None and not same_id(avset["id"].split("/providers/")[0], recovery_rg):
+        raise errors.bad_request(
+            errors.INVALID_RECOVERY_AVAILABILITY_SET,
+            f"The recovery availability set '{avset['name']}' is not in the recovery resource group "
+            f"'{name_of(recovery_rg)}' (subscription '{subscription_of(recovery_rg)}').",
+            causes="The recovered virtual machine is created in the recovery resource group, with its "
+                   "availability set.",
+            action="Use an availability set of the recovery resource group.")
+    ppg = _in_recovery_region(world, ppg_id, "microsoft.compute/proximityplacementgroups",
+                              "proximity placement group", errors.INVALID_RECOVERY_PPG, recovery_region)
     return {"recoveryAvailabilitySet": avset["id"] if avset else None,
             "recoveryAvailabilityZone": str(zone) if zone else None,
             "recoveryProximityPlacementGroupId": ppg["id"] if ppg else None}
