@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -60,13 +61,9 @@ class AzureTime:
         return 1.0 if self._clock.instant else float(self._clock.time_scale)
 
     def monotonic(self) -> float:
-        import time
-
         return time.monotonic() * self._scale()
 
     def sleep(self, seconds: float) -> None:
-        import time
-
         time.sleep(seconds / self._scale())
 
 

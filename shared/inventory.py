@@ -149,6 +149,14 @@ class LoadBalancer:
                 found.append(RoleFrontend(source, front.ip, front.probe_port))
         return tuple(sorted(found, key=lambda r: ipaddress.IPv4Address(r.source_ip)))
 
+    def holds_roles(self, roles: Sequence[RoleFrontend]) -> bool:
+        """It mirrors exactly these role access points, each with its probe port and an address (the one asked for,
+        or any when a role leaves it to the write)."""
+        held = {r.source_ip: r for r in self.role_frontends()}
+        return set(held) == {r.source_ip for r in roles} and all(
+            held[r.source_ip].probe_port == r.probe_port and bool(held[r.source_ip].ip)
+            and r.ip in (None, held[r.source_ip].ip) for r in roles)
+
 
 @dataclass(frozen=True)
 class Frontend:

@@ -93,13 +93,15 @@ class Observed:
     scopes: tuple[TaggedScope, ...] = ()  # availability sets and resource groups (their tags)
     dr_availability_sets: Mapping[str, AvailabilitySet] = field(default_factory=dict)  # the recovery group's, by key
     security: nsg.Associations = field(default_factory=nsg.Associations)  # every NSG and what it filters
-    fronting: tuple[LoadBalancer, ...] = ()  # the allowed subscriptions' load balancers with a pool member
+    # The allowed subscriptions' load balancers by the NICs in their pools (one list per subscription, indexed once).
+    fronting: Mapping[str, tuple[LoadBalancer, ...]] = field(default_factory=dict)
     networks: tuple[tuple[str, str, VirtualNetwork | None], ...] = ()  # (what for, ID, as read): DR and test VNets
 
     def fronting_nodes(self, nodes: Mapping[str, NodeFacts]) -> tuple[LoadBalancer, ...]:
         """The load balancers whose pools hold one of the nodes' NICs (the cluster's access points)."""
-        nics = {ids.key(f.nic.id) for f in nodes.values() if f.nic is not None}
-        return tuple(lb for lb in self.fronting if nics & {ids.key(n) for n in lb.pool_nic_ids})
+        found = {lb.id.lower(): lb for f in nodes.values() if f.nic is not None
+                 for lb in self.fronting.get(ids.key(f.nic.id), ())}
+        return tuple(found.values())
 
 
 def observe(rt: Runtime, *, report: Progress = _quiet) -> Observed:
@@ -162,7 +164,15 @@ def observe(rt: Runtime, *, report: Progress = _quiet) -> Observed:
                     load_balancers=lbs, dr_subnets=subnets, accounts=accounts, notes=notes,
                     membership={ids.key(n.id): c.key for c in found for n in c.nodes}, enrolled=enrolled,
                     scopes=tuple(scopes), dr_availability_sets=dr_sets, security=nsg.Associations.of(groups),
-                    fronting=tuple(fronting), networks=networks)
+                    fronting=_by_pool_nic(fronting), networks=networks)
+
+
+def _by_pool_nic(load_balancers: list[LoadBalancer]) -> dict[str, tuple[LoadBalancer, ...]]:
+    index: dict[str, list[LoadBalancer]] = {}
+    for lb in load_balancers:
+        for nic_id in lb.pool_nic_ids:
+            index.setdefault(ids.key(nic_id), []).append(lb)
+    return {nic: tuple(lbs) for nic, lbs in index.items()}
 
 
 # -- decide: checks and the enrollment plan, per cluster ----------------------------------------------

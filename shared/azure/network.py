@@ -203,12 +203,9 @@ class NetworkGateway:
                            lambda: self._client(vnet_id).virtual_networks.get(rid.resource_group, rid.name))
         if raw is None:
             return None
-        props = raw.get("properties") or raw
-        space = (props.get("addressSpace") or props.get("address_space") or {})
-        dhcp = (props.get("dhcpOptions") or props.get("dhcp_options") or {})
-        return VirtualNetwork(id=raw["id"], address_prefixes=tuple(space.get("addressPrefixes")
-                                                                    or space.get("address_prefixes") or ()),
-                              dns_servers=tuple(dhcp.get("dnsServers") or dhcp.get("dns_servers") or ()))
+        props = raw.get("properties") or {}
+        return VirtualNetwork(id=raw["id"], address_prefixes=tuple((props.get("addressSpace") or {}).get(
+            "addressPrefixes") or ()), dns_servers=tuple((props.get("dhcpOptions") or {}).get("dnsServers") or ()))
 
     def list_subscription_load_balancers(self, subscription_id: str) -> list[LoadBalancer]:
         """Every load balancer of a subscription in one paged list (the audit: those fronting the nodes)."""

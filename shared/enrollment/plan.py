@@ -250,16 +250,6 @@ def dr_roles(name: str, intent: tags.ClusterIntent, dr: DrNetwork) -> tuple[Role
     return tuple(out)
 
 
-def _roles_staged(lb: LoadBalancer | None, roles: tuple[RoleFrontend, ...]) -> bool:
-    """The load balancer holds exactly these role access points (an address left to the write: any address)."""
-    if lb is None:
-        return not roles
-    held = {r.source_ip: r for r in lb.role_frontends()}
-    return set(held) == {r.source_ip for r in roles} and all(
-        held[r.source_ip].probe_port == r.probe_port and held[r.source_ip].ip and (r.ip is None or held[r.source_ip].ip
-                                                                                   == r.ip) for r in roles)
-
-
 def _away(name: str, asr: AsrState, spec: ReplicationSpec) -> Finding | None:
     """A cluster whose group failed over, or was reprotected and replicates back, is the way back's business
     (``shared.way_back``), not enrollment's: re-planning it from the original nodes would enable them again."""
@@ -480,7 +470,7 @@ def plan_enrollment(cluster: Cluster, nodes: Mapping[str, NodeFacts], asr: AsrSt
     roles = dr_roles(name, cluster.intent, dr)
     same_subnet = lb is not None and ids.same(lb.frontend_subnet_id, dr.subnet.id)
     if lb is None or not lb.has_ha_ports_rule or lb.probe_port != cluster.intent.probe_port or (
-            frontend is not None and lb.frontend_ip != frontend) or not same_subnet or not _roles_staged(lb, roles):
+            frontend is not None and lb.frontend_ip != frontend) or not same_subnet or not lb.holds_roles(roles):
         keep = frontend or (lb.frontend_ip if lb is not None and same_subnet else None)
         actions.append(EnsureLoadBalancer(lb_id, spec.target_region.lower(), dr.subnet.id, keep,
                                           cluster.intent.probe_port, name, roles=roles))

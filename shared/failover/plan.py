@@ -418,11 +418,9 @@ def plan_readdress(view: FailoverView, spec: ReaddressSpec) -> Readdress:
     actions: list[ReaddressAction] = []
     # After a failback the load balancer at home is the customer's (or the reprotect's): never rewritten.
     pool_id = (lb_here.pool_id if failback and lb_here is not None else None) or spec.pool_id
-    staged = lb_here is not None and {(r.source_ip, r.ip, r.probe_port) for r in lb_here.role_frontends()} == {
-        (r.source_ip, r.ip, r.probe_port) for r in roles}
     if not failback and (lb_here is None or not lb_here.has_ha_ports_rule or lb_here.probe_port != port
                          or (ip is not None and lb_here.frontend_ip != ip) or not ids.same(lb_here.pool_id, pool_id)
-                         or not staged):
+                         or not lb_here.holds_roles(roles)):
         actions.append(EnsureLoadBalancer(spec.lb_id, spec.target_region.lower(), subnet_id, ip, port, name,
                                           purpose, roles=roles))
     for node in nodes:

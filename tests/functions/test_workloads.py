@@ -206,3 +206,18 @@ def test_a_role_ip_the_load_balancers_do_not_front_is_a_disagreement_the_drill_r
     assert record.result is Result.FAILED
     check = next(c for c in record.checks if c.name == "role-ips")
     assert not check.ok and "'SQL IP Address 2 (sqlvnn2)' (10.10.1.12) has no frontend" in check.detail
+
+
+def test_the_audit_says_where_the_dr_and_test_networks_resolve_names(world: World) -> None:
+    from shared.audit import service as audit
+
+    for vnet_id, servers in ((world.demo["recovery_vnet_id"], ["10.20.0.4", "10.10.0.4"]),
+                             (world.demo["test_vnet_id"], ["10.10.0.4"])):
+        with world.emu.world.lock:
+            world.emu.world.get(vnet_id)["properties"]["dhcpOptions"] = {"dnsServers": servers}
+    world.enroll()
+    report = audit.run_audit(world.rt)
+    dns = {n["role"]: (n["dns"], n["inside"], n["outside"]) for n in report.networks}
+    assert dns == {"DR": ("custom", ["10.20.0.4"], ["10.10.0.4"]), "drill test": ("custom", [], ["10.10.0.4"])}
+    [finding] = [f for f in report.findings if f.code == audit.DNS_UNREACHABLE]
+    assert finding.subject == "vnet-dr-test" and "cannot reach them" in finding.message

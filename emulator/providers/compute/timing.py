@@ -10,6 +10,7 @@ Azure's time over the time scale.
 
 from __future__ import annotations
 
+from emulator.core.clock import DURATIONS
 from emulator.core.world import World
 
 # What the guest model waits for -> the clock's duration kind. Each counts from the VM's start, but the resync,
@@ -34,14 +35,12 @@ def seconds(world: World, name: str) -> float:
 
 def azure_seconds(name: str) -> float:
     """Azure's figure for ``name``, unscaled."""
-    from emulator.core.clock import DURATIONS
-
     return float(DURATIONS[KINDS[name]].azure_seconds)
 
 
 def scaled(world: World, azure: float) -> float:
     """``azure`` seconds of Azure time in real seconds on this clock (0 on the instant clock)."""
-    return 0.0 if instant(world) else azure / float(world.clock.time_scale)
+    return float(world.clock.polling_interval(azure))
 
 
 def now(world: World) -> float:
