@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="HTTPS port for ARM (0 = a free port)")
     parser.add_argument("--seed", default="demo", help="world to seed ('demo', 'demo-sql' or 'empty')")
-    parser.add_argument("--azurite", action="store_true", help="also start Azurite (blob) from node_modules")
+    parser.add_argument("--azurite", action="store_true", help="also start Azurite (blob and queue) from node_modules")
     parser.add_argument("--no-throttle", action="store_true", help="turn ARM throttling off")
     parser.add_argument("--page-size", type=int, default=100)
     parser.add_argument("--clock", choices=MODES, default=INSTANT,

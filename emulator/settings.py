@@ -9,6 +9,8 @@ from emulator.core.identity import APP_PRINCIPAL_ID
 # The app's ARM_POLLING_INTERVAL in Azure (shared/config.py's default): on Azure's clock it is scaled like the
 # operations it waits on, so the app polls as often per operation as it would in Azure.
 AZURE_POLLING_SECONDS = 10.0
+# The app's WORK_QUEUE default (shared/config.py); a test that shares one Azurite gives each run its own.
+WORK_QUEUE = "asr-s2d-work"
 
 if TYPE_CHECKING:
     from emulator.core.http import Host
@@ -38,5 +40,8 @@ def app_env(emu: Host, world: dict[str, Any], *, azurite_connection_string: str 
             "DR_CACHE_STORAGE_ACCOUNT_ID": world["dr_cache_storage_account_id"],
         })
     if azurite_connection_string:
+        # Azurite's blob service holds the state, its queue service the work queue (emulator.azurite).
         env["STATE_STORAGE_CONNECTION_STRING"] = azurite_connection_string
+        env["WORK_QUEUE_CONNECTION"] = azurite_connection_string
+        env["WORK_QUEUE"] = WORK_QUEUE
     return env

@@ -6,10 +6,10 @@
 // Creates (README "Deployment" lists the same, in the same order):
 //   1. the app's resource group
 //   2. (modules/app.bicep) two storage accounts: host (Functions host + deployment package) and state (containers
-//      asr-s2d, deadletter and evidence, the last under a time-based retention policy), both without shared keys or
-//      public blob access; Log Analytics + Application Insights; a Flex Consumption plan (FC1) and a Linux Python
-//      3.11 function app with a system-assigned identity; its app settings; the identity's data roles on the two
-//      accounts
+//      asr-s2d, deadletter and evidence, the last under a time-based retention policy; the work queue and its
+//      poison queue), both without shared keys or public blob access; Log Analytics + Application Insights; a Flex
+//      Consumption plan (FC1) and a Linux Python 3.11 function app with a system-assigned identity; its app
+//      settings; the identity's data roles on the two accounts and on the two work queues
 //   3. three custom roles whose actions are exactly infra/role-actions.json (docs/deployment.md "The role"), each
 //      assigned to the app's identity only where it is needed (modules/role-assignment-*.bicep):
 //        asr-s2d reader    reads only, at every allowed subscription
@@ -52,6 +52,11 @@ param subscribeEvents bool = true
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 40
+
+@description('WORK_QUEUE: the Storage queue in the state account the triggers enqueue work on and the worker reads; the deployment creates it and its poison queue (this name plus -poison) and gives the app\'s identity Storage Queue Data Contributor on those two queues only. 3-56 lowercase letters, digits and single hyphens.')
+@minLength(3)
+@maxLength(56)
+param workQueueName string = 'asr-s2d-work'
 
 // -- required app settings (shared/config.py: every setting without a default) ---------------------------------
 @description('ALLOWED_SUBSCRIPTION_IDS: the subscriptions the app may act in; the role is assigned at each of them.')
@@ -185,6 +190,7 @@ module app 'modules/app.bicep' = {
     evidenceRetentionDays: evidenceRetentionDays
     evidenceRetentionLocked: evidenceRetentionLocked
     statusPageEntraClientId: statusPageEntraClientId
+    workQueueName: workQueueName
     requiredSettings: {
       ALLOWED_SUBSCRIPTION_IDS: join(allowedSubscriptionIds, ',')
       VAULT_ID: vaultId

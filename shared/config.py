@@ -24,6 +24,9 @@ _REGION = re.compile(r"[a-z][a-z0-9]{2,30}")
 _ID = re.compile(r"/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/\s]+(/providers/[^/\s]+/[^/\s]+/[^/\s]+)*",
                  re.IGNORECASE)  # no ARM name holds white space
 CREDENTIALS = ("managed_identity", "default", "static")
+# https://learn.microsoft.com/rest/api/storageservices/naming-queues-and-metadata: 3-63 characters, lowercase
+# letters, digits and hyphens; starts and ends with a letter or digit; no two hyphens in a row.
+_QUEUE_NAME = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
 
 
 def _setting(env: str, doc: str, *, default: Any = MISSING, secret: bool = False, example: str = "",
@@ -124,8 +127,14 @@ class Settings:
     drill_guest_wait_minutes: int = _setting(
         "DRILL_GUEST_WAIT_MINUTES", "How long a drill waits, after its test failover, for the test nodes' guest to be "
         "ready (VM agent Ready, cluster service running, storage resynced) before it records the in-guest checks as "
-        "they stand; minutes of the drill's own run, within the host's functionTimeout (host.json: 60).",
+        "they stand; minutes of the drill's own run, within DRILL_MAX_MINUTES.",
         default=15, group="audit")
+    drill_concurrency: int = _setting(
+        "DRILL_CONCURRENCY", "Most drills running at once per vault (1-20).",
+        default=2, group="audit")
+    drill_max_minutes: int = _setting(
+        "DRILL_MAX_MINUTES", "A drill still running this many minutes after its start is cleaned up and recorded "
+        "failed.", default=240, group="audit")
     # -- state and notifications ----------------------------------------------------------------
     state_connection_string: str = _setting(
         "STATE_STORAGE_CONNECTION_STRING", "Connection string of the state storage account (locks, outcomes, "
@@ -151,6 +160,24 @@ class Settings:
         default="", group="state")
     topic_key: str = _setting("EVENT_GRID_TOPIC_KEY", "Access key of that topic; empty = use the managed identity.",
                               default="", secret=True, group="state")
+    # -- the work queue ---------------------------------------------------------------------------
+    work_queue: str = _setting(
+        "WORK_QUEUE", "Storage queue the triggers enqueue long work on and the worker reads, one bounded step per "
+        "message; its poison queue has the same name plus -poison (the Functions host's convention).",
+        default="asr-s2d-work", group="work")
+    work_queue_connection_string: str = _setting(
+        "WORK_QUEUE_CONNECTION", "Connection string of the work queue's storage account, for local runs. Leave empty "
+        "in Azure and set WORK_QUEUE_CONNECTION__queueServiceUri to use the managed identity. Empty too, with a "
+        "STATE_STORAGE_CONNECTION_STRING that names a QueueEndpoint: the app uses that one (the queue trigger reads "
+        "WORK_QUEUE_CONNECTION only).", default="", secret=True, group="work")
+    work_queue_url: str = _setting(
+        "WORK_QUEUE_CONNECTION__queueServiceUri", "Queue endpoint of the work queue's storage account, used with the "
+        "managed identity (the Functions identity-based connection format: the queue trigger's "
+        "connection=WORK_QUEUE_CONNECTION and the app read the same settings).", default="",
+        example="https://stasrs2dstate.queue.core.windows.net", group="work")
+    work_max_dequeue: int = _setting(
+        "WORK_MAX_DEQUEUE", "Deliveries of a work message without success before it goes to the poison queue; must "
+        "equal host.json's extensions.queues.maxDequeueCount.", default=5, group="work")
     # -- Azure connection -----------------------------------------------------------------------
     arm_endpoint: str = _setting("ARM_ENDPOINT", "Azure Resource Manager endpoint.",
                                  default="https://management.azure.com", group="connection")
@@ -188,6 +215,17 @@ class Settings:
             return ipaddress.ip_address(host).is_loopback
         except ValueError:
             return False
+
+    @property
+    def work_queue_connection(self) -> str:
+        """The connection string the work queue is reached with: WORK_QUEUE_CONNECTION, else the state account's
+        when it names a QueueEndpoint (Azurite's does); empty = the managed identity at the queue endpoint
+        ``WORK_QUEUE_CONNECTION__queueServiceUri``."""
+        if self.work_queue_connection_string:
+            return self.work_queue_connection_string
+        if "queueendpoint=" in self.state_connection_string.lower():
+            return self.state_connection_string
+        return ""
 
     @property
     def vault_subscription(self) -> str:
@@ -253,6 +291,17 @@ class Settings:
         check(self.status_page_auth in ("key", "entra"), "STATUS_PAGE_AUTH", "must be key or entra")
         check(0 <= self.drill_guest_wait_minutes <= 30, "DRILL_GUEST_WAIT_MINUTES",
               "must be between 0 and 30 (a drill also waits for its test failover and its cleanup)")
+        check(1 <= self.drill_concurrency <= 20, "DRILL_CONCURRENCY", "must be between 1 and 20")
+        check(self.drill_max_minutes > 0, "DRILL_MAX_MINUTES", "must be positive")
+        check(self.work_max_dequeue > 0, "WORK_MAX_DEQUEUE", "must be positive")
+        check(_QUEUE_NAME.fullmatch(self.work_queue) is not None and len(self.work_queue) <= 63 - len("-poison"),
+              "WORK_QUEUE", "must be a valid queue name (lowercase letters, digits and single hyphens) of 3 to 56 "
+              "characters, so that its poison queue's name is valid too")
+        check(bool(self.work_queue_connection or self.work_queue_url), "WORK_QUEUE_CONNECTION__queueServiceUri",
+              "set it (or WORK_QUEUE_CONNECTION) so work can be queued")
+        check(not self.work_queue_url or self.work_queue_url.startswith("https://"),
+              "WORK_QUEUE_CONNECTION__queueServiceUri", "must be an https:// URL (the managed identity's token "
+              "travels only over TLS)")
         container_name = re.compile(r"[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])")
         check(container_name.fullmatch(self.state_container) is not None, "STATE_CONTAINER",
               "must be a valid blob container name")

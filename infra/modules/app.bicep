@@ -10,7 +10,8 @@
 //          the evidence (EVIDENCE_CONTAINER: write-once copies of audit reports and drill records, under a
 //          time-based retention policy). The identity gets Storage Blob Data Contributor: read, write and lease
 //          blobs, create its container; nothing else. The system topic's identity gets the same role on the
-//          dead-letter container only.
+//          dead-letter container only. Also the work queue (WORK_QUEUE) and its poison queue, on which alone the
+//          identity gets Storage Queue Data Contributor.
 
 param environmentName string
 param location string
@@ -32,6 +33,9 @@ param evidenceRetentionLocked bool
 @description('Application (client) ID of the Entra app registration that signs users in to the status page; empty = App Service authentication off.')
 param statusPageEntraClientId string
 
+@description('WORK_QUEUE: the Storage queue (state account) the triggers enqueue work on and the worker reads; its poison queue is this name plus -poison.')
+param workQueueName string
+
 var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var functionAppName = 'func-${environmentName}-${take(token, 6)}'
 var deploymentContainerName = 'app-package'
@@ -40,6 +44,7 @@ var deadLetterContainerName = 'deadletter'
 var evidenceContainerName = 'evidence'
 var blobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
 var blobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+var queueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 
 // -- storage ---------------------------------------------------------------------------------------------------
 resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
@@ -118,6 +123,23 @@ resource evidenceRetention 'Microsoft.Storage/storageAccounts/blobServices/conta
     immutabilityPeriodSinceCreationInDays: evidenceRetentionDays
     allowProtectedAppendWrites: false
   }
+}
+
+// The work queue and its poison queue (the Functions host's name for it: <queue>-poison). The host only moves a
+// message there; creating both here lets the identity's role sit on the two queues alone, not on the account.
+resource stateQueues 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' existing = {
+  parent: stateStorage
+  name: 'default'
+}
+
+resource workQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: stateQueues
+  name: workQueueName
+}
+
+resource workPoisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: stateQueues
+  name: '${workQueueName}-poison'
 }
 
 // Retention of the app's records, by prefix and days since the last write. Never locks/ (leases) or clusters/
@@ -286,6 +308,9 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     APP_PRINCIPAL_ID: site.identity.principalId
     STATE_STORAGE_ACCOUNT_URL: stateStorage.properties.primaryEndpoints.blob
     STATE_CONTAINER: stateContainerName
+    // The queue trigger's connection="WORK_QUEUE_CONNECTION" in the identity-based form: the app reads the same setting.
+    WORK_QUEUE: workQueue.name
+    WORK_QUEUE_CONNECTION__queueServiceUri: stateStorage.properties.primaryEndpoints.queue
     EVIDENCE_CONTAINER: evidenceContainer.name
     // Sign-in instead of the status page's function key, only where App Service authentication is on (auth above).
     STATUS_PAGE_AUTH: empty(statusPageEntraClientId) ? 'key' : 'entra'
@@ -294,6 +319,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   dependsOn: [
     hostAccess
     stateAccess
+    workQueueAccess
+    workPoisonQueueAccess
   ]
 }
 
@@ -313,6 +340,29 @@ resource stateAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: stateStorage
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', blobDataContributor)
+    principalId: site.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Storage Queue Data Contributor on the two work queues only: the queue trigger needs Storage Queue Data Reader and
+// Storage Queue Data Message Processor (https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#identity-based-connections),
+// the app sends, and the host moves a message to the poison queue; this one role holds all of that.
+resource workQueueAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(workQueue.id, site.id, queueDataContributor)
+  scope: workQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', queueDataContributor)
+    principalId: site.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource workPoisonQueueAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(workPoisonQueue.id, site.id, queueDataContributor)
+  scope: workPoisonQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', queueDataContributor)
     principalId: site.identity.principalId
     principalType: 'ServicePrincipal'
   }

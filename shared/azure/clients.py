@@ -119,6 +119,31 @@ class Clients:
         with self._lock:
             return self._cache.setdefault(("blob", ""), client)
 
+    def queue_service(self) -> Any:
+        """The work queue's account: from its connection string (``Settings.work_queue_connection``), else with the
+        managed identity at ``WORK_QUEUE_CONNECTION__queueServiceUri``."""
+        with self._lock:
+            if ("queue", "") in self._cache:
+                return self._cache[("queue", "")]
+        from azure.storage.queue import QueueServiceClient
+
+        s = self.settings
+        if s.work_queue_connection:
+            client = QueueServiceClient.from_connection_string(s.work_queue_connection, retry_total=s.arm_retry_total)
+        else:
+            client = QueueServiceClient(s.work_queue_url, credential=self.credential, retry_total=s.arm_retry_total)
+        with self._lock:
+            return self._cache.setdefault(("queue", ""), client)
+
+    def queue(self, name: str) -> Any:
+        """One queue of that account, its messages base64 text both ways: the Functions host's default
+        ``messageEncoding``, so its queue trigger and this client read each other's messages. (A queue client takes
+        the encoding itself; the service client does not hand it down.)"""
+        from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
+
+        return self.queue_service().get_queue_client(name, message_encode_policy=TextBase64EncodePolicy(),
+                                                     message_decode_policy=TextBase64DecodePolicy())
+
     def event_grid(self) -> Any:
         """The custom-topic publisher, or None when no topic is configured."""
         s = self.settings

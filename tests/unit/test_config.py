@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ VALID = {
     "CACHE_STORAGE_ACCOUNT_ID": f"/subscriptions/{SUB}/resourceGroups/rg-s2d-prod/providers/Microsoft.Storage/"
                                 "storageAccounts/stasrcachewe01",
     "STATE_STORAGE_ACCOUNT_URL": "https://stasrs2dstate.blob.core.windows.net",
+    "WORK_QUEUE_CONNECTION__queueServiceUri": "https://stasrs2dstate.queue.core.windows.net",
 }
 
 
@@ -80,3 +82,47 @@ def test_every_setting_is_documented_in_the_deployment_docs_and_example_file() -
 
     example = json.loads((root / "local.settings.example.json").read_text())["Values"]
     assert set(example_values()) <= set(example)
+
+
+def test_the_work_queue_is_required_one_way_or_another() -> None:
+    env = {k: v for k, v in VALID.items() if not k.startswith("WORK_QUEUE")}
+    with pytest.raises(SettingsError, match="WORK_QUEUE_CONNECTION__queueServiceUri"):
+        Settings.from_env(env)
+    blob_only = "DefaultEndpointsProtocol=https;AccountName=st;AccountKey=a2V5;BlobEndpoint=https://st.blob.core.windows.net;"
+    with pytest.raises(SettingsError, match="WORK_QUEUE_CONNECTION__queueServiceUri"):
+        Settings.from_env({**env, "STATE_STORAGE_CONNECTION_STRING": blob_only})
+    with_queue = blob_only + "QueueEndpoint=https://st.queue.core.windows.net;"
+    assert Settings.from_env({**env, "STATE_STORAGE_CONNECTION_STRING": with_queue}).work_queue_connection == with_queue
+    own = "UseDevelopmentStorage=true"
+    s = Settings.from_env({**env, "STATE_STORAGE_CONNECTION_STRING": with_queue, "WORK_QUEUE_CONNECTION": own})
+    assert s.work_queue_connection == own
+    s = Settings.from_env(VALID)
+    assert s.work_queue_connection == "" and s.work_queue_url == VALID["WORK_QUEUE_CONNECTION__queueServiceUri"]
+    assert s.work_queue == "asr-s2d-work" and s.drill_concurrency == 2 and s.drill_max_minutes == 240
+
+
+@pytest.mark.parametrize("name,value", [
+    ("WORK_QUEUE", "Asr-Work"),
+    ("WORK_QUEUE", "ab"),
+    ("WORK_QUEUE", "asr--work"),
+    ("WORK_QUEUE", "asr-work-"),
+    ("WORK_QUEUE", "q" * 57),  # its poison queue's name would be 64 characters
+    ("WORK_QUEUE_CONNECTION__queueServiceUri", "http://stasrs2dstate.queue.core.windows.net"),
+    ("DRILL_CONCURRENCY", "0"),
+    ("DRILL_CONCURRENCY", "21"),
+    ("DRILL_MAX_MINUTES", "0"),
+    ("WORK_MAX_DEQUEUE", "0"),
+])
+def test_bad_work_settings_are_refused_naming_the_setting(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({**VALID, name: value})
+
+
+def test_work_max_dequeue_is_host_jsons_max_dequeue_count() -> None:
+    # The host moves a message to the poison queue after maxDequeueCount deliveries; the app counts the same.
+    import json
+
+    host = json.loads((Path(__file__).resolve().parents[2] / "host.json").read_text())
+    default = next(f.default for f in dataclasses.fields(Settings) if f.name == "work_max_dequeue")
+    assert host["extensions"]["queues"]["maxDequeueCount"] == default
+    assert Settings.from_env(VALID).work_max_dequeue == default

@@ -421,6 +421,30 @@ def test_every_setting_a_binding_names_is_an_app_setting() -> None:
     assert named and named <= required | optional | computed
 
 
+def test_the_work_queue_and_its_poison_queue_are_the_identitys_only_queue_grant_and_app_settings() -> None:
+    app = bicep_files()["modules/app.bicep"]
+    assert param_decl("main.bicep", "workQueueName") == ("string", "'asr-s2d-work'", ["@minLength(3)", "@maxLength(56)"])
+    assert next(f.default for f in fields(Settings) if f.metadata["env"] == "WORK_QUEUE") == "asr-s2d-work"
+    assert "workQueueName: workQueueName" in module_block("app")[1]
+    queues = {d.symbol: d for d in of_type("Microsoft.Storage/storageAccounts/queueServices/queues")
+              if d.file == "modules/app.bicep"}
+    assert set(queues) == {"workQueue", "workPoisonQueue"}
+    assert all("parent: stateQueues" in q.body for q in queues.values())
+    assert "name: workQueueName" in queues["workQueue"].body
+    assert "name: '${workQueueName}-poison'" in queues["workPoisonQueue"].body  # the Functions host's poison queue
+    assert "var queueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'" in app
+    grants = [d for d in declared() if d.type == "Microsoft.Authorization/roleAssignments" and "queueDataContributor" in d.body]
+    assert {(g.file, g.symbol) for g in grants} == {("modules/app.bicep", "workQueueAccess"),
+                                                    ("modules/app.bicep", "workPoisonQueueAccess")}
+    for grant, queue in (("workQueueAccess", "workQueue"), ("workPoisonQueueAccess", "workPoisonQueue")):
+        [body] = [g.body for g in grants if g.symbol == grant]
+        assert f"scope: {queue}\n" in body and "principalId: site.identity.principalId" in body  # the queue, not the account
+    [config] = [d for d in of_type("Microsoft.Web/sites/config") if "name: 'appsettings'" in d.body]
+    assert "WORK_QUEUE: workQueue.name" in config.body
+    assert "WORK_QUEUE_CONNECTION__queueServiceUri: stateStorage.properties.primaryEndpoints.queue" in config.body
+    assert "workQueueAccess" in config.body and "workPoisonQueueAccess" in config.body  # granted before the host starts
+
+
 # -- resources -------------------------------------------------------------------------------------------------
 
 def test_storage_allows_no_shared_key_and_no_public_blob() -> None:
@@ -616,7 +640,7 @@ def test_the_alerting_events_go_to_a_queue_of_the_state_account_with_the_topics_
     assert re.search(r"var alertDelivery = \{\s+identity: \{ type: 'SystemAssigned' \}", text)
     assert "endpointType: 'StorageQueue'" in text and "resourceId: stateStorage.id" in text
     assert "queueName: alertQueueName" in text and "queueMessageTimeToLiveInSeconds: 604800" in text
-    [queue] = of_type("Microsoft.Storage/storageAccounts/queueServices/queues")
+    [queue] = [d for d in of_type("Microsoft.Storage/storageAccounts/queueServices/queues") if d.file == ALERTS]
     assert "parent: stateQueues" in queue.body and "name: alertQueueName" in queue.body
     [to_queue] = [d for d in declared() if d.file == ALERTS and d.symbol == "topicToQueue"]
     assert "scope: alertQueue" in to_queue.body and "principalId: topic.identity.principalId" in to_queue.body

@@ -86,7 +86,8 @@ def test_secrets_of_are_the_settings_declared_secret() -> None:
         "resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/vnet",
         "CACHE_STORAGE_ACCOUNT_ID": "/subscriptions/6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b/resourceGroups/rg/providers/"
                                     "Microsoft.Storage/storageAccounts/st",
-        "STATE_STORAGE_ACCOUNT_URL": "https://st.blob.core.windows.net", "EVENT_GRID_TOPIC_KEY": TOPIC_KEY})
+        "STATE_STORAGE_ACCOUNT_URL": "https://st.blob.core.windows.net",
+        "WORK_QUEUE_CONNECTION__queueServiceUri": "https://st.queue.core.windows.net", "EVENT_GRID_TOPIC_KEY": TOPIC_KEY})
     assert obs.secrets_of(settings) == [TOPIC_KEY]
 
 
