@@ -66,6 +66,11 @@ class AzureTime:
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds / self._scale())
 
+    def real_seconds(self, seconds: float) -> float:
+        """A queue message's delay: Azure seconds over the time scale; none on the instant clock, where whatever the
+        app would look at again later has ended already."""
+        return 0.0 if self._clock.instant else seconds / self._scale()
+
 
 def sdk_client(emu: Host, client_cls: type, credential: Any, subscription_id: str, **kwargs: Any) -> Any:
     """A management SDK client of the emulator: its endpoint and token scope, its throwaway CA (passed explicitly:

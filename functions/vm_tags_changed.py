@@ -1,4 +1,5 @@
-"""Event Grid trigger: a VM's (or its availability set's or resource group's) tags changed."""
+"""Event Grid trigger: a VM's (or its availability set's or resource group's) tags changed: screened, then the
+enrollment is enqueued for the worker; the delivery is answered at once."""
 
 from __future__ import annotations
 
@@ -15,5 +16,5 @@ log = logging.getLogger(__name__)
 def on_vm_tags_changed(event: func.EventGridEvent) -> None:
     from shared.enrollment import service as enrollment
 
-    outcome = enrollment.handle_trigger(event)
-    log.info("event %s -> %s (%s)", event.id, outcome.kind, outcome.reason)
+    answer = enrollment.handle_trigger(event)
+    log.info("event %s -> %s", event.id, answer.summary())

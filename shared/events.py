@@ -147,14 +147,18 @@ def screen(event: ArmEvent, event_type: str | tuple[str, ...], settings: Setting
 
 def from_trigger(event: Any) -> ArmEvent:
     """An ``azure.functions`` EventGridEvent or CloudEvent, as the trigger's converter built it."""
-    if not hasattr(event, "get_json"):  # a JSON value that is no object (a CLI file holding [1, "x", null])
-        return from_dict(event)
+    return from_dict(as_json(event))
+
+
+def as_json(event: Any) -> Any:
+    """An event as JSON (what a work item stores, and ``decode`` reads back): a JSON object as it is, an
+    ``azure.functions`` event in its schema's shape (anything else unchanged, for ``decode`` to refuse)."""
+    if isinstance(event, dict) or not hasattr(event, "get_json"):
+        return event
     if hasattr(event, "specversion") or (hasattr(event, "source") and not hasattr(event, "event_type")):
-        body = {"specversion": getattr(event, "specversion", "1.0"), "id": event.id, "type": event.type,
+        return {"specversion": getattr(event, "specversion", "1.0"), "id": event.id, "type": event.type,
                 "subject": getattr(event, "subject", None), "data": event.get_json()}
-    else:
-        body = {"id": event.id, "eventType": event.event_type, "subject": event.subject, "data": event.get_json()}
-    return from_dict(body)
+    return {"id": event.id, "eventType": event.event_type, "subject": event.subject, "data": event.get_json()}
 
 
 def parse_payload(text: str | bytes) -> list[Any]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from shared import actions as act
 from shared import ids, scripts
+from shared.azure.operations import OperationPending
 from shared.errors import GuestNotReady, PermanentError
 from shared.failover.plan import NOT_READY, RoleMove, parse_script_result, script_parameters
 from shared.runtime import Runtime
@@ -35,6 +36,22 @@ class Applied:
     guest_ip: str | None = None  # the cluster IP the in-guest step set
     guest: dict[str, Any] | None = None  # set_cluster_ip.ps1's result
     node: str | None = None  # the node it ran on
+
+
+    def to_json(self) -> dict[str, Any]:
+        """What a later step of the same work carries on with (the guest's answers are not carried: a Run Command
+        and the reading of its result happen in one step)."""
+        return {"writes": self.writes, "network_writes": self.network_writes, "done": list(self.done),
+                "frontend_ip": self.frontend_ip, "role_ips": dict(self.role_ips)}
+
+    @classmethod
+    def from_json(cls, body: Any) -> Applied:
+        if not isinstance(body, dict):
+            return cls()
+        return cls(writes=int(body.get("writes") or 0), network_writes=int(body.get("network_writes") or 0),
+                   done=[str(d) for d in body.get("done") or []],
+                   frontend_ip=body.get("frontend_ip") if isinstance(body.get("frontend_ip"), str) else None,
+                   role_ips={str(k): str(v) for k, v in (body.get("role_ips") or {}).items()})
 
 
 Handler = Callable[[Any, Runtime, Applied], int]  # applies one action; returns the writes it made
@@ -148,8 +165,11 @@ class Executor:
         self._dry_run = dry_run
         self._correlation = correlation_id
 
-    def apply(self, cluster: str, actions: Sequence[act.Action]) -> Applied:
-        applied = Applied()
+    def apply(self, cluster: str, actions: Sequence[act.Action], *, carried: Applied | None = None) -> Applied:
+        """Apply the actions in order. ``carried``: what earlier steps of the same work wrote (their writes and lines
+        count in the result). An action whose Site Recovery job still runs ends the step: ``OperationPending``
+        propagates with ``applied`` (the write was made; the next step re-plans once the job ended)."""
+        applied = carried if carried is not None else Applied()
         for action in actions:
             log.info("cluster %s correlation=%s%s: %s", cluster, self._correlation,
                      " (dry run)" if self._dry_run else "", action.describe())
@@ -157,7 +177,13 @@ class Executor:
                 continue
             if self._lock is not None:
                 self._lock.check()
-            applied.writes += HANDLERS[type(action)](action, self._rt, applied)
+            try:
+                applied.writes += HANDLERS[type(action)](action, self._rt, applied)
+            except OperationPending as pending:
+                applied.writes += 1
+                applied.done.append(action.describe())
+                pending.applied = applied
+                raise
             if isinstance(action, act.SetClusterIp) and (applied.guest or {}).get("status") == NOT_READY:
                 continue  # the guest was not ready: the script never ran, so the step is not done
             applied.done.append(action.describe())

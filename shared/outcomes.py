@@ -36,6 +36,10 @@ class Outcome:
                 "correlation_id": self.correlation_id, "dry_run": self.dry_run, "details": self.details,
                 "started": self.started, "finished": self.finished}
 
+    def summary(self) -> str:
+        """What a trigger logs."""
+        return f"{self.kind} ({self.reason})"
+
     def line(self) -> dict[str, Any]:
         """The CLI's one JSON line per event."""
         return {"event_id": self.event_id, "outcome": self.kind, "reason": self.reason, "cluster": self.cluster,

@@ -1,8 +1,8 @@
 """Wiring: one ``Runtime`` per settings object holds the gateways, the state store and the publisher.
 
 Services take a ``Runtime``; triggers and the CLI build it from ``get_settings()``; tests build it
-from the emulator's settings. There is no other seam and no test-only branch, but for its ``clock``: where a service
-waits in-process (a drill's bounded wait for its test nodes), a test may give it a clock of its own.
+from the emulator's settings. There is no other seam and no test-only branch, but for its ``clock``: the delays of the
+work queue's messages and the CLI's in-process waits are Azure time, which a test may run faster (``AzureTime``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from shared.azure.clients import Clients, clients_for
 from shared.azure.compute import ComputeGateway
 from shared.azure.eventgrid import TopicPublisher
 from shared.azure.network import NetworkGateway
+from shared.azure.queues import WorkQueue
 from shared.azure.resources import ResourcesGateway
 from shared.azure.site_recovery import SiteRecoveryGateway
 from shared.config import Settings, get_settings
@@ -39,8 +40,9 @@ class Runtime:
     blobs: BlobGateway
     records: Records
     topic: TopicPublisher
+    queue: WorkQueue  # the work queue: the triggers enqueue, the worker takes one step per message
     lock_wait_seconds: float = 30.0
-    clock: Clock = field(default_factory=SystemClock)  # where a service waits in-process (a drill's bounded wait)
+    clock: Clock = field(default_factory=SystemClock)  # Azure's time: queue delays, and the CLI's in-process waits
 
     @classmethod
     def build(cls, settings: Settings, *, clients: Clients | None = None) -> Runtime:
@@ -51,7 +53,8 @@ class Runtime:
         return cls(settings=settings, clients=clients, compute=ComputeGateway(clients),
                    network=NetworkGateway(clients), resources=ResourcesGateway(clients),
                    asr=SiteRecoveryGateway(clients, settings.vault_id), blobs=blobs,
-                   records=Records(blobs, evidence=evidence), topic=TopicPublisher(clients))
+                   records=Records(blobs, evidence=evidence), topic=TopicPublisher(clients),
+                   queue=WorkQueue(clients, settings.work_queue))
 
     def lock(self, cluster_key: str) -> ClusterLock:
         return ClusterLock(self.blobs, cluster_key, seconds=self.settings.lease_seconds,

@@ -31,7 +31,9 @@ AUDITS = "audits/"  # audits/<UTC time>.json: every complete audit report (the e
 DRILLS = "drills/"  # drills/<cluster key>/<UTC time>.json: every drill record (the evidence)
 LATEST_AUDIT = "audits/latest.json"  # the last complete audit report (the status page reads it)
 LAST_AUDIT_ATTEMPT = "audits/last-attempt.json"  # how the latest audit attempt ended (complete, or why not)
-DRILL_MARKER = "drills/active.json"  # which drill holds the vault's drill lock, and how far it got
+WORK = "work/"  # work/<kind>/<key>.json: one durable work item each (shared.work): its step, what it waits for, its end
+DRILL_MARKERS = "drills/active/"  # drills/active/<cluster>.json: each cluster's drill marker (running, how far it got)
+DRILL_MARKER = "drills/active.json"  # the one marker of the single-drill versions: read by the backstop only
 # Per-cluster notes: the last drill record, the failover service's record of the last re-addressing
 # (after a failover, and after a test failover), and ``last-<trigger>`` (the last outcome of each trigger).
 LAST_DRILL = "last-drill"
@@ -65,6 +67,12 @@ def event_blob(event_id: str) -> str:
     return f"events/{blob_key(event_id)}.json"
 
 
+def work_blob(work_id: str) -> str:
+    """A work item's state: ``work/<kind>/<key>.json`` (``work_id`` is ``<kind>/<key>``)."""
+    kind, _, key = work_id.partition("/")
+    return f"{WORK}{blob_key(kind)}/{blob_key(key)}.json"
+
+
 def audit_blob(moment: datetime) -> str:
     return f"{AUDITS}{utc_stamp(moment)}.json"
 
@@ -72,6 +80,11 @@ def audit_blob(moment: datetime) -> str:
 def drill_prefix(cluster: str) -> str:
     """The folder of a cluster's drill records (list it for the cluster's drills)."""
     return f"{DRILLS}{blob_key(cluster)}/"
+
+
+def drill_marker_blob(cluster: str) -> str:
+    """A cluster's drill marker (by name: one drill of a cluster at a time): ``drills/active/<cluster>.json``."""
+    return f"{DRILL_MARKERS}{blob_key(cluster.lower())}.json"
 
 
 def drill_blob(cluster: str, moment: datetime | None = None) -> str:

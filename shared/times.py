@@ -44,6 +44,10 @@ class Clock(Protocol):
 
     def sleep(self, seconds: float) -> None: ...
 
+    def real_seconds(self, seconds: float) -> float:
+        """How long ``seconds`` of this clock's time last on the wall (a queue message's visibility delay)."""
+        ...
+
 
 class SystemClock:
     """The process's clock: ``time.monotonic`` and ``time.sleep``."""
@@ -53,3 +57,6 @@ class SystemClock:
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
+
+    def real_seconds(self, seconds: float) -> float:
+        return seconds

@@ -1,11 +1,13 @@
 """Site Recovery gateway: the vault's state in one vault-wide paged list per kind, and every write
-asr-s2d makes to ASR (each one long-running: the poller waits for its replication job)."""
+asr-s2d makes to ASR (each one a Site Recovery job: started and looked at once, never waited for; a job that still
+runs raises ``OperationPending`` and the work item looks at it again later, ``shared.azure.operations``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from shared import ids
+from shared.azure import operations
 from shared.azure.clients import Clients
 from shared.azure.errors import is_not_found, read, read_all, read_or_none, translate, wire
 from shared.errors import PermanentError
@@ -283,12 +285,10 @@ class SiteRecoveryGateway:
         return AsrState(vault_id=self.vault_id, vault_location="", items=tuple(self.list_items()),
                         plans=(plan,) if plan is not None else ())
 
-    def _wait(self, doing: str, start: Any, *args: Any) -> dict[str, Any] | None:
-        try:
-            result = start(self._rg, self._vault, *args).result()
-        except Exception as err:
-            raise translate(err, doing) from err
-        return wire(result) if result is not None else None
+    def _wait(self, doing: str, begin: Any, *args: Any) -> dict[str, Any] | None:
+        """Start a Site Recovery job and look at it once: its result when it ended at once, else ``OperationPending``
+        (``shared.azure.operations``): no invocation sleeps on a job that takes minutes."""
+        return operations.start(doing, begin, self._rg, self._vault, *args, api="site_recovery", subscription=self._sub)
 
     # -- plumbing -------------------------------------------------------------------------------
     def create_fabric(self, name: str, region: str) -> None:

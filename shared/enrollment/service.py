@@ -15,11 +15,12 @@ from typing import Any
 
 from shared import events, ids, tags
 from shared.actions import PLUMBING
+from shared.azure.operations import OperationPending
 from shared.cluster import Cluster, Inventory
 from shared.enrollment.members import Members, guest_nodes, split
 from shared.enrollment.plan import DrNetwork, NodeFacts, Plan, ReplicationSpec, plan_enrollment
 from shared.errors import PermanentError, RejectedInput, TransientError
-from shared.executor import Executor
+from shared.executor import Applied, Executor
 from shared.findings import Finding, Severity
 from shared.inventory import AsrState, AvailabilitySet, LoadBalancer, Vm
 from shared.observability import log_context
@@ -27,6 +28,8 @@ from shared.outcomes import Outcome, most_significant
 from shared.ownership import Enrollment, Node
 from shared.runtime import Runtime, default_runtime
 from shared.times import now_iso
+from shared.work.item import Work
+from shared.work.worker import Done, Later, enqueue, started, until_done
 
 log = logging.getLogger(__name__)
 
@@ -41,31 +44,80 @@ WRITE_OPERATIONS = {
 }
 
 
-def handle_trigger(event: Any) -> Outcome:
-    """The Event Grid trigger's entry point; transient errors propagate so Event Grid redelivers."""
-    return handle(event, default_runtime())
+def handle_trigger(event: Any) -> Outcome | Work:
+    """The Event Grid trigger's entry point: screen the event (no Azure call: Event Grid waits about 30 s for an
+    answer, and a storm of deliveries would be throttled on even a few reads each), then enqueue the enrollment for
+    the worker, whose first step takes the quick look at the VM's tags. Returns the recorded outcome of an event
+    answered here, or the work item enqueued. Transient errors (storage) propagate so Event Grid redelivers."""
+    rt = default_runtime()
+    accepted = accept(event, rt)
+    if isinstance(accepted, Work):
+        enqueue(rt, accepted)
+    return accepted
 
 
-def handle(raw: Any, rt: Runtime, *, fresh: bool = False) -> Outcome:
-    """One event (an ``azure.functions`` event or a JSON object) -> one recorded outcome. A duplicate delivery
-    of an event answered for good is answered from its record, without reading Azure; ``fresh`` (the CLI's
-    ``handle-event``, an operator's explicit request) handles it again all the same."""
+def accept(raw: Any, rt: Runtime, *, fresh: bool = False) -> Outcome | Work:
+    """What the trigger does with one event, without calling Azure: a recorded outcome when it is malformed, of
+    another kind or subscription, or a duplicate of an answered one; else the work item that enrolls for it (not yet
+    enqueued)."""
     try:
         event = events.decode(raw)
     except RejectedInput as err:
         return rt.record(Outcome(events.event_id_of(raw), "rejected", f"malformed event: {err}"))
     with log_context(event_id=event.id, correlation_id=event.correlation_id):
-        reason = _irrelevant(event, rt)
-        if reason:
-            return rt.record(Outcome(event.id, "ignored", reason, correlation_id=event.correlation_id))
-        earlier = None if fresh else rt.records.answered(event.id)
-        if earlier is not None:
-            return rt.record(Outcome(event.id, "ignored", f"a duplicate delivery: this event was answered already "
-                                     f"({earlier.get('outcome')}: {str(earlier.get('reason'))[:300]})",
-                                     cluster=earlier.get("cluster") if isinstance(earlier.get("cluster"), str) else None,
+        answered = _answered_here(event, rt, fresh=fresh)
+        if answered is not None:
+            return answered
+        return Work.new("enroll", event.id, {"event": events.as_json(raw), "fresh": fresh})
+
+
+def _answered_here(event: events.ArmEvent, rt: Runtime, *, fresh: bool) -> Outcome | None:
+    reason = _irrelevant(event, rt)
+    if reason:
+        return rt.record(Outcome(event.id, "ignored", reason, correlation_id=event.correlation_id))
+    earlier = None if fresh else rt.records.answered(event.id)
+    if earlier is not None:
+        return rt.record(Outcome(event.id, "ignored", f"a duplicate delivery: this event was answered already "
+                                 f"({earlier.get('outcome')}: {str(earlier.get('reason'))[:300]})",
+                                 cluster=earlier.get("cluster") if isinstance(earlier.get("cluster"), str) else None,
+                                 correlation_id=event.correlation_id))
+    return None
+
+
+def work_step(rt: Runtime, work: Work, failure: str | None) -> Later | Done:
+    """The worker's step of an enrollment for one event: re-read, plan and apply until a Site Recovery job must be
+    waited for, then say so. ``failure``: why that job failed."""
+    carry = dict(work.carry)
+    try:
+        outcome = _handle_once(work.payload.get("event"), rt, bool(work.payload.get("fresh")), carry, failure)
+    except OperationPending as err:
+        return started(err, f"enrolling {err.cluster}", carry=carry, cluster=err.cluster)
+    return Done(outcome.to_json(), failed=outcome.kind == "failed")
+
+
+def handle(raw: Any, rt: Runtime, *, fresh: bool = False) -> Outcome:
+    """One event (an ``azure.functions`` event or a JSON object) -> one recorded outcome, in this process: the same
+    steps the worker takes, waiting here for each Site Recovery job. A duplicate delivery of an event answered for
+    good is answered from its record, without reading Azure; ``fresh`` (the CLI's ``handle-event``, an operator's
+    explicit request) handles it again all the same."""
+    carry: dict[str, Any] = {}
+    return until_done(rt, lambda failure: _handle_once(raw, rt, fresh, carry, failure))
+
+
+def _handle_once(raw: Any, rt: Runtime, fresh: bool, carry: dict[str, Any], failure: str | None) -> Outcome:
+    try:
+        event = events.decode(raw)
+    except RejectedInput as err:
+        return rt.record(Outcome(events.event_id_of(raw), "rejected", f"malformed event: {err}"))
+    with log_context(event_id=event.id, correlation_id=event.correlation_id):
+        if failure is not None:  # a job this enrollment started failed: recorded, and worth another event's try
+            return rt.record(Outcome(event.id, "failed", failure, cluster=carry.get("cluster"),
                                      correlation_id=event.correlation_id))
+        answered = _answered_here(event, rt, fresh=fresh)
+        if answered is not None:
+            return answered
         try:
-            outcomes = _enroll_for_event(event, rt)
+            outcomes = _enroll_for_event(event, rt, carry)
         except PermanentError as err:
             outcome = rt.record(Outcome(event.id, "rejected", str(err), correlation_id=event.correlation_id))
             outcomes = [outcome]
@@ -99,7 +151,7 @@ def observe_inventory(rt: Runtime, subscription_id: str) -> Inventory:
     return Inventory(tuple(vms), tuple(scopes))
 
 
-def _enroll_for_event(event: events.ArmEvent, rt: Runtime) -> list[Outcome]:
+def _enroll_for_event(event: events.ArmEvent, rt: Runtime, carry: dict[str, Any]) -> list[Outcome]:
     target = event.target_uri
     kind = ids.scope_kind(target)
     quiet = _quick_look(event, kind, rt)
@@ -131,7 +183,7 @@ def _enroll_for_event(event: events.ArmEvent, rt: Runtime) -> list[Outcome]:
             return [rt.record(Outcome(event.id, "ignored", f"no VM in {ids.name_of(target)} is enrolled",
                                       correlation_id=event.correlation_id))]
     return [enroll_cluster(c, rt, event_id=event.id, correlation_id=event.correlation_id,
-                           tagged_by=event.caller_object_id) for c in affected]
+                           tagged_by=event.caller_object_id, carry=carry) for c in affected]
 
 
 def _quick_look(event: events.ArmEvent, kind: str, rt: Runtime) -> Outcome | None:
@@ -285,9 +337,27 @@ def refusal(cluster: Cluster, record: Enrollment | None) -> str | None:
 
 
 def enroll_cluster(cluster: Cluster, rt: Runtime, *, event_id: str, correlation_id: str = "",
-                   trigger: str = "event", tagged_by: str = "") -> Outcome:
+                   trigger: str = "event", tagged_by: str = "", carry: dict[str, Any] | None = None) -> Outcome:
     """Lock the cluster, re-read it, settle its members, plan, apply, record. Safe to repeat: a converged cluster
-    gets 0 writes."""
+    gets 0 writes. A Site Recovery job that still runs ends the step (``OperationPending``, its ``cluster`` set):
+    ``carry`` keeps what was written so far, and the next step (once the job ended) re-plans and goes on."""
+    if carry is None:  # in this process: wait for each job here
+        kept: dict[str, Any] = {}
+        return until_done(rt, lambda _failure: enroll_cluster(
+            cluster, rt, event_id=event_id, correlation_id=correlation_id, trigger=trigger, tagged_by=tagged_by,
+            carry=kept))
+    try:
+        return _enroll_cluster(cluster, rt, event_id=event_id, correlation_id=correlation_id, trigger=trigger,
+                               tagged_by=tagged_by, carried=Applied.from_json(carry.get(cluster.name)))
+    except OperationPending as err:
+        carry[cluster.name] = err.applied.to_json() if err.applied is not None else carry.get(cluster.name)
+        carry["cluster"] = cluster.name
+        err.cluster = cluster.name
+        raise
+
+
+def _enroll_cluster(cluster: Cluster, rt: Runtime, *, event_id: str, correlation_id: str, trigger: str,
+                    tagged_by: str, carried: Applied) -> Outcome:
     base = Outcome(event_id=event_id, kind="unchanged", reason="", cluster=cluster.name, cluster_key=cluster.key,
                    correlation_id=correlation_id, trigger=trigger, dry_run=rt.settings.dry_run)
     record = rt.records.enrollment(cluster.name)
@@ -304,7 +374,7 @@ def enroll_cluster(cluster: Cluster, rt: Runtime, *, event_id: str, correlation_
                  len(plan.findings), plan.describe())
         if plan.away:
             return rt.record(replace(base, kind="unchanged", reason=plan.away, findings=plan.findings))
-        if plan.waiting and not plan.actions:
+        if plan.waiting and not plan.actions and not carried.writes:
             return rt.record(replace(base, kind="waiting", reason=plan.waiting, findings=plan.findings,
                                      plan=tuple(plan.describe())))
         try:
@@ -315,8 +385,12 @@ def enroll_cluster(cluster: Cluster, rt: Runtime, *, event_id: str, correlation_
                     shared_plumbing.enter_context(rt.lock(f"vault/{rt.settings.vault_id.lower()}"))
                     prepared = prepare(rt, cluster, record=record, ask_guest=True, tagged_by=tagged_by)
                     plan = prepared.plan
-                applied = Executor(rt, lock=lock, dry_run=rt.settings.dry_run,
-                                   correlation_id=correlation_id).apply(plan.cluster, plan.actions)
+                try:
+                    applied = Executor(rt, lock=lock, dry_run=rt.settings.dry_run, correlation_id=correlation_id
+                                       ).apply(plan.cluster, plan.actions, carried=carried)
+                except OperationPending:  # the job runs on: the record names the cluster's items from now on
+                    remember(rt, prepared)
+                    raise
             remember(rt, prepared)
         except PermanentError as err:
             return rt.record(replace(base, kind="failed", reason=str(err), plan=tuple(plan.describe()),
@@ -325,7 +399,7 @@ def enroll_cluster(cluster: Cluster, rt: Runtime, *, event_id: str, correlation_
             rt.record(replace(base, kind="failed", reason=f"will retry: {err}", plan=tuple(plan.describe())))
             err.recorded = True
             raise
-    enabled = sum(1 for d in plan.describe() if d.startswith("enable replication"))
+    enabled = sum(1 for d in applied.done if d.startswith("enable replication"))
     if rt.settings.dry_run:
         kind, reason = ("unchanged" if not plan.actions else "waiting"), (
             f"dry run: {len(plan.actions)} action(s) planned, none written")
@@ -342,8 +416,9 @@ def enroll_cluster(cluster: Cluster, rt: Runtime, *, event_id: str, correlation_
         details["unconfirmed"] = [n.name for n in prepared.members.candidates]
     if applied.frontend_ip:
         details["dr_ip"] = applied.frontend_ip
-    return rt.record(replace(base, kind=kind, reason=reason, writes=applied.writes, plan=tuple(plan.describe()),
-                             findings=plan.findings, details=details))
+    return rt.record(replace(base, kind=kind, reason=reason, writes=applied.writes,
+                             plan=tuple(applied.done) or tuple(plan.describe()), findings=plan.findings,
+                             details=details))
 
 
 

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import uuid
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import events, ids, state, tags
@@ -42,67 +44,167 @@ from shared.outcomes import Outcome
 from shared.ownership import Enrollment, owns_plan
 from shared.runtime import Runtime, default_runtime
 from shared.state import ClusterLock
-from shared.times import now_iso
+from shared.times import iso, now_iso, parse_time
+from shared.work.item import Work
+from shared.work.item import load as load_work
+from shared.work.worker import Done, Later, enqueue
 
 log = logging.getLogger(__name__)
 
 NOTES = {False: state.READDRESS, True: state.READDRESS_TEST}  # per-cluster record of the last re-addressing, by kind
-# HTTP status for the runbook: 503 and 500 make it retry (the job may finish, the guest may settle).
-RUNBOOK_STATUS = {"rejected": 400, "not-yet": 503, "failed": 500}
+# HTTP status of the runbook's status URL once the work ended: 400 rejected, 500 failed (the runbook fails its step).
+RUNBOOK_STATUS = {"rejected": 400, "failed": 500}
+# While a failover has not ended, or its recovered guest is not ready, the worker looks again this often (Azure
+# seconds). A look at a guest that is not ready costs a Run Command (~20 s) itself, so the IP step's Run Command
+# starts at most ~50 s after the guest can take it: bench P6, at most the Run Command's own duration plus 60 s.
+RECHECK_SECONDS = 30.0
+# How long a signal is re-checked before it is given up: Event Grid's own retry window (24 hours), which an event
+# that failed here would have had.
+GIVE_UP_HOURS = 24
+STATUS_KEY = re.compile(r"[0-9a-f]{24}(-[0-9a-f]{8})?")  # what ``handle_runbook`` answers as a work's status key
 
 
 # -- entry points ---------------------------------------------------------------------------------
 
-def handle_trigger(event: Any) -> Outcome:
-    """The Event Grid trigger's entry point; transient errors propagate so Event Grid redelivers.
-
-    A signal that came before the failover it announces finished (``not-yet``) fails the delivery too: Event Grid
-    counts an answered delivery as done and would never send it again, and nothing else may come (its retries back
-    off up to a day: the failover completes, fails or is cancelled long before)."""
-    outcome = handle(event, default_runtime())
-    if outcome.kind == "not-yet":
-        retry = TransientError(f"not yet: {outcome.reason}")
-        retry.recorded = True
-        raise retry
-    return outcome
+def handle_trigger(event: Any) -> Outcome | Work:
+    """The Event Grid trigger's entry point: screen the event (no Azure call), enqueue the re-addressing for the
+    worker and answer at once. The worker re-reads Site Recovery and, while the failover has not ended (a signal
+    raised when ARM accepted the action), looks again every ``RECHECK_SECONDS`` until it ends: a signal that came
+    early is re-checked, never dropped (DESIGN.md rule 14). Transient errors propagate so Event Grid redelivers."""
+    rt = default_runtime()
+    accepted = accept(event, rt)
+    if isinstance(accepted, Work):
+        enqueue(rt, accepted)
+    return accepted
 
 
-def handle(raw: Any, rt: Runtime) -> Outcome:
-    """One event (an ``azure.functions`` event or a JSON object) -> one recorded outcome."""
+def accept(raw: Any, rt: Runtime) -> Outcome | Work:
+    """The recorded outcome of an event that is malformed or about nothing asr-s2d re-addresses, else the work item
+    that re-addresses for it (not yet enqueued)."""
+    signal = _signal_of_event(raw, rt)
+    if isinstance(signal, Outcome):
+        return signal
+    return Work.new("failover", signal.id, {"event": events.as_json(raw), "deadline": _deadline()})
+
+
+def _signal_of_event(raw: Any, rt: Runtime) -> FailoverSignal | Outcome:
     try:
         event = events.decode(raw)
     except RejectedInput as err:
         return rt.record(Outcome(events.event_id_of(raw), "rejected", f"malformed event: {err}"))
-    with log_context(event_id=event.id, correlation_id=event.correlation_id):
-        reason = events.screen(event, events.ACTION_EVENTS, rt.settings)
-        signal = signals.from_event(event, vault_id=rt.settings.vault_id) if reason is None else reason
-        if isinstance(signal, str):
-            return rt.record(Outcome(event.id, "ignored", signal, correlation_id=event.correlation_id))
+    reason = events.screen(event, events.ACTION_EVENTS, rt.settings)
+    signal = signals.from_event(event, vault_id=rt.settings.vault_id) if reason is None else reason
+    if isinstance(signal, str):
+        return rt.record(Outcome(event.id, "ignored", signal, correlation_id=event.correlation_id))
+    return signal
+
+
+def handle(raw: Any, rt: Runtime) -> Outcome:
+    """One event (an ``azure.functions`` event or a JSON object) -> one recorded outcome, in this process (the CLI's
+    ``handle-event``): ``not-yet`` when the failover it announces has not ended."""
+    signal = _signal_of_event(raw, rt)
+    if isinstance(signal, Outcome):
+        return signal
+    with log_context(event_id=signal.id, correlation_id=signal.correlation_id):
         return readdress_for(signal, rt)
 
 
 def handle_runbook(body: bytes, *, rt: Runtime | None = None) -> tuple[int, dict[str, Any]]:
-    """The HTTP trigger's entry point: RecoveryPlanContext JSON in, (HTTP status, JSON body) out.
-
-    400: the context (or a tag) was rejected, do not retry. 503: not yet (the failover runs, the guest is not ready)
-    or transient, retry. 500: the in-guest step failed, retry. 200: done, unchanged or ignored (with the reason).
-    """
+    """The HTTP trigger's entry point (the asynchronous request-reply pattern): RecoveryPlanContext JSON in; 400 when
+    it is rejected (do not retry), else ``202 Accepted`` with the work item's ``status`` key, which
+    ``runbook_status`` answers (the runbook polls it, so the recovery plan still waits for the IP step). A context
+    posted again (the runbook retried) answers with the same work item."""
     runtime = rt or default_runtime()
+    digest = hashlib.sha256(body[: signals.MAX_CONTEXT_BYTES * 2]).hexdigest()[:24]
     try:
         signal = signals.parse_recovery_plan_context(body)
     except RejectedInput as err:
-        digest = hashlib.sha256(body[: signals.MAX_CONTEXT_BYTES * 2]).hexdigest()[:24]
         outcome = runtime.record(Outcome(f"runbook-{digest}", "rejected", f"bad RecoveryPlanContext: {err}",
                                          trigger="runbook"))
         return 400, _response(outcome)
-    # Both directions: a failback (SecondaryToPrimary) moves the cluster IP home; the service tells which from
-    # what Site Recovery says, not from the context.
+    # Both directions: a failback (SecondaryToPrimary) moves the cluster IP home; the worker tells which from what
+    # Site Recovery says, not from the context.
+    payload = {"context": body.decode("utf-8", errors="replace"), "deadline": _deadline()}
+    cluster = signal.plan_name[len(PLAN_PREFIX):] if signal.plan_name else None
+    work = Work.new("runbook", digest, payload, cluster=cluster)
+    if not enqueue(runtime, work):
+        earlier = load_work(runtime.records, work.id)
+        if earlier is not None and not earlier.ended:  # the runbook retried its call: the same work answers
+            work = earlier
+        else:  # the same context again after that work ended (a later failover): the IP step runs again
+            work = Work.new("runbook", f"{digest}-{uuid.uuid4().hex[:8]}", payload, cluster=cluster)
+            enqueue(runtime, work)
+    key = work.id.partition("/")[2]
+    return 202, {"outcome": "accepted", "reason": f"the IP step is queued as work {work.id}", "status": key,
+                 "work": work.id}
+
+
+def runbook_status(key: str, *, rt: Runtime | None = None) -> tuple[int, dict[str, Any]]:
+    """What the runbook's status URL answers: 202 while the work runs (with what it waits for), then the outcome:
+    200 done, unchanged or ignored; 400 rejected; 500 failed (the runbook fails the plan's step); 404 no such work."""
+    runtime = rt or default_runtime()
+    if not STATUS_KEY.fullmatch(key or ""):
+        return 400, {"outcome": "rejected", "reason": "status: not a runbook work key"}
+    work = load_work(runtime.records, f"runbook/{key}")
+    if work is None:
+        return 404, {"outcome": "missing", "reason": f"no runbook work {key}"}
+    if not work.ended:
+        return 202, scrub({"outcome": "running", "reason": work.reason or "queued", "work": work.id,
+                           "step": work.step})
+    line = dict(work.outcome or {"outcome": "failed", "reason": work.reason})
+    return RUNBOOK_STATUS.get(str(line.get("outcome")), 200), scrub(line)
+
+
+def work_step(rt: Runtime, work: Work, failure: str | None) -> Later | Done:
+    """The worker's step of a re-addressing (``failover``: an ARM event; ``runbook``: a RecoveryPlanContext;
+    ``reassign``: the CLI or the audit): re-read Site Recovery and apply the IP step in one bounded step (load
+    balancer and NIC writes end in seconds, the Run Command in its own ~20 s); while the failover has not ended or
+    the recovered guest is not ready, look again in ``RECHECK_SECONDS``, until the item's deadline."""
+    signal = _signal_of_work(work, rt)
+    if isinstance(signal, Outcome):
+        return Done(signal.to_json(), failed=signal.kind == "failed")
     try:
-        outcome = readdress_for(signal, runtime)
-    except TransientError as err:
-        kind = "not-yet" if isinstance(err, GuestNotReady) else "failed"
-        return 503, scrub({"outcome": kind, "reason": f"will retry: {err}", "cluster": None, "writes": 0})
-    return RUNBOOK_STATUS.get(outcome.kind, 200), _response(outcome)
+        outcome = readdress_for(signal, rt)
+        why = outcome.reason if outcome.kind == "not-yet" else None
+    except GuestNotReady as err:
+        outcome, why = None, str(err)
+    if why is None and outcome is not None:
+        return Done(_response(outcome), failed=outcome.kind == "failed")
+    deadline = parse_time(str(work.payload.get("deadline") or ""))
+    if deadline is not None and datetime.now(UTC) >= deadline:
+        ended = rt.record(Outcome(signal.id, "failed", f"gave up at {iso(deadline)}: still not re-addressed: {why}",
+                                  cluster=work.cluster, trigger=signal.source, correlation_id=signal.correlation_id))
+        return Done(_response(ended), failed=True)
+    return Later(RECHECK_SECONDS, f"not yet: {why}"[:500])
+
+
+def _signal_of_work(work: Work, rt: Runtime) -> FailoverSignal | Outcome:
+    payload = work.payload
+    if work.kind == "failover":
+        return _signal_of_event(payload.get("event"), rt)
+    if work.kind == "runbook":
+        try:
+            return signals.parse_recovery_plan_context(str(payload.get("context") or "").encode())
+        except RejectedInput as err:
+            return rt.record(Outcome(work.id, "rejected", f"bad RecoveryPlanContext: {err}", trigger="runbook"))
+    name = str(payload.get("cluster") or "")
+    trigger = str(payload.get("trigger") or "cli")
+    return FailoverSignal(id=f"{trigger}-{work.id.rpartition('/')[2]}", source=trigger,
+                          scenario=Scenario.TEST if payload.get("test") else Scenario.FAILOVER,
+                          plan_name=plan_name(tags.cluster_name(name, "reassign-ip")))
+
+
+def _deadline() -> str:
+    return iso(datetime.now(UTC) + timedelta(hours=GIVE_UP_HOURS))
+
+
+def enqueue_reassign(cluster_name: str, rt: Runtime, *, test: bool = False, trigger: str = "cli") -> Work:
+    """The IP step as a work item (``reassign-ip --no-wait``, the audit's timer): enqueued for the worker."""
+    name = tags.cluster_name(cluster_name, "reassign-ip")
+    work = Work.new("reassign", f"{trigger}-{name}-{uuid.uuid4().hex[:12]}",
+                    {"cluster": name, "test": test, "trigger": trigger, "deadline": _deadline()}, cluster=name)
+    enqueue(rt, work)
+    return work
 
 
 def reassign_cluster(cluster_name: str, rt: Runtime, *, test: bool = False, trigger: str = "cli") -> Outcome:

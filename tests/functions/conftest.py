@@ -30,6 +30,7 @@ def env(emu: Emulator, demo: dict[str, Any], azurite_server: Any) -> dict[str, s
     """App settings for the demo world, as `python -m emulator` prints them."""
     values = app_env(emu, demo, azurite_connection_string=azurite_server.connection_string)
     values["STATE_CONTAINER"] = f"t{uuid.uuid4().hex[:20]}"
+    values["WORK_QUEUE"] = f"w{uuid.uuid4().hex[:20]}"
     return values
 
 

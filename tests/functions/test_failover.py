@@ -29,9 +29,12 @@ from shared.failover import service as failover
 from shared.outcomes import Outcome
 from shared.runtime import Runtime
 from shared.state import blob_key
+from shared.work import item as items
+from shared.work import worker
 from tests.functions import drill_world
 from tests.functions.conftest import deliver, tag, writes_since
 from tests.functions.drill_world import CLUSTER, PLAN, TAGS
+from tests.work import runbook
 
 pytestmark = pytest.mark.azure_clock  # failover, drills and the way back: also on Azure's clock
 
@@ -67,9 +70,10 @@ def last_record(rt: Runtime, trigger: str = "event") -> dict[str, Any]:
     return dict(doc.body)
 
 
-def records_of(rt: Runtime, event_id: str) -> list[dict[str, Any]]:
-    """Every outcome record of one event, oldest first (names start with a UTC timestamp)."""
-    names = sorted(n for n in rt.blobs.list_names("outcomes/") if n.endswith(f"-{blob_key(event_id)}.json"))
+def records_of(rt: Runtime, event_id: str | None = None) -> list[dict[str, Any]]:
+    """Every outcome record of one event (of every event: None), oldest first (names start with a UTC timestamp)."""
+    names = sorted(n for n in rt.blobs.list_names("outcomes/")
+                   if event_id is None or n.endswith(f"-{blob_key(event_id)}.json"))
     docs = [rt.blobs.get_json(n) for n in names]
     return [dict(d.body) for d in docs if d is not None]
 
@@ -193,7 +197,7 @@ def test_duplicate_and_out_of_order_signals_add_zero_writes_and_no_second_run_co
     assert outcomes and {o.kind for o in outcomes} == {"unchanged"}, [o.reason for o in outcomes]
     assert writes_since(world.emu, seq) == []
     assert len(run_commands(world.emu)) == runs == 1
-    status, body = failover.handle_runbook(world.context(), rt=world.rt)
+    status, body = runbook(world.context(), world.rt)
     assert (status, body["outcome"]) == (200, "unchanged") and writes_since(world.emu, seq) == []
 
 
@@ -204,34 +208,36 @@ def test_the_runbook_path_gives_the_same_result(world: World) -> None:
     world.unplanned_failover()
     world.queue()  # no event is delivered: only the runbook calls
 
-    status, body = failover.handle_runbook(world.context(), rt=world.rt)
+    status, body = runbook(world.context(), world.rt)
 
     assert (status, body["outcome"], body["cluster"]) == (200, "reassigned", CLUSTER), body
     assert body["details"]["ip"] == dr_lb.frontend_ip
     assert_dr_state(world, dr_lb.frontend_ip)
     assert last_record(world.rt, "runbook")["outcome"] == "reassigned"
     seq = world.emu.journal.last_seq
-    again = failover.handle_runbook(world.context(), rt=world.rt)
+    again = runbook(world.context(), world.rt)
     assert (again[0], again[1]["outcome"]) == (200, "unchanged")
     assert writes_since(world.emu, seq) == [] and len(run_commands(world.emu)) == 1
 
 
-def test_transient_errors_make_the_runbook_retry_and_event_grid_redeliver(world: World) -> None:
+def test_transient_errors_are_retried_by_event_grid_and_by_the_queue(world: World) -> None:
     world.enroll()
     world.unplanned_failover()
     events = failover_events(world.queue())
     conflict = {"action": "status", "status": 409, "method": "GET", "path": "replicationProtectedItems$", "count": 1}
 
     control(world.emu, "POST", "faults", conflict)
-    status, body = failover.handle_runbook(world.context(), rt=world.rt)
-    assert (status, body["outcome"]) == (503, "failed") and "will retry" in body["reason"]
-    control(world.emu, "POST", "faults", conflict)
-    with pytest.raises(TransientError):
+    with pytest.raises(TransientError):  # Event Grid redelivers
         failover.handle(events[0], world.rt)
     assert [r["outcome"] for r in records_of(world.rt, events[0]["id"])] == ["failed"]
     assert run_commands(world.emu) == []
 
-    assert failover.handle(events[0], world.rt).kind == "reassigned"  # the redelivery converges
+    control(world.emu, "POST", "faults", conflict)
+    status, body = runbook(world.context(), world.rt)  # the worker's first try fails; the queue's redelivery converges
+    assert (status, body["outcome"]) == (200, "reassigned"), body
+    tries = [r for r in records_of(world.rt) if r.get("trigger") == "runbook"]
+    assert [r["outcome"] for r in tries] == ["failed", "reassigned"] and "will retry" in tries[0]["reason"]
+    assert len(run_commands(world.emu)) == 1
 
 
 def test_a_signal_before_the_failover_job_finished_changes_nothing(world: World) -> None:
@@ -248,10 +254,10 @@ def test_a_signal_before_the_failover_job_finished_changes_nothing(world: World)
     seq = world.emu.journal.last_seq
 
     outcomes = deliver([early], failover.handle, world.rt)
-    status, body = failover.handle_runbook(world.context(), rt=world.rt)
+    status, body = runbook(world.context(), world.rt, max_seconds=3)
 
     assert [o.kind for o in outcomes] == ["not-yet"] and "InProgress" in outcomes[0].reason
-    assert (status, body["outcome"]) == (503, "not-yet")
+    assert (status, body["outcome"]) == (202, "running") and "not yet" in body["reason"]  # it looks again later
     assert writes_since(world.emu, seq) == [] and run_commands(world.emu) == []
     assert last_record(world.rt)["outcome"] == "not-yet"
     lb = world.rt.network.get_load_balancer(world.lb_id)
@@ -379,18 +385,30 @@ def test_a_distributed_network_name_cluster_is_reported_and_left_alone(world: Wo
 # -- the triggers and the CLI, with the app's settings from the environment --------------------------
 
 def test_the_triggers_as_the_host_calls_them(world: World, app_settings: None) -> None:
-    runbook = failover_completed.on_recovery_plan_runbook._function.get_user_function()
+    """The event and the runbook's call are answered at once (enqueued, no Azure call made); the worker moves the IP;
+    the runbook polls its status URL (the ``Location`` of its ``202 Accepted``) until the IP step ended."""
+    runbook_route = failover_completed.on_recovery_plan_runbook._function.get_user_function()
     on_event = failover_completed.on_failover_completed._function.get_user_function()
     world.enroll()
     world.unplanned_failover()
     event = failover_events(world.queue())[0]
+    seq = world.emu.journal.last_seq
 
-    bad = runbook(func.HttpRequest("POST", "https://app/api/failover/runbook", body=b'{"RecoveryPlanName": 1}'))
+    bad = runbook_route(func.HttpRequest("POST", "https://app/api/failover/runbook", body=b'{"RecoveryPlanName": 1}'))
     assert bad.status_code == 400 and "RecoveryPlanName" in json.loads(bad.get_body())["reason"]
     on_event(delivery.as_trigger_event(event))
-    assert last_record(world.rt)["outcome"] == "reassigned"
-    ok = runbook(func.HttpRequest("POST", "https://app/api/failover/runbook", body=world.context()))
-    assert ok.status_code == 200 and json.loads(ok.get_body())["outcome"] == "unchanged"
+    accepted = runbook_route(func.HttpRequest("POST", "https://app/api/failover/runbook?code=k", body=world.context()))
+    assert accepted.status_code == 202 and accepted.headers["Retry-After"]
+    location = accepted.headers["Location"]
+    assert location.startswith("https://app/api/failover/runbook?status=") and "code=" not in location
+    assert list(world.emu.journal.entries(since=seq)) == []  # neither trigger called Azure: both only enqueued
+
+    poll = func.HttpRequest("GET", location, body=b"", params={"status": location.rsplit("=", 1)[1]})
+    assert runbook_route(poll).status_code == 202  # queued: the runbook polls again after Retry-After
+    worker.run_queue(world.rt, until_idle=True, max_seconds=60)
+    done = runbook_route(poll)
+    answers = sorted([json.loads(done.get_body())["outcome"], last_record(world.rt, "event")["outcome"]])
+    assert done.status_code == 200 and answers == ["reassigned", "unchanged"]  # whichever came first moved the IP
     assert len(run_commands(world.emu)) == 1
 
 
@@ -405,23 +423,23 @@ def plan_action_event(world: World, event_id: str, event_type: str = ACTION) -> 
                      "correlationId": f"c-{event_id}"}}
 
 
-def test_an_event_before_the_failover_finished_fails_its_delivery_until_the_failover_completes(
+def test_an_event_before_the_failover_finished_is_looked_at_again_until_the_failover_completes(
         world: World, app_settings: None) -> None:
-    """Event Grid does not say whether an asynchronous action's event comes at acceptance or completion: an event
-    that comes first is not answered as done (Event Grid would never send it again) but fails its delivery, and the
-    redelivery after the job completed moves the IP."""
+    """Event Grid does not say whether an asynchronous action's event comes at acceptance or completion: the trigger
+    takes it either way, and the worker, finding the failover still running, looks again later (a delayed message)
+    until it completed; then it moves the IP. Nothing is dropped and the delivery never fails."""
     on_event = failover_completed.on_failover_completed._function.get_user_function()
     world.enroll()
     control(world.emu, "PUT", "config", {"lro_polls": 1000})  # the failover job stays InProgress
     world.unplanned_failover(wait=False)
-    early = delivery.as_trigger_event(plan_action_event(world, "accepted-1"))
-    for _attempt in range(2):  # Event Grid's retries while the job runs
-        with pytest.raises(TransientError, match="not yet"):
-            on_event(early)
-        assert last_record(world.rt)["outcome"] == "not-yet" and run_commands(world.emu) == []
+    on_event(delivery.as_trigger_event(plan_action_event(world, "accepted-1")))
+    worker.run_queue(world.rt, until_idle=False, max_seconds=1)  # the worker's looks while the job runs
+    [work] = items.listed(world.rt.records, kind="failover")
+    assert work.status == "waiting" and "not yet" in work.reason and run_commands(world.emu) == []
+    assert last_record(world.rt)["outcome"] == "not-yet"
     control(world.emu, "PUT", "config", {"lro_polls": 0})
     control(world.emu, "POST", "asr/settle")
-    on_event(early)  # the next retry
+    worker.run_queue(world.rt, until_idle=True, max_seconds=60)  # the next look
     assert last_record(world.rt)["outcome"] == "reassigned" and len(run_commands(world.emu)) == 1
 
 
@@ -436,13 +454,15 @@ def test_a_failover_that_failed_or_was_cancelled_is_recorded_as_such_and_the_nex
     world.unplanned_failover(wait=False)
     control(world.emu, "POST", "asr/settle")
     assert failing.hits == 1
-    outcome = on_event(delivery.as_trigger_event(plan_action_event(world, "ended-1", event_type)))
+    on_event(delivery.as_trigger_event(plan_action_event(world, "ended-1", event_type)))
+    worker.run_queue(world.rt, until_idle=True, max_seconds=60)
     record = last_record(world.rt)
     assert record["outcome"] == kind and f"ended {'Failed' if kind == 'failed' else 'Cancelled'}" in record["reason"]
-    assert outcome is None and run_commands(world.emu) == []  # answered: a retry would change nothing
+    assert run_commands(world.emu) == []  # answered: a retry would change nothing
     world.unplanned_failover()  # the operator tries again, and it works
     for event in failover_events(world.queue()):
         on_event(delivery.as_trigger_event(event))
+    worker.run_queue(world.rt, until_idle=True, max_seconds=60)
     assert last_record(world.rt)["outcome"] == "reassigned" and len(run_commands(world.emu)) == 1
 
 
@@ -454,7 +474,7 @@ def test_a_plan_job_that_failed_on_a_step_after_the_failover_does_not_block_the_
     [job] = [j for j in control(world.emu, "GET", "asr/jobs") if j["properties"]["scenarioName"] == "UnplannedFailover"]
     ended = control(world.emu, "POST", "asr/jobs/fail", {"job": job["name"], "message": "The runbook failed."})
     assert ended["state"] == "Failed"
-    status, body = failover.handle_runbook(world.context(), rt=world.rt)
+    status, body = runbook(world.context(), world.rt)
     assert (status, body["outcome"]) == (200, "reassigned"), body
     assert len(run_commands(world.emu)) == 1
 

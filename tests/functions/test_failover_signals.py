@@ -6,8 +6,9 @@ it when the action is accepted or when its job completes, and an action that fai
 (``completed``, ``accepted`` or ``both``: ``emulator.core.events``); here an operator's recovery-plan failover that
 succeeds, fails or is cancelled is announced under each timing, on both clocks, and every event is delivered as Event
 Grid delivers it (through the azure-functions converter, a failed delivery retried on Event Grid's schedule, on the
-emulator's clock). Each event ends in a recorded outcome; the cluster answers on its DR IP after exactly one Run
-Command, or the failure is recorded and nothing changed.
+emulator's clock): the trigger only enqueues, and the worker looks at a signal that came before its failover ended
+again later (a delayed message), never dropping it. Each event ends in a recorded outcome; the cluster answers on its
+DR IP after exactly one Run Command, or the failure is recorded and nothing changed.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from emulator.clients import control
 from emulator.core.faults import FaultRule
 from shared.errors import TransientError
 from shared.failover import service as failover
-from shared.outcomes import Outcome
 from shared.runtime import Runtime
+from shared.work import item as items
+from shared.work import worker
+from shared.work.item import Work
 from tests.functions.test_failover import World, assert_dr_state, last_record, records_of, run_commands
 
 pytestmark = pytest.mark.azure_clock  # the timings matter most where jobs take time
@@ -44,11 +47,29 @@ def plan_failover_events(world: World) -> list[dict[str, Any]]:
             and e["data"]["operationName"].lower().endswith("replicationrecoveryplans/unplannedfailover/action")]
 
 
-def deliver(world: World, events: list[dict[str, Any]]) -> list[Outcome]:
-    """As Event Grid delivers to the trigger's entry point: a failed delivery (``TransientError``: a signal before
-    its failover finished, say) comes again after Event Grid's delay, on the emulator's clock."""
-    return delivery.deliver(events, failover.handle_trigger, retry_on=(TransientError,),
-                            attempts=len(delivery.RETRY_SCHEDULE), on_retry=delivery.event_grid_waits(world.emu.clock))
+def deliver(world: World, events: list[dict[str, Any]]) -> list[str]:
+    """As Event Grid delivers to the trigger (through the azure-functions converter): it only screens and enqueues, so
+    no delivery fails and none is redelivered. Returns the work item each event was enqueued as."""
+    answers = delivery.deliver(events, failover.handle_trigger, retry_on=(TransientError,),
+                               attempts=len(delivery.RETRY_SCHEDULE), on_retry=delivery.event_grid_waits(world.emu.clock))
+    assert all(isinstance(a, Work) for a in answers), answers  # every signal was taken, none answered at once
+    return [a.id for a in answers if isinstance(a, Work)]
+
+
+def worker_pass(world: World) -> None:
+    """One pass of the worker over what the queue holds now: each message one step (a signal before its failover
+    ended is looked at again later, by a delayed message)."""
+    for message in world.rt.queue.receive(max_messages=32, visibility_seconds=60):
+        worker.handle_message(world.rt, message.body, dequeue_count=message.dequeue_count)
+        world.rt.queue.delete(message)
+
+
+def ends(world: World, work_ids: list[str]) -> list[str]:
+    """The worker until the queue is idle; how each work item ended (its outcome kind)."""
+    worker.run_queue(world.rt, until_idle=True, max_seconds=60, retry_seconds=1)
+    found = [items.load(world.rt.records, w) for w in work_ids]
+    assert all(w is not None and w.ended and w.outcome for w in found), found
+    return [str(w.outcome["outcome"]) for w in found if w is not None and w.outcome]
 
 
 def failover_job(world: World) -> dict[str, Any]:
@@ -74,14 +95,16 @@ def test_a_failover_that_succeeds_moves_the_ip_once_whenever_its_signal_comes(wo
     world.unplanned_failover(wait=False)
     early = plan_failover_events(world)  # raised at acceptance, delivered while the job runs
     assert [e["eventType"] for e in early] == ([SUCCESS] if timing != "completed" else [])
-    outcomes = deliver(world, early)
+    works = deliver(world, early)
+    worker_pass(world)  # the worker looks while the job runs (Azure's clock): not yet, and it looks again later
     assert job_ends(world) == "Succeeded"
     late = plan_failover_events(world)
     assert [e["eventType"] for e in late] == ([SUCCESS] if timing != "accepted" else [])
-    outcomes += deliver(world, late)
+    works += deliver(world, late)
+    outcomes = ends(world, works)
 
-    assert len(outcomes) == len(early) + len(late) >= 1, [o.reason for o in outcomes]  # every signal answered
-    assert sorted(o.kind for o in outcomes) == sorted(["reassigned", *["unchanged"] * (len(outcomes) - 1)])
+    assert len(outcomes) == len(early) + len(late) >= 1, outcomes  # every signal answered
+    assert sorted(outcomes) == sorted(["reassigned", *["unchanged"] * (len(outcomes) - 1)])
     assert len(run_commands(world.emu)) == 1  # P5: one Run Command per failover, whatever the timing
     dr_lb = world.rt.network.get_load_balancer(world.lb_id)
     assert dr_lb is not None and dr_lb.frontend_ip
@@ -107,15 +130,17 @@ def test_a_failover_that_fails_or_is_cancelled_is_recorded_so_and_changes_nothin
         job = world.asr.replication_jobs.begin_cancel(world.rg, world.vault, failover_job(world)["name"]).result()
         assert job.properties.state == "Cancelled"
         control(world.emu, "PUT", "config", {"lro_polls": 0})
-    outcomes = deliver(world, early)  # the acceptance's signal, retried until the job ended
+    works = deliver(world, early)  # the acceptance's signal, looked at again until the job ended
+    worker_pass(world)
     assert job_ends(world) == ending
     late = plan_failover_events(world)
     ended = FAILURE if ending == "Failed" else CANCEL
     assert [e["eventType"] for e in late] == [ended]  # whatever the timing: an action that ended badly
-    outcomes += deliver(world, late)
+    works += deliver(world, late)
+    outcomes = ends(world, works)
 
     kind = "failed" if ending == "Failed" else "ignored"
-    assert [o.kind for o in outcomes] == [kind] * len(outcomes) and len(outcomes) == len(early) + len(late)
+    assert outcomes == [kind] * len(outcomes) and len(outcomes) == len(early) + len(late)
     assert f"ended {ending}" in last_record(world.rt)["reason"]
     assert run_commands(world.emu) == []
     assert {i.protection_state for i in world.rt.asr.list_items()} == {"Protected"}, "nothing failed over"

@@ -21,10 +21,10 @@ from emulator.providers.resources.state import add_group
 from shared.audit import service as audit
 from shared.drill import service as drill
 from shared.enrollment import service as enrollment
-from shared.failover import service as failover
 from shared.runtime import Runtime
 from tests.functions.conftest import deliver, tag, writes_since
 from tests.functions.drift_world import CLUSTER, DR_IP, add_node, mark_tested, node_tags, protect_in_group
+from tests.work import runbook
 
 A2A_LATEST = [{"instanceType": "A2A", "recoveryPointType": "Latest"}]
 
@@ -97,9 +97,9 @@ def test_the_runbook_never_readdresses_a_group_asr_s2d_never_enrolled(
         "providerSpecificDetails": A2A_LATEST}}).result()
     seq, commands = emu.journal.last_seq, len(run_commands(emu))
 
-    status, body = failover.handle_runbook(json.dumps({
+    status, body = runbook(json.dumps({
         "RecoveryPlanName": "asr-s2d-sqlgroup", "FailoverType": "Unplanned", "FailoverDirection": "PrimaryToSecondary",
-        "VmMap": {}}).encode(), rt=runtime)
+        "VmMap": {}}).encode(), runtime)
 
     assert status == 200 and body["outcome"] == "ignored" and "never enrolled" in body["reason"], body
     assert app_writes(emu, seq) == [] and len(run_commands(emu)) == commands

@@ -27,6 +27,7 @@ from shared.failover import service as failover
 from shared.runtime import Runtime
 from tests.functions.conftest import process_settings
 from tests.functions.drill_world import CLUSTER, PLAN, World
+from tests.work import runbook
 
 TOPIC_KEY = "topic-key"  # the test topic's key: a setting declared secret, masked as a literal wherever it appears
 KEY = "c2VjcmV0LWFjY291bnQta2V5LWJ5dGVz"
@@ -106,7 +107,7 @@ def test_a_secret_in_an_arm_error_message_is_recorded_answered_published_printed
                                             method="GET", path=r"/replicationProtectedItems$"))
 
     outcome = failover.handle(event, rt)
-    status, body = failover.handle_runbook(context(), rt=rt)
+    status, body = runbook(context(), rt)
     cli_json = run_cli(capsys, "reassign-ip", CLUSTER, "--json")
     cli_table = run_cli(capsys, "reassign-ip", CLUSTER)
     world.emu.faults.clear()
@@ -158,7 +159,7 @@ def test_a_secret_in_the_guests_output_at_failover_lands_nowhere(
          "role": "Cluster"}]}, id=str(recovered[0]))
 
     outcome = failover.handle(event, rt)
-    status, body = failover.handle_runbook(context(), rt=rt)
+    status, body = runbook(context(), rt)
     cli_json = run_cli(capsys, "reassign-ip", CLUSTER, "--json")
 
     assert outcome.kind == "failed" and status == 500 and cli_json[0] == 1

@@ -41,6 +41,7 @@ from shared.runtime import Runtime
 from tests import arm_actions
 from tests.arm_actions import Deployment, Need
 from tests.functions.conftest import deliver
+from tests.work import runbook
 
 CLUSTER = "s2dclu01"
 PLAN = f"asr-s2d-{CLUSTER}"
@@ -88,9 +89,9 @@ def journey(emu: Emulator, demo: dict[str, Any], rt: Runtime, operator_sdk: Call
     kinds = acted_kinds(deliver(queue(), failover.handle, rt))
     assert "reassigned" in kinds, kinds
     done.append(f"failover: {kinds}")
-    status, body = failover.handle_runbook(json.dumps({
+    status, body = runbook(json.dumps({
         "RecoveryPlanName": PLAN, "FailoverType": "Unplanned", "FailoverDirection": "PrimaryToSecondary",
-        "GroupId": "1", "VmMap": {}}).encode(), rt=rt)
+        "GroupId": "1", "VmMap": {}}).encode(), rt)
     done.append(f"runbook: {status} {body['outcome']}")
     plans.begin_failover_commit(rg, vault, PLAN).result()
     done.append(f"commit: {acted_kinds(deliver(queue(), failover.handle, rt))}")

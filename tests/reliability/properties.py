@@ -101,7 +101,8 @@ class World:
                                            os_disk={"name": f"{name}-os", "size_gb": 64}, power_state="running")
                     self.vm_ids[name] = vm["id"]
         env = app_env(emu, demo, azurite_connection_string=azurite)
-        env.update(STATE_CONTAINER=f"p{uuid.uuid4().hex[:20]}", ARM_RETRY_TOTAL="0" if fault_rate else "3")
+        env.update(STATE_CONTAINER=f"p{uuid.uuid4().hex[:20]}", WORK_QUEUE=f"p{uuid.uuid4().hex[:20]}",
+                   ARM_RETRY_TOTAL="0" if fault_rate else "3")
         settings = Settings.from_env(env)
         self.rt = Runtime.build(settings, clients=Clients(settings))
         self.tags = operator_sdk(ResourceManagementClient)

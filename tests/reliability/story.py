@@ -42,6 +42,7 @@ from shared.failover import service as failover
 from shared.outcomes import Outcome
 from shared.runtime import Runtime
 from shared.state import ENROLLMENTS, blob_key
+from tests.work import runbook
 
 PHASES = ("enroll", "test-failover", "cleanup", "failover")
 CLUSTER = "s2dclu01"
@@ -200,6 +201,7 @@ class Story:
         env = app_env(self.emu, self.world, azurite_connection_string=self.azurite)
         env.update(self.settings_changes)
         env["STATE_CONTAINER"] = f"r{uuid.uuid4().hex[:20]}"
+        env["WORK_QUEUE"] = f"r{uuid.uuid4().hex[:20]}"  # its own work queue, as its own state container
         settings = Settings.from_env(env)
         return Runtime.build(settings, clients=Clients(settings))
 
@@ -370,7 +372,7 @@ class Story:
         if endstate.diff(clean, self.snapshot()) and phase in ("test-failover", "failover"):
             mechanism = "runbook"
             for _call in range(3):
-                status, _body = failover.handle_runbook(self.runbook_context(phase), rt=self.runtime)
+                status, _body = runbook(self.runbook_context(phase), self.runtime)
                 self.time_passes()
                 if status < 500:
                     break

@@ -21,6 +21,7 @@ from shared.failover import service as failover
 from shared.runtime import default_runtime
 from tests.reliability import figures, hostile
 from tests.reliability.story import Story
+from tests.work import runbook
 
 CORPUS = hostile.load_corpus()
 ACTION = "Microsoft.Resources.ResourceActionSuccess"
@@ -115,7 +116,7 @@ def test_a_hostile_runbook_call_gets_its_status_and_a_recorded_reason_and_writes
         world: Story, item: hostile.Input) -> None:
     story = world
     since = story.emu.journal.last_seq
-    status, body = failover.handle_runbook(item.payload(), rt=story.runtime)
+    status, body = runbook(item.payload(), story.runtime)
     assert story.app_writes(since) == []
     assert status == item.spec["expect_status"], (status, body)
     assert item.spec["reason_contains"] in body["reason"], body
@@ -133,6 +134,7 @@ def run_cli(story: Story, data: bytes, tmp_path: Path, monkeypatch: pytest.Monke
     path.write_bytes(data)
     env = app_env(story.emu, story.world, azurite_connection_string=story.azurite)
     env["STATE_CONTAINER"] = story.runtime.settings.state_container
+    env["WORK_QUEUE"] = story.runtime.settings.work_queue
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
@@ -160,7 +162,7 @@ def test_the_installed_cli_refuses_the_deepest_input_with_exit_2_and_one_line(wo
     path = tmp_path / "deep.json"
     path.write_bytes(item.payload())
     env = {**os.environ, **app_env(world.emu, world.world, azurite_connection_string=world.azurite),
-           "STATE_CONTAINER": world.runtime.settings.state_container}
+           "STATE_CONTAINER": world.runtime.settings.state_container, "WORK_QUEUE": world.runtime.settings.work_queue}
     script = Path(sys.executable).with_name("asr-s2d")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "shared.cli"]
     done = subprocess.run([*command, "handle-event", str(path)], capture_output=True, text=True, env=env, timeout=120)

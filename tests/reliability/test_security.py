@@ -24,6 +24,7 @@ from shared.errors import LeaseLost
 from shared.failover import service as failover
 from tests.reliability import figures, hostile
 from tests.reliability.story import ACTION, CLUSTER, CLUSTER_TAGS, Story
+from tests.work import runbook
 
 OTHER_SUBSCRIPTION = "0a1b2c3d-0000-4000-8000-00000000beef"
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.")
@@ -169,7 +170,7 @@ def test_hostile_tags_written_after_enrollment_never_reach_the_guest(story: Stor
     since = story.emu.journal.last_seq
     outcome = story.deliver(events[0])
     assert outcome is not None and outcome.kind == "rejected" and item.spec["reason_contains"] in outcome.reason
-    status, body = failover.handle_runbook(story.runbook_context("failover"), rt=story.runtime)
+    status, body = runbook(story.runbook_context("failover"), story.runtime)
     assert status == 400 and body["outcome"] == "rejected"
     audit.run_audit(story.runtime, repair=True, trigger="test")
     assert story.app_writes(since) == []
