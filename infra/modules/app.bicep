@@ -151,6 +151,8 @@ var retentionDays = {
   events: 7 // a duplicate delivery's answer: Event Grid retries for 24 hours
   audits: 90 // one report per hour; latest.json is rewritten every hour
   drills: 400 // the evidence of a year of monthly drills
+  work: 30 // a work item's state: an active one is rewritten at every step (a failover's looks end within a day, a
+           // drill within DRILL_MAX_MINUTES), so only ended items expire
 }
 
 resource stateRetention 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {

@@ -41,7 +41,9 @@ class NodeReport:
 
 @dataclass(frozen=True)
 class RepairReport:
-    outcome: str  # "changed" | "unchanged" | "failed" | "skipped" | "dry-run"
+    # "changed" | "unchanged" | "failed" | "skipped" | "dry-run" | "queued" (the timer's audit enqueued a ``repair``
+    # work item for the worker: the reason names it; the worker records how it ended)
+    outcome: str
     reason: str
     writes: int = 0
     applied: tuple[str, ...] = ()
@@ -121,6 +123,7 @@ class Report:
     findings: list[Finding] = field(default_factory=list)  # about no single cluster (rejected tags, orphans)
     networks: list[dict[str, Any]] = field(default_factory=list)  # where the DR and test networks resolve names
     errors: list[str] = field(default_factory=list)
+    work: dict[str, Any] | None = None  # the durable work: in flight, failed, messages re-sent (None: not read)
     finished: str = ""
     blob_name: str = ""
 
@@ -154,4 +157,5 @@ class Report:
             "findings": [f.to_json() for f in self.findings],
             "networks": list(self.networks),
             "errors": list(self.errors),
+            **({"work": self.work} if self.work is not None else {}),
         }

@@ -9,14 +9,17 @@ The checks are pure (``shared.audit.checks``); the plan it reports is the enroll
 
 Repairs (``AUDIT_REPAIR``) re-plan the cluster under its lock and apply the safe actions through the one
 executor; the audit never disables or deletes, whatever ``ALLOW_DISABLE_REPLICATION`` says. It must not
-write anything else to Azure: an audit of a converged world makes zero ARM writes.
+write anything else to Azure: an audit of a converged world makes zero ARM writes. The timer's audit
+(``queue_work``) writes nothing to Azure at all: a repair, the IP step and the way back start jobs of minutes, so
+each is enqueued as a work item for the worker (``repair_step`` is the ``repair`` kind's step) and reported queued.
+The audit also keeps the durable work honest: it re-sends a lost message and reports what runs and what failed.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,15 +28,16 @@ from shared import actions as act
 from shared import ids, ownership, state, tags
 from shared.audit import checks
 from shared.audit.report import STATUS_WORDS, ClusterReport, NodeReport, RepairReport, Report
+from shared.azure.operations import OperationPending
 from shared.cluster import Cluster
 from shared.drill import service as drills
 from shared.drill.record import DrillRecord
 from shared.enrollment import nsg
 from shared.enrollment.members import Members, split
 from shared.enrollment.plan import DrNetwork, NodeFacts, Plan, ReplicationSpec, plan_enrollment
-from shared.enrollment.service import Prepared, observe_inventory, prepare, refusal, remember
+from shared.enrollment.service import Prepared, find_cluster, observe_inventory, prepare, refusal, remember
 from shared.errors import AsrS2dError, GuestNotReady, RejectedInput, TransientError
-from shared.executor import Executor
+from shared.executor import Applied, Executor
 from shared.failover import service as failover
 from shared.failover.plan import ReaddressNote
 from shared.findings import Finding, Severity
@@ -55,6 +59,9 @@ from shared.ownership import Enrollment
 from shared.runtime import Runtime, default_runtime
 from shared.times import now_iso, parse_time, utc_stamp
 from shared.way_back import service as way_back
+from shared.work import item as items
+from shared.work.item import Work
+from shared.work.worker import Done, Later, enqueue, started, until_done
 
 log = logging.getLogger(__name__)
 
@@ -373,8 +380,33 @@ def applicable(action: act.Action, asr: AsrState) -> bool:
     return isinstance(action, SAFE_ACTIONS) and checks.splits_a_group(action, asr) is None
 
 
-def repair_cluster(rt: Runtime, cluster: Cluster, *, audit_id: str) -> RepairReport:
-    """Re-plan under the cluster's lock (fresh reads, real power states) and apply the safe actions only."""
+def repair_cluster(rt: Runtime, cluster: Cluster, *, audit_id: str, carry: dict[str, Any] | None = None,
+                   report: Progress = _quiet) -> RepairReport:
+    """Re-plan under the cluster's lock (fresh reads, real power states) and apply the safe actions only.
+
+    An enable-replication job (and the plumbing's) takes minutes. With ``carry`` None the repair runs in this
+    process, waiting for each job (the CLI's audit); with a ``carry`` dict (the worker's ``repair`` step) a job that
+    still runs ends the step: ``OperationPending`` propagates, ``carry`` keeps what was written so far, and the next
+    step re-plans and goes on once the job ended. The result counts what every step wrote; ``report`` hears what
+    the in-process run waits for."""
+    if carry is None:  # in this process: wait for each job here
+        kept: dict[str, Any] = {}
+        return until_done(rt, lambda failure: _repair(rt, cluster, audit_id=audit_id, carry=kept, failure=failure),
+                          report=report)
+    return _repair(rt, cluster, audit_id=audit_id, carry=carry, failure=None)
+
+
+def _repair(rt: Runtime, cluster: Cluster, *, audit_id: str, carry: dict[str, Any],
+            failure: str | None) -> RepairReport:
+    carried = Applied.from_json(carry.get("applied"))
+    kinds = tuple(str(k) for k in carry.get("kinds") or [])
+    if failure is not None:  # a job this repair started failed: recorded; the next audit tries again
+        outcome = RepairReport("failed", f"a repair job failed: {failure}"[:1000], writes=carried.writes,
+                               applied=tuple(carried.done), kinds=kinds)
+        rt.record(Outcome(f"audit-{audit_id}", "failed", f"audit repair failed: {outcome.reason}", cluster=cluster.name,
+                          cluster_key=cluster.key, trigger="audit", correlation_id=audit_id, writes=carried.writes,
+                          plan=outcome.applied))
+        return outcome
     record = rt.records.enrollment(cluster.name)
     refused = refusal(cluster, record)
     if refused:
@@ -388,16 +420,24 @@ def repair_cluster(rt: Runtime, cluster: Cluster, *, audit_id: str) -> RepairRep
         plan = prepared.plan
         safe = tuple(a for a in plan.actions if applicable(a, asr))
         skipped = len(plan.actions) - len(safe)
-        if not safe:
+        if not safe and not carried.writes:
             reason = plan.waiting or "nothing safe to apply"
             return RepairReport("unchanged", reason + (f"; {skipped} action(s) left to an operator" if skipped else ""))
         log.info("audit %s repairs cluster %s: %s", audit_id, cluster.name, [a.describe() for a in safe])
+        before = len(carried.done)
         try:
             applied = Executor(rt, lock=lock, dry_run=rt.settings.dry_run, correlation_id=audit_id).apply(
-                plan.cluster, safe)
+                plan.cluster, safe, carried=carried)
             remember(rt, prepared)
+        except OperationPending as err:  # a job runs on: the record names the cluster's items from now on
+            remember(rt, prepared)
+            written = err.applied if err.applied is not None else carried
+            carry["applied"] = written.to_json()
+            carry["kinds"] = [*kinds, *(checks.action_kind(a) for a in safe[:len(written.done) - before])]
+            err.cluster = cluster.name
+            raise
         except AsrS2dError as err:
-            outcome = RepairReport("failed", str(err))
+            outcome = RepairReport("failed", str(err), writes=carried.writes, applied=tuple(carried.done), kinds=kinds)
             rt.record(Outcome(f"audit-{audit_id}", "failed", f"audit repair failed: {err}", cluster=cluster.name,
                               cluster_key=cluster.key, trigger="audit", correlation_id=audit_id,
                               plan=tuple(a.describe() for a in safe)))
@@ -410,16 +450,68 @@ def repair_cluster(rt: Runtime, cluster: Cluster, *, audit_id: str) -> RepairRep
         rt.record(Outcome(f"audit-{audit_id}", "unchanged", result.reason, cluster=cluster.name, cluster_key=cluster.key,
                           plan=result.applied, trigger="audit", correlation_id=audit_id, dry_run=True))
         return result
+    kinds += tuple(checks.action_kind(a) for a in safe)
     result = RepairReport("changed", f"{applied.writes} write(s) to repair {cluster.name}", writes=applied.writes,
-                          applied=tuple(applied.done), kinds=tuple(checks.action_kind(a) for a in safe))
+                          applied=tuple(applied.done), kinds=kinds)
     rt.record(Outcome(f"audit-{audit_id}", "changed", result.reason, cluster=cluster.name, cluster_key=cluster.key,
                       writes=applied.writes, plan=result.applied, trigger="audit", correlation_id=audit_id,
                       details={"nodes": [n.name for n in cluster.nodes]}))
     return result
 
 
-def reassign_after_unannounced_failover(rt: Runtime, cluster: Cluster, *, audit_id: str) -> dict[str, Any]:
-    """Run the failover service's IP step for a failover no signal announced (``AUDIT_REASSIGN_IP``)."""
+def enqueue_repair(rt: Runtime, cluster: Cluster, *, audit_id: str, active: Sequence[Work] = ()) -> RepairReport:
+    """The timer's repair: a ``repair`` work item for the worker (none when one for the cluster is still active)."""
+    running = _active_for(active, "repair", cluster.name)
+    if running is not None:
+        return RepairReport("queued", f"the repair of {cluster.name} runs already as work {running.id} "
+                                      f"({running.status}: {running.reason or 'queued'})"[:1000])
+    work = Work.new("repair", f"{cluster.name}-{audit_id}", {"cluster": cluster.name,
+                                                              "subscription": cluster.key.split("/")[0],
+                                                              "audit_id": audit_id}, cluster=cluster.name)
+    enqueue(rt, work)
+    log.info("audit %s: the repair of %s is enqueued as work %s", audit_id, cluster.name, work.id)
+    return RepairReport("queued", f"the repair of {cluster.name} is queued as work {work.id}")
+
+
+def repair_step(rt: Runtime, work: Work, failure: str | None) -> Later | Done:
+    """The worker's step of an audit's repair (payload ``{"cluster", "subscription", "audit_id"}``): re-find the
+    cluster, re-plan under its lock and apply the safe actions until a Site Recovery job must be waited for.
+    ``failure``: why that job failed (recorded; the next audit tries again). Ends with a recorded outcome."""
+    payload = work.payload
+    name = str(payload.get("cluster") or work.cluster or "")
+    audit_id = str(payload.get("audit_id") or work.id.rpartition("/")[2])
+    subscription = str(payload.get("subscription") or "")
+    carry = dict(work.carry)
+    try:
+        cluster = find_cluster(rt, name, [subscription] if subscription else None)
+    except RejectedInput as err:  # untagged or refused since the audit: nothing to repair
+        repaired = RepairReport("skipped", str(err))
+    else:
+        try:
+            repaired = _repair(rt, cluster, audit_id=audit_id, carry=carry, failure=failure)
+        except OperationPending as err:
+            return started(err, f"repairing {name}", carry=carry, cluster=name)
+    if repaired.outcome in ("unchanged", "skipped"):  # the others were recorded by the repair
+        rt.record(Outcome(f"audit-{audit_id}", "unchanged" if repaired.outcome == "unchanged" else "ignored",
+                          f"audit repair {repaired.outcome}: {repaired.reason}"[:1000], cluster=name, trigger="audit",
+                          correlation_id=audit_id))
+    return Done({**repaired.to_json(), "cluster": name, "audit_id": audit_id, "kinds": list(repaired.kinds)},
+                failed=repaired.outcome == "failed")
+
+
+def reassign_after_unannounced_failover(rt: Runtime, cluster: Cluster, *, audit_id: str, queue: bool = False,
+                                        active: Sequence[Work] = ()) -> dict[str, Any]:
+    """Run the failover service's IP step for a failover no signal announced (``AUDIT_REASSIGN_IP``); with
+    ``queue`` (the timer's audit) enqueue it for the worker instead (none when one for the cluster is active)."""
+    if queue:
+        running = _active_for(active, "reassign", cluster.name)
+        if running is not None:
+            return {"outcome": "queued", "reason": f"the IP step of {cluster.name} runs already as work {running.id} "
+                                                   f"({running.status}: {running.reason or 'queued'})"[:1000]}
+        work = failover.enqueue_reassign(cluster.name, rt, trigger="audit")
+        log.info("audit %s: failover of %s without a signal; the IP step is enqueued as work %s", audit_id,
+                 cluster.name, work.id)
+        return {"outcome": "queued", "reason": f"the IP step of {cluster.name} is queued as work {work.id}"}
     try:
         log.info("audit %s: failover of %s without a signal; running the IP step", audit_id, cluster.name)
         outcome = failover.reassign_cluster(cluster.name, rt, trigger="audit")
@@ -428,6 +520,58 @@ def reassign_after_unannounced_failover(rt: Runtime, cluster: Cluster, *, audit_
     except AsrS2dError as err:
         return {"outcome": "failed", "reason": str(err)}
     return {"outcome": outcome.kind, "reason": outcome.reason, "writes": outcome.writes}
+
+
+def _active_for(active: Sequence[Work], kind: str, cluster: str) -> Work | None:
+    """The cluster's work item of ``kind`` that has not ended, if any: the audit enqueues no second one."""
+    return next((w for w in active if w.kind == kind and not w.ended and (w.cluster or "").lower() == cluster.lower()),
+                None)
+
+
+# -- durable work: what runs, what failed, and messages that were lost ----------------------------------
+
+OVERDUE = timedelta(minutes=15)  # an item whose next look is this late lost its message
+FAILED_SHOWN = 20  # failed items the report lists, newest first
+ACTIVE_SHOWN = 100  # active items the report lists, oldest first
+
+
+def work_hygiene(rt: Runtime, *, now: datetime) -> tuple[dict[str, Any], list[Work], list[str]]:
+    """The report's ``work`` section, the active items, and what could not be done: every work item written in the
+    last day is read (one list, then one read each: an active item is rewritten at every step, minutes apart); an
+    active one whose next look is more than ``OVERDUE`` late lost its message (a send that failed after the save, a
+    message deleted by hand) and gets it again."""
+    works = items.listed(rt.records, since=items.recent())
+    active = [w for w in works if not w.ended]
+    resent: list[str] = []
+    errors: list[str] = []
+    for work in active:
+        due = parse_time(work.due or "") if work.due else None
+        late = due if due is not None else parse_time(work.updated or "")
+        if late is None or now - late.astimezone(UTC) <= OVERDUE:
+            continue
+        try:
+            rt.queue.send(work.message())
+        except AsrS2dError as err:
+            errors.append(f"work {work.id}: message not re-sent: {err}")
+            continue
+        log.warning("work %s: its next look was due %s and never came: message re-sent", work.id, work.due)
+        resent.append(work.id)
+    failed = sorted((w for w in works if w.status == "failed"), key=lambda w: w.updated, reverse=True)
+    section: dict[str, Any] = {
+        "active": len(active), "failed": len(failed), "resent": len(resent),
+        "in_flight": [_work_line(w) for w in active[:ACTIVE_SHOWN]],
+        "failures": [_work_line(w) for w in failed[:FAILED_SHOWN]],
+        "resent_ids": resent,
+    }
+    return section, active, errors
+
+
+def _work_line(work: Work) -> dict[str, Any]:
+    """One item as the report lists it. A failed item without an outcome never ended by its own step: the worker
+    marked it failed on the last delivery of a message that kept failing (it went to the poison queue)."""
+    waits = (work.pending or {}).get("doing") if work.pending else None
+    return {**work.line(), "waits_for": str(waits) if waits else None,
+            "poisoned": work.status == "failed" and work.outcome is None}
 
 
 # -- the service ---------------------------------------------------------------------------------------
@@ -471,12 +615,17 @@ def _repaired_codes(report: RepairReport) -> frozenset[str]:
 
 
 def run_audit(rt: Runtime, *, repair: bool | None = None, trigger: str = "manual", past_due: bool = False,
-              report: Progress = _quiet, now: datetime | None = None) -> Report:
+              report: Progress = _quiet, now: datetime | None = None, queue_work: bool = False) -> Report:
     """Audit every tagged cluster of the allowed subscriptions, repair what is safe when ``repair`` (default:
     ``AUDIT_REPAIR``) allows, write the report to ``audits/<UTC time>.json`` and ``audits/latest.json``, and
     publish a drift event per cluster that is not green. Anything it cannot read fails the whole audit loudly
     (``AuditIncomplete``, the attempt recorded in ``audits/last-attempt.json``): a report from part of the world
-    would say green, or say nothing, about what it could not see."""
+    would say green, or say nothing, about what it could not see.
+
+    What starts Site Recovery jobs (a repair, the IP step after an unannounced failover, the way back) runs in this
+    process, waiting for each job, unless ``queue_work`` (the timer): then the audit itself makes no ARM write and
+    starts no job; it enqueues a work item for each and reports it ``queued``. Either way it re-sends the message of
+    an active work item whose next look is long overdue, and reports the work in flight and the work that failed."""
     settings = rt.settings
     do_repair = settings.audit_repair if repair is None else repair
     moment = now or datetime.now(UTC)
@@ -496,6 +645,12 @@ def run_audit(rt: Runtime, *, repair: bool | None = None, trigger: str = "manual
             raise
         raise AuditIncomplete(f"the audit could not read everything it needs: {err}") from err
     spec = ReplicationSpec.from_settings(settings)
+    active: list[Work] = []
+    try:
+        result.work, active, problems = work_hygiene(rt, now=datetime.now(UTC))
+        result.errors += problems
+    except AsrS2dError as err:  # the report is still worth having; the next audit reads the work again
+        result.errors.append(f"work items: {err}")
     report(f"checking {len(observed.clusters)} cluster(s)")
     for cluster in observed.clusters:
         audit = audit_cluster(rt, cluster, observed, now=moment)
@@ -504,9 +659,10 @@ def run_audit(rt: Runtime, *, repair: bool | None = None, trigger: str = "manual
         log.info("audit %s cluster %s: %s, %d finding(s), plan %s", audit_id, cluster.name, cluster_report.status,
                  len(audit.findings), audit.plan.describe())
         if do_repair and not audit.failed_over and any(applicable(a, observed.asr) for a in audit.plan.actions):
-            report(f"repairing cluster {cluster.name}")
+            report(f"{'enqueuing the repair of' if queue_work else 'repairing'} cluster {cluster.name}")
             try:
-                repaired = repair_cluster(rt, cluster, audit_id=audit_id)
+                repaired = (enqueue_repair(rt, cluster, audit_id=audit_id, active=active) if queue_work
+                            else repair_cluster(rt, cluster, audit_id=audit_id, report=report))
             except AsrS2dError as err:  # a held lock, throttling, a node that cannot be read: the next audit retries
                 log.warning("audit %s: repair of %s failed: %s", audit_id, cluster.name, err)
                 repaired = RepairReport("failed", f"will retry on the next audit: {err}")
@@ -514,10 +670,11 @@ def run_audit(rt: Runtime, *, repair: bool | None = None, trigger: str = "manual
         if settings.audit_reassign_ip and any(f.code == checks.FAILOVER_UNANNOUNCED for f in audit.findings):
             report(f"running the IP step for cluster {cluster.name} (failover without a signal)")
             cluster_report = replace(cluster_report, reassign=reassign_after_unannounced_failover(
-                rt, cluster, audit_id=audit_id))
+                rt, cluster, audit_id=audit_id, queue=queue_work, active=active))
         if audit.failed_over:  # the way back: reprotect a committed failover, or say how
             back = way_back.audit_findings(rt, cluster.name, [item for _vm, item in audit.view.node_items()],
-                                           audit_id=audit_id)
+                                           audit_id=audit_id, queue=queue_work,
+                                           running=_active_for(active, "reprotect", cluster.name))
             cluster_report = replace(cluster_report, findings=(*cluster_report.findings, *back))
         result.clusters.append(cluster_report)
     result.clusters += lost_clusters(observed, spec)
@@ -565,10 +722,11 @@ def _publish(rt: Runtime, result: Report) -> None:
 
 
 def run_scheduled(past_due: bool) -> Report:
-    """The timer trigger's entry point (``%DRIFT_AUDIT_SCHEDULE%``)."""
+    """The timer trigger's entry point (``%DRIFT_AUDIT_SCHEDULE%``): what would start a job is enqueued for the worker
+    (no invocation waits on Azure)."""
     if past_due:
         log.warning("drift audit is running late (the timer was past due)")
-    return run_audit(default_runtime(), trigger="timer", past_due=past_due)
+    return run_audit(default_runtime(), trigger="timer", past_due=past_due, queue_work=True)
 
 
 

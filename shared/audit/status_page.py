@@ -8,7 +8,9 @@ cluster): each cluster's verdict per audit and its worst node RPO per audit as a
 ``drills/<key>/<UTC time>.json`` (the newest ``DRILLS_SHOWN`` per cluster): every drill with its checks and a link
 to its record, and the time since the last passed drill against ``TEST_FAILOVER_MAX_AGE_DAYS``. From
 ``audits/last-attempt.json``: an audit that failed after the last complete one, shown with its error; a last complete
-report older than two audit periods marks the whole page stale, as critical. No external assets, no script: inline
+report older than two audit periods marks the whole page stale, as critical. From the report's ``work`` section: the
+durable work in flight (kind, cluster, status, what it waits for, step) and the work that failed, a work item whose
+message went to the poison queue included (no work blob is read here: the audit read them). No external assets, no script: inline
 CSS and inline SVG only, so the page works under ``Content-Security-Policy: default-src 'none'; style-src
 'unsafe-inline'``.
 
@@ -484,6 +486,11 @@ def render(report: Mapping[str, Any] | None, *, now: datetime | None = None,
              ("", f"{statuses.count('red')} red · {statuses.count('amber')} amber · {statuses.count('green')} green"),
              ("", f"{counts.get('critical', 0)} critical / {counts.get('warning', 0)} warning finding(s)"),
              ("risk" if overdue else "", f"{overdue} drill(s) overdue")]
+    work_summary = report.get("work")
+    if isinstance(work_summary, Mapping):
+        failed = _seconds(work_summary.get("failed")) or 0
+        items += [("", f"{_seconds(work_summary.get('active')) or 0} work item(s) in flight"),
+                  ("risk" if failed else "", f"{failed} work item(s) failed")]
     body.append("<ul class=\"summary\" id=\"summary\">" + "".join(
         f"<li class=\"{cls}\">{e(label)}</li>" for cls, label in items) + "</ul>")
     if not clusters:
@@ -496,6 +503,9 @@ def render(report: Mapping[str, Any] | None, *, now: datetime | None = None,
     networks = [n for n in report.get("networks") or [] if isinstance(n, Mapping)]
     if networks:
         body.append(_networks(networks))
+    work = report.get("work")
+    if isinstance(work, Mapping):
+        body.append(_work(work))
     errors = list(report.get("errors") or [])
     if errors:
         body.append("<section class=\"cluster amber\" id=\"errors\"><h2>Not audited</h2><ul>" + "".join(
@@ -522,6 +532,37 @@ def _networks(networks: Sequence[Mapping[str, Any]]) -> str:
             "<tr><th>network</th><th>virtual network</th><th>DNS</th></tr>" + "".join(rows) + "</table>"
             "<p class=\"legend\">The cluster, its roles and SQL Server need their Active Directory domain's DNS and a "
             "domain controller in the DR region, and in the isolated test network during drills.</p></section>")
+
+
+def _work(work: Mapping[str, Any]) -> str:
+    """The durable work as the audit found it (the report's ``work``): what runs and what it waits for, and what
+    failed, a message that went to the poison queue included, with the step and the error."""
+    active = _seconds(work.get("active")) or 0
+    failed = _seconds(work.get("failed")) or 0
+    resent = _seconds(work.get("resent")) or 0
+    in_flight = [w for w in work.get("in_flight") or [] if isinstance(w, Mapping)]
+    failures = [w for w in work.get("failures") or [] if isinstance(w, Mapping)]
+    head = "".join(f"<th>{h}</th>" for h in ("Kind", "Cluster", "Status", "Step", "Waits for", "Work"))
+    rows = "".join("<tr>" + "".join(f"<td>{e(v)}</td>" for v in (
+        w.get("kind"), w.get("cluster") or "-", w.get("status"), w.get("step"),
+        w.get("waits_for") or w.get("reason") or "-", w.get("work"))) + "</tr>" for w in in_flight)
+    running = (f"<table class=\"work\" id=\"work-in-flight\"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+               if in_flight else "<p>No work in flight.</p>")
+    if active > len(in_flight):
+        running += f"<p class=\"legend\">The oldest {len(in_flight)} of {active} shown.</p>"
+    failed_html = ""
+    if failures:
+        items = "".join(
+            f"<li><span class=\"sev\">{'Poisoned' if w.get('poisoned') else 'Failed'}</span><strong>{e(w.get('kind'))}"
+            f"</strong> of {e(w.get('cluster') or '-')} (<code>{e(w.get('work'))}</code>, step {e(w.get('step'))}, "
+            f"{e(_when(w.get('updated')))}): {e(w.get('reason') or 'no reason recorded')}</li>" for w in failures)
+        more = f" (the newest {len(failures)} of {failed})" if failed > len(failures) else ""
+        failed_html = (f"<h3 class=\"critical\">Failed work{e(more)}</h3><ul class=\"findings critical\" "
+                       f"id=\"work-failed\">{items}</ul>")
+    note = (f"<p class=\"legend\">{resent} lost message(s) re-sent by this audit.</p>" if resent else "")
+    status = "red" if failed else "green" if not active else "amber"
+    return (f"<section class=\"cluster {status}\" id=\"work\"><h2>Work</h2><p>{active} in flight · {failed} failed "
+            f"(as the last audit found them)</p>{running}{failed_html}{note}</section>")
 
 
 # -- reading what the page shows, and the record route -------------------------------------------------------------

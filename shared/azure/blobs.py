@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from shared.azure.clients import Clients
@@ -76,8 +77,11 @@ class BlobGateway:
             raise EtagMismatch(f"{name} changed concurrently") from err
         return str(result["etag"])
 
-    def list_names(self, prefix: str) -> list[str]:
-        return [b.name for b in self._container.list_blobs(name_starts_with=prefix)]
+    def list_names(self, prefix: str, *, modified_since: datetime | None = None) -> list[str]:
+        """The names under ``prefix`` (only those written at or after ``modified_since``: the list's own
+        ``Last-Modified``, no read per blob)."""
+        return [b.name for b in self._container.list_blobs(name_starts_with=prefix)
+                if modified_since is None or b.last_modified is None or b.last_modified >= modified_since]
 
     # -- leases ---------------------------------------------------------------------------------
     def acquire_lease(self, name: str, seconds: int) -> Any:

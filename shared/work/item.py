@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import state
@@ -115,11 +116,20 @@ def save(records: Records, work: Work) -> Work:
     return replace(saved, etag=etag)
 
 
-def listed(records: Records, *, kind: str | None = None) -> list[Work]:
-    """Every work item (of one kind), oldest first: one list, then one read each."""
+RECENT = timedelta(days=1)  # every active item is rewritten far more often (its steps' delays are minutes at most)
+
+
+def listed(records: Records, *, kind: str | None = None, since: datetime | None = None) -> list[Work]:
+    """Every work item (of one kind; written at or after ``since``: ``recent()`` holds every active item and the
+    latest ended ones), oldest first: one list, then one read each."""
     prefix = f"{state.WORK}{kind}/" if kind else state.WORK
-    found = (load_blob(records, name) for name in records.blobs.list_names(prefix))
+    found = (load_blob(records, name) for name in records.blobs.list_names(prefix, modified_since=since))
     return sorted((w for w in found if w is not None), key=lambda w: w.created)
+
+
+def recent(now: datetime | None = None) -> datetime:
+    """Since when ``listed`` must read to see every active item (the audit, the status command): a day back."""
+    return (now or datetime.now(UTC)) - RECENT
 
 
 def load_blob(records: Records, name: str) -> Work | None:

@@ -16,6 +16,7 @@ import pytest
 
 from emulator import Emulator, delivery
 from emulator.clients import control, time_passes
+from emulator.core.faults import FaultRule
 from shared import ids
 from shared.audit import service as audit
 from shared.audit import status_page
@@ -28,6 +29,8 @@ from shared.errors import TransientError
 from shared.failover import service as failover
 from shared.runtime import Runtime
 from shared.way_back import service as way_back
+from shared.work import item as items
+from shared.work import worker
 from tests.functions.conftest import writes_since
 from tests.functions.drill_world import CLUSTER, EVERY_CHECK, World
 
@@ -197,6 +200,92 @@ def test_the_audit_reports_the_way_back_and_with_the_setting_takes_it(committed:
     assert all("/replicationFabrics/asr-s2d-northeurope/" in i["id"] for i in raw_items(committed.emu))
 
 
+def test_reprotect_runs_through_the_worker_in_steps_and_counts_every_node(
+        committed: World, make_runtime: Callable[..., Runtime]) -> None:
+    rt = make_runtime(ALLOW_REPROTECT="true")
+    rt.queue.ensure()
+    seq = committed.emu.journal.last_seq
+
+    work = way_back.enqueue_reprotect(CLUSTER, rt, trigger="cli")
+    assert work.kind == "reprotect" and work.payload == {"cluster": CLUSTER, "trigger": "cli"}
+    assert writes_since(committed.emu, seq) == []  # enqueued only
+    counts = worker.run_queue(rt, until_idle=True, max_seconds=120, retry_seconds=1)
+
+    done = items.load(rt.records, work.id)
+    assert done is not None and done.status == "done" and done.outcome is not None, done
+    assert (done.outcome["outcome"], done.outcome["writes"]) == ("changed", 2), done.outcome
+    # Counted over every step: on Azure's clock each node's switch protection ended in a step of its own.
+    assert done.outcome["reason"] == f"2 node(s) of {CLUSTER} reprotected: replicating back from northeurope"
+    assert [line.split(":")[0] for line in done.outcome["plan"]] == ["reprotect s2d-node1", "reprotect s2d-node2"]
+    assert [(e.method, e.path.rsplit("/", 1)[-1]) for e in writes_since(committed.emu, seq)] == [
+        ("POST", "switchprotection")] * 2
+    if committed.emu.clock.instant:  # every job ended at its first look: one step
+        assert done.step == 1 and counts == {"done": 1}
+    else:  # each job was looked at again by a delayed message, never waited for
+        assert done.step > 2 and counts.get("waiting", 0) == done.step - 1
+    assert all("/replicationFabrics/asr-s2d-northeurope/" in i["id"] for i in raw_items(committed.emu))
+
+
+def test_a_switch_protection_job_that_fails_ends_the_reprotect_with_a_recorded_failure(
+        committed: World, make_runtime: Callable[..., Runtime]) -> None:
+    rt = make_runtime(ALLOW_REPROTECT="true")
+    rt.queue.ensure()
+    # The first node's job still runs at the step's one look (on either clock), and ends Failed at a later look.
+    control(committed.emu, "PUT", "config", {"lro_polls": 1})
+    committed.emu.faults.add(FaultRule(action="lro_fail", method="POST", path=r"switchprotection$", count=1,
+                                       code="SwitchProtectionFailed", message="the cache account refused the write"))
+    try:
+        work = way_back.enqueue_reprotect(CLUSTER, rt)
+        worker.run_queue(rt, until_idle=True, max_seconds=120, retry_seconds=1)
+    finally:
+        control(committed.emu, "PUT", "config", {"lro_polls": 0})
+        committed.emu.faults.clear()
+    done = items.load(rt.records, work.id)
+    assert done is not None and done.status == "failed" and done.outcome is not None, done
+    assert done.outcome["outcome"] == "failed" and "a reprotect job failed" in done.outcome["reason"], done.outcome
+    assert "SwitchProtectionFailed" in done.outcome["reason"] and done.step >= 2
+    assert done.outcome["writes"] == 1 and [line.split(":")[0] for line in done.outcome["plan"]] == [
+        "reprotect s2d-node1"]
+
+
+def test_the_reprotect_of_a_cluster_asr_s2d_never_enrolled_ends_rejected_not_poisoned(
+        committed: World, make_runtime: Callable[..., Runtime]) -> None:
+    rt = make_runtime(ALLOW_REPROTECT="true")
+    rt.queue.ensure()
+    work = way_back.enqueue_reprotect("othercluster", rt)
+    assert worker.run_queue(rt, until_idle=True, max_seconds=60) == {"failed": 1}
+    done = items.load(rt.records, work.id)
+    assert done is not None and done.status == "failed" and done.outcome is not None
+    assert done.outcome["outcome"] == "rejected" and "never enrolled a cluster othercluster" in done.reason
+
+
+def test_the_timers_audit_enqueues_the_way_back_and_the_worker_takes_it(
+        committed: World, make_runtime: Callable[..., Runtime]) -> None:
+    rt = make_runtime(ALLOW_REPROTECT="true")
+    rt.queue.ensure()
+    seq = committed.emu.journal.last_seq
+
+    [queued] = audit.run_audit(rt, queue_work=True).clusters
+
+    assert writes_since(committed.emu, seq) == []  # the audit started no switch protection
+    [finding] = [f for f in queued.findings if f.code.startswith("reprotect")]
+    [work] = items.listed(rt.records, kind="reprotect")
+    assert finding.code == "reprotect-queued" and work.id in finding.message and work.payload["trigger"] == "audit"
+    [again] = [f for f in audit.run_audit(rt, queue_work=True).clusters[0].findings if f.code.startswith("reprotect")]
+    assert "runs already" in again.message and len(items.listed(rt.records, kind="reprotect")) == 1
+    # Without the setting the timer's audit only reports the steps, as in-process: nothing more enqueued.
+    assert [f.code for f in audit.run_audit(committed.rt, queue_work=True).clusters[0].findings
+            if f.code.startswith("reprotect")] == ["reprotect-needed"]
+    assert len(items.listed(rt.records, kind="reprotect")) == 1 and writes_since(committed.emu, seq) == []
+
+    worker.run_queue(rt, until_idle=True, max_seconds=120, retry_seconds=1)
+
+    done = items.load(rt.records, work.id)
+    assert done is not None and done.outcome is not None and done.outcome["outcome"] == "changed", done
+    assert [(e.method, e.path.rsplit("/", 1)[-1]) for e in writes_since(committed.emu, seq)] == [
+        ("POST", "switchprotection")] * 2
+
+
 def test_cli_reprotect(committed: World, app_settings: dict[str, str], monkeypatch: pytest.MonkeyPatch,
                        capsys: pytest.CaptureFixture[str]) -> None:
     from shared.config import get_settings
@@ -360,7 +449,10 @@ def test_the_recovery_plan_runbook_of_a_failback_moves_the_cluster_ip_home(repli
     context = json.dumps({"RecoveryPlanName": f"asr-s2d-{CLUSTER}", "FailoverType": "Planned",
                           "FailoverDirection": "SecondaryToPrimary", "GroupId": "1", "VmMap": vm_map}).encode()
 
-    status, body = failover.handle_runbook(context, rt=w.rt)
+    status, accepted = failover.handle_runbook(context, rt=w.rt)
+    assert status == 202, accepted
+    worker.run_queue(w.rt, max_seconds=120)  # the queue worker takes the IP step; the runbook polls its status URL
+    status, body = failover.runbook_status(accepted["status"], rt=w.rt)
 
     assert (status, body["outcome"]) == (200, "reassigned"), body
     assert body["details"]["ip"] == w.demo["cluster_ip"]

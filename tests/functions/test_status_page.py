@@ -178,6 +178,29 @@ def test_every_value_is_escaped_in_the_html(audited: Report) -> None:
     assert "&lt;img src=x onerror=&quot;" in html
 
 
+def test_the_work_section_shows_work_in_flight_and_failed_work_escaped(audited: Report) -> None:
+    report = audited.to_json()
+    hostile = {"work": f"repair/{HOSTILE}", "kind": "repair", "cluster": HOSTILE, "status": "waiting", "step": 3,
+               "reason": HOSTILE, "updated": "2026-11-24T16:45:00Z", "due": None, "waits_for": HOSTILE,
+               "poisoned": False}
+    report["work"] = {"active": 1, "failed": 2, "resent": 1, "resent_ids": ["enroll/x"], "in_flight": [hostile],
+                      "failures": [{**hostile, "status": "failed", "poisoned": True,
+                                    "reason": f"work repair/x failed at step 3 after 5 deliveries and goes to the "
+                                              f"poison queue: TransientError: {HOSTILE}"},
+                                   {**hostile, "kind": "drill", "status": "failed", "reason": "cleanup failed"}]}
+    html = status.render(report)
+    assert "<img" not in html and "<script" not in html
+    section = html.split('id="work"', 1)[1]
+    assert "1 in flight · 2 failed" in section and "1 lost message(s) re-sent" in section
+    assert 'id="work-in-flight"' in section and "<td>waiting</td><td>3</td>" in section
+    assert "&lt;img src=x onerror=&quot;" in section
+    assert section.count("Poisoned") == 1 and section.count("Failed</span>") == 1
+    assert "failed at step 3 after 5 deliveries and goes to the poison queue" in section
+    assert "2 work item(s) failed" in html
+    # A report written before the section existed has no Work section.
+    assert 'id="work"' not in status.render(audited.to_json() | {"work": None})
+
+
 def test_an_old_report_says_it_is_old(audited: Report) -> None:
     from datetime import timedelta
 

@@ -465,7 +465,7 @@ def test_the_state_records_expire_by_prefix_and_the_notes_and_locks_never_do() -
     text = bicep_files()["modules/app.bicep"]
     block = text[text.index("var retentionDays = {"):]
     days = {m.group(1): int(m.group(2)) for m in re.finditer(r"^\s*(\w+): (\d+)", block[:block.index("}")], re.M)}
-    assert days == {"outcomes": 90, "events": 7, "audits": 90, "drills": 400}
+    assert days == {"outcomes": 90, "events": 7, "audits": 90, "drills": 400, "work": 30}
     # Every expiring prefix is one the app writes; what the services read back is never expired.
     code = "".join(p.read_text() for p in (ROOT / "shared").glob("*.py"))
     assert all(f'"{prefix}/' in code or f"f\"{prefix}/" in code for prefix in days)
