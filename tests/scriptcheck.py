@@ -10,6 +10,10 @@ could let a tag value become code on a cluster node (DESIGN.md rule 11).
 The lexer understands comments (`#`, `<# #>`), single-quoted and expandable strings (with the
 typographic quotes PowerShell also accepts), here-strings, backtick escapes and `$( )` subexpressions
 inside expandable strings, whose code is checked like any other code.
+
+A script that waits (the runbook polls the app) must wait a bounded time: `loops()` and `functions()` give the
+tests each loop's condition and body and each function's body, and the `unbounded-loop` rule refuses a loop whose
+condition is constant (`while ($true)`, `for (;;)`, `do { } until ($false)`).
 """
 
 from __future__ import annotations
@@ -302,12 +306,83 @@ def _last_statement(code: str) -> str | None:
     return None
 
 
+def _closing(code: str, start: int) -> int:
+    """The index just after the bracket that closes the one at ``start`` (in the code view)."""
+    nesting = 0
+    for i in range(start, len(code)):
+        if code[i] in "([{":
+            nesting += 1
+        elif code[i] in ")]}":
+            nesting -= 1
+            if nesting == 0:
+                return i + 1
+    return len(code)
+
+
+@dataclass(frozen=True)
+class Loop:
+    keyword: str  # while, for, do-while, do-until
+    condition: str  # the text inside the parentheses (for: all three parts)
+    body: str  # the text inside the braces
+    line: int
+
+
+def loops(text: str) -> list[Loop]:
+    """Every `while`, `for` and `do` loop of the script (not `foreach`, which ends with its collection), in order."""
+    lexed = _lex(text)
+    code = lexed.code_view()
+    found: list[tuple[int, Loop]] = []
+    taken: set[int] = set()  # the `while` / `until` that end a `do` loop
+    for match in re.finditer(r"(?<![\w$-])do\s*\{", code, flags=re.IGNORECASE):
+        body_end = _closing(code, match.end() - 1)
+        tail = re.compile(r"\s*(while|until)\s*\(", flags=re.IGNORECASE).match(code, body_end)
+        if tail is None:
+            continue
+        taken.add(tail.start(1))
+        open_paren = tail.end() - 1
+        found.append((match.start(), Loop(f"do-{tail.group(1).lower()}",
+                                         text[open_paren + 1:_closing(code, open_paren) - 1],
+                                         text[match.end():body_end - 1], lexed.line_of(match.start()))))
+    for match in re.finditer(r"(?<![\w$-])(while|for)\s*\(", code, flags=re.IGNORECASE):
+        if match.start(1) in taken:
+            continue
+        open_paren = match.end() - 1
+        close_paren = _closing(code, open_paren)
+        brace = code.find("{", close_paren)
+        body = text[brace + 1:_closing(code, brace) - 1] if brace >= 0 else ""
+        found.append((match.start(), Loop(match.group(1).lower(), text[open_paren + 1:close_paren - 1], body,
+                                         lexed.line_of(match.start()))))
+    return [loop for _, loop in sorted(found, key=lambda pair: pair[0])]
+
+
+def functions(text: str) -> dict[str, str]:
+    """Each `function Name { ... }` of the script: its body (param block included), by name."""
+    lexed = _lex(text)
+    code = lexed.code_view()
+    found = {}
+    for match in re.finditer(r"(?<![\w$-])function\s+([\w-]+)\s*\{", code, flags=re.IGNORECASE):
+        found[match.group(1)] = text[match.end():_closing(code, match.end() - 1) - 1]
+    return found
+
+
+def _constant_true(loop: Loop) -> bool:
+    condition = _lex(loop.condition).code_view().strip().strip("()").strip().casefold()
+    if loop.keyword == "for":
+        parts = condition.split(";")
+        condition = parts[1].strip() if len(parts) == 3 else condition
+        if not condition:
+            return True
+    if loop.keyword == "do-until":
+        return condition in ("$false", "0", "$null")
+    return condition in ("$true", "1")
+
+
 def check_script(text: str, *, allow: Collection[str] = ()) -> list[str]:
     """Problems in one PowerShell script; `allow` names forbidden commands or rules to permit.
 
     Rules: marker, non-ascii, strict-mode, error-action, forbidden (one label per FORBIDDEN entry),
     interpolation (a parameter inside an expandable string or a bare word), format-operator,
-    unvalidated-parameter, untyped-parameter, json-output.
+    unvalidated-parameter, untyped-parameter, unbounded-loop, json-output.
     """
     allowed = {entry.casefold() for entry in allow}
     problems: list[str] = []
@@ -356,6 +431,10 @@ def check_script(text: str, *, allow: Collection[str] = ()) -> list[str]:
             report("unvalidated-parameter", f"${parameter.name} has no [Validate*()] attribute")
         if not parameter.typed:
             report("untyped-parameter", f"${parameter.name} has no type")
+
+    for loop in loops(text):
+        if _constant_true(loop):
+            report("unbounded-loop", f"line {loop.line}: a {loop.keyword} loop whose condition never ends it")
 
     last = _last_statement(code)
     if last is None or not (re.search(r"\bConvertTo-Json\b", last, flags=re.IGNORECASE)

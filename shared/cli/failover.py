@@ -1,15 +1,13 @@
-"""``asr-s2d reassign-ip``: the IP step after a failover (or, with ``--test``, a test failover), on demand."""
+"""``asr-s2d reassign-ip``: the IP step after a failover (or, with ``--test``, a test failover), on demand; with
+``--no-wait`` only enqueued for the worker."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from shared import tags
 from shared.cli.output import (
-    EXIT_BAD_INPUT,
     EXIT_REPORTED,
-    CliError,
     cluster_command,
     exit_code,
     fields,
@@ -17,7 +15,8 @@ from shared.cli.output import (
     progress,
     say,
 )
-from shared.failover.service import reassign_cluster
+from shared.cli.work import enrolled, print_enqueued
+from shared.failover.service import enqueue_reassign, reassign_cluster
 from shared.runtime import default_runtime
 
 
@@ -30,16 +29,23 @@ def register(sub: Any) -> None:
                                     "network, puts asr-s2d's load balancer right and runs set_cluster_ip.ps1 once on a "
                                     "confirmed node. 0: done (or already done); 3: nothing was done (the reason says "
                                     "why: e.g. no load balancer at home after a failback); 4: the failover is not "
-                                    "finished yet, run it again later.",
-                        examples=["asr-s2d reassign-ip s2dclu01", "asr-s2d reassign-ip s2dclu01 --test --json"],
-                        json_help="one JSON object (the outcome record) on stdout")
+                                    "finished yet, run it again later. With --no-wait it is only enqueued for the "
+                                    "worker, which looks again until the failover has ended: its work id is printed "
+                                    "and `asr-s2d status CLUSTER` follows it (0).",
+                        examples=["asr-s2d reassign-ip s2dclu01", "asr-s2d reassign-ip s2dclu01 --test --json",
+                                  "asr-s2d reassign-ip s2dclu01 --no-wait"],
+                        json_help="one JSON object (the outcome record) on stdout; with --no-wait, the work item")
     p.add_argument("--test", action="store_true", help="the test failover's network and load balancer")
+    p.add_argument("--no-wait", action="store_true",
+                   help="only enqueue the IP step for the worker and print its work id")
 
 
 def cmd_reassign_ip(args: argparse.Namespace) -> int:
     rt = default_runtime()
-    if rt.records.enrollment(tags.cluster_name(args.cluster, "reassign-ip")) is None:  # no record for an unknown one
-        raise CliError(EXIT_BAD_INPUT, f"asr-s2d never enrolled a cluster {args.cluster}")
+    enrolled(rt, args.cluster, "reassign-ip")  # an unknown cluster is bad input, and gets no record
+    if args.no_wait:
+        return print_enqueued(rt, [enqueue_reassign(args.cluster, rt, test=args.test, trigger="cli")],
+                              as_json=args.json)
     progress(f"re-reading Site Recovery, the recovered nodes and the {'test' if args.test else 'DR'} network of "
              f"cluster {args.cluster}")
     outcome = reassign_cluster(args.cluster, rt, test=args.test)

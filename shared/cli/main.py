@@ -12,13 +12,14 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from shared.cli import audit, check, drill, enrollment, events, failover, nodes, way_back
+from shared.cli import audit, check, drill, enrollment, events, failover, nodes, way_back, work
 from shared.cli.output import EXIT_BAD_INPUT, EXIT_CODES, EXIT_FAILED, EXIT_RETRY, CliError, say
 from shared.errors import AsrS2dError, GuestNotReady, RejectedInput, SettingsError
 
 # Every command, in the order ``--help`` lists them.
 COMMANDS: tuple[Callable[[Any], None], ...] = (events.register, check.register, enrollment.register, nodes.register,
-                                               failover.register, audit.register, drill.register, way_back.register)
+                                               failover.register, audit.register, drill.register, way_back.register,
+                                               work.register)
 
 
 def build_parser() -> argparse.ArgumentParser:

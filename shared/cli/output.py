@@ -11,7 +11,7 @@ import json
 import shutil
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from shared.findings import Finding
@@ -100,24 +100,25 @@ def terminal_width() -> int:
     return max(60, shutil.get_terminal_size((120, 24)).columns)
 
 
-def _fit(natural: dict[str, int], width: int) -> dict[str, int]:
-    """Column widths that fit ``width``: narrow columns keep theirs, the wide ones share what is left in proportion
-    to their content (never below ``NARROW``)."""
+def _fit(natural: dict[str, int], width: int, keep: Collection[str] = ()) -> dict[str, int]:
+    """Column widths that fit ``width``: narrow columns (and those in ``keep``) keep theirs, the wide ones share what
+    is left in proportion to their content (never below ``NARROW``)."""
     room = width - len(GAP) * (len(natural) - 1)
     if sum(natural.values()) <= room:
         return dict(natural)
-    wide = [c for c, w in natural.items() if w > NARROW]
+    wide = [c for c, w in natural.items() if w > NARROW and c not in keep]
     left = max(room - sum(w for c, w in natural.items() if c not in wide), NARROW * len(wide))
     total = sum(natural[c] for c in wide)
     return {c: max(NARROW, left * natural[c] // total) if c in wide else w for c, w in natural.items()}
 
 
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, width: int | None = None) -> str:
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, width: int | None = None,
+          keep: Collection[str] = ()) -> str:
     """A plain-text table that fits the terminal: wide columns (reasons, fixes) wrap onto more lines, nothing is
-    ever cut."""
+    ever cut; the columns in ``keep`` (times, ids) never wrap."""
     cells = [{c: "" if r.get(c) is None else scrub(str(r.get(c))) for c in columns} for r in rows]
     natural = {c: max([len(c)] + [len(row[c]) for row in cells]) for c in columns}
-    widths = _fit(natural, width or terminal_width())
+    widths = _fit(natural, width or terminal_width(), keep)
     lines = [GAP.join(c.upper().ljust(widths[c]) for c in columns).rstrip(),
              GAP.join("-" * widths[c] for c in columns)]
     for row in cells:

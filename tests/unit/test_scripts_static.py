@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.scriptcheck import check_script, script_parameters
+from tests.scriptcheck import Loop, check_script, functions, loops, script_parameters
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "shared" / "scripts"
 SET_CLUSTER_IP = SCRIPTS / "set_cluster_ip.ps1"
@@ -22,7 +22,7 @@ RUNBOOK = SCRIPTS / "runbook" / "Invoke-AsrS2dPostFailover.ps1"
 SHIPPED = [
     pytest.param(SET_CLUSTER_IP, "# asr-s2d:set-cluster-ip v3", (), id="set_cluster_ip"),
     pytest.param(CLUSTER_HEALTH, "# asr-s2d:cluster-health v2", (), id="cluster_health"),
-    pytest.param(RUNBOOK, "# asr-s2d:post-failover-runbook v1", ("Invoke-RestMethod",), id="runbook"),
+    pytest.param(RUNBOOK, "# asr-s2d:post-failover-runbook v2", ("Invoke-RestMethod",), id="runbook"),
 ]
 
 
@@ -64,7 +64,7 @@ def test_runbook_is_the_only_script_allowed_to_call_out() -> None:
         # The app passes exactly these names in the Run Command request's `parameters` list.
         (SET_CLUSTER_IP, ["IPAddress", "ProbePort", "SubnetPrefix", "RoleAddresses"]),
         (CLUSTER_HEALTH, []),
-        (RUNBOOK, ["RecoveryPlanContext"]),
+        (RUNBOOK, ["RecoveryPlanContext", "TimeoutMinutes"]),
     ],
 )
 def test_declared_parameters(path: Path, names: list[str]) -> None:
@@ -207,18 +207,92 @@ def test_cluster_health_only_reads() -> None:
 def test_runbook_shape() -> None:
     code = code_lines(read(RUNBOOK))
     assert re.search(r"param\(\s*\[Parameter\(Mandatory = \$true\)\]\s*\[ValidateNotNull\(\)\]\s*"
-                     r"\[object\]\$RecoveryPlanContext\s*\)", code)
+                     r"\[object\]\$RecoveryPlanContext,\s*", code)
     assert "Connect-AzAccount -Identity" in code
     assert "Get-AutomationConnection" not in code and "AzureRunAsConnection" not in code
     assert "Get-AutomationVariable -Name 'AsrS2dFunctionUrl'" in code
     assert "Get-AutomationVariable -Name 'AsrS2dFunctionKey'" in code
-    assert "'x-functions-key' = $key" in code
-    assert "Invoke-RestMethod -Method Post -Uri $url -Headers $headers -Body $body" in code
+    assert "$headers = @{ 'x-functions-key' = $key }" in code
     assert "ConvertFrom-Json" in code
     for field_name in ("RecoveryPlanName", "FailoverType", "FailoverDirection", "GroupId", "VmMap"):
         assert f"'{field_name}'" in code
-    assert re.search(r"\$maxAttempts = 4\b", code)
-    assert "throw" in code.split("catch", 1)[1]
+    # One place calls out, never throwing on a status (the callers decide), with a bounded wait per call.
+    call = functions(read(RUNBOOK))["Invoke-AsrS2dCall"]
+    assert re.search(r"Invoke-RestMethod @Request -SkipHttpErrorCheck -StatusCodeVariable 'status' "
+                     r"-ResponseHeadersVariable 'answerHeaders' -TimeoutSec \d+", call)
+    assert code.count("Invoke-RestMethod") == 1
+
+
+def _loop_calling(method: str) -> Loop:
+    (loop,) = [lp for lp in loops(read(RUNBOOK)) if f"Method = '{method}'" in lp.body]
+    return loop
+
+
+def test_runbook_posts_the_context_with_bounded_retries() -> None:
+    post = _loop_calling("Post")
+    assert post.keyword == "for" and re.fullmatch(r"\$attempt = 1; \$attempt -le \$maxAttempts; \$attempt\+\+",
+                                                   post.condition)
+    assert re.search(r"\$maxAttempts = 4\b", read(RUNBOOK))
+    assert "Uri = $url; Headers = $headers; Body = $body" in post.body
+    assert "if (-not (Test-Transient -Call $call)) { break }" in post.body  # 400, 401: at once
+    assert "throw" in post.body and "Start-Sleep" in post.body
+    # Neither 202 nor 200: the app refused (a rejected context, a wrong key): the runbook fails.
+    assert re.search(r"if \(\$call\.Status -ne 202 -and \$call\.Status -ne 200\) \{\s*throw", read(RUNBOOK))
+
+
+def test_runbook_polls_the_status_url_until_a_final_answer() -> None:
+    text = read(RUNBOOK)
+    code = code_lines(text)
+    poll = _loop_calling("Get")
+    # Where to poll: the 202's Location header (else the body's status_url), resolved against the function URL, and
+    # the key goes there only over https to the app's own host.
+    assert "Get-HeaderValue -Headers $call.Headers -Name 'Location'" in code
+    assert "Get-AnswerField -Body $call.Body -Name 'status_url'" in code
+    assert "$statusUri = [System.Uri]::new([System.Uri]$url, $location)" in code
+    assert re.search(r"if \(\$statusUri\.Scheme -ne 'https' -or \$statusUri\.Host -ne \(\[System\.Uri\]\$url\)\.Host\) "
+                     r"\{\s*throw", code)
+    assert "Method = 'Get'; Uri = $statusUri; Headers = $headers" in poll.body  # the same key header
+    # While the app says 202 (or the poll got no answer): keep polling; a final answer ends the loop.
+    assert poll.keyword == "while" and poll.condition == "$call.Status -eq 202 -or (Test-Transient -Call $call)"
+    # 400 (rejected) and 500 (failed) fail the runbook with the outcome's reason; 200 succeeds.
+    after = code[code.index(poll.body) + len(poll.body):]
+    assert re.search(r"if \(\$call\.Status -ne 200\) \{\s*throw \(.*Get-Reason -Call \$call", after)
+
+
+def test_runbook_honours_retry_after_and_ends_by_its_deadline() -> None:
+    text = read(RUNBOOK)
+    poll = _loop_calling("Get")
+    (timeout,) = [p for p in script_parameters(text) if p.name == "TimeoutMinutes"]
+    assert re.search(r"\[ValidateRange\(1, 180\)\]\s*\[int\]\$TimeoutMinutes = 60", timeout.declaration)
+    assert "$deadline = [datetime]::UtcNow.AddMinutes($TimeoutMinutes)" in text
+    # Bounded: the loop throws once the deadline has passed, and after too many failed polls in a row.
+    assert re.search(r"if \(\[datetime\]::UtcNow -ge \$deadline\) \{\s*throw", poll.body)
+    assert re.search(r"if \(\$pollErrors -ge \$maxPollErrors\) \{\s*throw", poll.body)
+    assert "$pollErrors = 0" in poll.body  # in a row: an answer resets the count
+    # It waits what Retry-After says, within 1 s .. $maxRetryAfter and never past the deadline.
+    assert "Start-Sleep -Seconds (Get-Wait -Call $call)" in poll.body
+    wait = functions(text)["Get-Wait"]
+    assert "Get-HeaderValue -Headers $Call.Headers -Name 'Retry-After'" in wait
+    assert "[int]::TryParse(" in wait and "$seconds = $defaultRetryAfter" in wait
+    assert "[math]::Max(1, [math]::Min([math]::Min($seconds, $maxRetryAfter), $left))" in wait
+    assert "($deadline - [datetime]::UtcNow).TotalSeconds" in wait
+    assert re.search(r"\$maxRetryAfter = \d+", text) and re.search(r"\$defaultRetryAfter = \d+", text)
+    # Headers are matched by name whatever their case (PowerShell's -eq), the first value of each.
+    assert "if ($entry.Key -eq $Name)" in functions(text)["Get-HeaderValue"]
+
+
+def test_runbook_retries_only_what_asking_again_can_fix() -> None:
+    transient = functions(read(RUNBOOK))["Test-Transient"]
+    # No answer, 408, 429 and 5xx; but a 500 carrying the app's outcome is its final "failed".
+    assert "if ($status -eq 500 -and (Get-AnswerField -Body $Call.Body -Name 'outcome')) { return $false }" in transient
+    assert "return $status -eq 0 -or $status -eq 408 -or $status -eq 429 -or $status -ge 500" in transient
+
+
+def test_runbook_reads_the_answer_under_strict_mode() -> None:
+    """Strict mode throws on a missing property: the app's answer is read through PSObject.Properties."""
+    field = functions(read(RUNBOOK))["Get-AnswerField"]
+    assert "$property = $Body.PSObject.Properties[$Name]" in field
+    assert re.search(r"\$\w+\.Body\.\w+", code_lines(read(RUNBOOK))) is None
 
 
 # --- the checker can fail ------------------------------------------------------------------------------
@@ -287,6 +361,44 @@ def test_minimal_script_is_clean() -> None:
 def test_checker_flags_hostile_code(body: str, expected: set[str]) -> None:
     problems = check_script(minimal(body))
     assert expected <= rules(problems), problems
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param("while ($true) { Start-Sleep -Seconds 10 }", id="while-true"),
+        pytest.param("while ( $TRUE ) { Start-Sleep -Seconds 10 }", id="while-true-spaced"),
+        pytest.param("while (1) { }", id="while-1"),
+        pytest.param("for (;;) { Start-Sleep -Seconds 10 }", id="for-ever"),
+        pytest.param("for ($i = 0; ; $i++) { }", id="for-without-condition"),
+        pytest.param("do { Start-Sleep -Seconds 10 } until ($false)", id="do-until-false"),
+        pytest.param("do { Start-Sleep -Seconds 10 } while ($true)", id="do-while-true"),
+    ],
+)
+def test_checker_flags_an_unbounded_loop(body: str) -> None:
+    assert rules(check_script(minimal(body))) == {"unbounded-loop"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param("while ([datetime]::UtcNow -lt $deadline) { Start-Sleep -Seconds 1 }", id="deadline"),
+        pytest.param("for ($i = 0; $i -lt 3; $i++) { }", id="counted"),
+        pytest.param("do { $i++ } until ($i -ge 3)", id="do-until"),
+        pytest.param("# while ($true) { }\n$x = 'for (;;) { }'", id="comment-and-string"),
+    ],
+)
+def test_checker_lets_a_bounded_loop_pass(body: str) -> None:
+    assert check_script(minimal(body)) == []
+
+
+def test_loops_and_functions_are_found_with_their_bodies() -> None:
+    script = minimal("function Get-One {\n    param([int]$N)\n    while ($N -gt 0) { $N-- }\n}\n"
+                     "do { $k++ } while ($k -lt 2)\nfor ($i = 0; $i -lt 2; $i++) { 'x' }")
+    assert [(lp.keyword, lp.condition) for lp in loops(script)] == [
+        ("while", "$N -gt 0"), ("do-while", "$k -lt 2"), ("for", "$i = 0; $i -lt 2; $i++")]
+    assert loops(script)[0].body.strip() == "$N--" and loops(script)[1].body.strip() == "$k++"
+    assert list(functions(script)) == ["Get-One"] and "param([int]$N)" in functions(script)["Get-One"]
 
 
 def test_checker_flags_a_missing_marker() -> None:
