@@ -46,7 +46,9 @@ def lazy_imports() -> dict[str, str]:
         tree = ast.parse(path.read_text())
         for fn in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")):
             for node in ast.walk(fn):
-                module = (node.module or "") if isinstance(node, ast.ImportFrom) else ""
+                if not isinstance(node, ast.ImportFrom):
+                    continue
+                module = node.module or ""
                 if module != "shared" and not module.startswith("shared."):
                     continue
                 for alias in node.names:  # ``from shared.audit import service``: the service module itself

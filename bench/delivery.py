@@ -5,6 +5,10 @@ number of times, like Event Grid's retries.
 
 ``deliver`` runs the events in order on one thread, or with ``workers > 1`` concurrently on a thread pool, as
 many Functions instances would. It counts attempts, redeliveries and events that never got an outcome.
+
+``trigger(accept)`` is the Event Grid trigger's own work for ``deliver``: a service's ``accept`` (screen, answer or
+build the work item), then ``shared.work.worker.enqueue`` — what ``handle_trigger`` does with the process's runtime —
+timed per invocation.
 """
 
 from __future__ import annotations
@@ -19,6 +23,42 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Handler = Callable[[Any, Any], Any]
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    """What the trigger answered for an event it enqueued work for: ``enqueued``, or ``duplicate`` when the same work
+    was enqueued before (a duplicate delivery of its event)."""
+
+    kind: str
+    work: str
+
+
+@dataclass
+class Trigger:
+    """A trigger's work as a ``deliver`` handler, and the wall time of each of its invocations (real seconds)."""
+
+    accept: Callable[[Any, Any], Any]
+    seconds: list[float] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __call__(self, event: Any, rt: Any) -> Any:
+        from shared.work.item import Work
+        from shared.work.worker import enqueue
+
+        started = time.monotonic()
+        try:
+            accepted = self.accept(event, rt)
+            if isinstance(accepted, Work):
+                return Enqueued("enqueued" if enqueue(rt, accepted) else "duplicate", accepted.id)
+            return accepted
+        finally:
+            with self.lock:
+                self.seconds.append(time.monotonic() - started)
+
+
+def trigger(accept: Callable[[Any, Any], Any]) -> Trigger:
+    return Trigger(accept)
 
 
 @dataclass

@@ -171,16 +171,35 @@ class Lab:
 
         values = app_env(self.emu, world, azurite_connection_string=self.azurite_connection_string)
         values["STATE_CONTAINER"] = f"bench{uuid.uuid4().hex[:16]}"
+        values["WORK_QUEUE"] = f"bench{uuid.uuid4().hex[:16]}"
         return {**values, **changes}
 
     def runtime(self, world: dict[str, Any], **changes: str) -> Runtime:
-        """The app's real Runtime (own clients, own state container) for this world."""
+        """The app's real Runtime (own clients, own state container, own work queue, created as Bicep creates it in
+        Azure) for this world; its waits and queue delays are Azure time on the emulator's clock (``AzureTime``)."""
+        import dataclasses
+
+        from emulator.clients import AzureTime
         from shared.azure.clients import Clients
         from shared.config import Settings
         from shared.runtime import Runtime
 
         settings = Settings.from_env(self.env(world, **changes))
-        return Runtime.build(settings, clients=Clients(settings))
+        rt = dataclasses.replace(Runtime.build(settings, clients=Clients(settings)), clock=AzureTime(self.emu))
+        rt.queue.ensure()
+        return rt
+
+    @contextlib.contextmanager
+    def time_scale(self, scale: float) -> Iterator[None]:
+        """The emulator's Azure clock at ``scale`` for a while (the queue's whole-second delays against Azure's
+        minutes: a figure measured in Azure seconds picks its scale), then as it was."""
+        clock = self.emu.world.clock
+        mode, before = clock.mode, clock.time_scale
+        self.emu.set_clock("azure", time_scale=scale)
+        try:
+            yield
+        finally:
+            self.emu.set_clock(mode, time_scale=before)
 
     def operator_client(self, client_cls: type, subscription_id: str) -> Any:
         """A management SDK client acting as a person (their writes cause the events the app handles)."""

@@ -2,7 +2,7 @@
 publishes, and the cluster IP moving to its DR address (before/after printed).
 
 Called by ``demo.story`` once the cluster is Protected. The operator's failover goes through the
-real Site Recovery SDK; the app's real ``shared.failover.handle`` re-addresses the cluster.
+real Site Recovery SDK; the app's failover-completed function enqueues the re-addressing and its worker does it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ def _failed_over(emu: Any) -> bool:
 def failover_story(emu: Any, world: dict[str, Any], rt: Any, subscriber_id: str, *, client: Any, out: Out,
                    grid: EventGrid) -> None:
     from shared.enrollment.plan import ReplicationSpec
-    from shared.failover import service as failover
 
     plan = f"asr-s2d-{world['cluster_name']}"
     vault_rg, vault = world["vault_id"].split("/")[4], world["vault_id"].split("/")[-1]
@@ -72,6 +71,6 @@ def failover_story(emu: Any, world: dict[str, Any], rt: Any, subscriber_id: str,
         out.detail(f"Run Command on {entry['vm_id'].split('/')[-1]}: {entry['script'][0]} with parameters {params}")
 
     out.say("Event Grid delivers at least once: the same event again changes nothing")
-    for outcome in grid.deliver(actions, failover.handle):
+    for outcome in grid.deliver(actions):
         out.detail(f"event {outcome.event_id[:8]} -> {outcome.kind} ({outcome.writes} write(s)): {outcome.reason}")
     out.detail(f"{len(control(emu, 'GET', 'guest/run-commands'))} Run Command(s) in total")

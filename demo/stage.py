@@ -14,9 +14,7 @@ from typing import Any
 from emulator.clients import control, time_passes
 
 ACTION = "Microsoft.Resources.ResourceActionSuccess"
-# Event Grid waits this long for an endpoint's answer, then queues the event for retry
-# (https://learn.microsoft.com/azure/event-grid/delivery-and-retry).
-EVENT_GRID_WAIT_SECONDS = 30
+WORKER_MAX_SECONDS = 600  # the longest the worker runs after one delivery round (real seconds)
 
 
 class AzureTime:
@@ -112,71 +110,115 @@ class StoryRun:
         return sum(self.faults.values())
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What one event came to: answered by its trigger at once, or the outcome of the work it enqueued."""
+
+    event_id: str
+    kind: str
+    reason: str
+    writes: int = 0
+    plan: tuple[str, ...] = ()
+
+
 class EventGrid:
     """Delivers events as Event Grid does, through the azure-functions converter like the host, each to the
     function its type routes it to (the infra's subscription filters send action events to the failover
-    function). A transient error (raised) is retried a few times now; an event still failing stays pending
-    and is retried later (``retry_pending``): Event Grid keeps retrying for 24 hours."""
+    function). The functions answer at once: they screen the event and enqueue its work; the journal proves each
+    delivery called nothing in Azure. The worker (``shared.work.worker.run_queue``) then takes the queued work in
+    bounded steps. A transient error (raised: storage unreachable) is retried a few times now; an event still failing
+    stays pending and is retried later (``retry_pending``): Event Grid keeps retrying for 24 hours."""
 
-    def __init__(self, rt: Any, out: Out, run: StoryRun, *, attempts: int = 3) -> None:
-        self.rt, self.out, self.run, self.attempts = rt, out, run, attempts
-        self.pending: list[tuple[dict[str, Any], Callable[[Any, Any], Any]]] = []
+    def __init__(self, rt: Any, out: Out, run: StoryRun, *, emu: Any, attempts: int = 3) -> None:
+        self.rt, self.out, self.run, self.emu, self.attempts = rt, out, run, emu, attempts
+        self.pending: list[dict[str, Any]] = []
+        self.azure_calls = 0  # ARM calls made inside a delivery (must stay 0: the triggers only enqueue)
 
-    def deliver(self, events: list[dict[str, Any]], handle: Callable[[Any, Any], Any] | None = None) -> list[Any]:
-        return self._deliver([(body, handle or handler_for(body)) for body in events], first=True)
+    def deliver(self, events: list[dict[str, Any]]) -> list[Answer]:
+        return self._deliver(events, first=True)
 
-    def retry_pending(self) -> list[Any]:
+    def retry_pending(self) -> list[Answer]:
         waiting, self.pending = self.pending, []
         if waiting:
             self.out.detail(f"Event Grid retries {len(waiting)} event(s) that failed earlier")
         return self._deliver(waiting, first=False)
 
-    def _deliver(self, deliveries: list[tuple[dict[str, Any], Callable[[Any, Any], Any]]], *, first: bool) -> list[Any]:
-        """The outcomes of the events handled; the others wait in ``pending``."""
-        outcomes = []
-        for body, target in deliveries:
-            outcome = self._attempts(body, target, first=first)
-            if outcome is None:
-                self.pending.append((body, target))
-            else:
-                outcomes.append(outcome)
-        return outcomes
+    def _deliver(self, bodies: list[dict[str, Any]], *, first: bool) -> list[Answer]:
+        """Each event's answer: the trigger's, or (after the worker ran) its work's outcome; the others wait in
+        ``pending``."""
+        from shared.work import item as items
+        from shared.work.worker import run_queue
 
-    def _attempts(self, body: dict[str, Any], handle: Callable[[Any, Any], Any], *, first: bool) -> Any:
+        answered: list[Answer | str] = []
+        for body in bodies:
+            answer = self._attempts(body, first=first)
+            if answer is None:
+                self.pending.append(body)
+            else:
+                answered.append(answer)
+        if any(isinstance(a, str) for a in answered):
+            counts = run_queue(self.rt, until_idle=True, max_seconds=WORKER_MAX_SECONDS, retry_seconds=1)
+            self.out.detail(f"the worker took {sum(counts.values())} step(s): "
+                            + ", ".join(f"{n} {what}" for what, n in sorted(counts.items())))
+        out = []
+        for answer in answered:
+            if isinstance(answer, str):
+                work = items.load(self.rt.records, answer)
+                answer = _work_answer(work) if work is not None else Answer(answer, "failed", "work item lost")
+            self.run.outcomes[answer.kind] += 1
+            out.append(answer)
+        return out
+
+    def _attempts(self, body: dict[str, Any], *, first: bool) -> Answer | str | None:
+        """One delivery to the trigger (retried now while it raises): its answer, or the id of the work it queued."""
         from emulator.delivery import as_trigger_event
         from shared.errors import TransientError
+        from shared.work.item import Work
+        from shared.work.item import load as load_work
+        from shared.work.worker import enqueue
 
+        accept = acceptor_for(body)
         for attempt in range(self.attempts):
             event = as_trigger_event(body)
             self.run.deliveries += 1
             self.run.redeliveries += attempt > 0 or not first
-            started = self.out.azure.now() if self.out.azure else 0.0
+            seq = int(self.emu.journal.last_seq)
             try:
-                outcome = handle(event, self.rt)
+                answer = accept(event, self.rt)
+                if isinstance(answer, Work) and not enqueue(self.rt, answer):
+                    earlier = load_work(self.rt.records, answer.id)  # delivered before: its work answers
+                    if earlier is not None and earlier.ended:
+                        line = earlier.outcome or {}
+                        return Answer(body["id"], "ignored", f"delivered again: its work {answer.id} ended "
+                                                             f"{line.get('outcome', earlier.status)} already")
             except TransientError as err:
                 self.out.detail(f"event {body['id'][:8]}: transient ({str(err)[:160]}); Event Grid redelivers")
                 continue
             finally:
-                self._waited(body, started)
-            self.run.outcomes[outcome.kind] += 1
-            return outcome
+                self.azure_calls += self.calls_since(seq)
+            if isinstance(answer, Work):
+                return answer.id
+            return Answer(answer.event_id, answer.kind, answer.reason, answer.writes, answer.plan)
         return None
 
-    def _waited(self, body: dict[str, Any], started: float) -> None:
-        """On Azure's clock: say when a delivery waited on Azure longer than Event Grid waits for its answer."""
-        if self.out.azure is None:
-            return
-        waited = self.out.azure.spent(started)
-        if waited > EVENT_GRID_WAIT_SECONDS:
-            self.out.detail(f"event {body['id'][:8]}: its function waited on {azure_duration(waited)} of Azure "
-                            f"operations; Event Grid waits {EVENT_GRID_WAIT_SECONDS} s for an answer, then redelivers")
+    def calls_since(self, seq: int) -> int:
+        """ARM calls the journal saw since ``seq`` (the deliveries run one at a time, the worker not meanwhile)."""
+        return sum(1 for _entry in self.emu.journal.entries(since=seq))
 
 
-def handler_for(body: dict[str, Any]) -> Callable[[Any, Any], Any]:
+def _work_answer(work: Any) -> Answer:
+    line = work.outcome or {"outcome": work.status, "reason": work.reason}
+    return Answer(str(line.get("event_id") or work.id), str(line.get("outcome") or work.status),
+                  str(line.get("reason") or work.reason), int(line.get("writes") or 0),
+                  tuple(str(p) for p in line.get("plan") or ()))
+
+
+def acceptor_for(body: dict[str, Any]) -> Callable[[Any, Any], Any]:
+    """The trigger an event goes to (``accept``: what the function does with it, short of enqueueing)."""
     from shared.enrollment import service as enrollment
     from shared.failover import service as failover
 
-    return failover.handle if (body.get("eventType") or body.get("type")) == ACTION else enrollment.handle
+    return failover.accept if (body.get("eventType") or body.get("type")) == ACTION else enrollment.accept
 
 
 def operator(action: Callable[[], Any], done: Callable[[], bool], *, what: str, detail: Callable[[str], None],

@@ -69,7 +69,8 @@ def _story(emu: Any, azurite_connection_string: str, chaos: float, seed: int, ou
     emu.reset()
     world = emu.seed("demo-sql")  # the cluster runs a SQL Server FCI: its VNN has an IP and probe of its own
     env = app_env(emu, world, azurite_connection_string=azurite_connection_string)
-    env.update(STATE_CONTAINER=f"demo{uuid.uuid4().hex[:8]}", AUDIT_REPAIR="true", AUDIT_REASSIGN_IP="true")
+    env.update(STATE_CONTAINER=f"demo{uuid.uuid4().hex[:8]}", WORK_QUEUE=f"demo{uuid.uuid4().hex[:8]}", AUDIT_REPAIR="true",
+               AUDIT_REASSIGN_IP="true")
     if chaos:
         # One azure-core retry instead of six: faults must reach the app (and Event Grid's redelivery), not
         # only the SDK's retry loop. The operator's clients are set up the same way.
@@ -96,7 +97,7 @@ def _story(emu: Any, azurite_connection_string: str, chaos: float, seed: int, ou
         for rule in chaos_rules(chaos, seed):
             emu.faults.add(rule)
 
-    grid = EventGrid(rt, out, run)
+    grid = EventGrid(rt, out, run, emu=emu)
 
     out.say("Operator tags both nodes asr-s2d=true, asr-s2d-cluster=s2dclu01 through the ARM Tags API")
     for vm_id in world["vm_ids"]:
@@ -146,6 +147,10 @@ def _story(emu: Any, azurite_connection_string: str, chaos: float, seed: int, ou
         _audit(emu, Runtime.build(replace(rt.settings, allow_reprotect=True), clients=rt.clients), out, run)
         drill_story(emu, world, rt, out=out, again=True)
 
+    out.say(f"Every delivery was answered at once: {run.deliveries} deliveries to the functions made "
+            f"{grid.azure_calls} Azure call(s); the worker did the work, in bounded steps")
+    if grid.azure_calls:
+        raise SystemExit(f"the triggers called Azure {grid.azure_calls} time(s): they must only enqueue")
     injected = dict(emu.faults.injected)
     emu.faults.clear()
     run.throttled = emu.throttle.rejected

@@ -1,5 +1,6 @@
 """``make bench`` in small: the same figure functions on the test session's emulator (ARM's throttling on) and
-Azurite, at sizes that run in seconds. Counts only — never wall times."""
+Azurite, at sizes that run in seconds. Counts only — never wall times (P6 and P7 run on Azure's clock, which they set
+themselves, and their durations are reported, not asserted here)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bench import audit_scale, enrollment_economy, event_storm, post_failover, quiet_events
+from bench import audit_scale, drills, enrollment_economy, event_storm, post_failover, queue_failover, quiet_events
 from bench.lab import Lab, tally
 from emulator import Emulator
 
@@ -49,12 +50,16 @@ def test_p3_the_audit_reads_a_constant_plus_pages_and_the_naive_baseline_one_get
     assert large["fewer_reads_factor"] >= 2 and small["audit_reads"] < large["baseline_reads"] / 2
 
 
-def test_p4_a_small_storm_enables_each_node_once_and_loses_no_event(lab: Lab) -> None:
+def test_p4_a_small_storm_through_the_queue_enables_each_node_once_and_gives_every_event_an_outcome(lab: Lab) -> None:
     figure = event_storm.run(lab, clusters=5, duplicate=3, workers=8)
     data = figure.data
     assert data["events"] == 5 * 2 * 3
     assert data["enable_puts"] == 10
+    # The trigger enqueued one enrollment per tag write and answered its duplicates; the worker ended every one.
     assert data["lost"] == 0 and sum(data["outcomes"].values()) == 30
+    assert data["outcomes"].get("enqueued") == 10 and data["work_items"] == 10
+    assert set(data["work_outcomes"]) <= {"enabled", "changed", "unchanged"}, data["work_outcomes"]
+    assert data["trigger_seconds"]["invocations"] == 30 and data["worker_invocations"]["invocations"] >= 10
     assert data["all_nodes_protected_in_their_group"] is True
     assert data["writes_by_kind"]["recovery plan"] == 5 and data["writes_by_kind"]["load balancer"] == 5
     # The shared plumbing is written once, under the vault's lock, however many clusters enroll at once.
@@ -87,7 +92,29 @@ def test_the_journal_tally_counts_lro_polls_and_final_gets_apart_from_reads() ->
     assert calls.by_kind == {"enable replication (protected item PUT)": 1}
 
 
-def test_p6_an_unrelated_tag_write_costs_at_most_three_reads_and_no_write(lab: Lab) -> None:
+def test_p6_a_failover_event_through_the_queue_moves_the_ip_and_the_figure_is_measured_in_azure_seconds(
+        lab: Lab) -> None:
+    figure = queue_failover.run(lab, time_scale=600.0)  # one Azure minute in 0.1 s: the small one is quick
+    data = figure.data
+    assert data["outcome"] == "reassigned" and data["run_commands"] >= 1
+    assert data["worker_counts"].get("done") == 1 and data["worker_steps"] >= 1
+    assert data["goal_azure_seconds"] == 80 and data["azure_seconds"] > 0
+    assert data["invocations"]["invocations"] == data["worker_steps"]
+    assert len(figure.goals) == 2
+
+
+def test_p7_drills_side_by_side_through_the_queue_and_a_killed_worker_leaves_no_test_failover(lab: Lab) -> None:
+    figure = drills.run(lab, clusters=2, concurrency=2, single=False)
+    data = figure.data
+    assert data["enqueued"] == data["drills"] == 2  # the timer enqueued one drill per opted-in cluster
+    assert sum(data["results"].values()) == 2 and data["test_failover_left"] == []
+    killed = data["killed"]
+    assert killed["test_failover_at_stop"] > 0 and killed["ended"] and killed["left"] == []
+    assert killed["cleanups"] and all(killed["cleanups"])
+    assert figure.goals[-1].met
+
+
+def test_p8_an_unrelated_tag_write_costs_at_most_three_reads_and_no_write(lab: Lab) -> None:
     figure = quiet_events.run(lab, vms=300, events=5)
     assert figure.data["events"] == 5 and figure.data["writes"] == 0 and figure.data["outcomes"] == ["ignored"]
     assert figure.data["reads_per_event"] <= 3, figure.data
