@@ -1,4 +1,5 @@
-"""Timer trigger: the monthly DR drills (``%DRILL_SCHEDULE%``) of the clusters that opted in."""
+"""Timer trigger: the monthly DR drills (``%DRILL_SCHEDULE%``) of the clusters that opted in, enqueued for the worker
+(one ``drill`` work item per cluster and month); no drill step runs here."""
 
 from __future__ import annotations
 
@@ -15,5 +16,6 @@ log = logging.getLogger(__name__)
 def on_drill_schedule(timer: func.TimerRequest) -> None:
     from shared.drill import service as drill
 
-    records = drill.run_scheduled(past_due=timer.past_due)
-    log.info("drills: %s", ", ".join(f"{r.cluster} {r.result.value}" for r in records) or "no cluster opted in")
+    enqueued = drill.run_scheduled(past_due=timer.past_due)
+    log.info("drills enqueued for the worker: %s", ", ".join(w.id for w in enqueued)
+             or "none (no cluster opted in, or this month's drills were enqueued before)")

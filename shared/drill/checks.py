@@ -56,7 +56,8 @@ def first_failure(checks: Iterable[DrillCheck]) -> DrillCheck | None:
 def preconditions(cluster: str, plan: RecoveryPlan | None, items: Sequence[ProtectedItem]) -> list[DrillCheck]:
     """May a drill of ``cluster`` start? The cluster's recovery plan exists and may test-fail over, every node
     is Protected with Normal replication health, and nothing (failover, test failover, cleanup, reprotect)
-    runs on the plan or its items. Vault-wide exclusion (``no-other-drill``) is the service's lock."""
+    runs on the plan or its items. Exclusion (``no-other-drill``: one drill of a cluster at a time, at most
+    ``DRILL_CONCURRENCY`` in the vault) is the service's admission step."""
     out: list[DrillCheck] = []
     if plan is None:
         out.append(_check("recovery-plan", False, f"cluster {cluster} has no recovery plan asr-s2d-{cluster}: it is "

@@ -6,14 +6,17 @@ A drill test-fails its recovery plan over, moves the cluster IP in the test netw
 in Azurite, the items' test-failover state, the VMs and load balancers, the Run Command history and the
 request journal. Failures are made the way they happen: the guest model's control API (a degraded
 virtual disk, a node down, no quorum), Site Recovery's health control, an operator's own test failover,
-a failover job still running, a held drill lock, and emulator fault rules on a step's requests (a step
-that fails while the drill's own cleanup fails too, as when its process dies).
+a failover job still running, another drill of the cluster running, and emulator fault rules on a step's
+requests (a step that fails while the drill's own cleanup fails too, as when its process dies). A drill runs as
+its worker's step chain in-process (``run_drill``); what a dead drill leaves, the audit starts cleaning up and
+the worker (``run_queue``) finishes. Drills side by side through the queue: ``test_drill_work.py``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,6 +37,9 @@ from shared.drill.record import DrillRecord, Result
 from shared.runtime import Runtime
 from shared.state import blob_key
 from shared.times import parse_time
+from shared.work import item as work_items
+from shared.work import worker
+from shared.work.item import Work
 from tests.functions.conftest import writes_since
 from tests.functions.drill_world import CLUSTER, EVERY_CHECK, HEALTH_SCRIPT, World
 
@@ -226,21 +232,24 @@ def test_a_drill_never_starts_during_a_failover_or_after_it(world: World) -> Non
     assert "UnplannedFailoverCommitted" in committed.reason and writes_since(world.emu, seq) == []
 
 
-def test_a_drill_never_starts_while_another_drill_holds_the_vault_lock(world: World) -> None:
+def test_a_drill_never_starts_while_another_drill_of_the_cluster_runs(world: World) -> None:
     world.enroll()
-    lease = world.rt.blobs.acquire_lease("locks/drills_vault", 60)  # another instance's drill
-    world.rt.blobs.put_json(state.DRILL_MARKER, {"state": "running", "drill_id": "timer-other", "cluster": "otherclu",
-                                           "started": "2026-01-01T03:00:00Z"})
+    # Another drill of the cluster, on another instance: its work item is active, its marker within its deadline.
+    other = Work.new("drill", "timer-other", {"cluster": CLUSTER, "trigger": "timer"}, cluster=CLUSTER)
+    assert work_items.create(world.rt.records, replace(other, status="waiting"))
+    world.rt.blobs.put_json(state.drill_marker_blob(CLUSTER), {
+        "state": "running", "drill_id": "timer-other", "cluster": CLUSTER, "started": "2026-01-01T03:00:00Z",
+        "deadline": (datetime.now(UTC) + timedelta(hours=4)).isoformat(), "work": other.id})
     seq = world.emu.journal.last_seq
-    try:
-        record = drill.run_drill(CLUSTER, world.rt)
-        assert drill.cleanup_stale(world.rt) == []  # a held lock: that drill is alive
-    finally:
-        world.rt.blobs.release(lease)
+
+    record = drill.run_drill(CLUSTER, world.rt)
 
     assert record.result is Result.SKIPPED and [c.name for c in record.checks] == ["no-other-drill"]
-    assert "timer-other of cluster otherclu" in record.reason
+    assert "timer-other of cluster s2dclu01 is running" in record.reason
+    assert drill.cleanup_stale(world.rt) == []  # its work is active: that drill is alive, the backstop leaves it
     assert writes_since(world.emu, seq) == [] and world.test_vms() == []
+    marker = world.rt.blobs.get_json(state.drill_marker_blob(CLUSTER))
+    assert marker is not None and marker.body["drill_id"] == "timer-other"  # the skipped drill left it alone
 
 
 @pytest.mark.parametrize(("setting", "reason"), [
@@ -288,6 +297,7 @@ def test_a_drill_that_dies_between_two_steps_leaves_no_test_vm_after_the_next_au
     world.emu.faults.clear()
 
     report = audit.run_audit(world.rt)
+    worker.run_queue(world.rt)  # the audit started the cleanup; on Azure's clock the worker sees its job through
 
     world.assert_clean()
     assert report.errors == []
@@ -308,6 +318,7 @@ def test_a_drill_whose_process_died_is_recorded_and_cleaned_up_by_the_next_audit
                                               "detail": "2 node(s) test-failed over"}])
 
     audit.run_audit(world.rt)
+    worker.run_queue(world.rt)
 
     world.assert_clean()
     stored = world.stored()
@@ -332,8 +343,9 @@ def test_a_test_failover_job_still_running_is_not_taken_for_clean(world: World) 
     control(world.emu, "POST", "asr/settle")  # the job ends: now there is something to clean up
     assert world.test_vms() != []
     assert audit.run_audit(world.rt).errors == []
+    worker.run_queue(world.rt)
     world.assert_clean()
-    assert world.stored()["cleanup"]["ok"] is True
+    assert world.stored()["cleanup"]["ok"] is True, world.stored()["cleanup"]
 
 
 # -- the audit reads the record -----------------------------------------------------------------------------
@@ -384,15 +396,20 @@ def test_the_timer_drills_only_clusters_that_opted_in(world: World, app_settings
     assert world.rt.blobs.list_names("drills/") == []
 
     world.tag(**{"asr-s2d-drill": "monthly"})
+    seq = world.emu.journal.last_seq
     timer(TimerRequest(past_due=True))
+    assert writes_since(world.emu, seq) == []  # the timer only enqueues: the worker drills
+    worker.run_queue(world.rt)
     records = [world.rt.blobs.get_json(n) for n in world.rt.blobs.list_names(f"drills/{blob_key(world.key)}/")]
     assert [(r.body["trigger"], r.body["result"]) for r in records if r] == [("timer", "passed")]
     world.assert_clean()
 
     world.tag(**{"asr-s2d-drill": "off"})
     assert drill.run_scheduled(rt=world.rt) == []
-    everything = drill.run_scheduled(rt=make_runtime(DRILL_ALL_CLUSTERS="true"))
-    assert [(r.cluster, r.result) for r in everything] == [(CLUSTER, Result.PASSED)]
+    month = datetime.now(UTC).strftime("%Y-%m")
+    # Every cluster: this month's drill of s2dclu01 was enqueued already, so nothing new.
+    assert drill.run_scheduled(rt=make_runtime(DRILL_ALL_CLUSTERS="true")) == []
+    assert [w.id for w in work_items.listed(world.rt.records, kind="drill")] == [f"drill/{CLUSTER}-{month}"]
 
 
 def test_cli_drill(world: World, app_settings: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
