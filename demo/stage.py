@@ -100,7 +100,8 @@ class StoryRun:
     faults: dict[str, int] = field(default_factory=dict)  # injected, by kind ("status 429", "reset", ...)
     throttled: int = 0
     deliveries: int = 0
-    redeliveries: int = 0
+    redeliveries: int = 0  # Event Grid's (a trigger that raised) and the work queue's (a worker step that raised)
+    events: set[str] = field(default_factory=set)  # the distinct events delivered
     audits: int = 0
     operator_retries: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
@@ -158,6 +159,7 @@ class EventGrid:
                 answered.append(answer)
         if any(isinstance(a, str) for a in answered):
             counts = run_queue(self.rt, until_idle=True, max_seconds=WORKER_MAX_SECONDS, retry_seconds=1)
+            self.run.redeliveries += counts.get("retried", 0) + counts.get("poisoned", 0)
             self.out.detail(f"the worker took {sum(counts.values())} step(s): "
                             + ", ".join(f"{n} {what}" for what, n in sorted(counts.items())))
         out = []
@@ -182,6 +184,7 @@ class EventGrid:
             event = as_trigger_event(body)
             self.run.deliveries += 1
             self.run.redeliveries += attempt > 0 or not first
+            self.run.events.add(str(body.get("id")))
             seq = int(self.emu.journal.last_seq)
             try:
                 answer = accept(event, self.rt)

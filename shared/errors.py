@@ -29,6 +29,11 @@ class GuestNotReady(TransientError):
     after a failover) is like that for minutes; not a failure: retried later (DESIGN.md rules 13 and 19)."""
 
 
+class AddressTaken(TransientError):
+    """A static private IP the plan chose was taken meanwhile (``PrivateIPAddressInUse``): another cluster's test VM or
+    drill took it between the read and the write. Re-plan from a fresh read of the subnet."""
+
+
 class PermanentError(AsrS2dError):
     """Not worth retrying: the input or the topology must change first."""
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from shared import actions as act
 from shared import ids, scripts
-from shared.azure.operations import OperationPending
+from shared.azure.operations import WAIT_HERE, OperationPending
 from shared.errors import GuestNotReady, PermanentError
 from shared.failover.plan import NOT_READY, RoleMove, parse_script_result, script_parameters
 from shared.runtime import Runtime
@@ -168,7 +168,8 @@ class Executor:
     def apply(self, cluster: str, actions: Sequence[act.Action], *, carried: Applied | None = None) -> Applied:
         """Apply the actions in order. ``carried``: what earlier steps of the same work wrote (their writes and lines
         count in the result). An action whose Site Recovery job still runs ends the step: ``OperationPending``
-        propagates with ``applied`` (the write was made; the next step re-plans once the job ended)."""
+        propagates with ``applied`` (the write was made; the next step re-plans once the job ended) — unless the
+        caller waits in its own process (``WAIT_HERE``): then the job is waited for here and the plan goes on."""
         applied = carried if carried is not None else Applied()
         for action in actions:
             log.info("cluster %s correlation=%s%s: %s", cluster, self._correlation,
@@ -181,9 +182,14 @@ class Executor:
                 applied.writes += HANDLERS[type(action)](action, self._rt, applied)
             except OperationPending as pending:
                 applied.writes += 1
-                applied.done.append(action.describe())
-                pending.applied = applied
-                raise
+                wait_here = WAIT_HERE.get()
+                if wait_here is None:  # the worker: the step ends here, the next one re-plans once the job ended
+                    applied.done.append(action.describe())
+                    pending.applied = applied
+                    raise
+                failure = wait_here(pending.pending)  # in-process: wait here, then go on with the plan
+                if failure is not None:
+                    raise PermanentError(failure) from pending
             if isinstance(action, act.SetClusterIp) and (applied.guest or {}).get("status") == NOT_READY:
                 continue  # the guest was not ready: the script never ran, so the step is not done
             applied.done.append(action.describe())

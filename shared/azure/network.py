@@ -11,7 +11,8 @@ from typing import Any
 
 from shared import ids
 from shared.azure.clients import Clients
-from shared.azure.errors import is_not_found, read, read_all, read_or_none, translate, wire
+from shared.azure.errors import error_code, is_not_found, read, read_all, read_or_none, translate, wire
+from shared.errors import AddressTaken
 from shared.inventory import (
     Frontend,
     LoadBalancer,
@@ -252,6 +253,8 @@ class NetworkGateway:
             poller = self._client(lb_id).load_balancers.begin_create_or_update(rid.resource_group, rid.name, body)
             return lb_from_wire(wire(poller.result()))
         except Exception as err:
+            if error_code(err) == "PrivateIPAddressInUse":  # taken since the subnet was read: a re-plan picks another
+                raise AddressTaken(f"write load balancer {rid.name}: {translate(err, 'its frontend')}") from err
             raise translate(err, f"write load balancer {rid.name}") from err
 
     def delete_load_balancer(self, lb_id: str) -> bool:

@@ -12,6 +12,7 @@ result when it ended, raises the translated error when it failed, or raises ``Op
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,12 @@ class Pending:
                                                                                           "subscription")):
             return None
         return cls(body["doing"], body["token"], body["api"], body["subscription"])
+
+
+# Where a caller runs a workflow in its own process (the CLI, ``shared.work.worker.until_done``): how it waits for a
+# started operation there (None when it ended, why when it failed). Unset in the worker: there a started job ends
+# the step. The executor reads it, so a plan applied in-process goes on with its next action, as one run.
+WAIT_HERE: ContextVar[Callable[[Pending], str | None] | None] = ContextVar("asr_s2d_wait_here", default=None)
 
 
 class OperationPending(Exception):

@@ -31,7 +31,7 @@ from typing import Any
 
 from shared import events, ids, state, tags
 from shared.enrollment.plan import ReplicationSpec
-from shared.errors import GuestNotReady, PermanentError, RejectedInput, TransientError
+from shared.errors import AddressTaken, GuestNotReady, PermanentError, RejectedInput, TransientError
 from shared.executor import Applied, Executor
 from shared.failover import plan as rd
 from shared.failover import signals
@@ -61,6 +61,7 @@ RECHECK_SECONDS = 30.0
 # How long a signal is re-checked before it is given up: Event Grid's own retry window (24 hours), which an event
 # that failed here would have had.
 GIVE_UP_HOURS = 24
+ADDRESS_TRIES = 3  # re-plans when a chosen address was taken meanwhile (drills side by side share the test subnet)
 STATUS_KEY = re.compile(r"[0-9a-f]{24}(-[0-9a-f]{8})?")  # what ``handle_runbook`` answers as a work's status key
 
 
@@ -315,9 +316,7 @@ def _run(signal: FailoverSignal, target: _Target, rt: Runtime, lock: ClusterLock
     spec = _spec(rt, target.cluster, test=test, items=view.items)
     early = rd.asr_verdict(view)
     if early is None:
-        view = _observe_network(view, target, rt, spec)
-        if spec.way_back and not test:
-            spec, view = _home(view, target, rt, spec)
+        spec, view = _network_view(view, target, rt, spec, test=test)
     plan = early or rd.plan_readdress(view, spec)
     details = {**base.details, "identity": plan.identity, "plan": target.plan_name,
                "job": view.job.name if view.job else None, "load_balancer": ids.name_of(spec.lb_id)}
@@ -340,12 +339,32 @@ def _run(signal: FailoverSignal, target: _Target, rt: Runtime, lock: ClusterLock
         return rt.record(replace(base, kind="ignored", reason=plan.reason))
     if plan.verdict is rd.Verdict.OVER:
         return rt.record(replace(base, kind="unchanged", reason=plan.reason))
-    applied = Executor(rt, lock=lock, dry_run=rt.settings.dry_run,
-                       correlation_id=signal.correlation_id).apply(plan.cluster, plan.actions)
+    for attempt in range(ADDRESS_TRIES):
+        try:
+            applied = Executor(rt, lock=lock, dry_run=rt.settings.dry_run,
+                               correlation_id=signal.correlation_id).apply(plan.cluster, plan.actions)
+            break
+        except AddressTaken as err:  # a test VM of another drill took the address since the subnet was read
+            if attempt + 1 == ADDRESS_TRIES:
+                raise
+            log.info("cluster %s: %s; re-planning from a fresh read of the subnet", target.cluster, err)
+            spec, view = _network_view(view, target, rt, _spec(rt, target.cluster, test=test, items=view.items),
+                                       test=test)
+            plan = rd.plan_readdress(view, spec)
+            base = replace(base, findings=plan.findings, plan=tuple(plan.describe()))
     if signal.scenario is Scenario.CLEANUP:
         return _cleanup_outcome(plan, applied, rt, target, base, spec)
     return _readdress_outcome(plan, applied, rt, target, base, test=test, note=view.note,
                               where="test IP" if test else "original IP" if spec.way_back else "DR IP")
+
+
+def _network_view(view: rd.FailoverView, target: _Target, rt: Runtime, spec: rd.ReaddressSpec, *,
+                  test: bool) -> tuple[rd.ReaddressSpec, rd.FailoverView]:
+    """The network side of the view (and, for a failback, where home is)."""
+    view = _observe_network(view, target, rt, spec)
+    if spec.way_back and not test:
+        spec, view = _home(view, target, rt, spec)
+    return spec, view
 
 
 def _observe_asr(signal: FailoverSignal, target: _Target, rt: Runtime) -> rd.FailoverView:

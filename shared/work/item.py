@@ -22,7 +22,7 @@ from shared.times import now_iso
 KINDS = ("enroll", "failover", "runbook", "reassign", "drill", "reprotect", "repair")
 ACTIVE = ("queued", "waiting", "running")
 ENDED = ("done", "failed")
-_ID = re.compile(r"[a-z]+/[A-Za-z0-9._:@=+-]{1,200}")
+_ID = re.compile(r"[a-z]+/[A-Za-z0-9._:@=+_-]{1,200}")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from shared.azure import operations
-from shared.azure.operations import LOOK_SECONDS, OperationPending, Pending
+from shared.azure.operations import LOOK_SECONDS, WAIT_HERE, OperationPending, Pending
 from shared.errors import PermanentError, RejectedInput, TransientError
 from shared.observability import log_context, scrub
 from shared.outcomes import Outcome
@@ -140,14 +140,19 @@ def wait_for(rt: Runtime, pending: Pending, *, report: Callable[[str], None] = l
 
 def until_done(rt: Runtime, attempt: Callable[[str | None], T], *,
                report: Callable[[str], None] = lambda _m: None) -> T:
-    """Run a step function's core in this process until it ends: each time it starts a job that still runs
-    (``OperationPending``), wait for the job here and run it again, telling it why the job failed if it did."""
+    """Run a step function's core in this process until it ends: a plan the executor applies waits for each of its
+    jobs in place and goes on (``WAIT_HERE``), as one run; a job started outside a plan (``OperationPending``) is
+    waited for here and the core runs again, told why the job failed if it did."""
     failure: str | None = None
-    while True:
-        try:
-            return attempt(failure)
-        except OperationPending as err:
-            failure = wait_for(rt, err.pending, report=report)
+    waiting = WAIT_HERE.set(lambda pending: wait_for(rt, pending, report=report))  # plans go on after each job
+    try:
+        while True:
+            try:
+                return attempt(failure)
+            except OperationPending as err:  # a job started outside a plan (a drill's test failover, say)
+                failure = wait_for(rt, err.pending, report=report)
+    finally:
+        WAIT_HERE.reset(waiting)
 
 
 # -- entry points ---------------------------------------------------------------------------------

@@ -30,6 +30,8 @@ def env(emu: Emulator, demo: dict[str, Any], azurite_server: Any) -> dict[str, s
     """App settings for the demo world, as `python -m emulator` prints them."""
     values = app_env(emu, demo, azurite_connection_string=azurite_server.connection_string)
     values["STATE_CONTAINER"] = f"t{uuid.uuid4().hex[:20]}"
+    if not emu.clock.instant:  # at 3600x a busy machine's real second is an Azure hour: a drill's bound is a month
+        values["DRILL_MAX_MINUTES"] = str(60 * 24 * 30)  # here, so load never overruns one (test (d) sets its own)
     values["WORK_QUEUE"] = f"w{uuid.uuid4().hex[:20]}"
     return values
 

@@ -113,6 +113,7 @@ def test_the_timers_audit_writes_nothing_and_enqueues_the_repair_which_the_worke
     assert any(o and o["outcome"] == "changed" and o["trigger"] == "audit" and o["cluster"] == CLUSTER
                for o in recorded)
     control(emu, "POST", "asr/settle")
+    control(emu, "POST", "asr/advance", {"to": "Protected"})  # initial replication, hours in Azure, has passed
     mark_tested(emu)
     settled = audit(queued)
     assert settled.clusters[0].status == "green", [(f.code, f.message) for f in settled.clusters[0].findings]

@@ -13,13 +13,16 @@ EXPECTED = {
     "on_vm_tags_changed": [{"name": "event", "type": "eventGridTrigger", "direction": "IN"}],
     "on_failover_completed": [{"name": "event", "type": "eventGridTrigger", "direction": "IN"}],
     "on_recovery_plan_runbook": [
-        {"name": "req", "type": "httpTrigger", "direction": "IN", "authLevel": "FUNCTION", "methods": ["POST"],
+        {"name": "req", "type": "httpTrigger", "direction": "IN", "authLevel": "FUNCTION", "methods": ["POST", "GET"],
          "route": "failover/runbook"},
         {"name": "$return", "type": "http", "direction": "OUT"}],
     "on_drift_audit": [{"name": "timer", "type": "timerTrigger", "direction": "IN",
                         "schedule": "%DRIFT_AUDIT_SCHEDULE%", "runOnStartup": False, "useMonitor": True}],
     "on_drill_schedule": [{"name": "timer", "type": "timerTrigger", "direction": "IN",
                            "schedule": "%DRILL_SCHEDULE%", "runOnStartup": False, "useMonitor": True}],
+    # The worker: one bounded step per message of the work queue (host.json's queues settings).
+    "on_work": [{"name": "msg", "type": "queueTrigger", "direction": "IN", "queueName": "%WORK_QUEUE%",
+                 "connection": "WORK_QUEUE_CONNECTION"}],
     "status_page": [
         {"name": "req", "type": "httpTrigger", "direction": "IN", "authLevel": "FUNCTION", "methods": ["GET"],
          "route": "status"},

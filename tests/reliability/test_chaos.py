@@ -23,8 +23,8 @@ def test_the_chaotic_story_ends_where_the_clean_story_ends(emu: Emulator, azurit
     clean, chaotic = result.clean, result.chaotic
     assert clean.faults_injected == 0 and clean.redeliveries == 0
     assert {"status 429", "status 500", "status 503", "reset", "lro_fail"} <= set(chaotic.faults), chaotic.faults
-    assert chaotic.deliveries >= 2 * clean.deliveries, "every event is delivered (at least) twice"
-    assert chaotic.redeliveries > 0 and chaotic.outcomes["failed"] > 0, "faults must reach the app, not only azure-core"
+    assert chaotic.deliveries >= 2 * len(chaotic.events), "every event is delivered (at least) twice"
+    assert chaotic.redeliveries > 0, "faults must reach the app (its worker's steps retried), not only azure-core"
     assert chaotic.throttled == 0
     MEASURED.update(chaos_rate_percent=round(RATE * 100), chaos_seed=SEED,
                     chaos_faults_injected=chaotic.faults_injected, chaos_faults_by_kind=chaotic.faults,
