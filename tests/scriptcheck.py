@@ -205,16 +205,7 @@ def _param_block(lexed: _Lexed) -> str | None:
         elif token == "}":
             depth -= 1
         elif depth == 0:
-            start = match.end()
-            nesting = 1
-            for i in range(start, len(code)):
-                if code[i] in "([{":
-                    nesting += 1
-                elif code[i] in ")]}":
-                    nesting -= 1
-                    if nesting == 0:
-                        return lexed.text[start:i]
-            return lexed.text[start:]
+            return lexed.text[match.end():_closing(code, match.end() - 1) - 1]
     return None
 
 

@@ -93,7 +93,8 @@ from shared.work.worker import Done, Later, started
 log = logging.getLogger(__name__)
 
 VAULT_LOCK = "drills/vault"  # the admission lease (locks/drills_vault): held while a drill takes its slot, no longer
-ADMIT_RETRY_SECONDS = 300  # a drill waiting for a slot looks again this often (Azure seconds)
+ADMIT_RETRY_SECONDS = 60  # a drill waiting for a slot looks again this often (Azure seconds: a few blob reads, so a
+# freed slot is taken within a minute of a 20-minute drill, not five)
 ADMIT_LEASE_WAIT_SECONDS = 15.0  # how long a step waits for the admission lease (another drill's admission: seconds)
 ADMIT_LEASE_RETRY_SECONDS = 30  # ... and when it could not have it, when it tries again
 ADMIT_GIVE_UP_HOURS = 24  # a drill that found no slot for this long is recorded skipped (the timer drills monthly)

@@ -139,6 +139,9 @@ class ReaddressSpec:
     # original region, where the DR address (and the DR subnet it mirrors) means nothing, so the test load
     # balancer takes the first free address; a failover is the failback, home to ``lb_id``'s frontend.
     way_back: bool = False
+    # A test failover's addresses mirror the DR addresses' host parts; off (the first free address, which Azure
+    # allocates) once a mirrored one was taken by what this plan cannot see (another drill's test VMs and frontends).
+    mirror: bool = True
 
     @property
     def pool_id(self) -> str:
@@ -387,7 +390,8 @@ def plan_readdress(view: FailoverView, spec: ReaddressSpec) -> Readdress:
                                 f"{dr_prefix}")
         reference = dr_ip or (view.dr_load_balancer.frontend_ip if view.dr_load_balancer is not None else None)
         ip = lb_here.frontend_ip if lb_here is not None and lb_here.frontend_ip else (
-            mirrored_address(reference, dr_prefix, prefix, node_ips) if reference and dr_prefix else None)
+            mirrored_address(reference, dr_prefix, prefix, node_ips) if reference and dr_prefix and spec.mirror
+            else None)
     elif spec.way_back:
         if lb_here is None or not lb_here.frontend_ip:
             finding = Finding("failback-lb-missing", Severity.WARNING, name,
@@ -414,7 +418,8 @@ def plan_readdress(view: FailoverView, spec: ReaddressSpec) -> Readdress:
     if ip is not None:
         script_parameters(ip=ip, probe_port=port, subnet_prefix=prefix)  # rejects before anything is written
 
-    roles = _roles(view, lb_here, test=test, way_back=spec.way_back, prefix=prefix, taken=node_ips | {ip or ""})
+    roles = _roles(view, lb_here, test=test, way_back=spec.way_back, prefix=prefix, taken=node_ips | {ip or ""},
+                   mirror=spec.mirror)
     actions: list[ReaddressAction] = []
     # After a failback the load balancer at home is the customer's (or the reprotect's): never rewritten.
     pool_id = (lb_here.pool_id if failback and lb_here is not None else None) or spec.pool_id
@@ -442,7 +447,7 @@ def plan_readdress(view: FailoverView, spec: ReaddressSpec) -> Readdress:
 
 
 def _roles(view: FailoverView, lb_here: LoadBalancer | None, *, test: bool, way_back: bool, prefix: str,
-           taken: set[str]) -> tuple[RoleFrontend, ...]:
+           taken: set[str], mirror: bool = True) -> tuple[RoleFrontend, ...]:
     """The role access points to move with the cluster IP (a SQL Server FCI's VNN IP, say), each as the address its IP
     resource holds when the nodes arrive -> where it goes: after a failover, those enrollment staged on the DR load
     balancer (source address -> DR address); in a test failover, the same ones on the test load balancer, at the DR
@@ -461,7 +466,7 @@ def _roles(view: FailoverView, lb_here: LoadBalancer | None, *, test: bool, way_
     out = []
     for role in dr_lb.role_frontends() if dr_lb is not None else ():
         ip = held.get(role.source_ip) or (mirrored_address(role.ip, dr_subnet.prefix, prefix, taken)
-                                          if role.ip and dr_subnet is not None else None)
+                                          if role.ip and dr_subnet is not None and mirror else None)
         out.append(RoleFrontend(role.source_ip, ip, role.probe_port))
         taken = taken | {ip or ""}
     return tuple(out)

@@ -61,7 +61,9 @@ RECHECK_SECONDS = 30.0
 # How long a signal is re-checked before it is given up: Event Grid's own retry window (24 hours), which an event
 # that failed here would have had.
 GIVE_UP_HOURS = 24
-ADDRESS_TRIES = 3  # re-plans when a chosen address was taken meanwhile (drills side by side share the test subnet)
+# Tries of the IP step's writes when an address it chose was taken by what it cannot see (drills side by side share
+# the test subnet): then it re-plans at addresses Azure allocates (the first free), which no one else can hold.
+ADDRESS_TRIES = 3
 STATUS_KEY = re.compile(r"[0-9a-f]{24}(-[0-9a-f]{8})?")  # what ``handle_runbook`` answers as a work's status key
 
 
@@ -347,9 +349,10 @@ def _run(signal: FailoverSignal, target: _Target, rt: Runtime, lock: ClusterLock
         except AddressTaken as err:  # a test VM of another drill took the address since the subnet was read
             if attempt + 1 == ADDRESS_TRIES:
                 raise
-            log.info("cluster %s: %s; re-planning from a fresh read of the subnet", target.cluster, err)
-            spec, view = _network_view(view, target, rt, _spec(rt, target.cluster, test=test, items=view.items),
-                                       test=test)
+            log.info("cluster %s: %s; re-planning from a fresh read, at addresses Azure allocates", target.cluster,
+                     err)
+            fresh = replace(_spec(rt, target.cluster, test=test, items=view.items), mirror=False)
+            spec, view = _network_view(view, target, rt, fresh, test=test)
             plan = rd.plan_readdress(view, spec)
             base = replace(base, findings=plan.findings, plan=tuple(plan.describe()))
     if signal.scenario is Scenario.CLEANUP:

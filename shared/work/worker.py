@@ -19,7 +19,7 @@ import importlib
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -264,15 +264,28 @@ def run_queue(rt: Runtime, *, until_idle: bool = True, max_seconds: float | None
         queue.delete(message)
         return what
 
+    def done(future: Future[str]) -> None:
+        what = future.result()
+        counts[what] = counts.get(what, 0) + 1
+        report(what)
+
+    # As the host does (host.json batchSize / newBatchThreshold): up to ``parallel`` messages in flight, and more
+    # fetched as soon as one ends, so a slow step (a Run Command) never holds back the others.
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        running: set[Future[str]] = set()
         while deadline is None or time.monotonic() < deadline:
-            messages = queue.receive(max_messages=min(32, max(1, parallel)), visibility_seconds=300)
-            if not messages:
+            room = max(1, parallel) - len(running)
+            messages = queue.receive(max_messages=min(32, room), visibility_seconds=300) if room else []
+            running |= {pool.submit(one, m) for m in messages}
+            if not running:
                 if until_idle and queue.approximate_count() == 0:
                     break
                 time.sleep(poll_seconds)
                 continue
-            for what in pool.map(one, messages):
-                counts[what] = counts.get(what, 0) + 1
-                report(f"{what}")
+            full = len(running) >= max(1, parallel)  # every slot busy: wait for one; else look for more soon
+            ended, running = wait(running, timeout=None if full else poll_seconds, return_when=FIRST_COMPLETED)
+            for future in ended:
+                done(future)
+        for future in running:  # the deadline came: let the steps in flight end (each is bounded)
+            done(future)
     return counts

@@ -282,6 +282,15 @@ def test_test_failover_takes_the_first_free_address_when_the_host_part_does_not_
     assert isinstance(stage, actions.EnsureLoadBalancer) and stage.frontend_ip is None
 
 
+def test_a_test_failover_whose_mirrored_address_was_taken_asks_azure_for_the_first_free_one() -> None:
+    """Drills side by side share the test subnet: another cluster's test VM may hold the mirrored address by the time
+    the write lands (PrivateIPAddressInUse). The service then re-plans with ``mirror`` off: Azure allocates."""
+    plan = rd.plan_readdress(drill_view(), replace(TEST, mirror=False))
+    stage = plan.actions[0]
+    assert isinstance(stage, actions.EnsureLoadBalancer) and stage.frontend_ip is None
+    assert guest_step(plan).ip is None  # the frontend the write returns
+
+
 @pytest.mark.parametrize(("states", "verdict"), [
     (("None", "None"), rd.Verdict.OVER),
     (("WaitingForCompletion", "None"), rd.Verdict.NOT_YET),
