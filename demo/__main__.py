@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(err))
     started = time.monotonic()
     out = Out()
-    out.say("Starting the ARM emulator (HTTPS, throwaway CA) and Azurite (blob storage) on 127.0.0.1")
+    out.say("Starting the ARM emulator (HTTPS, throwaway CA) and Azurite (blob storage and the work queue) on 127.0.0.1")
     emu = Emulator(clock=clock)
     if not clock.instant:
         out.detail(f"on Azure's clock, {clock.time_scale:g}x: each operation takes the time Azure takes "
