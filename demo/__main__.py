@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         out.say("Chaos summary")
         out.detail(f"faults injected: {chaotic.faults_injected} ({', '.join(f'{k}: {v}' for k, v in chaotic.faults.items())})"
                    f"; throttled by the emulator: {chaotic.throttled}")
-        out.detail(f"deliveries {chaotic.deliveries} (clean run: {result.clean.deliveries}), Event Grid redeliveries "
+        out.detail(f"deliveries {chaotic.deliveries} (clean run: {result.clean.deliveries}), redeliveries (Event Grid's and the work queue's) "
                    f"{chaotic.redeliveries}, audits {chaotic.audits}, operator retries {chaotic.operator_retries}")
         out.detail(f"outcomes: {dict(sorted(chaotic.outcomes.items()))}")
         if result.differences:
