@@ -69,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         out.say("Chaos summary")
         out.detail(f"faults injected: {chaotic.faults_injected} ({', '.join(f'{k}: {v}' for k, v in chaotic.faults.items())})"
                    f"; throttled by the emulator: {chaotic.throttled}")
-        out.detail(f"deliveries {chaotic.deliveries} (clean run: {result.clean.deliveries}), redeliveries (Event Grid's and the work queue's) "
-                   f"{chaotic.redeliveries}, audits {chaotic.audits}, operator retries {chaotic.operator_retries}")
+        out.detail(f"deliveries {chaotic.deliveries} (clean run: {result.clean.deliveries}), redeliveries (Event "
+                   f"Grid's and the work queue's) {chaotic.redeliveries}, audits {chaotic.audits}, operator retries "
+                   f"{chaotic.operator_retries}")
         out.detail(f"outcomes: {dict(sorted(chaotic.outcomes.items()))}")
         if result.differences:
             print("\nThe chaotic run's end state differs from the clean run's:", file=sys.stderr)
