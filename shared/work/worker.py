@@ -176,25 +176,29 @@ def handle_message(rt: Runtime, body: Any, *, dequeue_count: int = 1) -> str:
     except RejectedInput as err:  # nothing to retry: recorded, and the message is done with
         rt.record(Outcome("work-message", "rejected", str(err), trigger="worker"))
         return "rejected"
-    with contextlib.ExitStack() as held:
-        try:
-            held.enter_context(_work_lock(rt, work_id))
-            work = items.load(rt.records, work_id)
-            if work is None:
-                log.warning("work %s: no such item (its state was deleted); message dropped", work_id)
-                return "missing"
-            if work.ended or step < work.step:
-                return "stale"
-            after, delay = advance(rt, work)
-            if delay is not None:  # the next step's message first: a crash before the save repeats this step
-                rt.queue.send(after.message(), delay_seconds=rt.clock.real_seconds(delay))
-            items.save(rt.records, after)
-            return after.status
-        except Exception as err:
-            if dequeue_count >= rt.settings.work_max_dequeue:
-                _poisoned(rt, work_id, step, err)
-            raise
-    return "busy"  # pragma: no cover - ExitStack re-raises; mypy wants a return
+    try:
+        with _work_lock(rt, work_id):
+            return _step(rt, work_id, step)
+    except Exception as err:  # a held lock counts too: the delivery is retried, and poisoned after the last
+        if dequeue_count >= rt.settings.work_max_dequeue:
+            _poisoned(rt, work_id, step, err)
+        raise
+
+
+def _step(rt: Runtime, work_id: str, step: int) -> str:
+    """Under the item's lease: its step, unless the message is stale; the next message before the save, so a crash
+    in between repeats this step rather than skipping the next."""
+    work = items.load(rt.records, work_id)
+    if work is None:
+        log.warning("work %s: no such item (its state was deleted); message dropped", work_id)
+        return "missing"
+    if work.ended or step < work.step:
+        return "stale"
+    after, delay = advance(rt, work)
+    if delay is not None:
+        rt.queue.send(after.message(), delay_seconds=rt.clock.real_seconds(delay))
+    items.save(rt.records, after)
+    return after.status
 
 
 def _poisoned(rt: Runtime, work_id: str, step: int, err: Exception) -> None:
